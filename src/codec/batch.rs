@@ -1,0 +1,529 @@
+//! Record batches: the unit pagelog appends, checksums and indexes.
+//!
+//! Grammar (all fixed-width integers little-endian; see docs/FORMAT.md for byte diagrams):
+//! `batch := crc:u32 length:u32 magic:u8 attributes:u8 reserved:u16 record_count:u32
+//!           base_offset:u64 last_offset_delta:u32 reserved:u32 first_timestamp:i64
+//!           max_timestamp:i64 record{record_count}`
+//! `record := uvarint(body_len) offset_delta:uvarint timestamp_delta:svarint
+//!            key_len:svarint(-1 = null) key value_len:svarint(-1 = null) value
+//!            header_count:uvarint (key_len:uvarint key:utf8 value_len:uvarint value)*`
+//! The CRC-32 (IEEE, as computed by crc32fast) covers bytes `[4, length)`.
+
+use super::varint;
+use super::{DecodeError, le_i64, le_u16, le_u32, le_u64};
+use crate::record::NewRecord;
+
+/// Size of the fixed batch header.
+pub const HEADER_LEN: usize = 48;
+/// The only batch format version this build reads and writes.
+pub const MAGIC: u8 = 1;
+
+/// Field positions inside the header.
+pub mod field {
+    /// CRC-32 of bytes `[LENGTH, length)`.
+    pub const CRC: usize = 0;
+    /// Total batch length including the header.
+    pub const LENGTH: usize = 4;
+    /// Format version, [`super::MAGIC`].
+    pub const MAGIC: usize = 8;
+    /// Attribute bits; all reserved and zero in version 1.
+    pub const ATTRIBUTES: usize = 9;
+    /// Reserved, zero.
+    pub const RESERVED1: usize = 10;
+    /// Number of records in the batch.
+    pub const RECORD_COUNT: usize = 12;
+    /// Offset of the batch's first offset slot.
+    pub const BASE_OFFSET: usize = 16;
+    /// `last offset - base offset`.
+    pub const LAST_OFFSET_DELTA: usize = 24;
+    /// Reserved, zero.
+    pub const RESERVED2: usize = 28;
+    /// Timestamp of the first record; record timestamps are deltas from it.
+    pub const FIRST_TIMESTAMP: usize = 32;
+    /// Largest record timestamp in the batch.
+    pub const MAX_TIMESTAMP: usize = 40;
+}
+
+/// What [`measure`] found out about a batch before it is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchPlan {
+    /// Encoded length in bytes, header included.
+    pub len: usize,
+    /// Number of records.
+    pub count: u32,
+    /// Timestamp of the first record (the base for deltas).
+    pub first_timestamp: i64,
+    /// Largest record timestamp.
+    pub max_timestamp: i64,
+}
+
+#[inline]
+fn ts_of(r: &NewRecord<'_>, now: i64) -> i64 {
+    r.timestamp.unwrap_or(now)
+}
+
+#[inline]
+fn opt_len(b: Option<&[u8]>) -> i64 {
+    b.map_or(-1, |b| b.len() as i64)
+}
+
+/// Length of one record's body (everything after its `body_len` varint).
+#[inline]
+fn body_len(r: &NewRecord<'_>, delta: u32, ts_delta: i64) -> usize {
+    let mut n = varint::len_u(u64::from(delta)) + varint::len_s(ts_delta);
+    n += varint::len_s(opt_len(r.key)) + r.key.map_or(0, <[u8]>::len);
+    n += varint::len_s(opt_len(r.value)) + r.value.map_or(0, <[u8]>::len);
+    n += varint::len_u(r.headers.len() as u64);
+    for h in r.headers {
+        n += varint::len_u(h.key.len() as u64) + h.key.len();
+        n += varint::len_u(h.value.len() as u64) + h.value.len();
+    }
+    n
+}
+
+/// Computes the encoded size and timestamps of a batch holding `records`, where records without
+/// a timestamp get `now`. Returns `None` for an empty batch, more than `u32::MAX` records, or a
+/// size that does not fit the 32-bit length field.
+pub fn measure(records: &[NewRecord<'_>], now: i64) -> Option<BatchPlan> {
+    let first = records.first()?;
+    let count = u32::try_from(records.len()).ok()?;
+    let first_timestamp = ts_of(first, now);
+    let mut max_timestamp = first_timestamp;
+    let mut len = HEADER_LEN;
+    for (i, r) in records.iter().enumerate() {
+        let ts = ts_of(r, now);
+        max_timestamp = max_timestamp.max(ts);
+        let b = body_len(r, i as u32, ts.wrapping_sub(first_timestamp));
+        len = len.checked_add(varint::len_u(b as u64) + b)?;
+    }
+    if len > u32::MAX as usize {
+        return None;
+    }
+    Some(BatchPlan {
+        len,
+        count,
+        first_timestamp,
+        max_timestamp,
+    })
+}
+
+/// Encodes `records` as one batch starting at `base_offset` into `dst[..plan.len]`, CRC
+/// included. `plan` must come from [`measure`] with the same records and `now`.
+///
+/// # Panics
+/// If `dst` is shorter than `plan.len` (a caller bug, never data-dependent).
+pub fn encode(
+    dst: &mut [u8],
+    base_offset: u64,
+    records: &[NewRecord<'_>],
+    plan: &BatchPlan,
+    now: i64,
+) {
+    let dst = &mut dst[..plan.len];
+    dst[field::LENGTH..field::LENGTH + 4].copy_from_slice(&(plan.len as u32).to_le_bytes());
+    dst[field::MAGIC] = MAGIC;
+    dst[field::ATTRIBUTES] = 0;
+    dst[field::RESERVED1..field::RESERVED1 + 2].copy_from_slice(&0u16.to_le_bytes());
+    dst[field::RECORD_COUNT..field::RECORD_COUNT + 4].copy_from_slice(&plan.count.to_le_bytes());
+    dst[field::BASE_OFFSET..field::BASE_OFFSET + 8].copy_from_slice(&base_offset.to_le_bytes());
+    dst[field::LAST_OFFSET_DELTA..field::LAST_OFFSET_DELTA + 4]
+        .copy_from_slice(&(plan.count - 1).to_le_bytes());
+    dst[field::RESERVED2..field::RESERVED2 + 4].copy_from_slice(&0u32.to_le_bytes());
+    dst[field::FIRST_TIMESTAMP..field::FIRST_TIMESTAMP + 8]
+        .copy_from_slice(&plan.first_timestamp.to_le_bytes());
+    dst[field::MAX_TIMESTAMP..field::MAX_TIMESTAMP + 8]
+        .copy_from_slice(&plan.max_timestamp.to_le_bytes());
+    let mut p = HEADER_LEN;
+    for (i, r) in records.iter().enumerate() {
+        let ts_delta = ts_of(r, now).wrapping_sub(plan.first_timestamp);
+        let b = body_len(r, i as u32, ts_delta);
+        p += varint::put_u(&mut dst[p..], b as u64);
+        p += varint::put_u(&mut dst[p..], i as u64);
+        p += varint::put_s(&mut dst[p..], ts_delta);
+        p = put_opt(dst, p, r.key);
+        p = put_opt(dst, p, r.value);
+        p += varint::put_u(&mut dst[p..], r.headers.len() as u64);
+        for h in r.headers {
+            p += varint::put_u(&mut dst[p..], h.key.len() as u64);
+            dst[p..p + h.key.len()].copy_from_slice(h.key.as_bytes());
+            p += h.key.len();
+            p += varint::put_u(&mut dst[p..], h.value.len() as u64);
+            dst[p..p + h.value.len()].copy_from_slice(h.value);
+            p += h.value.len();
+        }
+    }
+    debug_assert_eq!(p, plan.len);
+    let crc = crc32fast::hash(&dst[field::LENGTH..]);
+    dst[field::CRC..field::CRC + 4].copy_from_slice(&crc.to_le_bytes());
+}
+
+#[inline]
+fn put_opt(dst: &mut [u8], mut p: usize, v: Option<&[u8]>) -> usize {
+    p += varint::put_s(&mut dst[p..], opt_len(v));
+    if let Some(v) = v {
+        dst[p..p + v.len()].copy_from_slice(v);
+        p += v.len();
+    }
+    p
+}
+
+/// The decoded fixed header of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchHeader {
+    /// Stored CRC.
+    pub crc: u32,
+    /// Total length, header included; at least [`HEADER_LEN`].
+    pub length: u32,
+    /// Number of records; at least 1.
+    pub record_count: u32,
+    /// First offset the batch covers.
+    pub base_offset: u64,
+    /// Last offset minus base offset; at least `record_count - 1`.
+    pub last_offset_delta: u32,
+    /// Timestamp base for the records.
+    pub first_timestamp: i64,
+    /// Largest record timestamp.
+    pub max_timestamp: i64,
+}
+
+impl BatchHeader {
+    /// Decodes and sanity-checks the header at the start of `buf` (which may extend past the
+    /// batch). Checks magic, reserved fields, minimum length, record count and offset range;
+    /// the caller checks `length` against the space available and the CRC with [`check_crc`].
+    ///
+    /// # Errors
+    /// [`DecodeError::Truncated`] when `buf` is shorter than a header, [`DecodeError::Invalid`]
+    /// for any field outside the format.
+    pub fn parse(buf: &[u8]) -> Result<Self, DecodeError> {
+        if buf.len() < HEADER_LEN {
+            return Err(DecodeError::Truncated {
+                at: buf.len(),
+                what: "batch header",
+            });
+        }
+        let invalid = |at, reason| Err(DecodeError::Invalid { at, reason });
+        let length = le_u32(buf, field::LENGTH);
+        if (length as usize) < HEADER_LEN {
+            return invalid(field::LENGTH, "batch length shorter than its header");
+        }
+        if buf[field::MAGIC] != MAGIC {
+            return invalid(field::MAGIC, "unknown batch magic");
+        }
+        if buf[field::ATTRIBUTES] != 0
+            || le_u16(buf, field::RESERVED1) != 0
+            || le_u32(buf, field::RESERVED2) != 0
+        {
+            return invalid(field::ATTRIBUTES, "reserved batch bits set");
+        }
+        let record_count = le_u32(buf, field::RECORD_COUNT);
+        if record_count == 0 {
+            return invalid(field::RECORD_COUNT, "batch with no records");
+        }
+        let last_offset_delta = le_u32(buf, field::LAST_OFFSET_DELTA);
+        if last_offset_delta < record_count - 1 {
+            return invalid(field::LAST_OFFSET_DELTA, "more records than offsets");
+        }
+        let base_offset = le_u64(buf, field::BASE_OFFSET);
+        if base_offset
+            .checked_add(u64::from(last_offset_delta) + 1)
+            .is_none()
+        {
+            return invalid(field::BASE_OFFSET, "offset range overflows u64");
+        }
+        Ok(Self {
+            crc: le_u32(buf, field::CRC),
+            length,
+            record_count,
+            base_offset,
+            last_offset_delta,
+            first_timestamp: le_i64(buf, field::FIRST_TIMESTAMP),
+            max_timestamp: le_i64(buf, field::MAX_TIMESTAMP),
+        })
+    }
+
+    /// Last offset covered by the batch.
+    #[inline]
+    pub fn last_offset(&self) -> u64 {
+        self.base_offset + u64::from(self.last_offset_delta)
+    }
+
+    /// The offset after the batch.
+    #[inline]
+    pub fn next_offset(&self) -> u64 {
+        self.last_offset() + 1
+    }
+}
+
+/// Checks the CRC of a complete batch (`batch.len()` equals its length field).
+///
+/// # Errors
+/// [`DecodeError::Checksum`] on mismatch; [`DecodeError::Truncated`] if shorter than a header.
+#[inline]
+pub fn check_crc(batch: &[u8]) -> Result<(), DecodeError> {
+    if batch.len() < HEADER_LEN {
+        return Err(DecodeError::Truncated {
+            at: batch.len(),
+            what: "batch header",
+        });
+    }
+    let expected = le_u32(batch, field::CRC);
+    let got = crc32fast::hash(&batch[field::LENGTH..]);
+    if expected == got {
+        Ok(())
+    } else {
+        Err(DecodeError::Checksum { expected, got })
+    }
+}
+
+/// One record as it lies in a batch: borrowed slices, nothing copied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawRecord<'a> {
+    /// Offset minus the batch's base offset.
+    pub offset_delta: u32,
+    /// Absolute timestamp (first timestamp plus the stored delta).
+    pub timestamp: i64,
+    /// Key bytes, `None` for a null key.
+    pub key: Option<&'a [u8]>,
+    /// Value bytes, `None` for a null value (a tombstone).
+    pub value: Option<&'a [u8]>,
+    /// The encoded headers (decode with [`HeaderIter`]).
+    pub headers: &'a [u8],
+    /// Number of headers in `headers`.
+    pub header_count: u32,
+}
+
+/// Iterates the records of a batch whose header and CRC were already checked.
+///
+/// Every structural rule is still checked (lengths inside bounds, offset deltas strictly
+/// increasing and within the header's range, the record count exact, no trailing bytes), so a
+/// batch that passed its CRC but was written by a buggy or hostile producer yields an error,
+/// never a panic or a wrong slice.
+#[derive(Debug, Clone)]
+pub struct RecordIter<'a> {
+    batch: &'a [u8],
+    pos: usize,
+    left: u32,
+    next_min_delta: u32,
+    last_delta: u32,
+    first_ts: i64,
+    failed: bool,
+}
+
+impl<'a> RecordIter<'a> {
+    /// Starts iterating `batch` (the whole batch, header included, exactly `length` bytes).
+    pub fn new(batch: &'a [u8], header: &BatchHeader) -> Self {
+        Self {
+            batch,
+            pos: HEADER_LEN,
+            left: header.record_count,
+            next_min_delta: 0,
+            last_delta: header.last_offset_delta,
+            first_ts: header.first_timestamp,
+            failed: false,
+        }
+    }
+
+    /// Position of the next record relative to the start of the batch.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// Where the iteration stands, to resume it later with [`resume`](Self::resume) on the
+    /// same batch bytes (lets a cursor keep its place without borrowing the batch).
+    pub fn state(&self) -> IterState {
+        IterState {
+            pos: self.pos,
+            left: self.left,
+            next_min_delta: self.next_min_delta,
+        }
+    }
+
+    /// Continues an iteration saved with [`state`](Self::state).
+    pub fn resume(batch: &'a [u8], header: &BatchHeader, state: IterState) -> Self {
+        Self {
+            batch,
+            pos: state.pos,
+            left: state.left,
+            next_min_delta: state.next_min_delta,
+            last_delta: header.last_offset_delta,
+            first_ts: header.first_timestamp,
+            failed: false,
+        }
+    }
+
+    fn decode_one(&mut self) -> Result<RawRecord<'a>, DecodeError> {
+        let b = self.batch;
+        let start = self.pos;
+        let mut p = start;
+        let len = varint::get_u(b, &mut p)?;
+        let end = p
+            .checked_add(usize::try_from(len).unwrap_or(usize::MAX))
+            .filter(|&e| e <= b.len())
+            .ok_or(DecodeError::Invalid {
+                at: start,
+                reason: "record length past end of batch",
+            })?;
+        let body = &b[..end];
+        let delta = varint::get_u(body, &mut p)?;
+        let delta = u32::try_from(delta)
+            .ok()
+            .filter(|&d| d >= self.next_min_delta && d <= self.last_delta)
+            .ok_or(DecodeError::Invalid {
+                at: start,
+                reason: "record offset delta out of order or out of range",
+            })?;
+        let ts_delta = varint::get_s(body, &mut p)?;
+        let key = get_opt(body, &mut p)?;
+        let value = get_opt(body, &mut p)?;
+        let hc_at = p;
+        let header_count = varint::get_u(body, &mut p)?;
+        let header_count = u32::try_from(header_count).map_err(|_| DecodeError::Invalid {
+            at: hc_at,
+            reason: "header count too large",
+        })?;
+        let headers_start = p;
+        for _ in 0..header_count {
+            skip_bytes(body, &mut p)?;
+            skip_bytes(body, &mut p)?;
+        }
+        if p != end {
+            return Err(DecodeError::Invalid {
+                at: p,
+                reason: "record length does not match its fields",
+            });
+        }
+        self.pos = end;
+        self.next_min_delta = delta.saturating_add(1);
+        Ok(RawRecord {
+            offset_delta: delta,
+            timestamp: self.first_ts.wrapping_add(ts_delta),
+            key,
+            value,
+            headers: &body[headers_start..end],
+            header_count,
+        })
+    }
+}
+
+fn get_opt<'a>(b: &'a [u8], p: &mut usize) -> Result<Option<&'a [u8]>, DecodeError> {
+    let at = *p;
+    let len = varint::get_s(b, p)?;
+    if len == -1 {
+        return Ok(None);
+    }
+    let len = usize::try_from(len).map_err(|_| DecodeError::Invalid {
+        at,
+        reason: "negative field length",
+    })?;
+    let end = p
+        .checked_add(len)
+        .filter(|&e| e <= b.len())
+        .ok_or(DecodeError::Invalid {
+            at,
+            reason: "field length past end of record",
+        })?;
+    let s = &b[*p..end];
+    *p = end;
+    Ok(Some(s))
+}
+
+fn skip_bytes<'a>(b: &'a [u8], p: &mut usize) -> Result<&'a [u8], DecodeError> {
+    let at = *p;
+    let len = varint::get_u(b, p)?;
+    let end = usize::try_from(len)
+        .ok()
+        .and_then(|l| p.checked_add(l))
+        .filter(|&e| e <= b.len())
+        .ok_or(DecodeError::Invalid {
+            at,
+            reason: "header length past end of record",
+        })?;
+    let s = &b[*p..end];
+    *p = end;
+    Ok(s)
+}
+
+impl<'a> Iterator for RecordIter<'a> {
+    type Item = Result<RawRecord<'a>, DecodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        if self.left == 0 {
+            if self.pos != self.batch.len() {
+                self.failed = true;
+                return Some(Err(DecodeError::Invalid {
+                    at: self.pos,
+                    reason: "bytes after the last record",
+                }));
+            }
+            return None;
+        }
+        self.left -= 1;
+        let r = self.decode_one();
+        if r.is_err() {
+            self.failed = true;
+        }
+        Some(r)
+    }
+}
+
+/// A saved [`RecordIter`] position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IterState {
+    pos: usize,
+    left: u32,
+    next_min_delta: u32,
+}
+
+/// Iterates encoded headers: `(key, value)` pairs.
+#[derive(Debug, Clone)]
+pub struct HeaderIter<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    left: u32,
+}
+
+impl<'a> HeaderIter<'a> {
+    /// Iterates `count` headers in `bytes`.
+    pub fn new(bytes: &'a [u8], count: u32) -> Self {
+        Self {
+            bytes,
+            pos: 0,
+            left: count,
+        }
+    }
+}
+
+impl<'a> Iterator for HeaderIter<'a> {
+    type Item = Result<(&'a str, &'a [u8]), DecodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let at = self.pos;
+        let r = skip_bytes(self.bytes, &mut self.pos).and_then(|k| {
+            let v = skip_bytes(self.bytes, &mut self.pos)?;
+            let k = std::str::from_utf8(k).map_err(|_| DecodeError::Invalid {
+                at,
+                reason: "header key is not UTF-8",
+            })?;
+            Ok((k, v))
+        });
+        if r.is_err() {
+            self.left = 0;
+        }
+        Some(r)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.left as usize))
+    }
+}
+
+#[cfg(test)]
+#[path = "batch_tests.rs"]
+mod tests;

@@ -1,0 +1,161 @@
+use super::*;
+use crate::record::Header;
+use proptest::prelude::*;
+
+/// The exact bytes of a one-record batch. Changing the format must change this test.
+#[test]
+fn golden_batch() {
+    let headers = [Header {
+        key: "h",
+        value: b"v",
+    }];
+    let records = [NewRecord {
+        key: Some(b"k"),
+        value: Some(b"val"),
+        timestamp: Some(1000),
+        headers: &headers,
+    }];
+    let plan = measure(&records, 0).unwrap();
+    let mut buf = vec![0u8; plan.len];
+    encode(&mut buf, 7, &records, &plan, 0);
+    #[rustfmt::skip]
+    let mut want: Vec<u8> = vec![
+        0, 0, 0, 0,             // crc, filled below
+        62, 0, 0, 0,            // length = 48 + 1 + 13
+        1, 0, 0, 0,             // magic, attributes, reserved
+        1, 0, 0, 0,             // record_count
+        7, 0, 0, 0, 0, 0, 0, 0, // base_offset
+        0, 0, 0, 0,             // last_offset_delta
+        0, 0, 0, 0,             // reserved
+        0xe8, 0x03, 0, 0, 0, 0, 0, 0, // first_timestamp 1000
+        0xe8, 0x03, 0, 0, 0, 0, 0, 0, // max_timestamp 1000
+        13,                     // record body length
+        0,                      // offset delta
+        0,                      // timestamp delta (zigzag 0)
+        2, b'k',                // key length 1 (zigzag 2), key
+        6, b'v', b'a', b'l',    // value length 3 (zigzag 6), value
+        1,                      // header count
+        1, b'h', 1, b'v',       // header key, header value
+    ];
+    let crc = crc32fast::hash(&want[4..]);
+    want[..4].copy_from_slice(&crc.to_le_bytes());
+    assert_eq!(buf, want);
+    let h = BatchHeader::parse(&buf).unwrap();
+    assert_eq!(h.last_offset(), 7);
+    check_crc(&buf).unwrap();
+}
+
+#[test]
+fn tombstones_and_null_keys_roundtrip() {
+    let records = [NewRecord::tombstone(b"gone"), NewRecord::new(b"")];
+    let plan = measure(&records, 5).unwrap();
+    let mut buf = vec![0u8; plan.len];
+    encode(&mut buf, 0, &records, &plan, 5);
+    let h = BatchHeader::parse(&buf).unwrap();
+    let got: Vec<_> = RecordIter::new(&buf, &h).collect::<Result<_, _>>().unwrap();
+    assert_eq!(got[0].key, Some(&b"gone"[..]));
+    assert_eq!(got[0].value, None);
+    assert_eq!(got[1].key, None);
+    assert_eq!(got[1].value, Some(&b""[..]));
+    assert_eq!(got[1].timestamp, 5);
+}
+
+#[test]
+fn header_rejects_bad_fields() {
+    let records = [NewRecord::new(b"x")];
+    let plan = measure(&records, 0).unwrap();
+    let mut good = vec![0u8; plan.len];
+    encode(&mut good, 0, &records, &plan, 0);
+    for (at, val) in [
+        (field::MAGIC, 2u8),
+        (field::ATTRIBUTES, 1),
+        (field::RESERVED2, 1),
+        (field::RECORD_COUNT, 0),
+        (field::LENGTH, 3),
+    ] {
+        let mut b = good.clone();
+        b[at] = val;
+        if at == field::RECORD_COUNT {
+            b[at] = 0;
+        }
+        assert!(BatchHeader::parse(&b).is_err(), "field at {at}");
+    }
+    assert!(matches!(
+        BatchHeader::parse(&good[..10]),
+        Err(DecodeError::Truncated { .. })
+    ));
+    assert!(
+        BatchHeader::parse(&[0u8; HEADER_LEN]).is_err(),
+        "zeros are not a batch"
+    );
+}
+
+type ArbRecord = (
+    Option<Vec<u8>>,
+    Option<Vec<u8>>,
+    i64,
+    Vec<(String, Vec<u8>)>,
+);
+
+fn arb_record() -> impl Strategy<Value = ArbRecord> {
+    (
+        proptest::option::of(proptest::collection::vec(any::<u8>(), 0..20)),
+        proptest::option::of(proptest::collection::vec(any::<u8>(), 0..200)),
+        any::<i64>(),
+        proptest::collection::vec(
+            ("[a-z]{0,5}", proptest::collection::vec(any::<u8>(), 0..5)),
+            0..3,
+        ),
+    )
+}
+
+proptest! {
+    #[test]
+    fn roundtrip(recs in proptest::collection::vec(arb_record(), 1..20), base in 0u64..u64::MAX / 2) {
+        let hs: Vec<Vec<Header<'_>>> = recs.iter().map(|r| r.3.iter().map(|(k, v)| Header { key: k, value: v }).collect()).collect();
+        let records: Vec<NewRecord<'_>> = recs.iter().zip(&hs).map(|(r, h)| NewRecord {
+            key: r.0.as_deref(), value: r.1.as_deref(), timestamp: Some(r.2), headers: h,
+        }).collect();
+        let plan = measure(&records, 0).unwrap();
+        let mut buf = vec![0u8; plan.len];
+        encode(&mut buf, base, &records, &plan, 0);
+        let h = BatchHeader::parse(&buf)?;
+        prop_assert_eq!(h.length as usize, buf.len());
+        prop_assert_eq!(h.max_timestamp, recs.iter().map(|r| r.2).max().unwrap());
+        check_crc(&buf)?;
+        let got: Vec<_> = RecordIter::new(&buf, &h).collect::<Result<_, _>>()?;
+        prop_assert_eq!(got.len(), records.len());
+        for (i, (g, want)) in got.iter().zip(&records).enumerate() {
+            prop_assert_eq!(g.offset_delta as usize, i);
+            prop_assert_eq!(g.key, want.key);
+            prop_assert_eq!(g.value, want.value);
+            prop_assert_eq!(Some(g.timestamp), want.timestamp);
+            let hdrs: Vec<_> = HeaderIter::new(g.headers, g.header_count).collect::<Result<_, _>>()?;
+            let want_h: Vec<_> = want.headers.iter().map(|h| (h.key, h.value)).collect();
+            prop_assert_eq!(hdrs, want_h);
+        }
+    }
+
+    #[test]
+    fn any_single_bit_flip_fails_the_crc(flip_bit in 0usize..(63 * 8)) {
+        let records = [NewRecord::new(b"abcdefghijklmno")];
+        let plan = measure(&records, 0).unwrap();
+        let mut buf = vec![0u8; plan.len];
+        encode(&mut buf, 0, &records, &plan, 0);
+        let at = flip_bit / 8 % buf.len();
+        buf[at] ^= 1 << (flip_bit % 8);
+        let ok = BatchHeader::parse(&buf).is_ok_and(|h| h.length as usize == buf.len()) && check_crc(&buf).is_ok();
+        prop_assert!(!ok);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+        if let Ok(h) = BatchHeader::parse(&bytes) {
+            let end = (h.length as usize).min(bytes.len());
+            let _ = check_crc(&bytes[..end]);
+            for r in RecordIter::new(&bytes[..end], &h).flatten() {
+                let _ = HeaderIter::new(r.headers, r.header_count).count();
+            }
+        }
+    }
+}

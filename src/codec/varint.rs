@@ -1,0 +1,156 @@
+//! Unsigned LEB128 varints and zigzag-encoded signed varints (as in Kafka and protobuf).
+//!
+//! Grammar: `uvarint := (0b1xxxxxxx)* 0b0xxxxxxx` (7 payload bits per byte, least significant
+//! group first, at most 10 bytes for a `u64`); `svarint := uvarint(zigzag(i64))`.
+
+use super::DecodeError;
+
+/// Largest encoding of a `u64`.
+pub const MAX_LEN: usize = 10;
+
+/// Number of bytes `v` takes as a uvarint.
+#[inline]
+pub fn len_u(v: u64) -> usize {
+    // 1 + floor(bits/7), with 0 taking one byte.
+    let bits = 64 - (v | 1).leading_zeros() as usize;
+    bits.div_ceil(7)
+}
+
+/// Number of bytes `v` takes as a zigzag svarint.
+#[inline]
+pub fn len_s(v: i64) -> usize {
+    len_u(zigzag(v))
+}
+
+/// Maps signed to unsigned so that small magnitudes stay small: 0→0, -1→1, 1→2, -2→3 …
+#[inline]
+pub fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+/// Inverse of [`zigzag`].
+#[inline]
+pub fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+/// Writes `v` at `dst[0..]`, returning the number of bytes written.
+///
+/// The caller sizes `dst` with [`len_u`]; a short `dst` is a logic error of the caller and
+/// panics through slice indexing (never reached from decoded data).
+#[inline]
+pub fn put_u(dst: &mut [u8], mut v: u64) -> usize {
+    let mut i = 0;
+    while v >= 0x80 {
+        dst[i] = (v as u8) | 0x80;
+        v >>= 7;
+        i += 1;
+    }
+    dst[i] = v as u8;
+    i + 1
+}
+
+/// Writes `v` zigzag-encoded, returning the number of bytes written.
+#[inline]
+pub fn put_s(dst: &mut [u8], v: i64) -> usize {
+    put_u(dst, zigzag(v))
+}
+
+/// Reads a uvarint from `src[*pos..]`, advancing `pos`.
+///
+/// # Errors
+/// [`DecodeError::Varint`] when the input ends inside the varint or it is longer than 10 bytes
+/// or overflows 64 bits.
+#[inline]
+pub fn get_u(src: &[u8], pos: &mut usize) -> Result<u64, DecodeError> {
+    let mut result: u64 = 0;
+    let mut shift = 0u32;
+    let mut i = *pos;
+    loop {
+        let Some(&b) = src.get(i) else {
+            return Err(DecodeError::Varint { at: *pos });
+        };
+        i += 1;
+        if shift == 63 && b > 1 {
+            return Err(DecodeError::Varint { at: *pos });
+        }
+        result |= u64::from(b & 0x7f) << shift;
+        if b < 0x80 {
+            *pos = i;
+            return Ok(result);
+        }
+        shift += 7;
+        if shift > 63 {
+            return Err(DecodeError::Varint { at: *pos });
+        }
+    }
+}
+
+/// Reads a zigzag svarint from `src[*pos..]`, advancing `pos`.
+///
+/// # Errors
+/// As [`get_u`].
+#[inline]
+pub fn get_s(src: &[u8], pos: &mut usize) -> Result<i64, DecodeError> {
+    get_u(src, pos).map(unzigzag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn known_encodings() {
+        let mut b = [0u8; MAX_LEN];
+        assert_eq!(put_u(&mut b, 0), 1);
+        assert_eq!(b[0], 0);
+        assert_eq!(put_u(&mut b, 300), 2);
+        assert_eq!(&b[..2], &[0xac, 0x02]);
+        assert_eq!(put_u(&mut b, u64::MAX), 10);
+        assert_eq!(b[9], 1);
+        assert_eq!(zigzag(-1), 1);
+        assert_eq!(zigzag(1), 2);
+        assert_eq!(zigzag(i64::MIN), u64::MAX);
+    }
+
+    #[test]
+    fn rejects_truncated_and_overlong() {
+        let mut pos = 0;
+        assert!(get_u(&[0x80, 0x80], &mut pos).is_err());
+        let overlong = [0xffu8; 11];
+        assert!(get_u(&overlong, &mut pos).is_err());
+        // 10th byte may only carry one bit.
+        let mut over = [0xffu8; 10];
+        over[9] = 0x02;
+        assert!(get_u(&over, &mut pos).is_err());
+        assert_eq!(pos, 0, "position is untouched on error");
+    }
+
+    proptest! {
+        #[test]
+        fn roundtrip_u(v: u64) {
+            let mut b = [0u8; MAX_LEN];
+            let n = put_u(&mut b, v);
+            prop_assert_eq!(n, len_u(v));
+            let mut pos = 0;
+            prop_assert_eq!(get_u(&b, &mut pos)?, v);
+            prop_assert_eq!(pos, n);
+        }
+
+        #[test]
+        fn roundtrip_s(v: i64) {
+            let mut b = [0u8; MAX_LEN];
+            let n = put_s(&mut b, v);
+            prop_assert_eq!(n, len_s(v));
+            let mut pos = 0;
+            prop_assert_eq!(get_s(&b, &mut pos)?, v);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes: Vec<u8>) {
+            let mut pos = 0;
+            let _ = get_u(&bytes, &mut pos);
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! Configuration types. Every field has a documented default and valid range;
+//! [`TopicConfig::validate`] checks them and returns [`Error::InvalidConfig`] instead of
+//! panicking.
+
+use std::time::Duration;
+
+use crate::Error;
+
+/// Smallest allowed `segment_bytes`: room for a few batches.
+pub const MIN_SEGMENT_BYTES: u64 = 4096;
+/// Largest allowed `segment_bytes`: index positions are 32-bit.
+pub const MAX_SEGMENT_BYTES: u64 = u32::MAX as u64;
+/// Largest partition count a topic may have.
+pub const MAX_PARTITIONS: u32 = 10_000;
+
+/// When appended data is made durable with a real sync (`msync`/`fdatasync`).
+///
+/// Whatever the policy, an append that returned is in the OS page cache and survives the crash
+/// of the *process* (kill -9, panic, abort): pagelog writes into a shared file mapping, so
+/// there is no in-process buffer to lose. The policy decides what survives an *OS crash or
+/// power loss*.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlushPolicy {
+    /// Never sync on its own; only explicit `flush()` calls, segment rolls (synced in the
+    /// background) and a clean close sync. A power loss can lose everything since the last
+    /// explicit flush.
+    Never,
+    /// Sync after every N records appended to a partition (checked on append; the appender
+    /// that crosses the threshold performs the sync). A power loss can lose fewer than N
+    /// records per partition. N must be at least 1.
+    EveryRecords(u64),
+    /// Sync at most this long after a record is appended, from the store's background flusher
+    /// thread. A power loss can lose about this much time of appends. Must be at least 1 ms.
+    Interval(Duration),
+    /// Every append returns only once its records are durable. Concurrent appenders share one
+    /// sync (group commit). A power loss loses nothing that was acknowledged.
+    EveryAppend,
+}
+
+impl Default for FlushPolicy {
+    /// `Interval(1 s)`: like Redis' `appendfsync everysec`, a bounded loss window on power
+    /// loss at a negligible cost to throughput.
+    fn default() -> Self {
+        FlushPolicy::Interval(Duration::from_secs(1))
+    }
+}
+
+/// Per-topic configuration, persisted in the topic's metadata file at creation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicConfig {
+    /// Number of partitions, fixed at creation. Default 1; range `1..=10_000`.
+    pub partitions: u32,
+    /// Roll to a new segment before the `.log` file would exceed this many bytes.
+    /// Default 1 GiB; range `4096..=u32::MAX`.
+    pub segment_bytes: u64,
+    /// Roll to a new segment once a batch's timestamp is this many milliseconds after the
+    /// segment's first record. Default 7 days; range `1..`.
+    pub segment_ms: u64,
+    /// Add an offset-index entry once this many bytes were appended since the last one.
+    /// Default 4096; range `0..=segment_bytes` (0 indexes every batch).
+    pub index_interval_bytes: u32,
+    /// Upper bound on each index file of a segment; a segment whose index is full rolls.
+    /// Default 10 MiB; range `64..`.
+    pub index_bytes: u32,
+    /// Largest encoded batch (header plus records) an append may write; batches are also
+    /// limited to `segment_bytes`, whichever is smaller. Default 1 MiB; range `64..`.
+    pub max_batch_bytes: u32,
+    /// When appends become durable. Default [`FlushPolicy::Interval`] of 1 s.
+    pub flush: FlushPolicy,
+    /// Check each batch's CRC when it is read. Default `true`.
+    pub verify_checksums: bool,
+}
+
+impl Default for TopicConfig {
+    fn default() -> Self {
+        Self {
+            partitions: 1,
+            segment_bytes: 1 << 30,
+            segment_ms: 7 * 24 * 60 * 60 * 1000,
+            index_interval_bytes: 4096,
+            index_bytes: 10 << 20,
+            max_batch_bytes: 1 << 20,
+            flush: FlushPolicy::default(),
+            verify_checksums: true,
+        }
+    }
+}
+
+impl TopicConfig {
+    /// Sets [`partitions`](Self::partitions).
+    #[must_use]
+    pub fn partitions(mut self, n: u32) -> Self {
+        self.partitions = n;
+        self
+    }
+
+    /// Sets [`segment_bytes`](Self::segment_bytes).
+    #[must_use]
+    pub fn segment_bytes(mut self, n: u64) -> Self {
+        self.segment_bytes = n;
+        self
+    }
+
+    /// Sets [`segment_ms`](Self::segment_ms).
+    #[must_use]
+    pub fn segment_ms(mut self, ms: u64) -> Self {
+        self.segment_ms = ms;
+        self
+    }
+
+    /// Sets [`index_interval_bytes`](Self::index_interval_bytes).
+    #[must_use]
+    pub fn index_interval_bytes(mut self, n: u32) -> Self {
+        self.index_interval_bytes = n;
+        self
+    }
+
+    /// Sets [`index_bytes`](Self::index_bytes).
+    #[must_use]
+    pub fn index_bytes(mut self, n: u32) -> Self {
+        self.index_bytes = n;
+        self
+    }
+
+    /// Sets [`max_batch_bytes`](Self::max_batch_bytes).
+    #[must_use]
+    pub fn max_batch_bytes(mut self, n: u32) -> Self {
+        self.max_batch_bytes = n;
+        self
+    }
+
+    /// Sets [`flush`](Self::flush).
+    #[must_use]
+    pub fn flush(mut self, policy: FlushPolicy) -> Self {
+        self.flush = policy;
+        self
+    }
+
+    /// Sets [`verify_checksums`](Self::verify_checksums).
+    #[must_use]
+    pub fn verify_checksums(mut self, on: bool) -> Self {
+        self.verify_checksums = on;
+        self
+    }
+
+    /// Checks every field against its documented range.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the first field out of range.
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |msg: String| Err(Error::InvalidConfig(msg));
+        if self.partitions == 0 || self.partitions > MAX_PARTITIONS {
+            return bad(format!(
+                "partitions must be in 1..={MAX_PARTITIONS}, got {}",
+                self.partitions
+            ));
+        }
+        if !(MIN_SEGMENT_BYTES..=MAX_SEGMENT_BYTES).contains(&self.segment_bytes) {
+            return bad(format!(
+                "segment_bytes must be in {MIN_SEGMENT_BYTES}..={MAX_SEGMENT_BYTES}, got {}",
+                self.segment_bytes
+            ));
+        }
+        if self.segment_ms == 0 || self.segment_ms > i64::MAX as u64 {
+            return bad(format!(
+                "segment_ms must be in 1..=i64::MAX, got {}",
+                self.segment_ms
+            ));
+        }
+        if u64::from(self.index_interval_bytes) > self.segment_bytes {
+            return bad(format!(
+                "index_interval_bytes must be at most segment_bytes ({}), got {}",
+                self.segment_bytes, self.index_interval_bytes
+            ));
+        }
+        if self.index_bytes < 64 {
+            return bad(format!(
+                "index_bytes must be at least 64, got {}",
+                self.index_bytes
+            ));
+        }
+        if self.max_batch_bytes < 64 {
+            return bad(format!(
+                "max_batch_bytes must be at least 64, got {}",
+                self.max_batch_bytes
+            ));
+        }
+        match self.flush {
+            FlushPolicy::EveryRecords(0) => bad("flush EveryRecords(n) needs n >= 1".into()),
+            FlushPolicy::Interval(d)
+                if d < Duration::from_millis(1) || d.as_millis() > u128::from(u64::MAX) =>
+            {
+                bad(format!("flush Interval must be at least 1 ms, got {d:?}"))
+            }
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! The one error type of the crate.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Everything that can go wrong in pagelog. Each variant says when it happens and what to do.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An operating-system call on `path` failed: disk full, permissions, a missing file that
+    /// must exist, and so on. Check `source`; once the cause is fixed the operation can be
+    /// retried (a failed *sync* poisons the partition instead, see [`Error::Poisoned`]).
+    #[error("I/O error on {}: {source}", path.display())]
+    Io {
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+
+    /// A file's contents break the format at `position`. Reading returns this for damaged
+    /// data instead of returning it; recovery truncates damaged tails of unsynced data on
+    /// open. A persistent `Corrupt` in synced data means the storage itself was damaged: run
+    /// [`Segment::verify`](crate::Segment::verify) to list every problem.
+    #[error("corrupt data in {} at byte {position}: {reason}", path.display())]
+    Corrupt {
+        /// The damaged file.
+        path: PathBuf,
+        /// Byte position of the damage in that file.
+        position: u64,
+        /// Which rule of docs/FORMAT.md was broken.
+        reason: String,
+    },
+
+    /// A batch's stored CRC does not match its bytes: the data was damaged after it was
+    /// written. The records of that batch are not returned.
+    #[error(
+        "checksum mismatch in {} at byte {position}: stored {expected:#010x}, computed {got:#010x}",
+        path.display()
+    )]
+    ChecksumMismatch {
+        /// The damaged file.
+        path: PathBuf,
+        /// Byte position of the batch.
+        position: u64,
+        /// CRC stored in the batch header.
+        expected: u32,
+        /// CRC computed over the batch's bytes.
+        got: u32,
+    },
+
+    /// The requested offset is outside `[start, end]` of the partition (`end` is the next
+    /// offset to be written; reading at `end` is not an error and returns nothing yet).
+    /// Clamp to the range and retry.
+    #[error("offset {requested} is out of range [{start}, {end}]")]
+    OffsetOutOfRange {
+        /// The offset asked for.
+        requested: u64,
+        /// The first offset still stored.
+        start: u64,
+        /// The next offset to be written.
+        end: u64,
+    },
+
+    /// A batch would encode to more than the topic's `max_batch_bytes`. Split the batch or
+    /// raise the limit.
+    #[error("batch of {size} bytes exceeds the limit of {max} bytes")]
+    RecordTooLarge {
+        /// Encoded size of the batch.
+        size: u64,
+        /// The configured maximum.
+        max: u64,
+    },
+
+    /// A standalone [`Segment`](crate::Segment) has no room for the batch (size, index or
+    /// 32-bit relative offsets). Seal it and create the next one at its `next_offset`; a
+    /// `Partition` does this by itself.
+    #[error("segment with base offset {base_offset} is full")]
+    SegmentFull {
+        /// Base offset of the full segment.
+        base_offset: u64,
+    },
+
+    /// `append_batch` was called with no records.
+    #[error("a batch needs at least one record")]
+    EmptyBatch,
+
+    /// Another `Store` (in this or another process) has the directory open. Close it first;
+    /// two writers would corrupt the data.
+    #[error("store directory {} is locked by another instance", path.display())]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+    },
+
+    /// A configuration value is outside its documented range.
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+
+    /// A topic name is empty, too long, `.`/`..`, or has characters other than ASCII letters,
+    /// digits, `.`, `_` and `-` (Kafka's rule).
+    #[error("invalid topic name {name:?}: {reason}")]
+    InvalidTopicName {
+        /// The rejected name.
+        name: String,
+        /// Why it was rejected.
+        reason: &'static str,
+    },
+
+    /// `create_topic` was called for a topic that already exists.
+    #[error("topic {0:?} already exists")]
+    TopicExists(String),
+
+    /// The topic does not exist (or was deleted).
+    #[error("topic {0:?} does not exist")]
+    TopicNotFound(String),
+
+    /// The partition number is not below the topic's partition count.
+    #[error("topic {topic:?} has {partitions} partitions; there is no partition {partition}")]
+    PartitionNotFound {
+        /// The topic.
+        topic: String,
+        /// The partition asked for.
+        partition: u32,
+        /// How many partitions the topic has.
+        partitions: u32,
+    },
+
+    /// An earlier sync of this partition failed, so data reported as written may not be
+    /// durable. The partition refuses appends and flushes until it is reopened (close and
+    /// reopen the store), which recovers the log from disk.
+    #[error("partition {} is poisoned by an earlier failed sync: {reason}", path.display())]
+    Poisoned {
+        /// The partition directory.
+        path: PathBuf,
+        /// The original error.
+        reason: String,
+    },
+
+    /// The store, topic or partition was closed or deleted; handles to it no longer work.
+    #[error("{0} is closed")]
+    Closed(String),
+}
+
+/// Shorthand for `Result<T, pagelog::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Attaches a path to an `io::Error`.
+pub(crate) fn io_err(path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> Error {
+    let path = path.into();
+    move |source| Error::Io { path, source }
+}

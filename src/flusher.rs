@@ -1,0 +1,115 @@
+//! The store's background flusher thread ("pagelog-flusher").
+//!
+//! It syncs sealed segments after a roll (so the recovery point keeps up without making the
+//! appender wait) and performs the syncs of [`FlushPolicy::Interval`](crate::FlushPolicy)
+//! topics. It sleeps on a condition variable: woken by a roll, by the first append after a
+//! sync under an interval policy (then it waits out the interval), or by shutdown. With
+//! nothing to do it does not wake at all. It stops and is joined when the `Store` closes.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::partition::Inner;
+
+#[derive(Debug, Default)]
+struct State {
+    partitions: Vec<Weak<Inner>>,
+    roll: bool,
+    stop: bool,
+}
+
+/// Shared handle to the flusher thread.
+#[derive(Debug, Default)]
+pub struct Flusher {
+    state: Mutex<State>,
+    wake: Condvar,
+    /// Set by appenders under an interval policy; cleared when the flusher syncs.
+    dirty: AtomicBool,
+}
+
+impl Flusher {
+    /// Starts the thread.
+    pub fn start() -> std::io::Result<(Arc<Self>, JoinHandle<()>)> {
+        let f = Arc::new(Self::default());
+        let run = Arc::clone(&f);
+        let handle = std::thread::Builder::new()
+            .name("pagelog-flusher".into())
+            .spawn(move || run.run())?;
+        Ok((f, handle))
+    }
+
+    /// Adds a partition to look after.
+    pub fn register(&self, p: &Arc<Inner>) {
+        let mut st = self.state.lock();
+        st.partitions.retain(|w| w.strong_count() > 0);
+        st.partitions.push(Arc::downgrade(p));
+    }
+
+    /// A segment was sealed and waits for its sync.
+    pub fn note_roll(&self) {
+        self.state.lock().roll = true;
+        self.wake.notify_one();
+    }
+
+    /// A partition under an interval policy has unsynced appends. Cheap when already noted.
+    #[inline]
+    pub fn note_dirty(&self) {
+        if !self.dirty.load(Ordering::Relaxed) && !self.dirty.swap(true, Ordering::AcqRel) {
+            let _guard = self.state.lock();
+            self.wake.notify_one();
+        }
+    }
+
+    /// Asks the thread to stop; the caller joins it.
+    pub fn stop(&self) {
+        self.state.lock().stop = true;
+        self.wake.notify_one();
+    }
+
+    fn live(st: &mut State) -> Vec<Arc<Inner>> {
+        st.partitions.retain(|w| w.strong_count() > 0);
+        st.partitions.iter().filter_map(Weak::upgrade).collect()
+    }
+
+    fn run(&self) {
+        let mut st = self.state.lock();
+        loop {
+            while !st.stop && !st.roll && !self.dirty.load(Ordering::Acquire) {
+                self.wake.wait(&mut st);
+            }
+            if st.stop {
+                return;
+            }
+            if !st.roll {
+                // Interval policy: let the interval pass (a roll or stop cuts it short).
+                let interval = Self::live(&mut st)
+                    .iter()
+                    .filter_map(|p| p.interval())
+                    .min()
+                    .unwrap_or(Duration::from_millis(1));
+                let deadline = Instant::now() + interval;
+                while !st.stop && !st.roll {
+                    if self.wake.wait_until(&mut st, deadline).timed_out() {
+                        break;
+                    }
+                }
+                if st.stop {
+                    return;
+                }
+            }
+            st.roll = false;
+            let parts = Self::live(&mut st);
+            drop(st);
+            let interval_due = self.dirty.swap(false, Ordering::AcqRel);
+            for p in &parts {
+                p.background_flush(interval_due && p.interval().is_some());
+            }
+            drop(parts);
+            st = self.state.lock();
+        }
+    }
+}

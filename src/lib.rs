@@ -1,0 +1,58 @@
+//! # pagelog
+//!
+//! Kafka's storage layer as a library: durable, append-only, offset-addressed logs organised
+//! as **topic → partition → segment**, stored in memory-mapped files with sparse offset and
+//! time indexes, and served from the OS page cache. No broker, no network, no JVM.
+//!
+//! ```
+//! # fn main() -> pagelog::Result<()> {
+//! use pagelog::{FlushPolicy, NewRecord, Store, TopicConfig};
+//! let dir = tempfile::tempdir().map_err(|e| pagelog::Error::Io { path: "tmp".into(), source: e })?;
+//! let store = Store::open(dir.path())?;
+//! let events = store.create_topic("events", TopicConfig::default().partitions(2))?;
+//!
+//! let p = events.partition(0)?;
+//! let offsets = p.append_batch(&[NewRecord::new(b"one"), NewRecord::new(b"two").key(b"k")])?;
+//! p.flush()?; // fdatasync: now it survives power loss
+//!
+//! let values: Vec<Vec<u8>> = p.iter_from(offsets.start)?
+//!     .map(|r| r.map(|r| r.value().to_vec()))
+//!     .collect::<pagelog::Result<_>>()?;
+//! assert_eq!(values, [b"one".to_vec(), b"two".to_vec()]);
+//! # Ok(()) }
+//! ```
+//!
+//! * [`Store`] owns a directory and locks it against other processes.
+//! * [`Topic`] has a fixed number of [`Partition`]s; keys pick partitions as Kafka does.
+//! * A [`Partition`] is a sequence of [`Segment`]s; appends get contiguous offsets.
+//! * [`Record`] is a zero-copy view into the mapped log.
+//! * Durability is chosen per topic with [`FlushPolicy`]; see the README for what each
+//!   policy can lose.
+//!
+//! The on-disk format is specified in `docs/FORMAT.md`, the design and crash analysis in
+//! `docs/DESIGN.md`, and the soundness argument for the memory mapping in `docs/SAFETY.md`.
+
+#[cfg(not(target_pointer_width = "64"))]
+compile_error!("pagelog maps whole segments and needs a 64-bit address space");
+
+pub mod codec;
+mod config;
+mod error;
+mod flusher;
+mod fsutil;
+mod mmap;
+mod partition;
+mod partitioner;
+mod record;
+mod segment;
+mod store;
+mod topic;
+
+pub use config::{FlushPolicy, MAX_PARTITIONS, MAX_SEGMENT_BYTES, MIN_SEGMENT_BYTES, TopicConfig};
+pub use error::{Error, Result};
+pub use partition::{Partition, PartitionInfo, Records};
+pub use partitioner::{murmur2, partition_for_key};
+pub use record::{Header, Headers, NewRecord, Record};
+pub use segment::{Problem, Recovery, Segment, SegmentPaths, VerifyReport};
+pub use store::{LOCK_FILE, Store};
+pub use topic::{Topic, validate_topic_name};

@@ -1,0 +1,309 @@
+//! Every memory mapping pagelog makes, and every `unsafe` block that touches one.
+//!
+//! Two types carry the soundness argument (written out in `docs/SAFETY.md`):
+//!
+//! * [`Mapping`]: a shared, read-only view of a file mapped `MAP_SHARED`, with a *published*
+//!   watermark. Safe code can only borrow bytes below the watermark, and bytes below the
+//!   watermark are never written again while the mapping exists.
+//! * [`MapWriter`]: the single writer of a mapping. It owns the file's length (it reserves
+//!   blocks with `fallocate` before writing, and trims only down to the watermark), writes only
+//!   above the watermark through a `&mut self` borrow, and then moves the watermark up with a
+//!   release store.
+//!
+//! Another process could still change the file under us; the store's directory lock keeps
+//! other pagelog instances out, and docs/SAFETY.md states the assumption about the rest.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use memmap2::{MmapOptions, MmapRaw};
+
+/// Granularity of block reservation and of trims.
+const PAGE: u64 = 4096;
+
+/// A file mapped into memory, readable up to its published watermark.
+#[derive(Debug)]
+pub struct Mapping {
+    /// `None` when the mapping is empty (`mmap` refuses length 0).
+    raw: Option<MmapRaw>,
+    /// Length of the mapping in bytes.
+    len: usize,
+    /// Bytes `[0, published)` are initialised file contents that never change again.
+    published: AtomicUsize,
+    /// The mapped file, kept open for `fdatasync` and `ftruncate`.
+    file: File,
+}
+
+impl Mapping {
+    /// Maps `len` bytes of `file` read-write (`MAP_SHARED`), `published` of them already
+    /// valid. `len` may exceed the file's length; the writer reserves space before it writes,
+    /// and nobody reads past `published <= file length`.
+    fn map(file: File, len: usize, published: usize, writable: bool) -> io::Result<Self> {
+        let file_len = file.metadata()?.len();
+        if (published as u64) > file_len || published > len {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "published length exceeds the file or the mapping",
+            ));
+        }
+        let raw = if len == 0 {
+            None
+        } else if writable {
+            Some(MmapOptions::new().len(len).map_raw(&file)?)
+        } else {
+            Some(MmapOptions::new().len(len).map_raw_read_only(&file)?)
+        };
+        Ok(Self {
+            raw,
+            len,
+            published: AtomicUsize::new(published),
+            file,
+        })
+    }
+
+    /// Opens `path` read-only and maps its first `len` bytes (`len <= file length`), all of
+    /// them published. Used for sealed segments and for scanning during recovery.
+    pub fn open_read_only(path: &Path, len: usize) -> io::Result<Arc<Self>> {
+        let file = File::open(path)?;
+        Ok(Arc::new(Self::map(file, len, len, false)?))
+    }
+
+    /// Bytes currently published. Acquire: everything written before the matching
+    /// [`MapWriter::publish`] is visible once this returns the new value.
+    #[inline]
+    pub fn published(&self) -> usize {
+        self.published.load(Ordering::Acquire)
+    }
+
+    /// The published prefix `[0, published)`.
+    #[inline]
+    pub fn prefix(&self) -> &[u8] {
+        let published = self.published();
+        match &self.raw {
+            // SAFETY: `published <= self.len` (checked at construction and by `publish`), so the
+            // range lies in the mapping; it is also below the file length (the writer reserves
+            // before publishing and never trims below `published`), so no access can fault.
+            // Bytes below `published` are never written again (MapWriter only writes above the
+            // watermark, which only grows), so a shared borrow of them cannot alias a write.
+            // The borrow is tied to `&self`, and the mapping lives as long as `self`.
+            Some(raw) => unsafe { std::slice::from_raw_parts(raw.as_ptr(), published) },
+            None => &[],
+        }
+    }
+
+    /// The published bytes `[start, end)`, or `None` if the range is not fully published.
+    #[inline]
+    pub fn get(&self, start: usize, end: usize) -> Option<&[u8]> {
+        self.prefix().get(start..end)
+    }
+
+    /// `fdatasync` of the file: makes every byte written through any mapping of it, and its
+    /// length, durable.
+    pub fn sync_data(&self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+}
+
+/// The one writer of a [`Mapping`]: appends above the watermark and publishes.
+#[derive(Debug)]
+pub struct MapWriter {
+    map: Arc<Mapping>,
+    /// Bytes of the file that are backed by reserved blocks (the file's length).
+    allocated: u64,
+    /// How far ahead to reserve when the writer runs out of reserved space.
+    chunk: u64,
+}
+
+impl MapWriter {
+    /// Creates `path` (which must not exist) and maps `capacity` bytes of it for appending,
+    /// reserving blocks `chunk` bytes at a time.
+    pub fn create(path: &Path, capacity: usize, chunk: u64) -> io::Result<Self> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(path)?;
+        Self::from_file(file, capacity, 0, chunk)
+    }
+
+    /// Opens the existing `path` for appending after its first `published` bytes (which must
+    /// be within the file). Anything in the file past `published` is treated as free space.
+    pub fn open(path: &Path, capacity: usize, published: usize, chunk: u64) -> io::Result<Self> {
+        let file = OpenOptions::new().read(true).write(true).open(path)?;
+        Self::from_file(file, capacity, published, chunk)
+    }
+
+    fn from_file(file: File, capacity: usize, published: usize, chunk: u64) -> io::Result<Self> {
+        let allocated = file.metadata()?.len();
+        let capacity = capacity.max(published);
+        let map = Arc::new(Mapping::map(file, capacity, published, true)?);
+        Ok(Self {
+            map,
+            allocated,
+            chunk: chunk.max(PAGE),
+        })
+    }
+
+    /// The shared, readable side.
+    pub fn mapping(&self) -> &Arc<Mapping> {
+        &self.map
+    }
+
+    /// Bytes published so far (no synchronisation needed: only this writer changes it).
+    #[inline]
+    pub fn published(&self) -> usize {
+        self.map.published.load(Ordering::Relaxed)
+    }
+
+    /// Space left in the mapping after the watermark.
+    #[inline]
+    pub fn remaining(&self) -> usize {
+        self.map.len - self.published()
+    }
+
+    /// Returns the `len` bytes right after the watermark for writing, reserving file blocks
+    /// first if needed. `None` if they do not fit in the mapping.
+    ///
+    /// # Errors
+    /// The reservation's I/O error (typically `ENOSPC` or `EFBIG`); nothing was written.
+    #[inline]
+    pub fn tail_mut(&mut self, len: usize) -> io::Result<Option<&mut [u8]>> {
+        let start = self.published();
+        let Some(end) = start.checked_add(len).filter(|&e| e <= self.map.len) else {
+            return Ok(None);
+        };
+        if end as u64 > self.allocated {
+            self.reserve(end as u64)?;
+        }
+        match &self.map.raw {
+            // SAFETY: `start..end` lies within the mapping (checked above) and within the
+            // file's reserved length (`reserve` succeeded), so the access cannot fault. No
+            // shared borrow of these bytes exists: readers borrow only below `published`, and
+            // `start == published`. No other mutable borrow exists: this `MapWriter` is the
+            // mapping's only writer and the borrow is tied to `&mut self`, so it ends before
+            // `publish` can make the bytes readable.
+            Some(raw) => Ok(Some(unsafe {
+                std::slice::from_raw_parts_mut(raw.as_mut_ptr().add(start), len)
+            })),
+            None => Ok(if len == 0 { Some(&mut []) } else { None }),
+        }
+    }
+
+    /// Makes the first `new_len` bytes readable. Release: the writes made through
+    /// [`tail_mut`](Self::tail_mut) happen-before any reader that observes `new_len`.
+    ///
+    /// Out-of-range values (below the current watermark or beyond the reserved space) are
+    /// ignored, which keeps the module's invariants unconditional.
+    #[inline]
+    pub fn publish(&mut self, new_len: usize) {
+        if new_len >= self.published()
+            && new_len as u64 <= self.allocated
+            && new_len <= self.map.len
+        {
+            self.map.published.store(new_len, Ordering::Release);
+        }
+    }
+
+    /// Ensures the file has reserved blocks up to at least `end` bytes.
+    fn reserve(&mut self, end: u64) -> io::Result<()> {
+        let cap = self.map.len as u64;
+        let want = end
+            .max(self.allocated.saturating_add(self.chunk))
+            .next_multiple_of(PAGE)
+            .min(cap)
+            .max(end);
+        allocate(&self.map.file, self.allocated, want - self.allocated)?;
+        self.allocated = want;
+        Ok(())
+    }
+
+    /// Shrinks the file to exactly the published length, releasing reserved but unused blocks.
+    /// Never cuts published bytes, so mapped readers are unaffected.
+    pub fn trim(&mut self) -> io::Result<()> {
+        let published = self.published() as u64;
+        if self.allocated != published {
+            self.map.file.set_len(published)?;
+            self.allocated = published;
+        }
+        Ok(())
+    }
+}
+
+/// Reserves `[offset, offset + len)` of `file` on disk, extending its length.
+#[cfg(target_os = "linux")]
+fn allocate(file: &File, offset: u64, len: u64) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    if len == 0 {
+        return Ok(());
+    }
+    let (Ok(off), Ok(n)) = (libc::off_t::try_from(offset), libc::off_t::try_from(len)) else {
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    };
+    // SAFETY: plain FFI call on a file descriptor we own for the duration of the call; it
+    // reads no memory of ours.
+    let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), off, n) };
+    match rc {
+        0 => Ok(()),
+        // The filesystem cannot preallocate: fall back to extending the length. Writes into
+        // the resulting hole can still fail for lack of space (docs/SAFETY.md).
+        libc::EINVAL | libc::EOPNOTSUPP => file.set_len(offset + len),
+        e => Err(io::Error::from_raw_os_error(e)),
+    }
+}
+
+/// Reserves `[offset, offset + len)` of `file`, extending its length.
+#[cfg(not(target_os = "linux"))]
+fn allocate(file: &File, offset: u64, len: u64) -> io::Result<()> {
+    file.set_len(offset + len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_become_visible_only_when_published() -> io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("f");
+        let mut w = MapWriter::create(&path, 1 << 20, 4096)?;
+        let map = Arc::clone(w.mapping());
+        w.tail_mut(5)?
+            .ok_or(io::ErrorKind::Other)?
+            .copy_from_slice(b"hello");
+        assert_eq!(map.prefix(), b"");
+        w.publish(5);
+        assert_eq!(map.prefix(), b"hello");
+        assert_eq!(map.get(1, 3), Some(&b"el"[..]));
+        assert_eq!(map.get(3, 6), None);
+        // Publishing backwards or past the reservation is ignored.
+        w.publish(2);
+        assert_eq!(map.published(), 5);
+        w.publish(1 << 21);
+        assert_eq!(map.published(), 5);
+        assert!(w.tail_mut(2 << 20)?.is_none(), "beyond capacity");
+        w.trim()?;
+        assert_eq!(std::fs::metadata(&path)?.len(), 5);
+        drop(w);
+        // The view outlives its writer.
+        assert_eq!(map.prefix(), b"hello");
+        let ro = Mapping::open_read_only(&path, 5)?;
+        assert_eq!(ro.prefix(), b"hello");
+        Ok(())
+    }
+
+    #[test]
+    fn reservation_grows_in_chunks() -> io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("f");
+        let mut w = MapWriter::create(&path, 1 << 20, 64 << 10)?;
+        let _ = w.tail_mut(10)?;
+        assert_eq!(std::fs::metadata(&path)?.len(), 64 << 10);
+        w.publish(10);
+        let _ = w.tail_mut((64 << 10) - 5)?;
+        assert_eq!(std::fs::metadata(&path)?.len(), 128 << 10);
+        Ok(())
+    }
+}

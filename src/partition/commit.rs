@@ -1,0 +1,150 @@
+//! Group commit: concurrent callers that need their appends durable share syncs.
+//!
+//! At most one sync runs per partition at a time. A caller whose target is already durable
+//! returns at once; otherwise it either becomes the leader of the next sync (when none is in
+//! flight) or waits for the one in flight and checks again. A sync covers every append
+//! published before it started, so N callers arriving during one sync are served by the
+//! next single sync instead of N.
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Default)]
+struct State {
+    /// Every offset below this is durable.
+    durable: u64,
+    /// A sync is running.
+    in_flight: bool,
+    /// The error of a failed sync; sticky.
+    poisoned: Option<String>,
+}
+
+/// Group-commit coordinator of one partition.
+#[derive(Debug, Default)]
+pub struct GroupCommit {
+    state: Mutex<State>,
+    done: Condvar,
+}
+
+impl GroupCommit {
+    /// A coordinator for a log whose offsets below `durable` are already durable.
+    pub fn new(durable: u64) -> Self {
+        Self {
+            state: Mutex::new(State {
+                durable,
+                ..State::default()
+            }),
+            done: Condvar::new(),
+        }
+    }
+
+    /// Offsets below this are durable.
+    pub fn durable(&self) -> u64 {
+        self.state.lock().durable
+    }
+
+    /// The sticky error, if a sync failed.
+    pub fn poisoned(&self) -> Option<String> {
+        self.state.lock().poisoned.clone()
+    }
+
+    /// Marks the partition poisoned with `reason`.
+    pub fn poison(&self, reason: String) {
+        let mut st = self.state.lock();
+        st.poisoned.get_or_insert(reason);
+        self.done.notify_all();
+    }
+
+    /// Returns once every offset below `target` is durable. `sync` performs one sync and
+    /// returns the offset below which everything is then durable. `poisoned` builds the
+    /// error returned once a sync has failed.
+    pub fn wait_durable(
+        &self,
+        target: u64,
+        sync: impl Fn() -> Result<u64>,
+        poisoned: impl Fn(String) -> Error,
+    ) -> Result<()> {
+        let mut st = self.state.lock();
+        loop {
+            if let Some(reason) = &st.poisoned {
+                return Err(poisoned(reason.clone()));
+            }
+            if st.durable >= target {
+                return Ok(());
+            }
+            if st.in_flight {
+                self.done.wait(&mut st);
+                continue;
+            }
+            st.in_flight = true;
+            drop(st);
+            let result = sync();
+            st = self.state.lock();
+            st.in_flight = false;
+            match result {
+                Ok(d) => st.durable = st.durable.max(d),
+                Err(e) => {
+                    st.poisoned.get_or_insert(e.to_string());
+                }
+            }
+            self.done.notify_all();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    fn poisoned(reason: String) -> Error {
+        Error::Poisoned {
+            path: "p".into(),
+            reason,
+        }
+    }
+
+    #[test]
+    fn concurrent_waiters_share_syncs() {
+        let gc = Arc::new(GroupCommit::new(0));
+        let syncs = Arc::new(AtomicU64::new(0));
+        let threads: Vec<_> = (1..=8u64)
+            .map(|t| {
+                let (gc, syncs) = (Arc::clone(&gc), Arc::clone(&syncs));
+                std::thread::spawn(move || {
+                    gc.wait_durable(
+                        t,
+                        || {
+                            syncs.fetch_add(1, Ordering::SeqCst);
+                            Ok(8)
+                        },
+                        poisoned,
+                    )
+                })
+            })
+            .collect();
+        for t in threads {
+            assert!(t.join().is_ok_and(|r| r.is_ok()));
+        }
+        // Every sync reports offset 8 durable, which satisfies every waiter, so a waiter
+        // that arrives after the first sync never syncs again.
+        assert_eq!(gc.durable(), 8);
+        assert!(syncs.load(Ordering::SeqCst) <= 8);
+        assert!(
+            gc.wait_durable(8, || panic!("no sync needed"), poisoned)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_failed_sync_poisons_for_good() {
+        let gc = GroupCommit::new(0);
+        let r = gc.wait_durable(1, || Err(Error::Closed("disk".into())), poisoned);
+        assert!(matches!(r, Err(Error::Poisoned { .. })));
+        let r = gc.wait_durable(1, || Ok(5), poisoned);
+        assert!(matches!(r, Err(Error::Poisoned { .. })), "sticky");
+        assert_eq!(gc.durable(), 0);
+    }
+}

@@ -1,0 +1,310 @@
+//! Partitions: an ordered list of segments with one writer and any number of readers.
+
+mod commit;
+mod iter;
+mod open;
+mod state;
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::config::{FlushPolicy, TopicConfig};
+use crate::error::{Error, Result};
+use crate::flusher::Flusher;
+use crate::record::{NewRecord, Record};
+use crate::segment::core::SegmentCore;
+use crate::segment::writer::{Full, Limits};
+use crate::segment::{self, Segment, SegmentPaths, now_ms, plan_batch};
+
+use self::commit::GroupCommit;
+pub use self::iter::Records;
+
+/// Name of the checkpoint file in a partition directory.
+pub(crate) const CHECKPOINT_FILE: &str = "checkpoint";
+
+/// One partition of a topic: an append-only, offset-addressed log.
+///
+/// Cheap to clone (a reference count); `Send + Sync`. Appends are serialised internally;
+/// reads take no lock that the writer waits on.
+#[derive(Debug, Clone)]
+pub struct Partition {
+    inner: Arc<Inner>,
+}
+
+/// Writer-side state, behind the writer mutex.
+#[derive(Debug)]
+struct WriterState {
+    active: Segment,
+    /// Sealed segments not yet synced; they hold the recovery point back.
+    unsynced_sealed: Vec<Arc<SegmentCore>>,
+    /// The on-disk checkpoint says "not clean" since this instance first appended.
+    marked_dirty: bool,
+    /// Records appended since the last `EveryRecords` sync.
+    unsynced_records: u64,
+    /// Closed cleanly or deleted: no more appends.
+    closed: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    topic: Arc<str>,
+    id: u32,
+    dir: PathBuf,
+    config: TopicConfig,
+    limits: Limits,
+    writer: Mutex<WriterState>,
+    /// Segments in offset order; the last is the active one. Replaced, never mutated.
+    segments: RwLock<Arc<Vec<Arc<SegmentCore>>>>,
+    next_offset: AtomicU64,
+    start_offset: AtomicU64,
+    commit: GroupCommit,
+    /// Base offset below which every segment is synced (mirrors the checkpoint).
+    recovery_point: AtomicU64,
+    /// Serialises checkpoint writes.
+    checkpoint_lock: Mutex<()>,
+    /// Cleared when the partition is closed or deleted.
+    open: AtomicBool,
+    flusher: Option<Arc<Flusher>>,
+}
+
+/// Summary of a partition, for tools and monitoring.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionInfo {
+    /// Partition number.
+    pub id: u32,
+    /// First offset stored.
+    pub start_offset: u64,
+    /// Next offset to be written.
+    pub next_offset: u64,
+    /// Number of segments.
+    pub segments: usize,
+    /// Bytes of record batches stored.
+    pub bytes: u64,
+    /// Offsets below this are durable.
+    pub durable_offset: u64,
+}
+
+impl Partition {
+    /// Partition number within its topic.
+    pub fn id(&self) -> u32 {
+        self.inner.id
+    }
+
+    /// Name of the topic.
+    pub fn topic(&self) -> &str {
+        &self.inner.topic
+    }
+
+    /// The partition's directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// First offset still stored.
+    pub fn start_offset(&self) -> u64 {
+        self.inner.start_offset.load(Ordering::Acquire)
+    }
+
+    /// The offset the next appended record will get.
+    pub fn next_offset(&self) -> u64 {
+        self.inner.next_offset.load(Ordering::Acquire)
+    }
+
+    /// Offsets below this are durable (synced to disk).
+    pub fn durable_offset(&self) -> u64 {
+        self.inner.commit.durable()
+    }
+
+    /// Appends one record; returns its offset.
+    ///
+    /// # Errors
+    /// As [`append_batch`](Self::append_batch).
+    pub fn append(&self, record: NewRecord<'_>) -> Result<u64> {
+        self.append_batch(&[record]).map(|r| r.start)
+    }
+
+    /// Appends `records` as one batch (one header, one CRC) with contiguous offsets; returns
+    /// the range of offsets assigned. Under [`FlushPolicy::EveryAppend`] it returns once the
+    /// batch is durable.
+    ///
+    /// # Errors
+    /// [`Error::EmptyBatch`], [`Error::RecordTooLarge`]; [`Error::Io`] when space cannot be
+    /// reserved (the partition stays usable); [`Error::Poisoned`] after a failed sync;
+    /// [`Error::Closed`] after close or delete.
+    pub fn append_batch(&self, records: &[NewRecord<'_>]) -> Result<Range<u64>> {
+        let now = now_ms();
+        let plan = plan_batch(records, now, self.inner.limits.max_batch)?;
+        let (range, sync) = {
+            let mut w = self.inner.writer.lock();
+            self.inner.check_writable(&w)?;
+            if !w.marked_dirty {
+                self.inner.write_checkpoint(false, &w)?;
+                w.marked_dirty = true;
+            }
+            let age_limit = self.inner.config.segment_ms as i64;
+            if w.active
+                .first_timestamp()
+                .is_some_and(|first| plan.max_timestamp.saturating_sub(first) > age_limit)
+            {
+                self.inner.roll(&mut w)?;
+            }
+            let range = match w.active.try_append(records, &plan, now)? {
+                Ok(r) => r,
+                Err(full) => {
+                    if w.active.next_offset() == w.active.base_offset() {
+                        return Err(unfit(full, &plan, &self.inner.config));
+                    }
+                    self.inner.roll(&mut w)?;
+                    w.active
+                        .try_append(records, &plan, now)?
+                        .map_err(|f| unfit(f, &plan, &self.inner.config))?
+                }
+            };
+            self.inner.next_offset.store(range.end, Ordering::Release);
+            let sync = match self.inner.config.flush {
+                FlushPolicy::EveryAppend => true,
+                FlushPolicy::EveryRecords(n) => {
+                    w.unsynced_records += u64::from(plan.count);
+                    if w.unsynced_records >= n {
+                        w.unsynced_records = 0;
+                        true
+                    } else {
+                        false
+                    }
+                }
+                FlushPolicy::Never | FlushPolicy::Interval(_) => false,
+            };
+            (range, sync)
+        };
+        if sync {
+            self.inner.sync_to(range.end)?;
+        } else if let (FlushPolicy::Interval(_), Some(f)) =
+            (self.inner.config.flush, &self.inner.flusher)
+        {
+            f.note_dirty();
+        }
+        Ok(range)
+    }
+
+    /// Makes every record appended before this call durable: `fdatasync` of the segment files
+    /// (sealed segments not yet synced first, then the active log). Concurrent callers share
+    /// syncs (group commit).
+    ///
+    /// # Errors
+    /// [`Error::Poisoned`] if this or an earlier sync failed; [`Error::Closed`].
+    pub fn flush(&self) -> Result<()> {
+        if !self.inner.open.load(Ordering::Acquire) {
+            return Err(self.inner.closed_error());
+        }
+        self.inner.sync_to(self.next_offset())
+    }
+
+    /// The record at `offset` (or, if compaction left a gap there, the first one after it).
+    /// `Ok(None)` exactly at [`next_offset`](Self::next_offset): nothing there yet.
+    ///
+    /// # Errors
+    /// [`Error::OffsetOutOfRange`] below the start or above the end;
+    /// [`Error::ChecksumMismatch`] or [`Error::Corrupt`] for damaged data.
+    pub fn read(&self, offset: u64) -> Result<Option<Record>> {
+        let (segs, end) = self.inner.snapshot_checked(offset)?;
+        if offset == end {
+            return Ok(None);
+        }
+        let mut i = segs.partition_point(|s| s.base <= offset).saturating_sub(1);
+        let mut target = offset;
+        while let Some(seg) = segs.get(i) {
+            if let Some(r) = segment::read_at(seg, target)? {
+                return Ok(Some(r));
+            }
+            target = seg.next_offset();
+            i += 1;
+        }
+        Ok(None)
+    }
+
+    /// Iterates records from `offset` (inclusive) to the current end. The iterator can be
+    /// polled again after it returns `None` to pick up records appended since.
+    ///
+    /// # Errors
+    /// [`Error::OffsetOutOfRange`] as for [`read`](Self::read).
+    pub fn iter_from(&self, offset: u64) -> Result<Records> {
+        self.inner.snapshot_checked(offset)?;
+        Ok(Records::new(Arc::clone(&self.inner), offset))
+    }
+
+    /// Iterates every stored record from the start.
+    pub fn iter(&self) -> Records {
+        Records::new(Arc::clone(&self.inner), self.start_offset())
+    }
+
+    /// The smallest offset whose record's timestamp is `>= ts`, or `None` if every record is
+    /// older (Kafka's `offsetsForTimes`).
+    ///
+    /// # Errors
+    /// [`Error::ChecksumMismatch`] or [`Error::Corrupt`] for damaged data.
+    pub fn offset_for_timestamp(&self, ts: i64) -> Result<Option<u64>> {
+        let segs = self.inner.segments();
+        for seg in segs.iter() {
+            if seg.max_timestamp().is_some_and(|m| m >= ts)
+                && let Some(o) = seg.offset_for_timestamp(ts)?
+            {
+                return Ok(Some(o));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Sizes and offsets of this partition.
+    pub fn info(&self) -> PartitionInfo {
+        let segs = self.inner.segments();
+        PartitionInfo {
+            id: self.inner.id,
+            start_offset: self.start_offset(),
+            next_offset: self.next_offset(),
+            segments: segs.len(),
+            bytes: segs.iter().map(|s| s.size()).sum(),
+            durable_offset: self.durable_offset(),
+        }
+    }
+
+    /// Paths of the segments' `.log` files, in offset order.
+    pub fn segment_paths(&self) -> Vec<SegmentPaths> {
+        self.inner
+            .segments()
+            .iter()
+            .map(|s| s.paths.clone())
+            .collect()
+    }
+
+    /// Full check of every segment (see [`Segment::verify`]).
+    pub fn verify(&self) -> crate::segment::VerifyReport {
+        let mut report = crate::segment::VerifyReport::default();
+        for seg in self.inner.segments().iter() {
+            let (problems, batches, records) = crate::segment::recover::verify(seg);
+            report.batches += batches;
+            report.records += records;
+            report.problems.extend(problems);
+        }
+        report
+    }
+
+    pub(crate) fn from_inner(inner: Arc<Inner>) -> Self {
+        Self { inner }
+    }
+
+    pub(crate) fn inner(&self) -> &Arc<Inner> {
+        &self.inner
+    }
+}
+
+/// The error for a batch that does not fit even an empty segment.
+fn unfit(_full: Full, plan: &crate::codec::batch::BatchPlan, c: &TopicConfig) -> Error {
+    Error::RecordTooLarge {
+        size: plan.len as u64,
+        max: c.segment_bytes,
+    }
+}

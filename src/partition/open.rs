@@ -1,0 +1,233 @@
+//! Opening a partition directory: the clean path that reads no record data, and the
+//! recovery path that scans everything after the recovery point.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+
+use parking_lot::{Mutex, RwLock};
+
+use super::commit::GroupCommit;
+use super::{CHECKPOINT_FILE, Inner, Partition, WriterState};
+use crate::codec::meta::{self, Checkpoint};
+use crate::config::TopicConfig;
+use crate::error::{Error, Result, io_err};
+use crate::flusher::Flusher;
+use crate::fsutil::{self, TMP_SUFFIX};
+use crate::segment::core::SegmentCore;
+use crate::segment::files::{LOG_EXT, parse_file_name};
+use crate::segment::recover::{open_active_clean, open_sealed, recover};
+use crate::segment::writer::Limits;
+use crate::segment::{Segment, SegmentPaths, create_files};
+
+/// What the directory listing found.
+struct Listing {
+    /// Base offsets that have a `.log`.
+    logs: Vec<u64>,
+}
+
+/// Lists segment files, removing leftovers pagelog itself made: a checkpoint `.tmp` and
+/// index files whose `.log` is gone. Files pagelog does not recognise are left alone.
+fn list(dir: &Path) -> Result<Listing> {
+    let mut logs = BTreeSet::new();
+    let mut indexes: BTreeMap<u64, Vec<PathBuf>> = BTreeMap::new();
+    for entry in fs::read_dir(dir).map_err(io_err(dir))? {
+        let entry = entry.map_err(io_err(dir))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name == format!("{CHECKPOINT_FILE}{TMP_SUFFIX}") {
+            fsutil::remove_if_exists(&entry.path())?;
+            continue;
+        }
+        match parse_file_name(name) {
+            Some((base, LOG_EXT)) => {
+                logs.insert(base);
+            }
+            Some((base, _)) => indexes.entry(base).or_default().push(entry.path()),
+            None => {}
+        }
+    }
+    for (base, paths) in indexes {
+        if !logs.contains(&base) {
+            for p in paths {
+                fsutil::remove_if_exists(&p)?;
+            }
+        }
+    }
+    Ok(Listing {
+        logs: logs.into_iter().collect(),
+    })
+}
+
+fn remove_segment(dir: &Path, base: u64) -> Result<()> {
+    let p = SegmentPaths::new(dir, base);
+    fsutil::remove_if_exists(&p.index)?;
+    fsutil::remove_if_exists(&p.time)?;
+    fsutil::remove_if_exists(&p.log)
+}
+
+impl Partition {
+    /// Opens (or, with `create`, creates) the partition in `dir`.
+    pub(crate) fn open(
+        topic: Arc<str>,
+        id: u32,
+        dir: PathBuf,
+        config: &TopicConfig,
+        create: bool,
+        flusher: Option<Arc<Flusher>>,
+    ) -> Result<Self> {
+        if create {
+            fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        } else if !dir.is_dir() {
+            return Err(Error::Corrupt {
+                path: dir,
+                position: 0,
+                reason: "partition directory is missing".into(),
+            });
+        }
+        let limits = Limits::new(config);
+        let verify = config.verify_checksums;
+        let listing = list(&dir)?;
+        let cp_path = dir.join(CHECKPOINT_FILE);
+        // A damaged checkpoint is never trusted: everything is recovered instead.
+        let cp: Option<Checkpoint> =
+            fsutil::read_optional(&cp_path)?.and_then(|b| meta::decode_checkpoint(&b).ok());
+        let mut bases = listing.logs;
+        let mut sealed: Vec<Arc<SegmentCore>> = Vec::new();
+        let mut active: Option<Segment> = None;
+        let mut recovered = false;
+
+        if bases.is_empty() {
+            // New partition, or every segment gone: never reuse an offset we handed out.
+            let base = cp.map_or(0, |c| c.next_offset);
+            let (core, writer) =
+                create_files(SegmentPaths::new(&dir, base), base, &limits, verify)?;
+            fsutil::sync_dir(&dir)?;
+            active = Some(Segment::from_parts(core, Some(writer), config));
+            recovered = true;
+        } else if let Some(c) = cp.filter(|c| is_clean(c, &dir, &bases)) {
+            let last = bases.len() - 1;
+            for i in 0..last {
+                let (b, nb) = (bases[i], bases[i + 1]);
+                sealed.push(Arc::new(open_sealed(
+                    SegmentPaths::new(&dir, b),
+                    b,
+                    nb,
+                    &limits,
+                    verify,
+                )?));
+            }
+            let b = bases[last];
+            let paths = SegmentPaths::new(&dir, b);
+            let opened = open_active_clean(
+                paths.clone(),
+                b,
+                &limits,
+                verify,
+                c.active_len as usize,
+                c.next_offset,
+                c.active_max_timestamp,
+            )?;
+            active = Some(match opened {
+                Some((core, w)) => Segment::from_parts(core, Some(w), config),
+                None => {
+                    recovered = true;
+                    let (core, w, _) = recover(paths, b, &limits, verify, true)?;
+                    Segment::from_parts(core, w, config)
+                }
+            });
+        } else {
+            let rp = cp.map_or(0, |c| c.recovery_point);
+            let mut i = 0;
+            while i < bases.len() {
+                let b = bases[i];
+                let next_base = bases.get(i + 1).copied();
+                let paths = SegmentPaths::new(&dir, b);
+                if let Some(nb) = next_base.filter(|&nb| nb <= rp) {
+                    sealed.push(Arc::new(open_sealed(paths, b, nb, &limits, verify)?));
+                    i += 1;
+                    continue;
+                }
+                recovered = true;
+                let is_last = next_base.is_none();
+                let (core, writer, _) = recover(paths.clone(), b, &limits, verify, is_last)?;
+                match next_base {
+                    None => active = Some(Segment::from_parts(core, writer, config)),
+                    Some(nb) if core.next_offset() == nb => sealed.push(Arc::new(core)),
+                    Some(_) => {
+                        // A hole: what follows was written after data that never became
+                        // durable, so (syncs being in order) none of it was acknowledged as
+                        // durable either. Drop it and continue from this segment.
+                        drop(core);
+                        for &later in &bases[i + 1..] {
+                            remove_segment(&dir, later)?;
+                        }
+                        fsutil::sync_dir(&dir)?;
+                        bases.truncate(i + 1);
+                        let (core, writer, _) = recover(paths, b, &limits, verify, true)?;
+                        active = Some(Segment::from_parts(core, writer, config));
+                    }
+                }
+                i += 1;
+            }
+        }
+        let Some(active) = active else {
+            return Err(Error::Corrupt {
+                path: dir,
+                position: 0,
+                reason: "no active segment after opening".into(),
+            });
+        };
+        let mut list = sealed;
+        list.push(Arc::clone(active.core()));
+        let start = list.first().map_or(0, |s| s.base);
+        let next = active.next_offset();
+        let recovery_point = if recovered {
+            active.base_offset()
+        } else {
+            cp.map_or(0, |c| c.recovery_point)
+        };
+        let inner = Arc::new(Inner {
+            topic,
+            id,
+            dir,
+            config: config.clone(),
+            limits,
+            writer: Mutex::new(WriterState {
+                active,
+                unsynced_sealed: Vec::new(),
+                marked_dirty: false,
+                unsynced_records: 0,
+                closed: false,
+            }),
+            segments: RwLock::new(Arc::new(list)),
+            next_offset: AtomicU64::new(next),
+            start_offset: AtomicU64::new(start),
+            commit: GroupCommit::new(next),
+            recovery_point: AtomicU64::new(recovery_point),
+            checkpoint_lock: Mutex::new(()),
+            open: AtomicBool::new(true),
+            flusher,
+        });
+        if recovered {
+            // Record the recovery so a crash before the next checkpoint does not redo it.
+            let mut w = inner.writer.lock();
+            inner.write_checkpoint(false, &w)?;
+            w.marked_dirty = true;
+        }
+        Ok(Partition::from_inner(inner))
+    }
+}
+
+/// A checkpoint describes the directory exactly as a clean close left it.
+fn is_clean(c: &Checkpoint, dir: &Path, bases: &[u64]) -> bool {
+    let Some(&last) = bases.last() else {
+        return false;
+    };
+    c.clean
+        && c.active_base == last
+        && c.recovery_point == last
+        && fs::metadata(SegmentPaths::new(dir, last).log).is_ok_and(|m| m.len() == c.active_len)
+}

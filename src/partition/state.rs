@@ -1,0 +1,200 @@
+//! The partition's internal operations: rolling, syncing, checkpointing, closing.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::{CHECKPOINT_FILE, Inner, WriterState};
+use crate::codec::meta::{self, Checkpoint};
+use crate::error::{Error, Result};
+use crate::fsutil;
+use crate::segment::core::SegmentCore;
+use crate::segment::{Segment, SegmentPaths, create_files, sync_core};
+
+impl Inner {
+    pub(super) fn closed_error(&self) -> Error {
+        Error::Closed(format!("partition {} of topic {:?}", self.id, &*self.topic))
+    }
+
+    pub(super) fn poisoned_error(&self, reason: String) -> Error {
+        Error::Poisoned {
+            path: self.dir.clone(),
+            reason,
+        }
+    }
+
+    /// Fails if appends are not allowed right now.
+    pub(super) fn check_writable(&self, w: &WriterState) -> Result<()> {
+        if w.closed {
+            return Err(self.closed_error());
+        }
+        if let Some(reason) = self.commit.poisoned() {
+            return Err(self.poisoned_error(reason));
+        }
+        Ok(())
+    }
+
+    /// The current segment list.
+    pub(crate) fn segments(&self) -> Arc<Vec<Arc<SegmentCore>>> {
+        Arc::clone(&self.segments.read())
+    }
+
+    /// The segment list and next offset, after checking that `offset` is in range.
+    pub(super) fn snapshot_checked(
+        &self,
+        offset: u64,
+    ) -> Result<(Arc<Vec<Arc<SegmentCore>>>, u64)> {
+        let end = self.next_offset.load(Ordering::Acquire);
+        let segs = self.segments();
+        let start = self.start_offset.load(Ordering::Acquire);
+        if offset < start || offset > end {
+            return Err(Error::OffsetOutOfRange {
+                requested: offset,
+                start,
+                end,
+            });
+        }
+        Ok((segs, end))
+    }
+
+    /// Seals the active segment and starts a new one at the next offset. The sealed segment
+    /// is synced later (by the flusher or the next flush) before the recovery point passes it.
+    pub(super) fn roll(&self, w: &mut WriterState) -> Result<()> {
+        let base = w.active.next_offset();
+        let paths = SegmentPaths::new(&self.dir, base);
+        let (core, writer) = create_files(paths, base, &self.limits, self.config.verify_checksums)?;
+        // The new file names must survive a crash before anything in them is acknowledged.
+        fsutil::sync_dir(&self.dir)?;
+        let next = Segment::from_parts(core, Some(writer), &self.config);
+        let mut old = std::mem::replace(&mut w.active, next);
+        if let Err(e) = old.seal_without_sync() {
+            // Trimming failed: the old segment keeps its zero tail, which recovery handles,
+            // but say so loudly rather than carry on as if the roll were clean.
+            self.commit.poison(e.to_string());
+        }
+        w.unsynced_sealed.push(Arc::clone(old.core()));
+        {
+            let mut segs = self.segments.write();
+            let mut list = Vec::with_capacity(segs.len() + 1);
+            list.extend(segs.iter().cloned());
+            list.push(Arc::clone(w.active.core()));
+            *segs = Arc::new(list);
+        }
+        if let Some(f) = &self.flusher {
+            f.note_roll();
+        }
+        Ok(())
+    }
+
+    /// Blocks until every offset below `target` is durable (group commit).
+    pub(crate) fn sync_to(&self, target: u64) -> Result<()> {
+        self.commit
+            .wait_durable(target, || self.sync_once(), |r| self.poisoned_error(r))
+    }
+
+    /// One sync: the sealed segments waiting for one, then the active log. Returns the offset
+    /// below which everything is now durable.
+    fn sync_once(&self) -> Result<u64> {
+        let (target, active, sealed) = {
+            let w = self.writer.lock();
+            (
+                w.active.next_offset(),
+                Arc::clone(w.active.core()),
+                w.unsynced_sealed.clone(),
+            )
+        };
+        for seg in &sealed {
+            sync_core(seg)?;
+        }
+        active
+            .log
+            .sync_data()
+            .map_err(crate::error::io_err(&active.paths.log))?;
+        if !sealed.is_empty() {
+            let w = &mut *self.writer.lock();
+            w.unsynced_sealed
+                .retain(|s| !sealed.iter().any(|d| Arc::ptr_eq(s, d)));
+            let point = w
+                .unsynced_sealed
+                .first()
+                .map_or(w.active.base_offset(), |s| s.base);
+            if point > self.recovery_point.load(Ordering::Acquire) {
+                self.recovery_point.store(point, Ordering::Release);
+                self.write_checkpoint(false, w)?;
+            }
+        }
+        Ok(target)
+    }
+
+    /// Writes the checkpoint file atomically.
+    pub(super) fn write_checkpoint(&self, clean: bool, w: &WriterState) -> Result<()> {
+        let _guard = self.checkpoint_lock.lock();
+        let cp = Checkpoint {
+            clean,
+            recovery_point: self.recovery_point.load(Ordering::Acquire),
+            next_offset: w.active.next_offset(),
+            active_base: w.active.base_offset(),
+            active_len: w.active.size(),
+            active_max_timestamp: w.active.max_timestamp().unwrap_or(i64::MIN),
+        };
+        fsutil::atomic_write(&self.dir, CHECKPOINT_FILE, &meta::encode_checkpoint(&cp))
+    }
+
+    /// Closes cleanly: syncs everything, trims the active segment's preallocated space and
+    /// writes a clean checkpoint so the next open scans nothing. Further appends fail.
+    pub(crate) fn close(&self) -> Result<()> {
+        let w = &mut *self.writer.lock();
+        if w.closed {
+            return Ok(());
+        }
+        w.closed = true;
+        self.open.store(false, Ordering::Release);
+        if self.commit.poisoned().is_some() {
+            // Leave the checkpoint unclean: the next open recovers from disk.
+            return Ok(());
+        }
+        for seg in w.unsynced_sealed.drain(..) {
+            sync_core(&seg)?;
+        }
+        w.active.trim_for_close()?;
+        w.active.sync()?;
+        self.recovery_point
+            .store(w.active.base_offset(), Ordering::Release);
+        self.write_checkpoint(true, w)
+    }
+
+    /// Marks the partition closed without writing anything (used when its topic is deleted).
+    pub(crate) fn abandon(&self) {
+        let mut w = self.writer.lock();
+        w.closed = true;
+        self.open.store(false, Ordering::Release);
+    }
+
+    /// Background work: sync rolled segments, and flush under an interval policy.
+    pub(crate) fn background_flush(&self, interval_due: bool) {
+        if !self.open.load(Ordering::Acquire) {
+            return;
+        }
+        let pending = !self.writer.lock().unsynced_sealed.is_empty();
+        let end = self.next_offset.load(Ordering::Acquire);
+        // A failure poisons the partition; appenders and flushers will see it.
+        let flushed = if interval_due && self.commit.durable() < end {
+            self.sync_to(end).is_ok()
+        } else {
+            true
+        };
+        if flushed
+            && pending
+            && let Err(e) = self.sync_once()
+        {
+            self.commit.poison(e.to_string());
+        }
+    }
+
+    /// The flush policy's interval, if it has one.
+    pub(crate) fn interval(&self) -> Option<std::time::Duration> {
+        match self.config.flush {
+            crate::config::FlushPolicy::Interval(d) => Some(d),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! Records: [`NewRecord`] is what you append, [`Record`] is what you read back.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::codec::batch::{HeaderIter, RawRecord};
+use crate::mmap::Mapping;
+
+/// A record header: a string key and a byte value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header<'a> {
+    /// Header name.
+    pub key: &'a str,
+    /// Header value.
+    pub value: &'a [u8],
+}
+
+/// A record to append. Borrowed: building one copies nothing.
+///
+/// ```
+/// use pagelog::{Header, NewRecord};
+/// let headers = [Header { key: "source", value: b"web" }];
+/// let r = NewRecord::new(b"payload").key(b"user-42").timestamp(1_700_000_000_000).headers(&headers);
+/// assert_eq!(r.value, Some(&b"payload"[..]));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NewRecord<'a> {
+    /// Optional key (used for partitioning and, later, compaction).
+    pub key: Option<&'a [u8]>,
+    /// The value; `None` is a tombstone (a delete marker for the key).
+    pub value: Option<&'a [u8]>,
+    /// Milliseconds since the Unix epoch; `None` means "now" at append time.
+    pub timestamp: Option<i64>,
+    /// Headers, in order.
+    pub headers: &'a [Header<'a>],
+}
+
+impl<'a> NewRecord<'a> {
+    /// A record with this value, no key, no headers, timestamped at append.
+    pub fn new(value: &'a [u8]) -> Self {
+        Self {
+            value: Some(value),
+            ..Self::default()
+        }
+    }
+
+    /// A tombstone (null value) for `key`.
+    pub fn tombstone(key: &'a [u8]) -> Self {
+        Self {
+            key: Some(key),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the key.
+    #[must_use]
+    pub fn key(mut self, key: &'a [u8]) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// Sets the timestamp (ms since the Unix epoch).
+    #[must_use]
+    pub fn timestamp(mut self, ms: i64) -> Self {
+        self.timestamp = Some(ms);
+        self
+    }
+
+    /// Sets the headers.
+    #[must_use]
+    pub fn headers(mut self, headers: &'a [Header<'a>]) -> Self {
+        self.headers = headers;
+        self
+    }
+}
+
+/// A byte range inside a mapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    start: u32,
+    len: u32,
+}
+
+/// A record read from a log: a zero-copy view into the memory-mapped segment.
+///
+/// Cloning is cheap (a reference-count increment). The view keeps the segment's mapping
+/// alive, so it stays valid however long it is held, even after the partition moves on.
+#[derive(Clone)]
+pub struct Record {
+    map: Arc<Mapping>,
+    offset: u64,
+    timestamp: i64,
+    key: Option<Span>,
+    value: Option<Span>,
+    headers: Span,
+    header_count: u32,
+}
+
+impl Record {
+    /// Builds a view of `raw`, whose slices point into `map`.
+    pub(crate) fn from_raw(map: &Arc<Mapping>, base_offset: u64, raw: &RawRecord<'_>) -> Self {
+        let origin = map.prefix().as_ptr() as usize;
+        let span = |s: &[u8]| Span {
+            start: (s.as_ptr() as usize - origin) as u32,
+            len: s.len() as u32,
+        };
+        Self {
+            map: Arc::clone(map),
+            offset: base_offset + u64::from(raw.offset_delta),
+            timestamp: raw.timestamp,
+            key: raw.key.map(span),
+            value: raw.value.map(span),
+            headers: span(raw.headers),
+            header_count: raw.header_count,
+        }
+    }
+
+    #[inline]
+    fn bytes(&self, s: Span) -> &[u8] {
+        let start = s.start as usize;
+        // The span was cut from the published prefix, which never shrinks or changes.
+        self.map
+            .get(start, start + s.len as usize)
+            .unwrap_or_default()
+    }
+
+    /// The record's offset in its partition.
+    #[inline]
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Milliseconds since the Unix epoch.
+    #[inline]
+    pub fn timestamp(&self) -> i64 {
+        self.timestamp
+    }
+
+    /// The key, if the record has one.
+    #[inline]
+    pub fn key(&self) -> Option<&[u8]> {
+        self.key.map(|s| self.bytes(s))
+    }
+
+    /// The value; empty for a tombstone (see [`is_tombstone`](Self::is_tombstone)).
+    #[inline]
+    pub fn value(&self) -> &[u8] {
+        self.value.map_or(&[], |s| self.bytes(s))
+    }
+
+    /// The value, `None` for a tombstone.
+    #[inline]
+    pub fn value_opt(&self) -> Option<&[u8]> {
+        self.value.map(|s| self.bytes(s))
+    }
+
+    /// True when the value is null: a delete marker for the key.
+    #[inline]
+    pub fn is_tombstone(&self) -> bool {
+        self.value.is_none()
+    }
+
+    /// The headers, in order. Header bytes were covered by the batch CRC; a malformed header
+    /// (only possible if a producer wrote one) ends the iteration.
+    pub fn headers(&self) -> Headers<'_> {
+        Headers(HeaderIter::new(self.bytes(self.headers), self.header_count))
+    }
+
+    /// Number of headers.
+    pub fn header_count(&self) -> u32 {
+        self.header_count
+    }
+}
+
+impl fmt::Debug for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Record")
+            .field("offset", &self.offset)
+            .field("timestamp", &self.timestamp)
+            .field("key", &self.key().map(String::from_utf8_lossy))
+            .field("value", &self.value_opt().map(String::from_utf8_lossy))
+            .field("headers", &self.header_count)
+            .finish()
+    }
+}
+
+/// Iterator over a record's headers as `(key, value)`.
+#[derive(Debug, Clone)]
+pub struct Headers<'a>(HeaderIter<'a>);
+
+impl<'a> Iterator for Headers<'a> {
+    type Item = (&'a str, &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next()?.ok()
+    }
+}

@@ -1,0 +1,295 @@
+//! The shared, read-only side of a segment: lookups and reads over its mapped files.
+//!
+//! Readers take no lock. They see a segment through the published watermarks of its three
+//! mappings and two atomics, all written by the single writer with release stores in this
+//! order: log bytes, `next_offset`/`max_timestamp`, index entries. A reader that loads the
+//! index watermark first therefore never meets an index entry pointing past the log it sees.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+
+use crate::codec::DecodeError;
+use crate::codec::batch::{self, BatchHeader};
+use crate::codec::index::{OFFSET_ENTRY_LEN, OffsetEntry, TIME_ENTRY_LEN, TimeEntry};
+use crate::error::{Error, Result};
+use crate::mmap::Mapping;
+use crate::segment::files::SegmentPaths;
+
+/// Shared state of one segment.
+#[derive(Debug)]
+pub struct SegmentCore {
+    pub(crate) base: u64,
+    pub(crate) paths: SegmentPaths,
+    pub(crate) log: Arc<Mapping>,
+    pub(crate) index: Arc<Mapping>,
+    pub(crate) time: Arc<Mapping>,
+    /// Offset after the last committed batch.
+    pub(crate) next_offset: AtomicU64,
+    /// Largest committed record timestamp, `i64::MIN` while empty.
+    pub(crate) max_timestamp: AtomicI64,
+    /// Set once an index entry failed its CRC: lookups then scan the log from the start.
+    pub(crate) index_damaged: AtomicBool,
+    /// Check batch CRCs on read.
+    pub(crate) verify_checksums: bool,
+}
+
+/// A batch located in a segment's log.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Located {
+    pub position: usize,
+    pub header: BatchHeader,
+}
+
+impl SegmentCore {
+    /// Offset after the last committed record.
+    pub fn next_offset(&self) -> u64 {
+        self.next_offset.load(Ordering::Acquire)
+    }
+
+    /// Largest committed timestamp, `None` while empty.
+    pub fn max_timestamp(&self) -> Option<i64> {
+        let ts = self.max_timestamp.load(Ordering::Acquire);
+        (ts != i64::MIN || self.next_offset() > self.base).then_some(ts)
+    }
+
+    /// Committed bytes of the `.log`.
+    pub fn size(&self) -> u64 {
+        self.log.published() as u64
+    }
+
+    pub(crate) fn corrupt(&self, position: usize, e: DecodeError) -> Error {
+        decode_error(&self.paths.log, position, e)
+    }
+
+    /// Decodes and bounds-checks the batch header at `position` of `log`.
+    pub(crate) fn header_at(&self, log: &[u8], position: usize) -> Result<BatchHeader> {
+        let rest = log.get(position..).unwrap_or_default();
+        let h = BatchHeader::parse(rest).map_err(|e| self.corrupt(position, shift(e, position)))?;
+        if h.length as usize > rest.len() {
+            return Err(self.corrupt(
+                position,
+                DecodeError::Invalid {
+                    at: position + batch::field::LENGTH,
+                    reason: "batch extends past the end of the log",
+                },
+            ));
+        }
+        Ok(h)
+    }
+
+    /// Checks the CRC of the batch at `position` (when configured) and returns its bytes.
+    pub(crate) fn batch_bytes<'a>(&self, log: &'a [u8], at: &Located) -> Result<&'a [u8]> {
+        let bytes = &log[at.position..at.position + at.header.length as usize];
+        if self.verify_checksums {
+            check_batch_crc(&self.paths.log, at.position, bytes)?;
+        }
+        Ok(bytes)
+    }
+
+    /// Binary search of the offset index: position of the batch with the largest indexed
+    /// base offset `<= target`, validated; 0 when there is none or the index is damaged.
+    fn index_floor(&self, entries: &[u8], log: &[u8], target: u64) -> (usize, u64) {
+        if self.index_damaged.load(Ordering::Relaxed) {
+            return (0, self.base);
+        }
+        let n = entries.len() / OFFSET_ENTRY_LEN;
+        let rel = u32::try_from(target - self.base).unwrap_or(u32::MAX);
+        let entry = |i: usize| {
+            OffsetEntry::decode(&entries[i * OFFSET_ENTRY_LEN..(i + 1) * OFFSET_ENTRY_LEN])
+        };
+        let (mut lo, mut hi) = (0usize, n);
+        let mut best: Option<OffsetEntry> = None;
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match entry(mid) {
+                Ok(e) if e.relative_offset <= rel => {
+                    best = Some(e);
+                    lo = mid + 1;
+                }
+                Ok(_) => hi = mid,
+                Err(_) => {
+                    self.index_damaged.store(true, Ordering::Relaxed);
+                    return (0, self.base);
+                }
+            }
+        }
+        let Some(e) = best else { return (0, self.base) };
+        let pos = e.position as usize;
+        let want = self.base + u64::from(e.relative_offset);
+        // The entry must point at a batch that starts with exactly its offset.
+        match BatchHeader::parse(log.get(pos..).unwrap_or_default()) {
+            Ok(h) if h.base_offset == want && pos + h.length as usize <= log.len() => (pos, want),
+            _ => {
+                self.index_damaged.store(true, Ordering::Relaxed);
+                (0, self.base)
+            }
+        }
+    }
+
+    /// Finds the batch holding `target` (or, inside an offset gap, the first batch after
+    /// it). `Ok(None)` when `target` is at or past the committed end.
+    pub(crate) fn locate(&self, target: u64) -> Result<Option<Located>> {
+        // Index first, then log: every visible index entry points into the visible log.
+        let entries = self.index.prefix();
+        let log = self.log.prefix();
+        if target < self.base {
+            return self.first_batch(log);
+        }
+        let (mut pos, mut expected) = self.index_floor(entries, log, target);
+        while pos < log.len() {
+            let header = self.header_at(log, pos)?;
+            if header.base_offset != expected {
+                return Err(self.corrupt(
+                    pos,
+                    DecodeError::Invalid {
+                        at: pos + batch::field::BASE_OFFSET,
+                        reason: "batch base offset does not follow the previous batch",
+                    },
+                ));
+            }
+            if header.last_offset() >= target {
+                return Ok(Some(Located {
+                    position: pos,
+                    header,
+                }));
+            }
+            pos += header.length as usize;
+            expected = header.next_offset();
+        }
+        Ok(None)
+    }
+
+    fn first_batch(&self, log: &[u8]) -> Result<Option<Located>> {
+        if log.is_empty() {
+            return Ok(None);
+        }
+        let header = self.header_at(log, 0)?;
+        Ok(Some(Located {
+            position: 0,
+            header,
+        }))
+    }
+
+    /// The next batch after `at`, if committed.
+    pub(crate) fn next_batch(&self, log: &[u8], at: &Located) -> Result<Option<Located>> {
+        let pos = at.position + at.header.length as usize;
+        if pos >= log.len() {
+            return Ok(None);
+        }
+        let header = self.header_at(log, pos)?;
+        if header.base_offset != at.header.next_offset() {
+            return Err(self.corrupt(
+                pos,
+                DecodeError::Invalid {
+                    at: pos + batch::field::BASE_OFFSET,
+                    reason: "batch base offset does not follow the previous batch",
+                },
+            ));
+        }
+        Ok(Some(Located {
+            position: pos,
+            header,
+        }))
+    }
+
+    /// The smallest offset whose record has a timestamp `>= ts`, if the segment holds one.
+    pub(crate) fn offset_for_timestamp(&self, ts: i64) -> Result<Option<u64>> {
+        match self.max_timestamp() {
+            Some(max) if max >= ts => {}
+            _ => return Ok(None),
+        }
+        let start = self.time_floor(ts);
+        let log = self.log.prefix();
+        let mut at = self.locate(start)?;
+        while let Some(loc) = at {
+            if loc.header.max_timestamp >= ts {
+                let bytes = self.batch_bytes(log, &loc)?;
+                for r in batch::RecordIter::new(bytes, &loc.header) {
+                    let r = r.map_err(|e| self.corrupt(loc.position, shift(e, loc.position)))?;
+                    if r.timestamp >= ts {
+                        return Ok(Some(loc.header.base_offset + u64::from(r.offset_delta)));
+                    }
+                }
+            }
+            at = self.next_batch(log, &loc)?;
+        }
+        Ok(None)
+    }
+
+    /// Offset to start a timestamp scan from: after the last time-index entry whose timestamp
+    /// is below `ts` (every record up to it is older), else the segment base.
+    fn time_floor(&self, ts: i64) -> u64 {
+        if self.index_damaged.load(Ordering::Relaxed) {
+            return self.base;
+        }
+        let entries = self.time.prefix();
+        let n = entries.len() / TIME_ENTRY_LEN;
+        let (mut lo, mut hi) = (0usize, n);
+        let mut best = None;
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match TimeEntry::decode(&entries[mid * TIME_ENTRY_LEN..(mid + 1) * TIME_ENTRY_LEN]) {
+                Ok(e) if e.timestamp < ts => {
+                    best = Some(e);
+                    lo = mid + 1;
+                }
+                Ok(_) => hi = mid,
+                Err(_) => {
+                    self.index_damaged.store(true, Ordering::Relaxed);
+                    return self.base;
+                }
+            }
+        }
+        best.map_or(self.base, |e| {
+            (self.base + u64::from(e.relative_offset))
+                .saturating_add(1)
+                .min(self.next_offset())
+        })
+    }
+}
+
+/// Checks a batch CRC, reporting a mismatch with its location.
+pub(crate) fn check_batch_crc(path: &Path, position: usize, bytes: &[u8]) -> Result<()> {
+    batch::check_crc(bytes).map_err(|e| decode_error(path, position, e))
+}
+
+/// Moves a decode error's relative position to an absolute one.
+pub(crate) fn shift(e: DecodeError, by: usize) -> DecodeError {
+    match e {
+        DecodeError::Truncated { at, what } => DecodeError::Truncated { at: at + by, what },
+        DecodeError::Varint { at } => DecodeError::Varint { at: at + by },
+        DecodeError::Invalid { at, reason } => DecodeError::Invalid {
+            at: at + by,
+            reason,
+        },
+        c @ DecodeError::Checksum { .. } => c,
+    }
+}
+
+/// Converts a decode error at `position` of `path` into the public error.
+pub(crate) fn decode_error(path: &Path, position: usize, e: DecodeError) -> Error {
+    match e {
+        DecodeError::Checksum { expected, got } => Error::ChecksumMismatch {
+            path: path.to_path_buf(),
+            position: position as u64,
+            expected,
+            got,
+        },
+        DecodeError::Truncated { at, what } => Error::Corrupt {
+            path: path.to_path_buf(),
+            position: at as u64,
+            reason: format!("truncated {what}"),
+        },
+        DecodeError::Varint { at } => Error::Corrupt {
+            path: path.to_path_buf(),
+            position: at as u64,
+            reason: "malformed varint".into(),
+        },
+        DecodeError::Invalid { at, reason } => Error::Corrupt {
+            path: path.to_path_buf(),
+            position: at as u64,
+            reason: reason.into(),
+        },
+    }
+}

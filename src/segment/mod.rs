@@ -1,0 +1,370 @@
+//! Segments: one `.log` of record batches with its sparse `.index` and `.timeindex`.
+//!
+//! A [`Segment`] is usable on its own (create, append, read, seal, recover, verify); a
+//! [`Partition`](crate::Partition) strings segments together.
+
+pub(crate) mod core;
+pub(crate) mod files;
+pub(crate) mod recover;
+pub(crate) mod writer;
+
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::codec::batch::{self, RecordIter};
+use crate::config::TopicConfig;
+use crate::error::{Error, Result, io_err};
+use crate::record::{NewRecord, Record};
+
+use self::core::{SegmentCore, shift};
+pub use self::files::SegmentPaths;
+pub use self::recover::{Problem, Recovery};
+use self::writer::{Full, Limits, SegmentWriter};
+
+/// A segment: a contiguous range of offsets stored in three files named by its base offset.
+///
+/// ```
+/// # fn main() -> pagelog::Result<()> {
+/// use pagelog::{NewRecord, Segment, TopicConfig};
+/// let dir = tempfile::tempdir().map_err(|e| pagelog::Error::Io { path: "tmp".into(), source: e })?;
+/// let mut seg = Segment::create(dir.path(), 0, &TopicConfig::default().segment_bytes(1 << 20))?;
+/// let offsets = seg.append(&[NewRecord::new(b"a"), NewRecord::new(b"b")])?;
+/// assert_eq!(offsets, 0..2);
+/// assert_eq!(seg.read(1)?.map(|r| r.value().to_vec()), Some(b"b".to_vec()));
+/// seg.seal()?;
+/// assert!(seg.verify().is_ok());
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Segment {
+    core: Arc<SegmentCore>,
+    writer: Option<SegmentWriter>,
+    config: TopicConfig,
+}
+
+/// What [`Segment::verify`] found.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct VerifyReport {
+    /// Batches whose header and CRC checked out.
+    pub batches: u64,
+    /// Records in those batches.
+    pub records: u64,
+    /// Every problem found, in file order.
+    pub problems: Vec<Problem>,
+}
+
+impl VerifyReport {
+    /// True when no problem was found.
+    pub fn is_ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Current time in milliseconds since the Unix epoch (0 if the clock is before it).
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl Segment {
+    /// Creates a new, empty segment with base offset `base` in `dir`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] for an invalid `config`; [`Error::Io`] if a file of the
+    /// segment already exists or cannot be created.
+    pub fn create(dir: &Path, base: u64, config: &TopicConfig) -> Result<Self> {
+        config.validate()?;
+        let limits = Limits::new(config);
+        let paths = SegmentPaths::new(dir, base);
+        let (core, writer) = create_files(paths, base, &limits, config.verify_checksums)?;
+        Ok(Self {
+            core: Arc::new(core),
+            writer: Some(writer),
+            config: config.clone(),
+        })
+    }
+
+    /// Opens an existing segment for appending, recovering it: the log is scanned, cut after
+    /// the last valid batch (a torn write, garbage or a zero-filled preallocated tail), and
+    /// both indexes are rebuilt. The report says what was cut and why.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`]; [`Error::Io`] if the `.log` is missing or unreadable.
+    pub fn recover(dir: &Path, base: u64, config: &TopicConfig) -> Result<(Self, Recovery)> {
+        config.validate()?;
+        let limits = Limits::new(config);
+        let paths = SegmentPaths::new(dir, base);
+        let (core, writer, report) =
+            recover::recover(paths, base, &limits, config.verify_checksums, true)?;
+        Ok((
+            Self {
+                core: Arc::new(core),
+                writer,
+                config: config.clone(),
+            },
+            report,
+        ))
+    }
+
+    pub(crate) fn from_parts(
+        core: SegmentCore,
+        writer: Option<SegmentWriter>,
+        config: &TopicConfig,
+    ) -> Self {
+        Self {
+            core: Arc::new(core),
+            writer,
+            config: config.clone(),
+        }
+    }
+
+    pub(crate) fn core(&self) -> &Arc<SegmentCore> {
+        &self.core
+    }
+
+    /// Appends `records` as one batch, timestamping those without a timestamp with the
+    /// current time. Returns the offsets assigned.
+    ///
+    /// # Errors
+    /// [`Error::EmptyBatch`]; [`Error::RecordTooLarge`] above `max_batch_bytes`;
+    /// [`Error::SegmentFull`] when the batch does not fit (roll to a new segment);
+    /// [`Error::Closed`] on a sealed segment; [`Error::Io`] when disk space cannot be reserved.
+    pub fn append(&mut self, records: &[NewRecord<'_>]) -> Result<Range<u64>> {
+        let now = now_ms();
+        let max = Limits::new(&self.config).max_batch;
+        let plan = plan_batch(records, now, max)?;
+        match self.try_append(records, &plan, now)? {
+            Ok(range) => Ok(range),
+            Err(_) => Err(Error::SegmentFull {
+                base_offset: self.core.base,
+            }),
+        }
+    }
+
+    pub(crate) fn try_append(
+        &mut self,
+        records: &[NewRecord<'_>],
+        plan: &batch::BatchPlan,
+        now: i64,
+    ) -> Result<Result<Range<u64>, Full>> {
+        let Some(w) = self.writer.as_mut() else {
+            return Err(Error::Closed(format!(
+                "sealed segment {}",
+                self.core.paths.log.display()
+            )));
+        };
+        w.append(&self.core, records, plan, now)
+    }
+
+    /// Base offset: the first offset this segment holds.
+    pub fn base_offset(&self) -> u64 {
+        self.core.base
+    }
+
+    /// The offset after the last record.
+    pub fn next_offset(&self) -> u64 {
+        self.core.next_offset()
+    }
+
+    /// Bytes of the `.log` holding committed batches.
+    pub fn size(&self) -> u64 {
+        self.core.size()
+    }
+
+    /// Largest record timestamp, `None` while empty.
+    pub fn max_timestamp(&self) -> Option<i64> {
+        self.core.max_timestamp()
+    }
+
+    /// Timestamp of the first record, `None` while empty or once sealed.
+    pub fn first_timestamp(&self) -> Option<i64> {
+        self.writer.as_ref().and_then(|w| w.first_timestamp)
+    }
+
+    /// The segment's three file paths.
+    pub fn paths(&self) -> &SegmentPaths {
+        &self.core.paths
+    }
+
+    /// True once sealed: no more appends.
+    pub fn is_sealed(&self) -> bool {
+        self.writer.is_none()
+    }
+
+    /// Byte position in the `.log` of the batch holding `offset` (index lookup plus a short
+    /// forward scan), `None` at or past the end.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] if the batch headers on the way are damaged.
+    pub fn position_of(&self, offset: u64) -> Result<Option<u64>> {
+        Ok(self.core.locate(offset)?.map(|l| l.position as u64))
+    }
+
+    /// The record at `offset`, or the first one after it if `offset` falls in a gap.
+    /// `None` at or past the end.
+    ///
+    /// # Errors
+    /// [`Error::ChecksumMismatch`] or [`Error::Corrupt`] for damaged data.
+    pub fn read(&self, offset: u64) -> Result<Option<Record>> {
+        read_at(&self.core, offset)
+    }
+
+    /// The smallest offset whose record's timestamp is `>= ts`, `None` if there is none.
+    ///
+    /// # Errors
+    /// [`Error::ChecksumMismatch`] or [`Error::Corrupt`] for damaged data.
+    pub fn offset_for_timestamp(&self, ts: i64) -> Result<Option<u64>> {
+        self.core.offset_for_timestamp(ts)
+    }
+
+    /// Seals the segment: writes the final time-index entry, trims the preallocated space
+    /// from all three files and syncs them. No appends afterwards.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if trimming or syncing fails.
+    pub fn seal(&mut self) -> Result<()> {
+        if let Some(mut w) = self.writer.take() {
+            w.finish(&self.core)?;
+        }
+        self.sync()
+    }
+
+    pub(crate) fn seal_without_sync(&mut self) -> Result<()> {
+        if let Some(mut w) = self.writer.take() {
+            w.finish(&self.core)?;
+        }
+        Ok(())
+    }
+
+    /// Trims the preallocated space of an open segment without sealing it (clean close).
+    pub(crate) fn trim_for_close(&mut self) -> Result<()> {
+        match self.writer.as_mut() {
+            Some(w) => w.trim(&self.core),
+            None => Ok(()),
+        }
+    }
+
+    /// Makes everything appended so far durable (`fdatasync` of the three files).
+    ///
+    /// # Errors
+    /// [`Error::Io`] if a sync fails.
+    pub fn sync(&self) -> Result<()> {
+        sync_core(&self.core)
+    }
+
+    /// Checks the whole segment: every batch header, CRC, offset and record, and every index
+    /// entry. Reports each problem with its file and position instead of stopping at the
+    /// first.
+    pub fn verify(&self) -> VerifyReport {
+        let (problems, batches, records) = recover::verify(&self.core);
+        VerifyReport {
+            batches,
+            records,
+            problems,
+        }
+    }
+}
+
+/// `fdatasync` of a segment's three files.
+pub(crate) fn sync_core(core: &SegmentCore) -> Result<()> {
+    core.log.sync_data().map_err(io_err(&core.paths.log))?;
+    core.index.sync_data().map_err(io_err(&core.paths.index))?;
+    core.time.sync_data().map_err(io_err(&core.paths.time))
+}
+
+/// Measures a batch and checks it against the size limit.
+pub(crate) fn plan_batch(
+    records: &[NewRecord<'_>],
+    now: i64,
+    max: u32,
+) -> Result<batch::BatchPlan> {
+    if records.is_empty() {
+        return Err(Error::EmptyBatch);
+    }
+    let too_large = |size| Error::RecordTooLarge {
+        size,
+        max: u64::from(max),
+    };
+    let plan = batch::measure(records, now).ok_or_else(|| too_large(u64::MAX))?;
+    if plan.len > max as usize {
+        return Err(too_large(plan.len as u64));
+    }
+    Ok(plan)
+}
+
+/// Creates the three files of a new segment.
+pub(crate) fn create_files(
+    paths: SegmentPaths,
+    base: u64,
+    limits: &Limits,
+    verify_checksums: bool,
+) -> Result<(SegmentCore, SegmentWriter)> {
+    use crate::mmap::MapWriter;
+    let chunk = writer::LOG_RESERVE_CHUNK;
+    let log =
+        MapWriter::create(&paths.log, limits.log_capacity, chunk).map_err(io_err(&paths.log))?;
+    let index = MapWriter::create(
+        &paths.index,
+        limits.index_capacity,
+        limits.index_capacity as u64,
+    )
+    .map_err(io_err(&paths.index))?;
+    let time = MapWriter::create(
+        &paths.time,
+        limits.time_capacity,
+        limits.time_capacity as u64,
+    )
+    .map_err(io_err(&paths.time))?;
+    let core = SegmentCore {
+        base,
+        log: Arc::clone(log.mapping()),
+        index: Arc::clone(index.mapping()),
+        time: Arc::clone(time.mapping()),
+        paths,
+        next_offset: base.into(),
+        max_timestamp: i64::MIN.into(),
+        index_damaged: false.into(),
+        verify_checksums,
+    };
+    let writer = SegmentWriter {
+        log,
+        index,
+        time,
+        limits: *limits,
+        next_offset: base,
+        first_timestamp: None,
+        max_timestamp: i64::MIN,
+        rule: writer::IndexRule::EMPTY,
+    };
+    Ok((core, writer))
+}
+
+/// Reads the first record at or after `offset` from `core`.
+pub(crate) fn read_at(core: &SegmentCore, offset: u64) -> Result<Option<Record>> {
+    let Some(loc) = core.locate(offset)? else {
+        return Ok(None);
+    };
+    let log = core.log.prefix();
+    let bytes = core.batch_bytes(log, &loc)?;
+    for r in RecordIter::new(bytes, &loc.header) {
+        let r = r.map_err(|e| core.corrupt(loc.position, shift(e, loc.position)))?;
+        if loc.header.base_offset + u64::from(r.offset_delta) >= offset {
+            return Ok(Some(Record::from_raw(
+                &core.log,
+                loc.header.base_offset,
+                &r,
+            )));
+        }
+    }
+    // Only possible in a compacted batch whose tail records were removed: the next batch.
+    match core.next_batch(log, &loc)? {
+        Some(next) => read_at(core, next.header.base_offset),
+        None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

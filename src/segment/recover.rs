@@ -1,0 +1,569 @@
+//! Opening segments: trusting a cleanly closed one, recovering an unclean one by scanning its
+//! log, and verifying one in full.
+
+use std::fs;
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64};
+
+use crate::codec::batch::{self, BatchHeader, RecordIter};
+use crate::codec::index::{OFFSET_ENTRY_LEN, OffsetEntry, TIME_ENTRY_LEN, TimeEntry};
+use crate::error::{Error, Result, io_err};
+use crate::mmap::{MapWriter, Mapping};
+use crate::segment::core::{SegmentCore, decode_error, shift};
+use crate::segment::files::SegmentPaths;
+use crate::segment::writer::{IndexRule, Limits, SegmentWriter};
+
+/// What a scan of a log found: the valid prefix and the indexes that describe it.
+#[derive(Debug, Clone)]
+pub struct Scan {
+    /// End of the last valid batch.
+    pub valid_end: usize,
+    /// Offset after the last valid batch.
+    pub next_offset: u64,
+    /// First record timestamp of the segment, if any.
+    pub first_timestamp: Option<i64>,
+    /// Largest timestamp, `i64::MIN` if empty.
+    pub max_timestamp: i64,
+    /// Rebuilt offset-index entries.
+    pub index: Vec<OffsetEntry>,
+    /// Rebuilt time-index entries.
+    pub time: Vec<TimeEntry>,
+    /// Index rule state at `valid_end`.
+    pub rule: IndexRule,
+    /// Why the scan stopped before the end of the file, with the position.
+    pub stopped: Option<(usize, String)>,
+}
+
+/// Walks the batches of `log` from its start, checking size, CRC and offset order, and
+/// rebuilds the indexes with the writer's rule. Stops at the first invalid byte.
+pub fn scan(log: &[u8], base: u64, limits: &Limits) -> Scan {
+    let mut s = Scan {
+        valid_end: 0,
+        next_offset: base,
+        first_timestamp: None,
+        max_timestamp: i64::MIN,
+        index: Vec::new(),
+        time: Vec::new(),
+        rule: IndexRule::EMPTY,
+        stopped: None,
+    };
+    let mut pos = 0usize;
+    while pos < log.len() {
+        let header = match valid_batch(log, pos, s.next_offset, base) {
+            Ok(h) => h,
+            Err(reason) => {
+                s.stopped = Some((pos, reason));
+                break;
+            }
+        };
+        let seg_max = s.max_timestamp.max(header.max_timestamp);
+        let first = header.base_offset;
+        let last = header.last_offset();
+        let step = s
+            .rule
+            .step(limits, base, pos, first, last, seg_max)
+            .unwrap_or(crate::segment::writer::IndexStep {
+                offset: None,
+                time: None,
+            });
+        s.index.extend(step.offset);
+        s.time.extend(step.time);
+        s.rule.apply(&step, header.length as usize);
+        s.first_timestamp.get_or_insert(header.first_timestamp);
+        s.max_timestamp = seg_max;
+        s.next_offset = header.next_offset();
+        pos += header.length as usize;
+        s.valid_end = pos;
+    }
+    s
+}
+
+/// Checks the batch at `pos`: header, bounds, expected base offset, 32-bit relative offsets
+/// and CRC. Returns the reason it is invalid otherwise.
+fn valid_batch(log: &[u8], pos: usize, expected: u64, base: u64) -> Result<BatchHeader, String> {
+    let rest = &log[pos..];
+    let h = BatchHeader::parse(rest).map_err(|e| e.to_string())?;
+    if h.length as usize > rest.len() {
+        return Err("batch extends past the end of the file".into());
+    }
+    if h.base_offset != expected {
+        return Err(format!(
+            "batch base offset {} where {expected} was expected",
+            h.base_offset
+        ));
+    }
+    if h.last_offset() - base > u64::from(u32::MAX) {
+        return Err("batch offsets overflow the segment's 32-bit relative offsets".into());
+    }
+    batch::check_crc(&rest[..h.length as usize]).map_err(|e| e.to_string())?;
+    Ok(h)
+}
+
+/// Reads a whole file through a temporary read-only mapping.
+fn with_file_bytes<T>(path: &Path, f: impl FnOnce(&[u8]) -> T) -> Result<T> {
+    let len = fs::metadata(path).map_err(io_err(path))?.len();
+    let len = usize::try_from(len).map_err(|_| Error::Corrupt {
+        path: path.to_path_buf(),
+        position: 0,
+        reason: "file larger than the address space".into(),
+    })?;
+    let map = Mapping::open_read_only(path, len).map_err(io_err(path))?;
+    Ok(f(map.prefix()))
+}
+
+/// Recreates an index file holding exactly `entries` (encoded), with room for `capacity`.
+fn rewrite_index(path: &Path, capacity: usize, entries: &[u8]) -> Result<MapWriter> {
+    match fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_err(path)(e)),
+    }
+    let cap = capacity.max(entries.len());
+    let mut w = MapWriter::create(path, cap, cap as u64).map_err(io_err(path))?;
+    if !entries.is_empty() {
+        w.tail_mut(entries.len())
+            .map_err(io_err(path))?
+            .ok_or_else(|| io_err(path)(io::Error::other("index larger than its capacity")))?
+            .copy_from_slice(entries);
+        w.publish(entries.len());
+    }
+    Ok(w)
+}
+
+fn new_core(
+    base: u64,
+    paths: SegmentPaths,
+    maps: [Arc<Mapping>; 3],
+    next_offset: u64,
+    max_timestamp: i64,
+    verify_checksums: bool,
+) -> SegmentCore {
+    let [log, index, time] = maps;
+    SegmentCore {
+        base,
+        paths,
+        log,
+        index,
+        time,
+        next_offset: AtomicU64::new(next_offset),
+        max_timestamp: AtomicI64::new(max_timestamp),
+        index_damaged: AtomicBool::new(false),
+        verify_checksums,
+    }
+}
+
+/// Outcome of recovering a segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovery {
+    /// Bytes of valid batches kept.
+    pub valid_bytes: u64,
+    /// Bytes cut from the end of the log (torn writes, garbage or preallocated zeros).
+    pub truncated_bytes: u64,
+    /// Why the scan stopped early, if it did: position and reason.
+    pub stopped: Option<(u64, String)>,
+}
+
+/// Recovers the segment at `paths`: scans the log, truncates it after the last valid batch,
+/// rebuilds both indexes and syncs all three files. Returns a writer when `writable`, else
+/// trims the indexes and returns read-only mappings.
+pub fn recover(
+    paths: SegmentPaths,
+    base: u64,
+    limits: &Limits,
+    verify_checksums: bool,
+    writable: bool,
+) -> Result<(SegmentCore, Option<SegmentWriter>, Recovery)> {
+    let scan = with_file_bytes(&paths.log, |log| {
+        let mut s = scan(log, base, limits);
+        let file_len = log.len();
+        // A tail of zeros is preallocated space, not damage worth reporting.
+        if let Some((pos, _)) = &s.stopped
+            && log[*pos..].iter().all(|&b| b == 0)
+        {
+            s.stopped = None;
+        }
+        (s, file_len)
+    })?;
+    let (scan, file_len) = scan;
+    let log_file = fs::OpenOptions::new()
+        .write(true)
+        .open(&paths.log)
+        .map_err(io_err(&paths.log))?;
+    if file_len != scan.valid_end {
+        log_file
+            .set_len(scan.valid_end as u64)
+            .map_err(io_err(&paths.log))?;
+    }
+    log_file.sync_all().map_err(io_err(&paths.log))?;
+    drop(log_file);
+    let index_bytes: Vec<u8> = scan.index.iter().flat_map(|e| e.encode()).collect();
+    let time_bytes: Vec<u8> = scan.time.iter().flat_map(|e| e.encode()).collect();
+    let mut index = rewrite_index(&paths.index, limits.index_capacity, &index_bytes)?;
+    let mut time = rewrite_index(&paths.time, limits.time_capacity, &time_bytes)?;
+    let recovery = Recovery {
+        valid_bytes: scan.valid_end as u64,
+        truncated_bytes: (file_len - scan.valid_end) as u64,
+        stopped: scan.stopped.clone().map(|(p, r)| (p as u64, r)),
+    };
+    if writable {
+        let log = MapWriter::open(
+            &paths.log,
+            limits.log_capacity,
+            scan.valid_end,
+            super::writer::LOG_RESERVE_CHUNK,
+        )
+        .map_err(io_err(&paths.log))?;
+        for (w, p) in [(&index, &paths.index), (&time, &paths.time)] {
+            w.mapping().sync_data().map_err(io_err(p))?;
+        }
+        let maps = [
+            Arc::clone(log.mapping()),
+            Arc::clone(index.mapping()),
+            Arc::clone(time.mapping()),
+        ];
+        let core = new_core(
+            base,
+            paths,
+            maps,
+            scan.next_offset,
+            scan.max_timestamp,
+            verify_checksums,
+        );
+        let writer = SegmentWriter {
+            log,
+            index,
+            time,
+            limits: *limits,
+            next_offset: scan.next_offset,
+            first_timestamp: scan.first_timestamp,
+            max_timestamp: scan.max_timestamp,
+            rule: scan.rule,
+        };
+        Ok((core, Some(writer), recovery))
+    } else {
+        for (w, p) in [(&mut index, &paths.index), (&mut time, &paths.time)] {
+            w.trim().map_err(io_err(p))?;
+            w.mapping().sync_data().map_err(io_err(p))?;
+        }
+        drop((index, time));
+        let core = open_mappings(
+            paths,
+            base,
+            scan.valid_end,
+            scan.next_offset,
+            scan.max_timestamp,
+            verify_checksums,
+        )?;
+        Ok((core, None, recovery))
+    }
+}
+
+/// Maps a sealed segment read-only with a known log length and state.
+fn open_mappings(
+    paths: SegmentPaths,
+    base: u64,
+    log_len: usize,
+    next_offset: u64,
+    max_timestamp: i64,
+    verify_checksums: bool,
+) -> Result<SegmentCore> {
+    let log = Mapping::open_read_only(&paths.log, log_len).map_err(io_err(&paths.log))?;
+    let index = map_entries(&paths.index, OFFSET_ENTRY_LEN)?;
+    let time = map_entries(&paths.time, TIME_ENTRY_LEN)?;
+    Ok(new_core(
+        base,
+        paths,
+        [log, index, time],
+        next_offset,
+        max_timestamp,
+        verify_checksums,
+    ))
+}
+
+/// Maps an index file read-only, its length rounded down to whole entries.
+fn map_entries(path: &Path, entry_len: usize) -> Result<Arc<Mapping>> {
+    let len = fs::metadata(path).map_err(io_err(path))?.len() as usize;
+    Mapping::open_read_only(path, len - len % entry_len).map_err(io_err(path))
+}
+
+/// Whether the index files of a segment look intact without reading them all: present,
+/// whole entries, and the last entry of each passes its CRC and points inside the log.
+fn indexes_look_intact(paths: &SegmentPaths, log_len: usize) -> bool {
+    let last = |path: &Path, entry_len: usize| -> Option<Vec<u8>> {
+        let len = fs::metadata(path).ok()?.len() as usize;
+        if !len.is_multiple_of(entry_len) {
+            return None;
+        }
+        if len == 0 {
+            return Some(Vec::new());
+        }
+        let map = Mapping::open_read_only(path, len).ok()?;
+        Some(map.prefix()[len - entry_len..].to_vec())
+    };
+    let Some(last_index) = last(&paths.index, OFFSET_ENTRY_LEN) else {
+        return false;
+    };
+    let Some(last_time) = last(&paths.time, TIME_ENTRY_LEN) else {
+        return false;
+    };
+    let index_ok = last_index.is_empty()
+        || OffsetEntry::decode(&last_index).is_ok_and(|e| (e.position as usize) < log_len);
+    let time_ok = last_time.is_empty() || TimeEntry::decode(&last_time).is_ok();
+    index_ok && time_ok
+}
+
+/// Rebuilds both index files of a segment from its log without changing the log.
+fn rebuild_indexes(paths: &SegmentPaths, base: u64, limits: &Limits) -> Result<()> {
+    let scan = with_file_bytes(&paths.log, |log| scan(log, base, limits))?;
+    let index_bytes: Vec<u8> = scan.index.iter().flat_map(|e| e.encode()).collect();
+    let time_bytes: Vec<u8> = scan.time.iter().flat_map(|e| e.encode()).collect();
+    for (path, cap, bytes) in [
+        (&paths.index, limits.index_capacity, &index_bytes),
+        (&paths.time, limits.time_capacity, &time_bytes),
+    ] {
+        let mut w = rewrite_index(path, cap, bytes)?;
+        w.trim().map_err(io_err(path))?;
+        w.mapping().sync_data().map_err(io_err(path))?;
+    }
+    Ok(())
+}
+
+/// Opens a sealed segment that needs no recovery (wholly below the recovery point, or
+/// before the active segment of a cleanly closed partition). Reads the last entry of each
+/// index and nothing of the log: its next offset is the base of the segment after it.
+/// Index files that are missing or damaged are rebuilt from the log, which is left as is.
+pub fn open_sealed(
+    paths: SegmentPaths,
+    base: u64,
+    next_base: u64,
+    limits: &Limits,
+    verify_checksums: bool,
+) -> Result<SegmentCore> {
+    let log_len = fs::metadata(&paths.log).map_err(io_err(&paths.log))?.len() as usize;
+    if !indexes_look_intact(&paths, log_len) {
+        rebuild_indexes(&paths, base, limits)?;
+    }
+    let core = open_mappings(paths, base, log_len, next_base, i64::MIN, verify_checksums)?;
+    let times = core.time.prefix();
+    let max_ts = match times.len().checked_sub(TIME_ENTRY_LEN) {
+        // The entry written at seal time carries the segment's largest timestamp.
+        Some(at) => TimeEntry::decode(&times[at..]).map_or(i64::MIN, |t| t.timestamp),
+        None => headers_max_timestamp(&core),
+    };
+    core.max_timestamp
+        .store(max_ts, std::sync::atomic::Ordering::Release);
+    Ok(core)
+}
+
+/// Largest `max_timestamp` over the batch headers (stops at the first damaged header).
+fn headers_max_timestamp(core: &SegmentCore) -> i64 {
+    let log = core.log.prefix();
+    let (mut pos, mut max) = (0, i64::MIN);
+    while let Ok(h) = core.header_at(log, pos) {
+        max = max.max(h.max_timestamp);
+        pos += h.length as usize;
+    }
+    max
+}
+
+/// Opens the active segment of a cleanly closed partition for appending, trusting the
+/// checkpointed length, next offset and largest timestamp.
+pub fn open_active_clean(
+    paths: SegmentPaths,
+    base: u64,
+    limits: &Limits,
+    verify_checksums: bool,
+    log_len: usize,
+    next_offset: u64,
+    max_timestamp: i64,
+) -> Result<Option<(SegmentCore, SegmentWriter)>> {
+    if !indexes_look_intact(&paths, log_len) {
+        return Ok(None);
+    }
+    let entries_len = |p: &Path| fs::metadata(p).map(|m| m.len() as usize).map_err(io_err(p));
+    let index_len = entries_len(&paths.index)?;
+    let time_len = entries_len(&paths.time)?;
+    let chunk = super::writer::LOG_RESERVE_CHUNK;
+    let log = MapWriter::open(&paths.log, limits.log_capacity, log_len, chunk)
+        .map_err(io_err(&paths.log))?;
+    let index_cap = limits.index_capacity.max(index_len);
+    let index = MapWriter::open(&paths.index, index_cap, index_len, index_cap as u64)
+        .map_err(io_err(&paths.index))?;
+    let time_cap = limits.time_capacity.max(time_len);
+    let time = MapWriter::open(&paths.time, time_cap, time_len, time_cap as u64)
+        .map_err(io_err(&paths.time))?;
+    let maps = [
+        Arc::clone(log.mapping()),
+        Arc::clone(index.mapping()),
+        Arc::clone(time.mapping()),
+    ];
+    let core = new_core(
+        base,
+        paths,
+        maps,
+        next_offset,
+        max_timestamp,
+        verify_checksums,
+    );
+    let first_timestamp = if log_len > 0 {
+        Some(core.header_at(core.log.prefix(), 0)?.first_timestamp)
+    } else {
+        None
+    };
+    let last_index_pos = match core.index.prefix().len().checked_sub(OFFSET_ENTRY_LEN) {
+        Some(at) => {
+            OffsetEntry::decode(&core.index.prefix()[at..])
+                .map_err(|e| decode_error(&core.paths.index, at, e))?
+                .position as usize
+        }
+        None => 0,
+    };
+    let last_time_entry = match core.time.prefix().len().checked_sub(TIME_ENTRY_LEN) {
+        Some(at) => {
+            TimeEntry::decode(&core.time.prefix()[at..])
+                .map_err(|e| decode_error(&core.paths.time, at, e))?
+                .timestamp
+        }
+        None => i64::MIN,
+    };
+    let rule = IndexRule {
+        bytes_since_entry: (log_len - last_index_pos.min(log_len)) as u64,
+        last_time_entry,
+        index_entries: index_len / OFFSET_ENTRY_LEN,
+        time_entries: time_len / TIME_ENTRY_LEN,
+    };
+    let writer = SegmentWriter {
+        log,
+        index,
+        time,
+        limits: *limits,
+        next_offset,
+        first_timestamp,
+        max_timestamp,
+        rule,
+    };
+    Ok(Some((core, writer)))
+}
+
+/// One problem found by [`verify`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The damaged file.
+    pub path: std::path::PathBuf,
+    /// Byte position of the damage.
+    pub position: u64,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// Full check of a segment: every batch's header, CRC, offset order and record structure,
+/// every index entry's CRC and target. Continues past damage by searching for the next
+/// valid batch, so every problem is listed.
+pub fn verify(core: &SegmentCore) -> (Vec<Problem>, u64, u64) {
+    let mut problems = Vec::new();
+    let log = core.log.prefix();
+    let path = &core.paths.log;
+    let mut report = |path: &Path, position: usize, reason: String| {
+        problems.push(Problem {
+            path: path.to_path_buf(),
+            position: position as u64,
+            reason,
+        })
+    };
+    let (mut batches, mut records) = (0u64, 0u64);
+    let mut starts = std::collections::BTreeMap::new();
+    let mut pos = 0usize;
+    let mut expected = Some(core.base);
+    while pos < log.len() {
+        let rest = &log[pos..];
+        let checked = BatchHeader::parse(rest)
+            .map_err(|e| decode_error(path, pos, shift(e, pos)).to_string())
+            .and_then(|h| {
+                if h.length as usize > rest.len() {
+                    return Err("batch extends past the end of the log".to_string());
+                }
+                batch::check_crc(&rest[..h.length as usize])
+                    .map_err(|e| decode_error(path, pos, e).to_string())?;
+                Ok(h)
+            });
+        match checked {
+            Ok(h) => {
+                if let Some(e) = expected.filter(|&e| e != h.base_offset) {
+                    report(
+                        path,
+                        pos,
+                        format!("batch base offset {} where {e} was expected", h.base_offset),
+                    );
+                }
+                for r in RecordIter::new(&rest[..h.length as usize], &h) {
+                    match r {
+                        Ok(_) => records += 1,
+                        Err(e) => {
+                            report(path, pos, format!("record structure: {}", shift(e, pos)));
+                            break;
+                        }
+                    }
+                }
+                batches += 1;
+                starts.insert(pos, h.base_offset);
+                expected = Some(h.next_offset());
+                pos += h.length as usize;
+            }
+            Err(reason) => {
+                report(path, pos, reason);
+                // Resynchronise: the next position holding a batch whose CRC checks.
+                let next = (pos + 1..log.len()).find(|&p| {
+                    BatchHeader::parse(&log[p..]).is_ok_and(|h| {
+                        (h.length as usize) <= log.len() - p
+                            && batch::check_crc(&log[p..p + h.length as usize]).is_ok()
+                    })
+                });
+                pos = next.unwrap_or(log.len());
+                expected = None;
+            }
+        }
+    }
+    let index = core.index.prefix();
+    let mut prev: Option<OffsetEntry> = None;
+    for (i, chunk) in index.chunks_exact(OFFSET_ENTRY_LEN).enumerate() {
+        let at = i * OFFSET_ENTRY_LEN;
+        match OffsetEntry::decode(chunk) {
+            Ok(e) => {
+                let target = core.base + u64::from(e.relative_offset);
+                if starts.get(&(e.position as usize)) != Some(&target) {
+                    report(
+                        &core.paths.index,
+                        at,
+                        format!("entry for offset {target} does not point at its batch"),
+                    );
+                }
+                if prev.is_some_and(|p| {
+                    p.relative_offset >= e.relative_offset || p.position >= e.position
+                }) {
+                    report(&core.paths.index, at, "entries out of order".into());
+                }
+                prev = Some(e);
+            }
+            Err(e) => report(&core.paths.index, at, e.to_string()),
+        }
+    }
+    let time = core.time.prefix();
+    let mut prev_t: Option<TimeEntry> = None;
+    for (i, chunk) in time.chunks_exact(TIME_ENTRY_LEN).enumerate() {
+        let at = i * TIME_ENTRY_LEN;
+        match TimeEntry::decode(chunk) {
+            Ok(t) => {
+                if prev_t.is_some_and(|p| {
+                    p.timestamp >= t.timestamp || p.relative_offset > t.relative_offset
+                }) {
+                    report(&core.paths.time, at, "entries out of order".into());
+                }
+                prev_t = Some(t);
+            }
+            Err(e) => report(&core.paths.time, at, e.to_string()),
+        }
+    }
+    (problems, batches, records)
+}

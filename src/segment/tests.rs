@@ -1,0 +1,217 @@
+use super::*;
+use std::fs;
+
+fn cfg() -> TopicConfig {
+    TopicConfig::default()
+        .segment_bytes(64 << 10)
+        .index_interval_bytes(256)
+}
+
+fn fill(seg: &mut Segment, n: u64) {
+    for i in 0..n {
+        let v = format!("value-{i:05}");
+        let r = seg
+            .append(&[NewRecord::new(v.as_bytes()).timestamp(1000 + i as i64)])
+            .unwrap();
+        assert_eq!(r, i..i + 1);
+    }
+}
+
+#[test]
+fn append_read_and_index_lookup() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut seg = Segment::create(dir.path(), 0, &cfg()).unwrap();
+    assert_eq!(
+        seg.read(0).unwrap().map(|r| r.offset()),
+        None,
+        "empty segment reads nothing"
+    );
+    fill(&mut seg, 500);
+    assert_eq!(seg.next_offset(), 500);
+    assert!(seg.core.index.published() > 0, "sparse index has entries");
+    for o in [0u64, 1, 77, 250, 499] {
+        let r = seg.read(o).unwrap().unwrap();
+        assert_eq!(r.offset(), o);
+        assert_eq!(r.value(), format!("value-{o:05}").as_bytes());
+        assert_eq!(r.timestamp(), 1000 + o as i64);
+    }
+    assert!(seg.read(500).unwrap().is_none());
+    let p = seg.position_of(250).unwrap().unwrap();
+    assert!(p > 0 && p < seg.size());
+}
+
+#[test]
+fn timestamp_lookup() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut seg = Segment::create(dir.path(), 10, &cfg()).unwrap();
+    for i in 0..300i64 {
+        seg.append(&[NewRecord::new(b"x").timestamp(i * 10)])
+            .unwrap();
+    }
+    assert_eq!(
+        seg.offset_for_timestamp(-5).unwrap(),
+        Some(10),
+        "before the first"
+    );
+    assert_eq!(seg.offset_for_timestamp(0).unwrap(), Some(10));
+    assert_eq!(seg.offset_for_timestamp(1).unwrap(), Some(11), "between");
+    assert_eq!(seg.offset_for_timestamp(2000).unwrap(), Some(210));
+    assert_eq!(
+        seg.offset_for_timestamp(2990).unwrap(),
+        Some(309),
+        "the last"
+    );
+    assert_eq!(
+        seg.offset_for_timestamp(2991).unwrap(),
+        None,
+        "after the last"
+    );
+}
+
+#[test]
+fn seal_trims_and_recover_restores() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut seg = Segment::create(dir.path(), 0, &cfg()).unwrap();
+    fill(&mut seg, 200);
+    let size = seg.size();
+    seg.seal().unwrap();
+    assert!(seg.is_sealed());
+    assert_eq!(fs::metadata(&seg.paths().log).unwrap().len(), size);
+    assert_eq!(fs::metadata(&seg.paths().index).unwrap().len() % 12, 0);
+    assert!(matches!(
+        seg.append(&[NewRecord::new(b"late")]),
+        Err(Error::Closed(_))
+    ));
+    let index_before = fs::read(&seg.paths().index).unwrap();
+    drop(seg);
+    let (seg, report) = Segment::recover(dir.path(), 0, &cfg()).unwrap();
+    assert_eq!(report.truncated_bytes, 0);
+    assert_eq!(seg.next_offset(), 200);
+    assert_eq!(seg.size(), size);
+    // The rebuilt index is the one the writer wrote (the rule is shared).
+    let rebuilt = fs::read(&seg.paths().index).unwrap();
+    assert_eq!(&rebuilt[..index_before.len()], &index_before[..]);
+    assert!(seg.verify().is_ok());
+}
+
+#[test]
+fn recover_cuts_torn_tail_and_zero_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut seg = Segment::create(dir.path(), 0, &cfg()).unwrap();
+    fill(&mut seg, 50);
+    let good = seg.size();
+    let log = seg.paths().log.clone();
+    drop(seg); // not sealed: the preallocated zero tail stays
+    assert!(fs::metadata(&log).unwrap().len() > good);
+    let (mut seg, report) = Segment::recover(dir.path(), 0, &cfg()).unwrap();
+    assert_eq!(report.valid_bytes, good);
+    assert_eq!(report.stopped, None, "zeros are not reported as damage");
+    assert_eq!(seg.next_offset(), 50);
+    // Appends continue after recovery.
+    assert_eq!(seg.append(&[NewRecord::new(b"more")]).unwrap(), 50..51);
+    let good = seg.size();
+    drop(seg);
+    // A torn last batch: cut it in half.
+    let mut bytes = fs::read(&log).unwrap();
+    bytes.truncate(good as usize - 5);
+    fs::write(&log, &bytes).unwrap();
+    let (seg, report) = Segment::recover(dir.path(), 0, &cfg()).unwrap();
+    assert_eq!(seg.next_offset(), 50);
+    assert!(report.stopped.is_some());
+    assert_eq!(seg.read(49).unwrap().unwrap().value(), b"value-00049");
+}
+
+#[test]
+fn verify_lists_every_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut seg = Segment::create(dir.path(), 0, &cfg()).unwrap();
+    fill(&mut seg, 100);
+    seg.seal().unwrap();
+    let log = seg.paths().log.clone();
+    drop(seg);
+    let mut bytes = fs::read(&log).unwrap();
+    let len = bytes.len();
+    bytes[len / 3] ^= 0xff;
+    bytes[2 * len / 3] ^= 0xff;
+    fs::write(&log, &bytes).unwrap();
+    let (seg, _) = Segment::recover(dir.path(), 0, &cfg()).unwrap();
+    // Recovery cut at the first damage; verify of the original shows both. Rebuild it.
+    drop(seg);
+    fs::write(&log, &bytes).unwrap();
+    let limits = writer::Limits::new(&cfg());
+    let core =
+        recover::open_sealed(SegmentPaths::new(dir.path(), 0), 0, 100, &limits, true).unwrap();
+    let (problems, batches, _) = recover::verify(&core);
+    assert_eq!(
+        problems.iter().filter(|p| p.path == log).count(),
+        2,
+        "{problems:?}"
+    );
+    assert_eq!(batches, 98);
+}
+
+#[test]
+fn full_segment_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = TopicConfig::default()
+        .segment_bytes(4096)
+        .max_batch_bytes(4096);
+    let mut seg = Segment::create(dir.path(), 0, &c).unwrap();
+    let big = vec![7u8; 1500];
+    seg.append(&[NewRecord::new(&big)]).unwrap();
+    seg.append(&[NewRecord::new(&big)]).unwrap();
+    assert!(matches!(
+        seg.append(&[NewRecord::new(&big)]),
+        Err(Error::SegmentFull { base_offset: 0 })
+    ));
+    assert!(matches!(
+        seg.append(&[NewRecord::new(&[0u8; 5000])]),
+        Err(Error::RecordTooLarge { max: 4096, .. })
+    ));
+    assert!(matches!(seg.append(&[]), Err(Error::EmptyBatch)));
+}
+
+#[test]
+fn index_full_is_reported_as_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = TopicConfig::default()
+        .segment_bytes(1 << 20)
+        .index_interval_bytes(0)
+        .index_bytes(64);
+    let mut seg = Segment::create(dir.path(), 0, &c).unwrap();
+    // 64 bytes hold 5 offset entries; interval 0 indexes every batch.
+    for _ in 0..5 {
+        seg.append(&[NewRecord::new(b"x")]).unwrap();
+    }
+    assert!(matches!(
+        seg.append(&[NewRecord::new(b"x")]),
+        Err(Error::SegmentFull { .. })
+    ));
+}
+
+#[test]
+fn relative_offset_overflow_needs_a_roll() {
+    let limits = writer::Limits::new(&cfg());
+    let rule = writer::IndexRule::EMPTY;
+    // The rule itself is offset-agnostic; the writer checks the 32-bit bound first.
+    assert!(
+        rule.step(&limits, 0, 0, 0, u64::from(u32::MAX), 0)
+            .is_some()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut seg = Segment::create(dir.path(), 0, &cfg()).unwrap();
+    seg.append(&[NewRecord::new(b"a")]).unwrap();
+    // Pretend the segment already holds 2^32 - 1 offsets.
+    if let Some(w) = seg.writer.as_mut() {
+        w.next_offset = u64::from(u32::MAX);
+    }
+    let plan = plan_batch(&[NewRecord::new(b"b")], 0, 1 << 20).unwrap();
+    let r = seg.try_append(&[NewRecord::new(b"b")], &plan, 0).unwrap();
+    assert_eq!(
+        r,
+        Ok(u64::from(u32::MAX)..u64::from(u32::MAX) + 1),
+        "the last relative offset fits"
+    );
+    let r = seg.try_append(&[NewRecord::new(b"c")], &plan, 0).unwrap();
+    assert_eq!(r, Err(writer::Full::Offsets));
+}

@@ -1,0 +1,249 @@
+//! The writing side of the active segment: encoding batches into the mapped log and
+//! maintaining both indexes.
+
+use std::ops::Range;
+use std::sync::atomic::Ordering;
+
+use crate::codec::batch::{self, BatchPlan};
+use crate::codec::index::{OFFSET_ENTRY_LEN, OffsetEntry, TIME_ENTRY_LEN, TimeEntry};
+use crate::config::TopicConfig;
+use crate::error::{Result, io_err};
+use crate::mmap::MapWriter;
+use crate::record::NewRecord;
+use crate::segment::core::SegmentCore;
+
+/// How much of the log file is reserved on disk at a time.
+pub(crate) const LOG_RESERVE_CHUNK: u64 = 4 << 20;
+
+/// Size limits of one segment, derived from the topic configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Capacity of the `.log` mapping: the segment size limit.
+    pub log_capacity: usize,
+    /// Capacity of the `.index`, a multiple of the entry size.
+    pub index_capacity: usize,
+    /// Capacity of the `.timeindex`, a multiple of the entry size.
+    pub time_capacity: usize,
+    /// Bytes between offset-index entries.
+    pub index_interval: u64,
+    /// Largest batch.
+    pub max_batch: u32,
+}
+
+impl Limits {
+    /// Limits for segments of a topic with this (validated) configuration.
+    pub fn new(c: &TopicConfig) -> Self {
+        let log_capacity = c.segment_bytes as usize;
+        let per_entry = u64::from(c.index_interval_bytes).max(batch::HEADER_LEN as u64);
+        // At most one entry per batch and per interval: more slots can never be used.
+        let bound = (c.segment_bytes / per_entry + 2) as usize;
+        let index_entries = (c.index_bytes as usize / OFFSET_ENTRY_LEN).min(bound);
+        let time_entries = (c.index_bytes as usize / TIME_ENTRY_LEN).min(bound + 1);
+        Self {
+            log_capacity,
+            index_capacity: index_entries * OFFSET_ENTRY_LEN,
+            time_capacity: time_entries * TIME_ENTRY_LEN,
+            index_interval: u64::from(c.index_interval_bytes),
+            max_batch: c.max_batch_bytes.min(c.segment_bytes as u32),
+        }
+    }
+}
+
+/// The sparse-index rule, shared by the writer and by recovery so that a rebuilt index is
+/// byte-for-byte the index the writer would have written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexRule {
+    /// Bytes appended since the last offset-index entry (or since the segment start).
+    pub bytes_since_entry: u64,
+    /// Timestamp of the last time-index entry, `i64::MIN` if none.
+    pub last_time_entry: i64,
+    /// Offset-index entries so far.
+    pub index_entries: usize,
+    /// Time-index entries so far.
+    pub time_entries: usize,
+}
+
+/// What the rule asks for before a batch at `position` is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexStep {
+    pub offset: Option<OffsetEntry>,
+    pub time: Option<TimeEntry>,
+}
+
+impl IndexRule {
+    /// The rule's state for an empty segment.
+    pub const EMPTY: Self = Self {
+        bytes_since_entry: 0,
+        last_time_entry: i64::MIN,
+        index_entries: 0,
+        time_entries: 0,
+    };
+
+    /// Entries to add for a batch `[first, last]` of `len` bytes at `position`, where
+    /// `segment_max_ts` is the segment's largest timestamp including this batch. `None` when
+    /// an entry is due but the offset index is full (the segment must roll first).
+    pub fn step(
+        &self,
+        limits: &Limits,
+        base: u64,
+        position: usize,
+        first: u64,
+        last: u64,
+        segment_max_ts: i64,
+    ) -> Option<IndexStep> {
+        if self.bytes_since_entry < limits.index_interval
+            || (position == 0 && limits.index_interval > 0)
+        {
+            return Some(IndexStep {
+                offset: None,
+                time: None,
+            });
+        }
+        if (self.index_entries + 1) * OFFSET_ENTRY_LEN > limits.index_capacity {
+            return None;
+        }
+        let offset = Some(OffsetEntry {
+            relative_offset: (first - base) as u32,
+            position: position as u32,
+        });
+        // Keep one time slot free for the entry written when the segment is sealed.
+        let time = (segment_max_ts > self.last_time_entry
+            && (self.time_entries + 2) * TIME_ENTRY_LEN <= limits.time_capacity)
+            .then(|| TimeEntry {
+                timestamp: segment_max_ts,
+                relative_offset: (last - base) as u32,
+            });
+        Some(IndexStep { offset, time })
+    }
+
+    /// Advances the state past a batch of `len` bytes that took `step`.
+    pub fn apply(&mut self, step: &IndexStep, len: usize) {
+        if step.offset.is_some() {
+            self.index_entries += 1;
+            self.bytes_since_entry = 0;
+        }
+        if let Some(t) = step.time {
+            self.time_entries += 1;
+            self.last_time_entry = t.timestamp;
+        }
+        self.bytes_since_entry += len as u64;
+    }
+}
+
+/// Write state of the active segment.
+#[derive(Debug)]
+pub struct SegmentWriter {
+    pub(crate) log: MapWriter,
+    pub(crate) index: MapWriter,
+    pub(crate) time: MapWriter,
+    pub(crate) limits: Limits,
+    pub(crate) next_offset: u64,
+    pub(crate) first_timestamp: Option<i64>,
+    pub(crate) max_timestamp: i64,
+    pub(crate) rule: IndexRule,
+}
+
+/// Why a batch cannot go into this segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Full {
+    /// The log would exceed its capacity.
+    Log,
+    /// An index entry is due and the offset index is full.
+    Index,
+    /// A relative offset would not fit in 32 bits.
+    Offsets,
+}
+
+impl SegmentWriter {
+    /// Appends one encoded batch of `records` (planned with `plan`) and publishes it.
+    /// `Ok(Err(full))` when it does not fit; nothing is written then.
+    pub fn append(
+        &mut self,
+        core: &SegmentCore,
+        records: &[NewRecord<'_>],
+        plan: &BatchPlan,
+        now: i64,
+    ) -> Result<Result<Range<u64>, Full>> {
+        let first = self.next_offset;
+        let last_rel = (first - core.base) + u64::from(plan.count) - 1;
+        if last_rel > u64::from(u32::MAX) {
+            return Ok(Err(Full::Offsets));
+        }
+        let last = core.base + last_rel;
+        let position = self.log.published();
+        if plan.len > self.log.remaining() {
+            return Ok(Err(Full::Log));
+        }
+        let seg_max = self.max_timestamp.max(plan.max_timestamp);
+        let Some(step) = self
+            .rule
+            .step(&self.limits, core.base, position, first, last, seg_max)
+        else {
+            return Ok(Err(Full::Index));
+        };
+        let Some(dst) = self
+            .log
+            .tail_mut(plan.len)
+            .map_err(io_err(&core.paths.log))?
+        else {
+            return Ok(Err(Full::Log));
+        };
+        batch::encode(dst, first, records, plan, now);
+        // Index slots are reserved up front, so these writes cannot fail for lack of space
+        // once the step said there is room.
+        if let Some(e) = step.offset {
+            write_entry(&mut self.index, &e.encode()).map_err(io_err(&core.paths.index))?;
+        }
+        if let Some(t) = step.time {
+            write_entry(&mut self.time, &t.encode()).map_err(io_err(&core.paths.time))?;
+        }
+        self.rule.apply(&step, plan.len);
+        self.next_offset = last + 1;
+        self.max_timestamp = seg_max;
+        self.first_timestamp.get_or_insert(plan.first_timestamp);
+        // Publish: log first, then the offsets, then the indexes (see segment::core).
+        self.log.publish(position + plan.len);
+        core.max_timestamp.store(seg_max, Ordering::Release);
+        core.next_offset.store(self.next_offset, Ordering::Release);
+        self.index
+            .publish(self.rule.index_entries * OFFSET_ENTRY_LEN);
+        self.time.publish(self.rule.time_entries * TIME_ENTRY_LEN);
+        Ok(Ok(first..last + 1))
+    }
+
+    /// Writes the final time-index entry and trims all three files to their contents.
+    pub fn finish(&mut self, core: &SegmentCore) -> Result<()> {
+        if self.next_offset > core.base && self.max_timestamp > self.rule.last_time_entry {
+            let t = TimeEntry {
+                timestamp: self.max_timestamp,
+                relative_offset: (self.next_offset - 1 - core.base) as u32,
+            };
+            if write_entry(&mut self.time, &t.encode()).map_err(io_err(&core.paths.time))? {
+                self.rule.time_entries += 1;
+                self.rule.last_time_entry = t.timestamp;
+                self.time.publish(self.rule.time_entries * TIME_ENTRY_LEN);
+            }
+        }
+        self.trim(core)
+    }
+
+    /// Trims all three files to their published contents.
+    pub fn trim(&mut self, core: &SegmentCore) -> Result<()> {
+        self.log.trim().map_err(io_err(&core.paths.log))?;
+        self.index.trim().map_err(io_err(&core.paths.index))?;
+        self.time.trim().map_err(io_err(&core.paths.time))?;
+        Ok(())
+    }
+}
+
+/// Writes one index entry right after the published entries (publishing is the caller's).
+/// `Ok(false)` if there is no room.
+fn write_entry(w: &mut MapWriter, bytes: &[u8]) -> std::io::Result<bool> {
+    match w.tail_mut(bytes.len())? {
+        Some(dst) => {
+            dst.copy_from_slice(bytes);
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}

@@ -1,0 +1,291 @@
+//! The store: a root directory of topics, locked against other instances.
+
+use std::collections::HashMap;
+use std::fs::{self, File, TryLockError};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use parking_lot::Mutex;
+
+use crate::codec::meta;
+use crate::config::TopicConfig;
+use crate::error::{Error, Result, io_err};
+use crate::flusher::Flusher;
+use crate::fsutil;
+use crate::partition::Partition;
+use crate::topic::{TOPIC_META_FILE, Topic, validate_topic_name};
+
+/// Name of the lock file in the root directory.
+pub const LOCK_FILE: &str = "pagelog.lock";
+/// Marks a topic directory being created (`~` never occurs in topic names).
+const CREATING_SUFFIX: &str = "~creating";
+/// Marks a topic directory being deleted.
+const DELETING_SUFFIX: &str = "~deleting";
+
+/// A pagelog store: a directory holding topics (like a Kafka log dir).
+///
+/// Opening is cheap: it locks the directory and cleans up leftovers of interrupted topic
+/// creations and deletions. Topics are opened on first use. `Send + Sync`; share it with
+/// `Arc`. Dropping it closes it cleanly (see [`close`](Self::close)).
+///
+/// ```
+/// # fn main() -> pagelog::Result<()> {
+/// use pagelog::{Store, TopicConfig};
+/// let dir = tempfile::tempdir().map_err(|e| pagelog::Error::Io { path: "tmp".into(), source: e })?;
+/// let store = Store::open(dir.path())?;
+/// let orders = store.create_topic("orders", TopicConfig::default().partitions(4))?;
+/// let (partition, offset) = orders.append(Some(b"user-42"), b"{\"total\": 12}")?;
+/// let p = orders.partition(partition)?;
+/// let rec = p.read(offset)?.expect("just written");
+/// assert_eq!(rec.value(), b"{\"total\": 12}");
+/// p.flush()?; // durable: survives kill -9 and power loss
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Store {
+    root: PathBuf,
+    /// Holds the exclusive lock for the store's lifetime.
+    _lock: File,
+    topics: Mutex<HashMap<String, Topic>>,
+    flusher: Arc<Flusher>,
+    flusher_thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Store {
+    /// Opens the store at `root`, creating the directory if it is missing, and takes an
+    /// exclusive lock on it.
+    ///
+    /// # Errors
+    /// [`Error::Locked`] if another `Store` (in any process) has it open; [`Error::Io`] if
+    /// the directory cannot be created or read.
+    pub fn open(root: impl AsRef<Path>) -> Result<Self> {
+        let root = root.as_ref().to_path_buf();
+        fs::create_dir_all(&root).map_err(io_err(&root))?;
+        let lock_path = root.join(LOCK_FILE);
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io_err(&lock_path))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => return Err(Error::Locked { path: lock_path }),
+            Err(TryLockError::Error(e)) => return Err(io_err(&lock_path)(e)),
+        }
+        for entry in fs::read_dir(&root).map_err(io_err(&root))? {
+            let entry = entry.map_err(io_err(&root))?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.ends_with(CREATING_SUFFIX) || name.contains(DELETING_SUFFIX) {
+                fs::remove_dir_all(entry.path()).map_err(io_err(entry.path()))?;
+            }
+        }
+        let (flusher, thread) = Flusher::start().map_err(io_err(&root))?;
+        Ok(Self {
+            root,
+            _lock: lock,
+            topics: Mutex::new(HashMap::new()),
+            flusher,
+            flusher_thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// The root directory.
+    pub fn path(&self) -> &Path {
+        &self.root
+    }
+
+    /// Creates a topic. The topic appears atomically: it is built in a staging directory and
+    /// renamed into place, so a crash leaves either no topic or a complete one.
+    ///
+    /// # Errors
+    /// [`Error::InvalidTopicName`], [`Error::InvalidConfig`], [`Error::TopicExists`];
+    /// [`Error::Io`] if a non-topic file or directory already has that name.
+    pub fn create_topic(&self, name: &str, config: TopicConfig) -> Result<Topic> {
+        validate_topic_name(name)?;
+        config.validate()?;
+        let mut topics = self.topics.lock();
+        let dir = self.root.join(name);
+        if dir.join(TOPIC_META_FILE).exists() {
+            return Err(Error::TopicExists(name.to_owned()));
+        }
+        if dir.exists() {
+            return Err(io_err(&dir)(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "exists and is not a pagelog topic",
+            )));
+        }
+        let staging = self.root.join(format!("{name}{CREATING_SUFFIX}"));
+        if staging.exists() {
+            fs::remove_dir_all(&staging).map_err(io_err(&staging))?;
+        }
+        fs::create_dir(&staging).map_err(io_err(&staging))?;
+        for p in 0..config.partitions {
+            // Creating each partition writes its first segment and syncs its directory.
+            let part = Partition::open(
+                name.into(),
+                p,
+                staging.join(p.to_string()),
+                &config,
+                true,
+                None,
+            )?;
+            part.inner().close()?;
+        }
+        fsutil::atomic_write(&staging, TOPIC_META_FILE, &meta::encode_topic(&config))?;
+        fs::rename(&staging, &dir).map_err(io_err(&dir))?;
+        fsutil::sync_dir(&self.root)?;
+        let topic = self.load(name, dir)?;
+        topics.insert(name.to_owned(), topic.clone());
+        Ok(topic)
+    }
+
+    /// Opens an existing topic (once; later calls return the same handle).
+    ///
+    /// # Errors
+    /// [`Error::TopicNotFound`]; [`Error::Corrupt`] if its metadata is damaged;
+    /// [`Error::Io`].
+    pub fn topic(&self, name: &str) -> Result<Topic> {
+        validate_topic_name(name)?;
+        let mut topics = self.topics.lock();
+        if let Some(t) = topics.get(name) {
+            return Ok(t.clone());
+        }
+        let dir = self.root.join(name);
+        if !dir.join(TOPIC_META_FILE).is_file() {
+            return Err(Error::TopicNotFound(name.to_owned()));
+        }
+        let topic = self.load(name, dir)?;
+        topics.insert(name.to_owned(), topic.clone());
+        Ok(topic)
+    }
+
+    fn load(&self, name: &str, dir: PathBuf) -> Result<Topic> {
+        let meta_path = dir.join(TOPIC_META_FILE);
+        let bytes = fs::read(&meta_path).map_err(io_err(&meta_path))?;
+        let config = meta::decode_topic(&bytes).map_err(|e| Error::Corrupt {
+            path: meta_path.clone(),
+            position: 0,
+            reason: e.to_string(),
+        })?;
+        config.validate().map_err(|e| Error::Corrupt {
+            path: meta_path,
+            position: 0,
+            reason: e.to_string(),
+        })?;
+        let topic_name: Arc<str> = name.into();
+        let mut partitions = Vec::with_capacity(config.partitions as usize);
+        for p in 0..config.partitions {
+            let part = Partition::open(
+                Arc::clone(&topic_name),
+                p,
+                dir.join(p.to_string()),
+                &config,
+                false,
+                Some(Arc::clone(&self.flusher)),
+            )?;
+            self.flusher.register(part.inner());
+            partitions.push(part);
+        }
+        Ok(Topic::new(name.to_owned(), dir, config, partitions))
+    }
+
+    /// Names of all topics, sorted. Directories and files that are not topics are ignored.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the root cannot be read.
+    pub fn topics(&self) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in fs::read_dir(&self.root).map_err(io_err(&self.root))? {
+            let entry = entry.map_err(io_err(&self.root))?;
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
+            if validate_topic_name(&name).is_ok() && entry.path().join(TOPIC_META_FILE).is_file() {
+                names.push(name);
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// Deletes a topic and its data. Handles to it stop accepting appends; records already
+    /// read stay valid (their mappings outlive the files).
+    ///
+    /// # Errors
+    /// [`Error::TopicNotFound`]; [`Error::Io`].
+    pub fn delete_topic(&self, name: &str) -> Result<()> {
+        validate_topic_name(name)?;
+        let mut topics = self.topics.lock();
+        let dir = self.root.join(name);
+        if !dir.join(TOPIC_META_FILE).is_file() {
+            return Err(Error::TopicNotFound(name.to_owned()));
+        }
+        if let Some(t) = topics.remove(name) {
+            t.abandon();
+        }
+        let doomed = self.root.join(format!("{name}{DELETING_SUFFIX}"));
+        fs::rename(&dir, &doomed).map_err(io_err(&dir))?;
+        fsutil::sync_dir(&self.root)?;
+        fs::remove_dir_all(&doomed).map_err(io_err(&doomed))
+    }
+
+    /// Flushes every open topic.
+    ///
+    /// # Errors
+    /// The first error met.
+    pub fn flush(&self) -> Result<()> {
+        let topics: Vec<Topic> = self.topics.lock().values().cloned().collect();
+        topics.iter().try_for_each(Topic::flush)
+    }
+
+    /// Closes the store cleanly: stops the flusher, syncs every partition, trims active
+    /// segments and writes clean checkpoints, so the next open reads no record data. Handles
+    /// still held refuse appends afterwards; records read earlier stay valid.
+    ///
+    /// # Errors
+    /// The first error met while closing; the store is closed regardless.
+    pub fn close(self) -> Result<()> {
+        self.shutdown()
+    }
+
+    /// Drops the store as a crash would: no sync, no trim, no clean checkpoint; handles stop
+    /// working. Everything appended is in the page cache, exactly as after `kill -9`. For
+    /// tests of recovery; never needed in applications.
+    #[doc(hidden)]
+    pub fn crash(self) {
+        self.flusher.stop();
+        if let Some(t) = self.flusher_thread.lock().take() {
+            let _ = t.join();
+        }
+        for (_, t) in self.topics.lock().drain() {
+            t.abandon();
+        }
+    }
+
+    fn shutdown(&self) -> Result<()> {
+        self.flusher.stop();
+        if let Some(t) = self.flusher_thread.lock().take() {
+            let _ = t.join();
+        }
+        let topics: Vec<Topic> = self.topics.lock().drain().map(|(_, t)| t).collect();
+        let mut first = Ok(());
+        for t in topics {
+            let r = t.close();
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        first
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        // Errors cannot be reported from drop; call `close` to see them. A failed clean close
+        // only means the next open recovers.
+        let _ = self.shutdown();
+    }
+}

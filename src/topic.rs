@@ -1,0 +1,187 @@
+//! Topics: a fixed set of partitions under one name.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::config::TopicConfig;
+use crate::error::{Error, Result};
+use crate::partition::Partition;
+use crate::partitioner;
+use crate::record::NewRecord;
+
+/// Name of the metadata file in a topic directory.
+pub(crate) const TOPIC_META_FILE: &str = "topic.meta";
+
+/// A topic: `N` partitions fixed at creation. Cheap to clone; `Send + Sync`.
+#[derive(Debug, Clone)]
+pub struct Topic {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    name: String,
+    dir: PathBuf,
+    config: TopicConfig,
+    partitions: Vec<Partition>,
+    round_robin: AtomicU32,
+}
+
+impl Topic {
+    pub(crate) fn new(
+        name: String,
+        dir: PathBuf,
+        config: TopicConfig,
+        partitions: Vec<Partition>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                name,
+                dir,
+                config,
+                partitions,
+                round_robin: AtomicU32::new(0),
+            }),
+        }
+    }
+
+    /// The topic's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The topic's directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The configuration the topic was created with.
+    pub fn config(&self) -> &TopicConfig {
+        &self.inner.config
+    }
+
+    /// Number of partitions.
+    pub fn partition_count(&self) -> u32 {
+        self.inner.partitions.len() as u32
+    }
+
+    /// All partitions, in order.
+    pub fn partitions(&self) -> &[Partition] {
+        &self.inner.partitions
+    }
+
+    /// Partition number `id`.
+    ///
+    /// # Errors
+    /// [`Error::PartitionNotFound`] if `id >= partition_count()`.
+    pub fn partition(&self, id: u32) -> Result<&Partition> {
+        self.inner
+            .partitions
+            .get(id as usize)
+            .ok_or_else(|| Error::PartitionNotFound {
+                topic: self.inner.name.clone(),
+                partition: id,
+                partitions: self.partition_count(),
+            })
+    }
+
+    /// The partition a record with `key` goes to: Kafka's default partitioner
+    /// (`(murmur2(key) & 0x7fffffff) % partitions`), identical on every platform and release.
+    pub fn partition_for_key(&self, key: &[u8]) -> u32 {
+        partitioner::partition_for_key(key, self.partition_count())
+    }
+
+    /// The partition for a record: by key hash if it has a key, otherwise round-robin over
+    /// all partitions, one append call at a time.
+    fn pick(&self, key: Option<&[u8]>) -> u32 {
+        match key {
+            Some(k) => self.partition_for_key(k),
+            None => self.inner.round_robin.fetch_add(1, Ordering::Relaxed) % self.partition_count(),
+        }
+    }
+
+    /// Appends a record with this key and value; returns `(partition, offset)`.
+    ///
+    /// # Errors
+    /// As [`Partition::append_batch`].
+    pub fn append(&self, key: Option<&[u8]>, value: &[u8]) -> Result<(u32, u64)> {
+        let mut r = NewRecord::new(value);
+        r.key = key;
+        self.append_record(r)
+    }
+
+    /// Appends a fully specified record to the partition its key selects; returns
+    /// `(partition, offset)`.
+    ///
+    /// # Errors
+    /// As [`Partition::append_batch`].
+    pub fn append_record(&self, record: NewRecord<'_>) -> Result<(u32, u64)> {
+        let p = self.pick(record.key);
+        Ok((p, self.partition(p)?.append(record)?))
+    }
+
+    /// Appends `records` as one batch to partition `partition`.
+    ///
+    /// # Errors
+    /// [`Error::PartitionNotFound`], or as [`Partition::append_batch`].
+    pub fn append_batch_to(&self, partition: u32, records: &[NewRecord<'_>]) -> Result<Range<u64>> {
+        self.partition(partition)?.append_batch(records)
+    }
+
+    /// Flushes every partition (see [`Partition::flush`]).
+    ///
+    /// # Errors
+    /// The first partition's error.
+    pub fn flush(&self) -> Result<()> {
+        self.inner.partitions.iter().try_for_each(Partition::flush)
+    }
+
+    pub(crate) fn close(&self) -> Result<()> {
+        let mut first = Ok(());
+        for p in &self.inner.partitions {
+            let r = p.inner().close();
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        first
+    }
+
+    pub(crate) fn abandon(&self) {
+        for p in &self.inner.partitions {
+            p.inner().abandon();
+        }
+    }
+}
+
+/// Checks a topic name against Kafka's rule: 1 to 249 characters from `[A-Za-z0-9._-]`,
+/// not `.` or `..`.
+///
+/// # Errors
+/// [`Error::InvalidTopicName`].
+pub fn validate_topic_name(name: &str) -> Result<()> {
+    let bad = |reason| {
+        Err(Error::InvalidTopicName {
+            name: name.to_owned(),
+            reason,
+        })
+    };
+    if name.is_empty() {
+        return bad("empty");
+    }
+    if name.len() > 249 {
+        return bad("longer than 249 characters");
+    }
+    if name == "." || name == ".." {
+        return bad("'.' and '..' are not allowed");
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+    {
+        return bad("only ASCII letters, digits, '.', '_' and '-' are allowed");
+    }
+    Ok(())
+}

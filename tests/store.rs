@@ -1,0 +1,189 @@
+//! End-to-end behaviour of Store, Topic and Partition.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use pagelog::{Error, FlushPolicy, NewRecord, Store, TopicConfig};
+
+fn small() -> TopicConfig {
+    TopicConfig::default()
+        .segment_bytes(8192)
+        .index_interval_bytes(512)
+        .flush(FlushPolicy::Never)
+}
+
+fn values(p: &pagelog::Partition, from: u64) -> Vec<String> {
+    p.iter_from(from)
+        .unwrap()
+        .map(|r| String::from_utf8(r.unwrap().value().to_vec()).unwrap())
+        .collect()
+}
+
+#[test]
+fn quick_start_flow() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let orders = store
+        .create_topic("orders", TopicConfig::default().partitions(4))
+        .unwrap();
+    let (partition, offset) = orders.append(Some(b"user-42"), b"{\"total\": 12}").unwrap();
+    assert_eq!(partition, orders.partition_for_key(b"user-42"));
+    let p = orders.partition(partition).unwrap();
+    let rec = p.read(offset).unwrap().unwrap();
+    assert_eq!(rec.key(), Some(&b"user-42"[..]));
+    assert_eq!(rec.value(), b"{\"total\": 12}");
+    p.flush().unwrap();
+    assert_eq!(p.durable_offset(), offset + 1);
+    assert_eq!(store.topics().unwrap(), vec!["orders".to_string()]);
+    assert!(matches!(
+        store.create_topic("orders", TopicConfig::default()),
+        Err(Error::TopicExists(_))
+    ));
+    assert!(matches!(
+        orders.partition(4),
+        Err(Error::PartitionNotFound {
+            partition: 4,
+            partitions: 4,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn rolls_and_reads_across_segments_then_reopens_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 2000u64;
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let t = store.create_topic("t", small()).unwrap();
+        let p = t.partition(0).unwrap();
+        for i in 0..n {
+            assert_eq!(
+                p.append(NewRecord::new(format!("v{i}").as_bytes()))
+                    .unwrap(),
+                i
+            );
+        }
+        assert!(p.info().segments > 5, "small segments roll");
+        assert_eq!(values(p, 0).len() as u64, n);
+        assert_eq!(values(p, 1234)[0], "v1234");
+        store.close().unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let t = store.topic("t").unwrap();
+    let p = t.partition(0).unwrap();
+    assert_eq!(p.next_offset(), n);
+    let all = values(p, 0);
+    assert_eq!(all.len() as u64, n);
+    for (i, v) in all.iter().enumerate() {
+        assert_eq!(v, &format!("v{i}"));
+    }
+    assert_eq!(p.append(NewRecord::new(b"after")).unwrap(), n);
+}
+
+#[test]
+fn crash_reopen_keeps_everything_appended() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let t = store.create_topic("t", small()).unwrap();
+    let p = t.partition(0).unwrap().clone();
+    for i in 0..700u64 {
+        p.append(NewRecord::new(format!("v{i}").as_bytes()))
+            .unwrap();
+    }
+    store.crash();
+    assert!(
+        p.append(NewRecord::new(b"x")).is_err(),
+        "handles stop working"
+    );
+    let store = Store::open(dir.path()).unwrap();
+    let p = store.topic("t").unwrap().partition(0).unwrap().clone();
+    assert_eq!(p.next_offset(), 700);
+    assert_eq!(values(&p, 0).len(), 700);
+    assert_eq!(p.append(NewRecord::new(b"x")).unwrap(), 700);
+}
+
+#[test]
+fn out_of_range_and_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let t = store.create_topic("t", small()).unwrap();
+    let p = t.partition(0).unwrap();
+    assert!(
+        p.read(0).unwrap().is_none(),
+        "reading at the end of an empty log is not an error"
+    );
+    p.append_batch(&[NewRecord::new(b"a"), NewRecord::new(b"b")])
+        .unwrap();
+    assert!(p.read(2).unwrap().is_none());
+    match p.read(3) {
+        Err(Error::OffsetOutOfRange {
+            requested: 3,
+            start: 0,
+            end: 2,
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert!(p.iter_from(3).is_err());
+}
+
+#[test]
+fn second_open_is_locked() {
+    let dir = tempfile::tempdir().unwrap();
+    let _store = Store::open(dir.path()).unwrap();
+    match Store::open(dir.path()) {
+        Err(Error::Locked { path }) => assert!(path.ends_with(pagelog::LOCK_FILE)),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn delete_topic_and_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let t = store.create_topic("gone", small()).unwrap();
+    let p = t.partition(0).unwrap().clone();
+    p.append(NewRecord::new(b"kept view")).unwrap();
+    let view = p.read(0).unwrap().unwrap();
+    store.delete_topic("gone").unwrap();
+    assert_eq!(view.value(), b"kept view", "views outlive deletion");
+    assert!(matches!(
+        p.append(NewRecord::new(b"x")),
+        Err(Error::Closed(_))
+    ));
+    assert!(matches!(store.topic("gone"), Err(Error::TopicNotFound(_))));
+    assert!(store.topics().unwrap().is_empty());
+    for bad in ["", ".", "..", "a/b", "with space", "tilde~"] {
+        assert!(
+            matches!(
+                store.create_topic(bad, small()),
+                Err(Error::InvalidTopicName { .. })
+            ),
+            "{bad}"
+        );
+    }
+    std::fs::create_dir(dir.path().join("foreign")).unwrap();
+    assert!(
+        store.topics().unwrap().is_empty(),
+        "foreign directories are not topics"
+    );
+    assert!(matches!(
+        store.create_topic("foreign", small()),
+        Err(Error::Io { .. })
+    ));
+}
+
+#[test]
+fn timestamps_across_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let t = store.create_topic("t", small()).unwrap();
+    let p = t.partition(0).unwrap();
+    for i in 0..1000i64 {
+        p.append(NewRecord::new(b"0123456789").timestamp(i * 2))
+            .unwrap();
+    }
+    assert!(p.info().segments > 2);
+    assert_eq!(p.offset_for_timestamp(-1).unwrap(), Some(0));
+    assert_eq!(p.offset_for_timestamp(777).unwrap(), Some(389));
+    assert_eq!(p.offset_for_timestamp(1998).unwrap(), Some(999));
+    assert_eq!(p.offset_for_timestamp(1999).unwrap(), None);
+}
