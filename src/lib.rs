@@ -32,6 +32,11 @@
 //! The on-disk format is specified in `docs/FORMAT.md`, the design and crash analysis in
 //! `docs/DESIGN.md`, and the soundness argument for the memory mapping in `docs/SAFETY.md`.
 
+/// The README's examples are compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 #[cfg(not(target_pointer_width = "64"))]
 compile_error!("pagelog maps whole segments and needs a 64-bit address space");
 

@@ -6,6 +6,8 @@
 //! published before it started, so N callers arriving during one sync are served by the
 //! next single sync instead of N.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use parking_lot::{Condvar, Mutex};
 
 use crate::error::{Error, Result};
@@ -25,6 +27,8 @@ struct State {
 pub struct GroupCommit {
     state: Mutex<State>,
     done: Condvar,
+    /// Mirrors `state.poisoned.is_some()` so appenders check it without taking the lock.
+    poisoned_flag: AtomicBool,
 }
 
 impl GroupCommit {
@@ -36,6 +40,7 @@ impl GroupCommit {
                 ..State::default()
             }),
             done: Condvar::new(),
+            poisoned_flag: AtomicBool::new(false),
         }
     }
 
@@ -46,6 +51,9 @@ impl GroupCommit {
 
     /// The sticky error, if a sync failed.
     pub fn poisoned(&self) -> Option<String> {
+        if !self.poisoned_flag.load(Ordering::Acquire) {
+            return None;
+        }
         self.state.lock().poisoned.clone()
     }
 
@@ -53,6 +61,7 @@ impl GroupCommit {
     pub fn poison(&self, reason: String) {
         let mut st = self.state.lock();
         st.poisoned.get_or_insert(reason);
+        self.poisoned_flag.store(true, Ordering::Release);
         self.done.notify_all();
     }
 
@@ -86,6 +95,7 @@ impl GroupCommit {
                 Ok(d) => st.durable = st.durable.max(d),
                 Err(e) => {
                     st.poisoned.get_or_insert(e.to_string());
+                    self.poisoned_flag.store(true, Ordering::Release);
                 }
             }
             self.done.notify_all();

@@ -35,6 +35,10 @@ fn list(dir: &Path) -> Result<Listing> {
     let mut indexes: BTreeMap<u64, Vec<PathBuf>> = BTreeMap::new();
     for entry in fs::read_dir(dir).map_err(io_err(dir))? {
         let entry = entry.map_err(io_err(dir))?;
+        // Only regular files can be ours; a directory with a segment-like name is foreign.
+        if !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
         if name == format!("{CHECKPOINT_FILE}{TMP_SUFFIX}") {

@@ -80,6 +80,29 @@ pub fn scan(log: &[u8], base: u64, limits: &Limits) -> Scan {
     s
 }
 
+impl Scan {
+    /// Adds the entry a writer adds when it seals a segment (see `SegmentWriter::finish`), so
+    /// a rebuilt index of a sealed segment ends with the segment's largest timestamp.
+    fn add_seal_entry(&mut self, base: u64, limits: &Limits) {
+        let has_room = (self.time.len() + 1) * TIME_ENTRY_LEN <= limits.time_capacity;
+        if self.next_offset > base && self.max_timestamp > self.rule.last_time_entry && has_room {
+            self.time.push(TimeEntry {
+                timestamp: self.max_timestamp,
+                relative_offset: (self.next_offset - 1 - base) as u32,
+            });
+            self.rule.time_entries += 1;
+            self.rule.last_time_entry = self.max_timestamp;
+        }
+    }
+
+    fn encoded_indexes(&self) -> (Vec<u8>, Vec<u8>) {
+        (
+            self.index.iter().flat_map(|e| e.encode()).collect(),
+            self.time.iter().flat_map(|e| e.encode()).collect(),
+        )
+    }
+}
+
 /// Checks the batch at `pos`: header, bounds, expected base offset, 32-bit relative offsets
 /// and CRC. Returns the reason it is invalid otherwise.
 fn valid_batch(log: &[u8], pos: usize, expected: u64, base: u64) -> Result<BatchHeader, String> {
@@ -186,7 +209,10 @@ pub fn recover(
         }
         (s, file_len)
     })?;
-    let (scan, file_len) = scan;
+    let (mut scan, file_len) = scan;
+    if !writable {
+        scan.add_seal_entry(base, limits);
+    }
     let log_file = fs::OpenOptions::new()
         .write(true)
         .open(&paths.log)
@@ -198,8 +224,7 @@ pub fn recover(
     }
     log_file.sync_all().map_err(io_err(&paths.log))?;
     drop(log_file);
-    let index_bytes: Vec<u8> = scan.index.iter().flat_map(|e| e.encode()).collect();
-    let time_bytes: Vec<u8> = scan.time.iter().flat_map(|e| e.encode()).collect();
+    let (index_bytes, time_bytes) = scan.encoded_indexes();
     let mut index = rewrite_index(&paths.index, limits.index_capacity, &index_bytes)?;
     let mut time = rewrite_index(&paths.time, limits.time_capacity, &time_bytes)?;
     let recovery = Recovery {
@@ -316,9 +341,9 @@ fn indexes_look_intact(paths: &SegmentPaths, log_len: usize) -> bool {
 
 /// Rebuilds both index files of a segment from its log without changing the log.
 fn rebuild_indexes(paths: &SegmentPaths, base: u64, limits: &Limits) -> Result<()> {
-    let scan = with_file_bytes(&paths.log, |log| scan(log, base, limits))?;
-    let index_bytes: Vec<u8> = scan.index.iter().flat_map(|e| e.encode()).collect();
-    let time_bytes: Vec<u8> = scan.time.iter().flat_map(|e| e.encode()).collect();
+    let mut scan = with_file_bytes(&paths.log, |log| scan(log, base, limits))?;
+    scan.add_seal_entry(base, limits);
+    let (index_bytes, time_bytes) = scan.encoded_indexes();
     for (path, cap, bytes) in [
         (&paths.index, limits.index_capacity, &index_bytes),
         (&paths.time, limits.time_capacity, &time_bytes),
@@ -346,21 +371,33 @@ pub fn open_sealed(
         rebuild_indexes(&paths, base, limits)?;
     }
     let core = open_mappings(paths, base, log_len, next_base, i64::MIN, verify_checksums)?;
+    // The entry written at seal time carries the segment's largest timestamp and covers the
+    // last offset, so normally nothing is read. If the last entry is missing, the batch
+    // headers after the last entry that is there make up the difference.
     let times = core.time.prefix();
-    let max_ts = match times.len().checked_sub(TIME_ENTRY_LEN) {
-        // The entry written at seal time carries the segment's largest timestamp.
-        Some(at) => TimeEntry::decode(&times[at..]).map_or(i64::MIN, |t| t.timestamp),
-        None => headers_max_timestamp(&core),
+    let (mut max_ts, from) = match times.len().checked_sub(TIME_ENTRY_LEN) {
+        Some(at) => TimeEntry::decode(&times[at..]).map_or((i64::MIN, base), |t| {
+            (t.timestamp, base + u64::from(t.relative_offset) + 1)
+        }),
+        None => (i64::MIN, base),
     };
+    if from < next_base {
+        max_ts = max_ts.max(headers_max_timestamp(&core, from));
+    }
     core.max_timestamp
         .store(max_ts, std::sync::atomic::Ordering::Release);
     Ok(core)
 }
 
-/// Largest `max_timestamp` over the batch headers (stops at the first damaged header).
-fn headers_max_timestamp(core: &SegmentCore) -> i64 {
+/// Largest `max_timestamp` over the batch headers from the batch holding `from` to the end
+/// (stops at the first damaged header).
+fn headers_max_timestamp(core: &SegmentCore, from: u64) -> i64 {
     let log = core.log.prefix();
-    let (mut pos, mut max) = (0, i64::MIN);
+    let mut max = i64::MIN;
+    let Ok(Some(first)) = core.locate(from) else {
+        return max;
+    };
+    let mut pos = first.position;
     while let Ok(h) = core.header_at(log, pos) {
         max = max.max(h.max_timestamp);
         pos += h.length as usize;
@@ -369,7 +406,8 @@ fn headers_max_timestamp(core: &SegmentCore) -> i64 {
 }
 
 /// Opens the active segment of a cleanly closed partition for appending, trusting the
-/// checkpointed length, next offset and largest timestamp.
+/// checkpointed length, next offset and largest timestamp. `Ok(None)` when the files do not
+/// look the way a clean close leaves them; the caller then recovers the segment instead.
 pub fn open_active_clean(
     paths: SegmentPaths,
     base: u64,
@@ -408,7 +446,11 @@ pub fn open_active_clean(
         verify_checksums,
     );
     let first_timestamp = if log_len > 0 {
-        Some(core.header_at(core.log.prefix(), 0)?.first_timestamp)
+        match core.header_at(core.log.prefix(), 0) {
+            Ok(h) => Some(h.first_timestamp),
+            // Damaged although the close was clean: let the caller recover the segment.
+            Err(_) => return Ok(None),
+        }
     } else {
         None
     };
