@@ -99,11 +99,9 @@ fn run(args: Args) -> pagelog::Result<()> {
     let t1 = Instant::now();
     let (mut consumed, mut consumed_bytes) = (0u64, 0u64);
     for (p, start) in topic.partitions().iter().zip(starts) {
-        let mut expected = start;
-        for r in p.iter_from(start)? {
+        for (expected, r) in (start..).zip(p.iter_from(start)?) {
             let r = r?;
             assert_eq!(r.offset(), expected, "offsets are contiguous");
-            expected += 1;
             consumed += 1;
             consumed_bytes += r.value().len() as u64;
         }

@@ -85,8 +85,8 @@ pub enum Error {
     #[error("a batch needs at least one record")]
     EmptyBatch,
 
-    /// Another `Store` (in this or another process) has the directory open. Close it first;
-    /// two writers would corrupt the data.
+    /// Another `Store` (in this or another process) has the directory open, or another
+    /// writer has this segment file open. Close it first; two writers would corrupt the data.
     #[error("store directory {} is locked by another instance", path.display())]
     Locked {
         /// The lock file.
@@ -145,8 +145,15 @@ pub enum Error {
 /// Shorthand for `Result<T, pagelog::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Attaches a path to an `io::Error`.
+/// Attaches a path to an `io::Error`. `WouldBlock` only comes from a file lock held by
+/// another writer, and becomes [`Error::Locked`].
 pub(crate) fn io_err(path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> Error {
     let path = path.into();
-    move |source| Error::Io { path, source }
+    move |source| {
+        if source.kind() == io::ErrorKind::WouldBlock {
+            Error::Locked { path }
+        } else {
+            Error::Io { path, source }
+        }
+    }
 }

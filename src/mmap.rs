@@ -126,13 +126,24 @@ impl MapWriter {
             .write(true)
             .create_new(true)
             .open(path)?;
+        file.try_lock().map_err(lock_error)?;
         Self::from_file(file, capacity, 0, chunk)
     }
 
     /// Opens the existing `path` for appending after its first `published` bytes (which must
     /// be within the file). Anything in the file past `published` is treated as free space.
     pub fn open(path: &Path, capacity: usize, published: usize, chunk: u64) -> io::Result<Self> {
-        let file = OpenOptions::new().read(true).write(true).open(path)?;
+        Self::from_locked(lock_exclusive(path)?, capacity, published, chunk)
+    }
+
+    /// As [`open`](Self::open), for a file that already holds the lock from
+    /// [`lock_exclusive`].
+    pub fn from_locked(
+        file: File,
+        capacity: usize,
+        published: usize,
+        chunk: u64,
+    ) -> io::Result<Self> {
         Self::from_file(file, capacity, published, chunk)
     }
 
@@ -230,6 +241,36 @@ impl MapWriter {
         }
         Ok(())
     }
+}
+
+impl Drop for MapWriter {
+    /// Releases the writer's lock; read-only views of the mapping may live on.
+    fn drop(&mut self) {
+        let _ = self.map.file.unlock();
+    }
+}
+
+/// Opens `path` for writing and takes the exclusive writer lock on it (`flock`). Fails with
+/// `ErrorKind::WouldBlock` while another writer of the file exists, in this process or
+/// another, so two writers can never map the same file.
+pub fn lock_exclusive(path: &Path) -> io::Result<File> {
+    let file = OpenOptions::new().read(true).write(true).open(path)?;
+    file.try_lock().map_err(lock_error)?;
+    Ok(file)
+}
+
+fn lock_error(e: std::fs::TryLockError) -> io::Error {
+    match e {
+        std::fs::TryLockError::WouldBlock => io::Error::from(io::ErrorKind::WouldBlock),
+        std::fs::TryLockError::Error(e) => e,
+    }
+}
+
+/// Maps all of an already opened (and locked) `file` read-only, for a scan.
+pub fn map_locked_read_only(file: &File) -> io::Result<Arc<Mapping>> {
+    let len = usize::try_from(file.metadata()?.len())
+        .map_err(|_| io::Error::from(io::ErrorKind::FileTooLarge))?;
+    Ok(Arc::new(Mapping::map(file.try_clone()?, len, len, false)?))
 }
 
 /// Reserves `[offset, offset + len)` of `file` on disk, extending its length.

@@ -78,7 +78,8 @@ impl Store {
             let entry = entry.map_err(io_err(&root))?;
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            if name.ends_with(CREATING_SUFFIX) || name.contains(DELETING_SUFFIX) {
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            if is_dir && (name.ends_with(CREATING_SUFFIX) || name.ends_with(DELETING_SUFFIX)) {
                 fs::remove_dir_all(entry.path()).map_err(io_err(entry.path()))?;
             }
         }

@@ -187,3 +187,116 @@ fn timestamps_across_segments() {
     assert_eq!(p.offset_for_timestamp(1998).unwrap(), Some(999));
     assert_eq!(p.offset_for_timestamp(1999).unwrap(), None);
 }
+
+#[test]
+fn a_segment_has_one_writer() {
+    use pagelog::Segment;
+    let dir = tempfile::tempdir().unwrap();
+    let c = TopicConfig::default().segment_bytes(1 << 20);
+    let mut seg = Segment::create(dir.path(), 0, &c).unwrap();
+    seg.append(&[NewRecord::new(b"a")]).unwrap();
+    assert!(Segment::create(dir.path(), 0, &c).is_err(), "files exist");
+    assert!(matches!(
+        Segment::recover(dir.path(), 0, &c),
+        Err(Error::Locked { .. })
+    ));
+    let view = seg.read(0).unwrap().unwrap();
+    drop(seg);
+    // The writer is gone; a reader's view does not block recovery, and stays valid.
+    let (mut seg, _) = Segment::recover(dir.path(), 0, &c).unwrap();
+    assert_eq!(seg.append(&[NewRecord::new(b"b")]).unwrap(), 1..2);
+    assert_eq!(view.value(), b"a");
+}
+
+#[test]
+fn a_log_cut_short_from_outside_is_reported_not_looped_over() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let t = store.create_topic("t", small()).unwrap();
+        let p = t.partition(0).unwrap();
+        while p.info().segments < 3 {
+            p.append(NewRecord::new(&[1u8; 300])).unwrap();
+        }
+        store.close().unwrap();
+    }
+    // Cut the first (sealed, trusted) segment in half behind pagelog's back.
+    let pdir = dir.path().join("t").join("0");
+    let first = pdir.join("00000000000000000000.log");
+    let len = std::fs::metadata(&first).unwrap().len();
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&first)
+        .unwrap();
+    f.set_len(len / 2).unwrap();
+    drop(f);
+    let store = Store::open(dir.path()).unwrap();
+    let p = store.topic("t").unwrap().partition(0).unwrap().clone();
+    let results: Vec<_> = p.iter_from(0).unwrap().collect();
+    let err = results.last().unwrap().as_ref().unwrap_err();
+    assert!(
+        matches!(err, Error::Corrupt { path, .. } if path == &first),
+        "{err:?}"
+    );
+    let second = p.segment_paths()[1]
+        .log
+        .file_stem()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse::<u64>()
+        .unwrap();
+    assert!(matches!(p.read(second - 1), Err(Error::Corrupt { .. })));
+    assert!(
+        p.read(second).unwrap().is_some(),
+        "later segments still read"
+    );
+}
+
+#[test]
+fn leftovers_named_like_ours_do_not_block() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("stray~creating"), b"not a dir").unwrap();
+    std::fs::write(dir.path().join("stray~deleting"), b"not a dir").unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert!(
+        dir.path().join("stray~creating").exists(),
+        "files are not ours to remove"
+    );
+    let t = store.create_topic("t", small()).unwrap();
+    let p = t.partition(0).unwrap();
+    p.append(NewRecord::new(b"x")).unwrap();
+    // A stale segment file for the next base (a roll that failed half-way) is replaced.
+    let stale = p.dir().join("00000000000000000001.index");
+    std::fs::write(&stale, b"stale").unwrap();
+    let value = [3u8; 3000];
+    while p.info().segments < 2 {
+        p.append(NewRecord::new(&value)).unwrap();
+    }
+    assert_eq!(p.read(1).unwrap().unwrap().value(), &value[..]);
+}
+
+#[test]
+fn every_records_bounds_unsynced_records_across_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let c = TopicConfig::default().flush(FlushPolicy::EveryRecords(8));
+    let p = store
+        .create_topic("t", c)
+        .unwrap()
+        .partition(0)
+        .unwrap()
+        .clone();
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            let p = p.clone();
+            s.spawn(move || {
+                for _ in 0..200 {
+                    let o = p.append(NewRecord::new(b"x")).unwrap();
+                    // Of the records up to this acknowledged one, fewer than 8 are not durable.
+                    assert!(o + 1 < p.durable_offset() + 8);
+                }
+            });
+        }
+    });
+}

@@ -303,7 +303,7 @@ pub struct RecordIter<'a> {
     batch: &'a [u8],
     pos: usize,
     left: u32,
-    next_min_delta: u32,
+    next_min_delta: u64,
     last_delta: u32,
     first_ts: i64,
     failed: bool,
@@ -367,7 +367,7 @@ impl<'a> RecordIter<'a> {
         let delta = varint::get_u(body, &mut p)?;
         let delta = u32::try_from(delta)
             .ok()
-            .filter(|&d| d >= self.next_min_delta && d <= self.last_delta)
+            .filter(|&d| u64::from(d) >= self.next_min_delta && d <= self.last_delta)
             .ok_or(DecodeError::Invalid {
                 at: start,
                 reason: "record offset delta out of order or out of range",
@@ -393,7 +393,7 @@ impl<'a> RecordIter<'a> {
             });
         }
         self.pos = end;
-        self.next_min_delta = delta.saturating_add(1);
+        self.next_min_delta = u64::from(delta) + 1;
         Ok(RawRecord {
             offset_delta: delta,
             timestamp: self.first_ts.wrapping_add(ts_delta),
@@ -474,7 +474,7 @@ impl<'a> Iterator for RecordIter<'a> {
 pub struct IterState {
     pos: usize,
     left: u32,
-    next_min_delta: u32,
+    next_min_delta: u64,
 }
 
 /// Iterates encoded headers: `(key, value)` pairs.

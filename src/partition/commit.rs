@@ -6,7 +6,7 @@
 //! published before it started, so N callers arriving during one sync are served by the
 //! next single sync instead of N.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use parking_lot::{Condvar, Mutex};
 
@@ -29,6 +29,8 @@ pub struct GroupCommit {
     done: Condvar,
     /// Mirrors `state.poisoned.is_some()` so appenders check it without taking the lock.
     poisoned_flag: AtomicBool,
+    /// Mirrors `state.durable` for lock-free reads.
+    durable: AtomicU64,
 }
 
 impl GroupCommit {
@@ -41,12 +43,13 @@ impl GroupCommit {
             }),
             done: Condvar::new(),
             poisoned_flag: AtomicBool::new(false),
+            durable: AtomicU64::new(durable),
         }
     }
 
     /// Offsets below this are durable.
     pub fn durable(&self) -> u64 {
-        self.state.lock().durable
+        self.durable.load(Ordering::Acquire)
     }
 
     /// The sticky error, if a sync failed.
@@ -92,7 +95,10 @@ impl GroupCommit {
             st = self.state.lock();
             st.in_flight = false;
             match result {
-                Ok(d) => st.durable = st.durable.max(d),
+                Ok(d) => {
+                    st.durable = st.durable.max(d);
+                    self.durable.store(st.durable, Ordering::Release);
+                }
                 Err(e) => {
                     st.poisoned.get_or_insert(e.to_string());
                     self.poisoned_flag.store(true, Ordering::Release);

@@ -1,10 +1,11 @@
 //! Sequential reading across a partition's segments.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use super::Inner;
 use crate::codec::batch::{IterState, RecordIter};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::record::Record;
 use crate::segment::core::{Located, SegmentCore, shift};
 
@@ -25,6 +26,9 @@ pub struct Records {
     previous: Option<Located>,
     /// The next offset to return; records below it are skipped.
     next: u64,
+    /// The partition's next offset as last seen: batches at or past it are not returned yet,
+    /// so the iterator never runs ahead of `Partition::next_offset`.
+    end: u64,
     failed: bool,
 }
 
@@ -36,6 +40,7 @@ impl Records {
             current: None,
             previous: None,
             next: from,
+            end: 0,
             failed: false,
         }
     }
@@ -48,8 +53,7 @@ impl Records {
     fn step(&mut self) -> Result<Option<Record>> {
         loop {
             if let (Some(seg), Some((loc, state))) = (&self.seg, self.current) {
-                let log = seg.log.prefix();
-                let bytes = &log[loc.position..loc.position + loc.header.length as usize];
+                let bytes = seg.batch_bytes_unchecked(&loc)?;
                 let mut it = RecordIter::resume(bytes, &loc.header, state);
                 match it.next() {
                     Some(Ok(raw)) => {
@@ -96,7 +100,15 @@ impl Records {
             };
             match found {
                 Some(loc) => {
-                    let bytes = seg.batch_bytes(log, &loc)?;
+                    // A batch is published in its segment just before the partition's next
+                    // offset moves past it; until then it does not exist for readers.
+                    if loc.header.next_offset() > self.end {
+                        self.end = self.part.next_offset.load(Ordering::Acquire);
+                        if loc.header.next_offset() > self.end {
+                            return Ok(None);
+                        }
+                    }
+                    let bytes = seg.batch_bytes(&loc)?;
                     self.current = Some((loc, RecordIter::new(bytes, &loc.header).state()));
                 }
                 None => {
@@ -106,8 +118,19 @@ impl Records {
                     let Some(later) = segs.iter().find(|s| s.base > seg.base) else {
                         return Ok(None);
                     };
+                    if seg.log.published() > log.len() {
+                        continue; // appended before it was sealed: read the rest first
+                    }
                     if seg.next_offset() > self.next {
-                        continue;
+                        // Batches tile a segment's offsets: the log was cut short from outside.
+                        return Err(Error::Corrupt {
+                            path: seg.paths.log.clone(),
+                            position: log.len() as u64,
+                            reason: format!(
+                                "log ends before offset {}, which it should hold",
+                                self.next
+                            ),
+                        });
                     }
                     self.next = self.next.max(later.base);
                     self.seg = Some(Arc::clone(later));

@@ -43,8 +43,6 @@ struct WriterState {
     unsynced_sealed: Vec<Arc<SegmentCore>>,
     /// The on-disk checkpoint says "not clean" since this instance first appended.
     marked_dirty: bool,
-    /// Records appended since the last `EveryRecords` sync.
-    unsynced_records: u64,
     /// Closed cleanly or deleted: no more appends.
     closed: bool,
 }
@@ -68,6 +66,8 @@ pub(crate) struct Inner {
     checkpoint_lock: Mutex<()>,
     /// Cleared when the partition is closed or deleted.
     open: AtomicBool,
+    /// Set when the partition was deleted or dropped as in a crash: no more checkpoints.
+    abandoned: AtomicBool,
     flusher: Option<Arc<Flusher>>,
 }
 
@@ -167,15 +167,9 @@ impl Partition {
             self.inner.next_offset.store(range.end, Ordering::Release);
             let sync = match self.inner.config.flush {
                 FlushPolicy::EveryAppend => true,
-                FlushPolicy::EveryRecords(n) => {
-                    w.unsynced_records += u64::from(plan.count);
-                    if w.unsynced_records >= n {
-                        w.unsynced_records = 0;
-                        true
-                    } else {
-                        false
-                    }
-                }
+                // Measured against what is durable, not reset per call: however many threads
+                // append, fewer than n acknowledged records are ever unsynced.
+                FlushPolicy::EveryRecords(n) => range.end - self.inner.commit.durable() >= n,
                 FlushPolicy::Never | FlushPolicy::Interval(_) => false,
             };
             (range, sync)
@@ -219,6 +213,15 @@ impl Partition {
         while let Some(seg) = segs.get(i) {
             if let Some(r) = segment::read_at(seg, target)? {
                 return Ok(Some(r));
+            }
+            // Batches tile a segment's offsets, so a committed offset the segment should hold
+            // but does not means its log was cut short from outside.
+            if target < seg.next_offset().min(end) {
+                return Err(Error::Corrupt {
+                    path: seg.paths.log.clone(),
+                    position: seg.size(),
+                    reason: format!("log ends before offset {target}, which it should hold"),
+                });
             }
             target = seg.next_offset();
             i += 1;

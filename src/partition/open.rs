@@ -203,7 +203,6 @@ impl Partition {
                 active,
                 unsynced_sealed: Vec::new(),
                 marked_dirty: false,
-                unsynced_records: 0,
                 closed: false,
             }),
             segments: RwLock::new(Arc::new(list)),
@@ -213,6 +212,7 @@ impl Partition {
             recovery_point: AtomicU64::new(recovery_point),
             checkpoint_lock: Mutex::new(()),
             open: AtomicBool::new(true),
+            abandoned: AtomicBool::new(false),
             flusher,
         });
         if recovered {

@@ -61,6 +61,11 @@ impl Inner {
     pub(super) fn roll(&self, w: &mut WriterState) -> Result<()> {
         let base = w.active.next_offset();
         let paths = SegmentPaths::new(&self.dir, base);
+        // Files already named for the new base lie past the end of the log: leftovers of a
+        // roll that failed half-way. They hold nothing of ours.
+        for p in [&paths.log, &paths.index, &paths.time] {
+            fsutil::remove_if_exists(p)?;
+        }
         let (core, writer) = create_files(paths, base, &self.limits, self.config.verify_checksums)?;
         // The new file names must survive a crash before anything in them is acknowledged.
         fsutil::sync_dir(&self.dir)?;
@@ -125,9 +130,13 @@ impl Inner {
         Ok(target)
     }
 
-    /// Writes the checkpoint file atomically.
+    /// Writes the checkpoint file atomically. Does nothing once the partition was abandoned
+    /// (deleted, or dropped as in a crash): its directory may be gone or reused.
     pub(super) fn write_checkpoint(&self, clean: bool, w: &WriterState) -> Result<()> {
         let _guard = self.checkpoint_lock.lock();
+        if self.abandoned.load(Ordering::Acquire) {
+            return Ok(());
+        }
         let cp = Checkpoint {
             clean,
             recovery_point: self.recovery_point.load(Ordering::Acquire),
@@ -159,14 +168,22 @@ impl Inner {
         w.active.sync()?;
         self.recovery_point
             .store(w.active.base_offset(), Ordering::Release);
-        self.write_checkpoint(true, w)
+        self.write_checkpoint(true, w)?;
+        w.active.release_writer();
+        Ok(())
     }
 
-    /// Marks the partition closed without writing anything (used when its topic is deleted).
+    /// Marks the partition closed without writing anything more (used when its topic is
+    /// deleted, and to simulate a crash). Reads keep working.
     pub(crate) fn abandon(&self) {
         let mut w = self.writer.lock();
         w.closed = true;
         self.open.store(false, Ordering::Release);
+        {
+            let _guard = self.checkpoint_lock.lock();
+            self.abandoned.store(true, Ordering::Release);
+        }
+        w.active.release_writer();
     }
 
     /// Background work: sync rolled segments, and flush under an interval policy.

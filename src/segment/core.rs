@@ -78,13 +78,28 @@ impl SegmentCore {
         Ok(h)
     }
 
-    /// Checks the CRC of the batch at `position` (when configured) and returns its bytes.
-    pub(crate) fn batch_bytes<'a>(&self, log: &'a [u8], at: &Located) -> Result<&'a [u8]> {
-        let bytes = &log[at.position..at.position + at.header.length as usize];
+    /// Checks the CRC of the located batch (when configured) and returns its bytes.
+    pub(crate) fn batch_bytes(&self, at: &Located) -> Result<&[u8]> {
+        let bytes = self.batch_bytes_unchecked(at)?;
         if self.verify_checksums {
             check_batch_crc(&self.paths.log, at.position, bytes)?;
         }
         Ok(bytes)
+    }
+
+    /// The bytes of a located batch whose CRC was already checked.
+    pub(crate) fn batch_bytes_unchecked(&self, at: &Located) -> Result<&[u8]> {
+        // `at` was found in an earlier view of the log, which the current one contains.
+        let end = at.position + at.header.length as usize;
+        self.log.get(at.position, end).ok_or_else(|| {
+            self.corrupt(
+                at.position,
+                DecodeError::Truncated {
+                    at: end,
+                    what: "batch",
+                },
+            )
+        })
     }
 
     /// Binary search of the offset index: position of the batch with the largest indexed
@@ -200,11 +215,10 @@ impl SegmentCore {
             _ => return Ok(None),
         }
         let start = self.time_floor(ts);
-        let log = self.log.prefix();
         let mut at = self.locate(start)?;
         while let Some(loc) = at {
             if loc.header.max_timestamp >= ts {
-                let bytes = self.batch_bytes(log, &loc)?;
+                let bytes = self.batch_bytes(&loc)?;
                 for r in batch::RecordIter::new(bytes, &loc.header) {
                     let r = r.map_err(|e| self.corrupt(loc.position, shift(e, loc.position)))?;
                     if r.timestamp >= ts {
@@ -212,7 +226,7 @@ impl SegmentCore {
                     }
                 }
             }
-            at = self.next_batch(log, &loc)?;
+            at = self.next_batch(self.log.prefix(), &loc)?;
         }
         Ok(None)
     }

@@ -238,6 +238,11 @@ impl Segment {
         Ok(())
     }
 
+    /// Drops the write side (and with it the writer's file lock); reads keep working.
+    pub(crate) fn release_writer(&mut self) {
+        self.writer = None;
+    }
+
     /// Trims the preallocated space of an open segment without sealing it (clean close).
     pub(crate) fn trim_for_close(&mut self) -> Result<()> {
         match self.writer.as_mut() {
@@ -302,21 +307,24 @@ pub(crate) fn create_files(
     verify_checksums: bool,
 ) -> Result<(SegmentCore, SegmentWriter)> {
     use crate::mmap::MapWriter;
+    // If a later step fails, remove what was created so that a retry can create it again.
+    let cleanup = |e: Error| {
+        for p in [&paths.log, &paths.index, &paths.time] {
+            let _ = std::fs::remove_file(p);
+        }
+        e
+    };
     let chunk = writer::LOG_RESERVE_CHUNK;
     let log =
         MapWriter::create(&paths.log, limits.log_capacity, chunk).map_err(io_err(&paths.log))?;
-    let index = MapWriter::create(
-        &paths.index,
-        limits.index_capacity,
-        limits.index_capacity as u64,
-    )
-    .map_err(io_err(&paths.index))?;
-    let time = MapWriter::create(
-        &paths.time,
-        limits.time_capacity,
-        limits.time_capacity as u64,
-    )
-    .map_err(io_err(&paths.time))?;
+    let index_cap = limits.index_capacity;
+    let index = MapWriter::create(&paths.index, index_cap, index_cap as u64)
+        .map_err(io_err(&paths.index))
+        .map_err(cleanup)?;
+    let time_cap = limits.time_capacity;
+    let time = MapWriter::create(&paths.time, time_cap, time_cap as u64)
+        .map_err(io_err(&paths.time))
+        .map_err(cleanup)?;
     let core = SegmentCore {
         base,
         log: Arc::clone(log.mapping()),
@@ -346,8 +354,7 @@ pub(crate) fn read_at(core: &SegmentCore, offset: u64) -> Result<Option<Record>>
     let Some(loc) = core.locate(offset)? else {
         return Ok(None);
     };
-    let log = core.log.prefix();
-    let bytes = core.batch_bytes(log, &loc)?;
+    let bytes = core.batch_bytes(&loc)?;
     for r in RecordIter::new(bytes, &loc.header) {
         let r = r.map_err(|e| core.corrupt(loc.position, shift(e, loc.position)))?;
         if loc.header.base_offset + u64::from(r.offset_delta) >= offset {
@@ -359,7 +366,7 @@ pub(crate) fn read_at(core: &SegmentCore, offset: u64) -> Result<Option<Record>>
         }
     }
     // Only possible in a compacted batch whose tail records were removed: the next batch.
-    match core.next_batch(log, &loc)? {
+    match core.next_batch(core.log.prefix(), &loc)? {
         Some(next) => read_at(core, next.header.base_offset),
         None => Ok(None),
     }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64};
 use crate::codec::batch::{self, BatchHeader, RecordIter};
 use crate::codec::index::{OFFSET_ENTRY_LEN, OffsetEntry, TIME_ENTRY_LEN, TimeEntry};
 use crate::error::{Error, Result, io_err};
-use crate::mmap::{MapWriter, Mapping};
+use crate::mmap::{MapWriter, Mapping, lock_exclusive, map_locked_read_only};
 use crate::segment::core::{SegmentCore, decode_error, shift};
 use crate::segment::files::SegmentPaths;
 use crate::segment::writer::{IndexRule, Limits, SegmentWriter};
@@ -198,32 +198,30 @@ pub fn recover(
     verify_checksums: bool,
     writable: bool,
 ) -> Result<(SegmentCore, Option<SegmentWriter>, Recovery)> {
-    let scan = with_file_bytes(&paths.log, |log| {
+    // The writer lock first: recovery may shorten the file, which must never happen under
+    // another writer's mapping.
+    let log_file = lock_exclusive(&paths.log).map_err(io_err(&paths.log))?;
+    let (mut scan, file_len) = {
+        let map = map_locked_read_only(&log_file).map_err(io_err(&paths.log))?;
+        let log = map.prefix();
         let mut s = scan(log, base, limits);
-        let file_len = log.len();
         // A tail of zeros is preallocated space, not damage worth reporting.
         if let Some((pos, _)) = &s.stopped
             && log[*pos..].iter().all(|&b| b == 0)
         {
             s.stopped = None;
         }
-        (s, file_len)
-    })?;
-    let (mut scan, file_len) = scan;
+        (s, log.len())
+    };
     if !writable {
         scan.add_seal_entry(base, limits);
     }
-    let log_file = fs::OpenOptions::new()
-        .write(true)
-        .open(&paths.log)
-        .map_err(io_err(&paths.log))?;
     if file_len != scan.valid_end {
         log_file
             .set_len(scan.valid_end as u64)
             .map_err(io_err(&paths.log))?;
     }
     log_file.sync_all().map_err(io_err(&paths.log))?;
-    drop(log_file);
     let (index_bytes, time_bytes) = scan.encoded_indexes();
     let mut index = rewrite_index(&paths.index, limits.index_capacity, &index_bytes)?;
     let mut time = rewrite_index(&paths.time, limits.time_capacity, &time_bytes)?;
@@ -233,8 +231,8 @@ pub fn recover(
         stopped: scan.stopped.clone().map(|(p, r)| (p as u64, r)),
     };
     if writable {
-        let log = MapWriter::open(
-            &paths.log,
+        let log = MapWriter::from_locked(
+            log_file,
             limits.log_capacity,
             scan.valid_end,
             super::writer::LOG_RESERVE_CHUNK,
@@ -272,7 +270,7 @@ pub fn recover(
             w.trim().map_err(io_err(p))?;
             w.mapping().sync_data().map_err(io_err(p))?;
         }
-        drop((index, time));
+        drop((index, time, log_file));
         let core = open_mappings(
             paths,
             base,
@@ -392,11 +390,11 @@ pub fn open_sealed(
 /// Largest `max_timestamp` over the batch headers from the batch holding `from` to the end
 /// (stops at the first damaged header).
 fn headers_max_timestamp(core: &SegmentCore, from: u64) -> i64 {
-    let log = core.log.prefix();
     let mut max = i64::MIN;
     let Ok(Some(first)) = core.locate(from) else {
         return max;
     };
+    let log = core.log.prefix();
     let mut pos = first.position;
     while let Ok(h) = core.header_at(log, pos) {
         max = max.max(h.max_timestamp);

@@ -181,6 +181,19 @@ impl SegmentWriter {
         else {
             return Ok(Err(Full::Index));
         };
+        // Everything that can fail (space reservations) happens before the batch is encoded,
+        // so a failed append leaves no complete batch behind for recovery to resurrect. The
+        // index entries go above their watermarks, invisible until published below.
+        if let Some(e) = step.offset
+            && !write_entry(&mut self.index, &e.encode()).map_err(io_err(&core.paths.index))?
+        {
+            return Ok(Err(Full::Index));
+        }
+        if let Some(t) = step.time
+            && !write_entry(&mut self.time, &t.encode()).map_err(io_err(&core.paths.time))?
+        {
+            return Ok(Err(Full::Index));
+        }
         let Some(dst) = self
             .log
             .tail_mut(plan.len)
@@ -189,14 +202,6 @@ impl SegmentWriter {
             return Ok(Err(Full::Log));
         };
         batch::encode(dst, first, records, plan, now);
-        // Index slots are reserved up front, so these writes cannot fail for lack of space
-        // once the step said there is room.
-        if let Some(e) = step.offset {
-            write_entry(&mut self.index, &e.encode()).map_err(io_err(&core.paths.index))?;
-        }
-        if let Some(t) = step.time {
-            write_entry(&mut self.time, &t.encode()).map_err(io_err(&core.paths.time))?;
-        }
         self.rule.apply(&step, plan.len);
         self.next_offset = last + 1;
         self.max_timestamp = seg_max;
