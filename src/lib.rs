@@ -42,10 +42,13 @@ compile_error!("pagelog maps whole segments and needs a 64-bit address space");
 
 pub mod codec;
 mod config;
+mod consumer;
 mod error;
 mod flusher;
 mod fsutil;
+mod group;
 mod mmap;
+mod notify;
 mod partition;
 mod partitioner;
 mod record;
@@ -54,8 +57,9 @@ mod store;
 mod topic;
 
 pub use config::{FlushPolicy, MAX_PARTITIONS, MAX_SEGMENT_BYTES, MIN_SEGMENT_BYTES, TopicConfig};
+pub use consumer::{Consumer, ConsumerConfig, ConsumerRecord, StartFrom};
 pub use error::{Error, Result};
-pub use partition::{Partition, PartitionInfo, Records};
+pub use partition::{Blocking, Partition, PartitionInfo, Records};
 pub use partitioner::{murmur2, partition_for_key};
 pub use record::{Header, Headers, NewRecord, Record};
 pub use segment::{Problem, Recovery, Segment, SegmentPaths, VerifyReport};

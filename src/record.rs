@@ -170,6 +170,12 @@ impl Record {
     pub fn header_count(&self) -> u32 {
         self.header_count
     }
+
+    /// Bytes of key, value and encoded headers: what fetch budgets count.
+    pub fn size(&self) -> usize {
+        let len = |s: Option<Span>| s.map_or(0, |s| s.len as usize);
+        len(self.key) + len(self.value) + self.headers.len as usize
+    }
 }
 
 impl fmt::Debug for Record {

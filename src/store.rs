@@ -13,6 +13,7 @@ use crate::config::TopicConfig;
 use crate::error::{Error, Result, io_err};
 use crate::flusher::Flusher;
 use crate::fsutil;
+use crate::notify::Notifier;
 use crate::partition::Partition;
 use crate::topic::{TOPIC_META_FILE, Topic, validate_topic_name};
 
@@ -132,6 +133,7 @@ impl Store {
                 &config,
                 true,
                 None,
+                Arc::default(),
             )?;
             part.inner().close()?;
         }
@@ -177,6 +179,7 @@ impl Store {
             reason: e.to_string(),
         })?;
         let topic_name: Arc<str> = name.into();
+        let notifier = Arc::new(Notifier::default());
         let mut partitions = Vec::with_capacity(config.partitions as usize);
         for p in 0..config.partitions {
             let part = Partition::open(
@@ -186,11 +189,18 @@ impl Store {
                 &config,
                 false,
                 Some(Arc::clone(&self.flusher)),
+                Arc::clone(&notifier),
             )?;
             self.flusher.register(part.inner());
             partitions.push(part);
         }
-        Ok(Topic::new(name.to_owned(), dir, config, partitions))
+        Ok(Topic::new(
+            name.to_owned(),
+            dir,
+            config,
+            partitions,
+            notifier,
+        ))
     }
 
     /// Names of all topics, sorted. Directories and files that are not topics are ignored.

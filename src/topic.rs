@@ -1,12 +1,18 @@
 //! Topics: a fixed set of partitions under one name.
 
+use std::collections::HashMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use parking_lot::Mutex;
+
 use crate::config::TopicConfig;
+use crate::consumer::{Consumer, ConsumerConfig};
 use crate::error::{Error, Result};
+use crate::group::{self, Group};
+use crate::notify::Notifier;
 use crate::partition::Partition;
 use crate::partitioner;
 use crate::record::NewRecord;
@@ -27,6 +33,9 @@ struct Inner {
     config: TopicConfig,
     partitions: Vec<Partition>,
     round_robin: AtomicU32,
+    notifier: Arc<Notifier>,
+    /// Consumer groups with members in this process.
+    groups: Mutex<HashMap<String, Arc<Group>>>,
 }
 
 impl Topic {
@@ -35,6 +44,7 @@ impl Topic {
         dir: PathBuf,
         config: TopicConfig,
         partitions: Vec<Partition>,
+        notifier: Arc<Notifier>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -43,6 +53,8 @@ impl Topic {
                 config,
                 partitions,
                 round_robin: AtomicU32::new(0),
+                notifier,
+                groups: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -136,6 +148,82 @@ impl Topic {
     /// The first partition's error.
     pub fn flush(&self) -> Result<()> {
         self.inner.partitions.iter().try_for_each(Partition::flush)
+    }
+
+    /// Joins consumer group `group` as a new member and returns the [`Consumer`].
+    ///
+    /// The members of a group in this process split the partitions: ordered by when they
+    /// joined, with `n` members, partition `p` goes to the member at position `p % n`. A
+    /// member that joins or leaves (is dropped) moves partitions between members; a moved
+    /// partition is read by its new member only after the old one released it, starting at
+    /// the group's committed offset for it. Groups are independent of each other.
+    ///
+    /// # Errors
+    /// [`Error::InvalidTopicName`] for a bad group name (groups follow the topic-name rule);
+    /// [`Error::InvalidConfig`]; [`Error::Corrupt`] if the group's offsets file is damaged.
+    pub fn consumer(&self, group: &str, config: ConsumerConfig) -> Result<Consumer> {
+        let g = self.group(group)?;
+        Consumer::new(self.clone(), g, config)
+    }
+
+    fn group(&self, name: &str) -> Result<Arc<Group>> {
+        crate::topic::validate_topic_name(name)?;
+        let mut groups = self.inner.groups.lock();
+        if let Some(g) = groups.get(name) {
+            return Ok(Arc::clone(g));
+        }
+        let g = Arc::new(Group::load(
+            &self.inner.dir,
+            name,
+            self.partition_count(),
+            Arc::clone(&self.inner.notifier),
+        )?);
+        groups.insert(name.to_owned(), Arc::clone(&g));
+        Ok(g)
+    }
+
+    /// The offsets group `group` committed, one per partition (`None`: nothing committed;
+    /// a committed offset is the next offset the group will read).
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] if the group's offsets file is damaged; [`Error::Io`].
+    pub fn committed_offsets(&self, group: &str) -> Result<Vec<Option<u64>>> {
+        crate::topic::validate_topic_name(group)?;
+        if let Some(g) = self.inner.groups.lock().get(group) {
+            return Ok(g.committed());
+        }
+        group::read_offsets(&self.inner.dir, group, self.partition_count())
+    }
+
+    /// Lag of group `group` per partition: records stored that it has not committed,
+    /// `next_offset - committed` (from the start offset where it never committed).
+    ///
+    /// # Errors
+    /// As [`committed_offsets`](Self::committed_offsets).
+    pub fn group_lag(&self, group: &str) -> Result<Vec<u64>> {
+        let committed = self.committed_offsets(group)?;
+        Ok(self
+            .inner
+            .partitions
+            .iter()
+            .zip(committed)
+            .map(|(p, c)| {
+                let from = c.unwrap_or(p.start_offset()).max(p.start_offset());
+                p.next_offset().saturating_sub(from)
+            })
+            .collect())
+    }
+
+    /// Names of the groups that have committed offsets for this topic, sorted.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the groups directory cannot be read.
+    pub fn groups(&self) -> Result<Vec<String>> {
+        group::list(&self.inner.dir)
+    }
+
+    pub(crate) fn notifier(&self) -> &Notifier {
+        &self.inner.notifier
     }
 
     pub(crate) fn close(&self) -> Result<()> {

@@ -34,8 +34,9 @@ fn frame(magic: [u8; 4], body: &[u8]) -> Vec<u8> {
     out
 }
 
-fn unframe(bytes: &[u8], magic: [u8; 4], body_len: usize) -> Result<&[u8], DecodeError> {
-    let total = FRAME_HEADER_LEN + body_len + 4;
+/// Checks the framing and returns the body. `body_len` is the length the kind requires, or
+/// `None` for kinds whose body length varies (then the stored length must match the file).
+fn unframe(bytes: &[u8], magic: [u8; 4], body_len: Option<usize>) -> Result<&[u8], DecodeError> {
     if bytes.len() < FRAME_HEADER_LEN {
         return Err(DecodeError::Truncated {
             at: bytes.len(),
@@ -54,7 +55,10 @@ fn unframe(bytes: &[u8], magic: [u8; 4], body_len: usize) -> Result<&[u8], Decod
             reason: "unsupported metadata version",
         });
     }
-    if le_u32(bytes, 8) as usize != body_len || le_u16(bytes, 6) != 0 {
+    let stored = le_u32(bytes, 8) as usize;
+    let body_len = body_len.unwrap_or(stored);
+    let total = FRAME_HEADER_LEN + body_len + 4;
+    if stored != body_len || le_u16(bytes, 6) != 0 {
         return Err(DecodeError::Invalid {
             at: 6,
             reason: "unexpected metadata body length or reserved bits",
@@ -100,7 +104,7 @@ pub fn encode_topic(c: &TopicConfig) -> Vec<u8> {
 /// # Errors
 /// Any [`DecodeError`]: wrong magic, version, size, CRC, or an unknown enum value.
 pub fn decode_topic(bytes: &[u8]) -> Result<TopicConfig, DecodeError> {
-    let b = unframe(bytes, TOPIC_MAGIC, TOPIC_BODY_LEN)?;
+    let b = unframe(bytes, TOPIC_MAGIC, Some(TOPIC_BODY_LEN))?;
     let at = FRAME_HEADER_LEN;
     let value = le_u64(b, 40);
     let flush = match b[32] {
@@ -180,7 +184,7 @@ pub fn encode_checkpoint(c: &Checkpoint) -> Vec<u8> {
 /// # Errors
 /// Any [`DecodeError`] for a file that is not a valid checkpoint.
 pub fn decode_checkpoint(bytes: &[u8]) -> Result<Checkpoint, DecodeError> {
-    let b = unframe(bytes, CHECKPOINT_MAGIC, CHECKPOINT_BODY_LEN)?;
+    let b = unframe(bytes, CHECKPOINT_MAGIC, Some(CHECKPOINT_BODY_LEN))?;
     let flags = le_u32(b, 0);
     if flags > 1 || le_u32(b, 4) != 0 {
         return Err(DecodeError::Invalid {
@@ -196,6 +200,48 @@ pub fn decode_checkpoint(bytes: &[u8]) -> Result<Checkpoint, DecodeError> {
         active_len: le_u64(b, 32),
         active_max_timestamp: le_i64(b, 40),
     })
+}
+
+/// Magic of a consumer group's committed offsets (`groups/<group>.offsets`).
+pub const GROUP_MAGIC: [u8; 4] = *b"PLGO";
+/// Stored for a partition without a committed offset.
+const NO_OFFSET: u64 = u64::MAX;
+
+/// Encodes a group's committed offsets, one slot per partition (`None`: never committed).
+/// Body: `partitions:u32 reserved:u32 offset:u64{partitions}` with `u64::MAX` for none.
+pub fn encode_group_offsets(offsets: &[Option<u64>]) -> Vec<u8> {
+    let mut b = Vec::with_capacity(8 + 8 * offsets.len());
+    b.extend_from_slice(&(offsets.len() as u32).to_le_bytes());
+    b.extend_from_slice(&0u32.to_le_bytes());
+    for o in offsets {
+        b.extend_from_slice(&o.unwrap_or(NO_OFFSET).to_le_bytes());
+    }
+    frame(GROUP_MAGIC, &b)
+}
+
+/// Decodes a group's committed offsets.
+///
+/// # Errors
+/// Any [`DecodeError`] for a file that is not a valid offsets file.
+pub fn decode_group_offsets(bytes: &[u8]) -> Result<Vec<Option<u64>>, DecodeError> {
+    let b = unframe(bytes, GROUP_MAGIC, None)?;
+    if b.len() < 8 || le_u32(b, 4) != 0 {
+        return Err(DecodeError::Invalid {
+            at: FRAME_HEADER_LEN,
+            reason: "malformed offsets body",
+        });
+    }
+    let n = le_u32(b, 0) as usize;
+    if b.len() != 8 + 8 * n {
+        return Err(DecodeError::Invalid {
+            at: FRAME_HEADER_LEN,
+            reason: "offset count does not match the body length",
+        });
+    }
+    Ok((0..n)
+        .map(|i| le_u64(b, 8 + 8 * i))
+        .map(|o| (o != NO_OFFSET).then_some(o))
+        .collect())
 }
 
 #[cfg(test)]
@@ -227,6 +273,17 @@ mod tests {
         assert!(decode_topic(&bytes).is_err(), "magic keeps kinds apart");
     }
 
+    #[test]
+    fn group_offsets_roundtrip() {
+        let o = vec![Some(0), None, Some(42)];
+        let bytes = encode_group_offsets(&o);
+        assert_eq!(decode_group_offsets(&bytes), Ok(o));
+        assert!(decode_group_offsets(&bytes[..bytes.len() - 1]).is_err());
+        let mut bad = bytes.clone();
+        bad[20] ^= 1;
+        assert!(decode_group_offsets(&bad).is_err());
+    }
+
     proptest! {
         #[test]
         fn any_flipped_byte_is_rejected(at in 0usize..64, bit in 0u8..8) {
@@ -240,6 +297,7 @@ mod tests {
         fn arbitrary_bytes_never_panic(bytes: Vec<u8>) {
             let _ = decode_topic(&bytes);
             let _ = decode_checkpoint(&bytes);
+            let _ = decode_group_offsets(&bytes);
         }
     }
 }

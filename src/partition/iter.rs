@@ -1,7 +1,8 @@
-//! Sequential reading across a partition's segments.
+//! Sequential reading across a partition's segments, and tailing.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use super::Inner;
 use crate::codec::batch::{IterState, RecordIter};
@@ -14,8 +15,33 @@ use crate::segment::core::{Located, SegmentCore, shift};
 ///
 /// Each item is a zero-copy [`Record`]. Batches are CRC-checked once, when the iterator
 /// enters them (unless the topic disabled read checks). When it reaches the end it returns
-/// `None`, and a later call picks up records appended since. After an error it returns
-/// `None` for good.
+/// `None`, and a later call picks up records appended since; [`next_timeout`],
+/// [`poll`] and [`blocking`] wait for new records instead. After an error it returns `None`
+/// for good, unless [`skip_damaged`] asked it to step over damaged data.
+///
+/// ```
+/// # fn main() -> pagelog::Result<()> {
+/// use std::time::Duration;
+/// use pagelog::{NewRecord, Store, TopicConfig};
+/// let dir = tempfile::tempdir().map_err(|e| pagelog::Error::Io { path: "tmp".into(), source: e })?;
+/// let store = Store::open(dir.path())?;
+/// let p = store.create_topic("t", TopicConfig::default())?.partition(0)?.clone();
+/// let mut tail = p.iter_from_end();
+/// let writer = {
+///     let p = p.clone();
+///     std::thread::spawn(move || p.append(NewRecord::new(b"hello")))
+/// };
+/// // Blocks until the writer's append is visible (woken by it, no polling).
+/// let batch = tail.poll(1 << 20, Duration::from_secs(10))?;
+/// assert_eq!(batch[0].value(), b"hello");
+/// # writer.join().unwrap()?;
+/// # Ok(()) }
+/// ```
+///
+/// [`next_timeout`]: Records::next_timeout
+/// [`poll`]: Records::poll
+/// [`blocking`]: Records::blocking
+/// [`skip_damaged`]: Records::skip_damaged
 #[derive(Debug)]
 pub struct Records {
     part: Arc<Inner>,
@@ -30,6 +56,12 @@ pub struct Records {
     /// so the iterator never runs ahead of `Partition::next_offset`.
     end: u64,
     failed: bool,
+    /// Step over damaged batches instead of stopping.
+    skip_damaged: bool,
+    /// The batch whose CRC or records failed, to step over it.
+    damaged: Option<Located>,
+    /// An error met after `poll` had already collected records, returned by the next call.
+    pending: Option<Error>,
 }
 
 impl Records {
@@ -42,7 +74,121 @@ impl Records {
             next: from,
             end: 0,
             failed: false,
+            skip_damaged: false,
+            damaged: None,
+            pending: None,
         }
+    }
+
+    /// Makes the iterator continue past damaged data: it still returns the error (with its
+    /// location), then resumes after the damaged batch, or, if the batch header itself is
+    /// unreadable, at the next batch the offset index points to (else the next segment).
+    /// The records in between are skipped.
+    #[must_use]
+    pub fn skip_damaged(mut self) -> Self {
+        self.skip_damaged = true;
+        self
+    }
+
+    /// Moves the iterator to `offset` (clamped to the partition's range on the next read).
+    pub fn seek(&mut self, offset: u64) {
+        self.seg = None;
+        self.current = None;
+        self.previous = None;
+        self.damaged = None;
+        self.pending = None;
+        self.failed = false;
+        self.next = offset;
+    }
+
+    /// The next record, waiting up to `timeout` for one to be appended. `None` on timeout,
+    /// after an error the iterator does not skip, or once the partition is closed and every
+    /// record was read.
+    pub fn next_timeout(&mut self, timeout: Duration) -> Option<Result<Record>> {
+        let deadline = Instant::now().checked_add(timeout);
+        loop {
+            if let Some(r) = self.next() {
+                return Some(r);
+            }
+            if self.failed {
+                return None;
+            }
+            let (part, next) = (&self.part, self.next);
+            if !part.open.load(Ordering::Acquire)
+                && part.next_offset.load(Ordering::Acquire) <= next
+            {
+                return None;
+            }
+            let ready = || {
+                part.next_offset.load(Ordering::Acquire) > next
+                    || !part.open.load(Ordering::Acquire)
+            };
+            if !part.notifier.wait_until(deadline, ready) {
+                return None;
+            }
+        }
+    }
+
+    /// A fetch, like a Kafka consumer's: waits up to `timeout` for at least one record, then
+    /// returns every record already there, up to about `max_bytes` of keys, values and
+    /// headers (always at least one record). An empty vector means the timeout passed.
+    ///
+    /// # Errors
+    /// A damaged batch ([`Error::ChecksumMismatch`], [`Error::Corrupt`]); if records were
+    /// collected before it, they are returned and the error comes with the next call.
+    pub fn poll(&mut self, max_bytes: usize, timeout: Duration) -> Result<Vec<Record>> {
+        if let Some(e) = self.pending.take() {
+            return Err(e);
+        }
+        let mut out = Vec::new();
+        let first = match self.next_timeout(timeout) {
+            None => return Ok(out),
+            Some(r) => r?,
+        };
+        let mut bytes = first.size();
+        out.push(first);
+        while bytes < max_bytes {
+            match self.next() {
+                Some(Ok(r)) => {
+                    bytes += r.size();
+                    out.push(r);
+                }
+                Some(Err(e)) => {
+                    self.pending = Some(e);
+                    break;
+                }
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// Turns this into an iterator that blocks until each next record is appended, and ends
+    /// when the partition is closed (after its last record) or at an error it does not skip.
+    pub fn blocking(self) -> Blocking {
+        Blocking(self)
+    }
+
+    /// Repositions after an error when skipping damaged data. Always moves forward.
+    fn skip_past_damage(&mut self) {
+        self.current = None;
+        if let Some(loc) = self.damaged.take() {
+            self.previous = Some(loc);
+            self.next = self.next.max(loc.header.next_offset());
+            return;
+        }
+        self.previous = None;
+        let Some(seg) = self.seg.clone() else {
+            return;
+        };
+        // The header at the current position is unreadable: resume at the next batch the
+        // offset index points at, if any is intact, else at the next segment.
+        if let Some(offset) = seg.next_indexed_batch(self.next) {
+            self.next = offset;
+            return;
+        }
+        self.next = self.next.max(seg.next_offset());
+        self.seg = None;
     }
 
     /// The offset the iterator will return next (or the first one after it, in a gap).
@@ -68,7 +214,10 @@ impl Records {
                             )));
                         }
                     }
-                    Some(Err(e)) => return Err(seg.corrupt(loc.position, shift(e, loc.position))),
+                    Some(Err(e)) => {
+                        self.damaged = Some(loc);
+                        return Err(seg.corrupt(loc.position, shift(e, loc.position)));
+                    }
                     None => {
                         self.next = self.next.max(loc.header.next_offset());
                         self.previous = Some(loc);
@@ -108,7 +257,13 @@ impl Records {
                             return Ok(None);
                         }
                     }
-                    let bytes = seg.batch_bytes(&loc)?;
+                    let bytes = match seg.batch_bytes(&loc) {
+                        Ok(b) => b,
+                        Err(e) => {
+                            self.damaged = Some(loc);
+                            return Err(e);
+                        }
+                    };
                     self.current = Some((loc, RecordIter::new(bytes, &loc.header).state()));
                 }
                 None => {
@@ -148,12 +303,48 @@ impl Iterator for Records {
         if self.failed {
             return None;
         }
+        if let Some(e) = self.pending.take() {
+            return Some(Err(e));
+        }
         match self.step() {
             Ok(Some(r)) => Some(Ok(r)),
             Ok(None) => None,
             Err(e) => {
-                self.failed = true;
+                if self.skip_damaged {
+                    self.skip_past_damage();
+                } else {
+                    self.failed = true;
+                }
                 Some(Err(e))
+            }
+        }
+    }
+}
+
+/// A [`Records`] iterator that waits for new records; see [`Records::blocking`].
+#[derive(Debug)]
+pub struct Blocking(Records);
+
+impl Blocking {
+    /// The offset it will return next.
+    pub fn position(&self) -> u64 {
+        self.0.next
+    }
+}
+
+impl Iterator for Blocking {
+    type Item = Result<Record>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(r) = self.0.next_timeout(Duration::from_secs(3600)) {
+                return Some(r);
+            }
+            let part = &self.0.part;
+            let closed = !part.open.load(Ordering::Acquire)
+                && part.next_offset.load(Ordering::Acquire) <= self.0.next;
+            if self.0.failed || closed {
+                return None;
             }
         }
     }

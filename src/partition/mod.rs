@@ -15,13 +15,14 @@ use parking_lot::{Mutex, RwLock};
 use crate::config::{FlushPolicy, TopicConfig};
 use crate::error::{Error, Result};
 use crate::flusher::Flusher;
+use crate::notify::Notifier;
 use crate::record::{NewRecord, Record};
 use crate::segment::core::SegmentCore;
 use crate::segment::writer::{Full, Limits};
 use crate::segment::{self, Segment, SegmentPaths, now_ms, plan_batch};
 
 use self::commit::GroupCommit;
-pub use self::iter::Records;
+pub use self::iter::{Blocking, Records};
 
 /// Name of the checkpoint file in a partition directory.
 pub(crate) const CHECKPOINT_FILE: &str = "checkpoint";
@@ -69,6 +70,8 @@ pub(crate) struct Inner {
     /// Set when the partition was deleted or dropped as in a crash: no more checkpoints.
     abandoned: AtomicBool,
     flusher: Option<Arc<Flusher>>,
+    /// Wakes readers waiting for records (shared by the topic's partitions).
+    notifier: Arc<Notifier>,
 }
 
 /// Summary of a partition, for tools and monitoring.
@@ -174,6 +177,7 @@ impl Partition {
             };
             (range, sync)
         };
+        self.inner.notifier.notify();
         if sync {
             self.inner.sync_to(range.end)?;
         } else if let (FlushPolicy::Interval(_), Some(f)) =
@@ -244,6 +248,23 @@ impl Partition {
         Records::new(Arc::clone(&self.inner), self.start_offset())
     }
 
+    /// An iterator positioned at the end: it sees only records appended from now on. Use
+    /// [`Records::poll`] or [`Records::blocking`] to wait for them.
+    pub fn iter_from_end(&self) -> Records {
+        Records::new(Arc::clone(&self.inner), self.next_offset())
+    }
+
+    /// Iterates from the first record with a timestamp `>= ts` (from the end if there is
+    /// none yet).
+    ///
+    /// # Errors
+    /// As [`offset_for_timestamp`](Self::offset_for_timestamp).
+    pub fn iter_from_timestamp(&self, ts: i64) -> Result<Records> {
+        let end = self.next_offset();
+        let from = self.offset_for_timestamp(ts)?.unwrap_or(end);
+        Ok(Records::new(Arc::clone(&self.inner), from))
+    }
+
     /// The smallest offset whose record's timestamp is `>= ts`, or `None` if every record is
     /// older (Kafka's `offsetsForTimes`).
     ///
@@ -259,6 +280,11 @@ impl Partition {
             }
         }
         Ok(None)
+    }
+
+    /// False once the partition was closed or its topic deleted.
+    pub fn is_open(&self) -> bool {
+        self.inner.open.load(Ordering::Acquire)
     }
 
     /// Sizes and offsets of this partition.

@@ -16,6 +16,7 @@ use crate::config::TopicConfig;
 use crate::error::{Error, Result, io_err};
 use crate::flusher::Flusher;
 use crate::fsutil::{self, TMP_SUFFIX};
+use crate::notify::Notifier;
 use crate::segment::core::SegmentCore;
 use crate::segment::files::{LOG_EXT, parse_file_name};
 use crate::segment::recover::{open_active_clean, open_sealed, recover};
@@ -81,6 +82,7 @@ impl Partition {
         config: &TopicConfig,
         create: bool,
         flusher: Option<Arc<Flusher>>,
+        notifier: Arc<Notifier>,
     ) -> Result<Self> {
         if create {
             fs::create_dir_all(&dir).map_err(io_err(&dir))?;
@@ -214,6 +216,7 @@ impl Partition {
             open: AtomicBool::new(true),
             abandoned: AtomicBool::new(false),
             flusher,
+            notifier,
         });
         if recovered {
             // Record the recovery so a crash before the next checkpoint does not redo it.

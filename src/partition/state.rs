@@ -170,6 +170,7 @@ impl Inner {
             .store(w.active.base_offset(), Ordering::Release);
         self.write_checkpoint(true, w)?;
         w.active.release_writer();
+        self.notifier.notify();
         Ok(())
     }
 
@@ -184,6 +185,7 @@ impl Inner {
             self.abandoned.store(true, Ordering::Release);
         }
         w.active.release_writer();
+        self.notifier.notify();
     }
 
     /// Background work: sync rolled segments, and flush under an interval policy.

@@ -186,6 +186,28 @@ impl SegmentCore {
         }))
     }
 
+    /// Base offset of the first batch after offset `after` that the offset index points at
+    /// and whose header checks out: where to resume reading past damaged bytes.
+    pub(crate) fn next_indexed_batch(&self, after: u64) -> Option<u64> {
+        let entries = self.index.prefix();
+        let log = self.log.prefix();
+        entries
+            .chunks_exact(OFFSET_ENTRY_LEN)
+            .filter_map(|e| OffsetEntry::decode(e).ok())
+            .map(|e| {
+                (
+                    self.base + u64::from(e.relative_offset),
+                    e.position as usize,
+                )
+            })
+            .filter(|&(offset, _)| offset > after)
+            .find(|&(offset, pos)| {
+                BatchHeader::parse(log.get(pos..).unwrap_or_default())
+                    .is_ok_and(|h| h.base_offset == offset && pos + h.length as usize <= log.len())
+            })
+            .map(|(offset, _)| offset)
+    }
+
     /// The next batch after `at`, if committed.
     pub(crate) fn next_batch(&self, log: &[u8], at: &Located) -> Result<Option<Located>> {
         let pos = at.position + at.header.length as usize;

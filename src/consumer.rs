@@ -1,0 +1,387 @@
+//! Consumers: read a topic's partitions as a member of a named group, resuming from the
+//! group's committed offsets.
+
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::group::Group;
+use crate::partition::Records;
+use crate::record::Record;
+use crate::topic::Topic;
+
+/// Where a consumer starts on a partition its group never committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StartFrom {
+    /// The first record still stored (the default: a new group sees everything).
+    #[default]
+    Earliest,
+    /// The end: only records appended after the consumer took the partition.
+    Latest,
+    /// The first record with a timestamp `>=` this (ms since the Unix epoch).
+    Timestamp(i64),
+}
+
+/// Settings of a [`Consumer`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerConfig {
+    /// Where to start without a committed offset. Default [`StartFrom::Earliest`].
+    pub start: StartFrom,
+    /// Commit automatically at most this often, from `poll` (and when the consumer is dropped
+    /// or loses a partition). Default `None`: only [`Consumer::commit`] commits.
+    pub auto_commit: Option<Duration>,
+    /// Upper bound on the bytes (keys, values, headers) one `poll` returns; at least one
+    /// record is always returned. Default 1 MiB; range `1..`.
+    pub max_poll_bytes: usize,
+}
+
+impl Default for ConsumerConfig {
+    fn default() -> Self {
+        Self {
+            start: StartFrom::Earliest,
+            auto_commit: None,
+            max_poll_bytes: 1 << 20,
+        }
+    }
+}
+
+impl ConsumerConfig {
+    /// Sets [`start`](Self::start).
+    #[must_use]
+    pub fn start(mut self, start: StartFrom) -> Self {
+        self.start = start;
+        self
+    }
+
+    /// Sets [`auto_commit`](Self::auto_commit).
+    #[must_use]
+    pub fn auto_commit(mut self, every: Option<Duration>) -> Self {
+        self.auto_commit = every;
+        self
+    }
+
+    /// Sets [`max_poll_bytes`](Self::max_poll_bytes).
+    #[must_use]
+    pub fn max_poll_bytes(mut self, n: usize) -> Self {
+        self.max_poll_bytes = n;
+        self
+    }
+
+    /// Checks the settings.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] for `max_poll_bytes == 0` or a zero auto-commit interval.
+    pub fn validate(&self) -> Result<()> {
+        if self.max_poll_bytes == 0 {
+            return Err(Error::InvalidConfig(
+                "max_poll_bytes must be at least 1".into(),
+            ));
+        }
+        if self.auto_commit.is_some_and(|d| d.is_zero()) {
+            return Err(Error::InvalidConfig(
+                "auto_commit interval must be positive".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A record returned by [`Consumer::poll`], with its partition. Dereferences to [`Record`].
+#[derive(Debug, Clone)]
+pub struct ConsumerRecord {
+    /// The partition it came from.
+    pub partition: u32,
+    /// The record.
+    pub record: Record,
+}
+
+impl Deref for ConsumerRecord {
+    type Target = Record;
+
+    fn deref(&self) -> &Record {
+        &self.record
+    }
+}
+
+/// A partition this member reads.
+#[derive(Debug)]
+struct Owned {
+    partition: u32,
+    records: Records,
+    /// Position last committed (or loaded), to skip no-op commits.
+    committed: Option<u64>,
+}
+
+/// A member of a consumer group reading a topic.
+///
+/// The group's members in this process split the topic's partitions (see the assignment
+/// rule in the crate docs of [`Topic::consumer`]); each member reads its partitions fairly,
+/// starting where the group last committed. [`commit`](Self::commit) stores the positions;
+/// a restarted consumer of the same group resumes after the last committed record. Delivery
+/// is at-least-once: records polled but not committed are read again after a restart or a
+/// rebalance.
+///
+/// ```
+/// # fn main() -> pagelog::Result<()> {
+/// use std::time::Duration;
+/// use pagelog::{ConsumerConfig, Store, TopicConfig};
+/// let dir = tempfile::tempdir().map_err(|e| pagelog::Error::Io { path: "tmp".into(), source: e })?;
+/// let store = Store::open(dir.path())?;
+/// let topic = store.create_topic("jobs", TopicConfig::default().partitions(2))?;
+/// topic.append(Some(b"a"), b"job 1")?;
+/// topic.append(Some(b"b"), b"job 2")?;
+///
+/// let mut consumer = topic.consumer("workers", ConsumerConfig::default())?;
+/// let mut seen = Vec::new();
+/// while seen.len() < 2 {
+///     for r in consumer.poll(Duration::from_secs(5))? {
+///         seen.push(r.value().to_vec());
+///     }
+/// }
+/// consumer.commit()?; // a restarted "workers" consumer starts after these
+/// assert_eq!(topic.group_lag("workers")?, vec![0, 0]);
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Consumer {
+    topic: Topic,
+    group: Arc<Group>,
+    member: u64,
+    generation: u64,
+    owned: Vec<Owned>,
+    /// Assigned partitions not yet released by their previous owner.
+    waiting: Vec<u32>,
+    /// Where the fair rotation over owned partitions starts next.
+    rotation: usize,
+    config: ConsumerConfig,
+    last_commit: Instant,
+}
+
+impl Consumer {
+    pub(crate) fn new(topic: Topic, group: Arc<Group>, config: ConsumerConfig) -> Result<Self> {
+        config.validate()?;
+        let member = group.join();
+        let mut c = Self {
+            topic,
+            group,
+            member,
+            generation: u64::MAX,
+            owned: Vec::new(),
+            waiting: Vec::new(),
+            rotation: 0,
+            config,
+            last_commit: Instant::now(),
+        };
+        c.rebalance()?;
+        Ok(c)
+    }
+
+    /// The group's name.
+    pub fn group(&self) -> &str {
+        self.group.name()
+    }
+
+    /// Partitions this member reads now, in order.
+    pub fn assignment(&self) -> Vec<u32> {
+        let mut v: Vec<u32> = self.owned.iter().map(|o| o.partition).collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// The next offset this member will read from `partition`, if it owns it.
+    pub fn position(&self, partition: u32) -> Option<u64> {
+        self.owned
+            .iter()
+            .find(|o| o.partition == partition)
+            .map(|o| o.records.position())
+    }
+
+    /// Moves this member's position on an owned `partition` to `offset`.
+    ///
+    /// # Errors
+    /// [`Error::PartitionNotFound`] if this member does not own `partition`.
+    pub fn seek(&mut self, partition: u32, offset: u64) -> Result<()> {
+        match self.owned.iter_mut().find(|o| o.partition == partition) {
+            Some(o) => {
+                o.records.seek(offset);
+                Ok(())
+            }
+            None => Err(Error::PartitionNotFound {
+                topic: self.topic.name().to_owned(),
+                partition,
+                partitions: self.topic.partition_count(),
+            }),
+        }
+    }
+
+    /// Follows a change of group membership: commits and releases lost partitions, takes
+    /// gained ones whose previous owner let go.
+    fn rebalance(&mut self) -> Result<()> {
+        let (generation, assigned) = self.group.assignment(self.member);
+        if generation != self.generation {
+            self.generation = generation;
+            let lost: Vec<Owned> = {
+                let (keep, lost) = std::mem::take(&mut self.owned)
+                    .into_iter()
+                    .partition(|o| assigned.contains(&o.partition));
+                self.owned = keep;
+                lost
+            };
+            if self.config.auto_commit.is_some() {
+                self.commit_owned(&lost)?;
+            }
+            for o in lost {
+                self.group.release(self.member, o.partition);
+            }
+            self.waiting = assigned
+                .into_iter()
+                .filter(|p| !self.owned.iter().any(|o| o.partition == *p))
+                .collect();
+        }
+        let mut still_waiting = Vec::new();
+        for p in std::mem::take(&mut self.waiting) {
+            match self.group.try_acquire(self.member, p) {
+                Some(committed) => {
+                    let part = self.topic.partition(p)?;
+                    let from = match (committed, self.config.start) {
+                        (Some(o), _) => o.clamp(part.start_offset(), part.next_offset()),
+                        (None, StartFrom::Earliest) => part.start_offset(),
+                        (None, StartFrom::Latest) => part.next_offset(),
+                        (None, StartFrom::Timestamp(ts)) => {
+                            part.offset_for_timestamp(ts)?.unwrap_or(part.next_offset())
+                        }
+                    };
+                    let mut records = part.iter();
+                    records.seek(from);
+                    self.owned.push(Owned {
+                        partition: p,
+                        records,
+                        committed,
+                    });
+                }
+                None => still_waiting.push(p),
+            }
+        }
+        self.waiting = still_waiting;
+        Ok(())
+    }
+
+    /// Returns records from this member's partitions, waiting up to `timeout` for the first
+    /// one. Partitions take turns, so a busy partition does not starve the others. An empty
+    /// vector means the timeout passed.
+    ///
+    /// # Errors
+    /// Damaged data ([`Error::ChecksumMismatch`], [`Error::Corrupt`]); a failed auto-commit.
+    pub fn poll(&mut self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
+        let deadline = Instant::now().checked_add(timeout);
+        loop {
+            self.rebalance()?;
+            let out = self.fetch()?;
+            if !out.is_empty() {
+                self.maybe_auto_commit()?;
+                return Ok(out);
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                self.maybe_auto_commit()?;
+                return Ok(out);
+            }
+            self.wait(deadline);
+        }
+    }
+
+    /// Takes what is there, up to the byte budget, rotating over owned partitions.
+    fn fetch(&mut self) -> Result<Vec<ConsumerRecord>> {
+        let mut out = Vec::new();
+        let n = self.owned.len();
+        if n == 0 {
+            return Ok(out);
+        }
+        let share = (self.config.max_poll_bytes / n).max(1);
+        let start = self.rotation % n;
+        self.rotation = self.rotation.wrapping_add(1);
+        let mut total = 0;
+        for i in 0..n {
+            let o = &mut self.owned[(start + i) % n];
+            let mut taken = 0;
+            while taken < share && total < self.config.max_poll_bytes {
+                match o.records.next() {
+                    Some(Ok(r)) => {
+                        taken += r.size().max(1);
+                        total += r.size().max(1);
+                        out.push(ConsumerRecord {
+                            partition: o.partition,
+                            record: r,
+                        });
+                    }
+                    Some(Err(e)) if out.is_empty() => return Err(e),
+                    // Returned on the next poll, after these records.
+                    Some(Err(_)) | None => break,
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Sleeps until a record, a membership change or the deadline.
+    fn wait(&self, deadline: Option<Instant>) {
+        let parts = self.topic.partitions();
+        let ready = || {
+            self.group.generation() != self.generation
+                || self
+                    .waiting
+                    .iter()
+                    .any(|&p| self.group.is_free_for(self.member, p))
+                || self.owned.iter().any(|o| {
+                    parts
+                        .get(o.partition as usize)
+                        .is_some_and(|p| p.next_offset() > o.records.position() || !p.is_open())
+                })
+        };
+        self.topic.notifier().wait_until(deadline, ready);
+    }
+
+    fn maybe_auto_commit(&mut self) -> Result<()> {
+        if let Some(every) = self.config.auto_commit
+            && self.last_commit.elapsed() >= every
+        {
+            self.commit()?;
+        }
+        Ok(())
+    }
+
+    fn commit_owned(&self, owned: &[Owned]) -> Result<()> {
+        let offsets: Vec<(u32, u64)> = owned
+            .iter()
+            .filter(|o| o.committed != Some(o.records.position()))
+            .map(|o| (o.partition, o.records.position()))
+            .collect();
+        self.group.commit(&offsets)
+    }
+
+    /// Commits this member's positions: for each partition it reads, the offset after the
+    /// last record `poll` returned. Durable when it returns (atomic file replace with fsync).
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the offsets file cannot be written.
+    pub fn commit(&mut self) -> Result<()> {
+        self.commit_owned(&self.owned)?;
+        for o in &mut self.owned {
+            o.committed = Some(o.records.position());
+        }
+        self.last_commit = Instant::now();
+        Ok(())
+    }
+}
+
+impl Drop for Consumer {
+    /// Leaves the group (after a final commit under auto-commit), handing its partitions to
+    /// the remaining members.
+    fn drop(&mut self) {
+        if self.config.auto_commit.is_some() {
+            // Errors cannot be reported from drop; the records are then read again.
+            let _ = self.commit();
+        }
+        self.group.leave(self.member);
+    }
+}

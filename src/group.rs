@@ -1,0 +1,248 @@
+//! Consumer groups: committed offsets persisted per group, and in-process membership.
+//!
+//! A group's committed offsets live in `<topic>/groups/<group>.offsets` (docs/FORMAT.md),
+//! replaced atomically on every commit. Membership is in-process only: the members of a group
+//! are the [`Consumer`](crate::Consumer)s of this store that joined it.
+//!
+//! **Assignment rule.** Members are ordered by when they joined; with `n` members, partition
+//! `p` belongs to the member at position `p % n` (round-robin). When a member joins or leaves,
+//! the generation changes; each member notices on its next poll (waiting polls are woken),
+//! releases the partitions it lost (committing them first under auto-commit) and picks up the
+//! ones it gained as soon as their previous owner has released them. A partition is never
+//! read by two members of a group at once.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::codec::meta;
+use crate::error::{Error, Result, io_err};
+use crate::fsutil;
+use crate::notify::Notifier;
+
+/// Directory of a topic holding its groups' offset files.
+pub(crate) const GROUPS_DIR: &str = "groups";
+/// Extension of an offsets file.
+const OFFSETS_EXT: &str = "offsets";
+
+#[derive(Debug)]
+struct State {
+    committed: Vec<Option<u64>>,
+    /// Member ids in join order.
+    members: Vec<u64>,
+    next_member: u64,
+    generation: u64,
+    /// The member currently reading each partition.
+    owners: Vec<Option<u64>>,
+}
+
+/// One consumer group of one topic.
+#[derive(Debug)]
+pub(crate) struct Group {
+    name: String,
+    dir: PathBuf,
+    state: Mutex<State>,
+    notifier: Arc<Notifier>,
+}
+
+/// Path of a group's offsets file under a topic directory.
+fn offsets_path(topic_dir: &Path, group: &str) -> PathBuf {
+    topic_dir
+        .join(GROUPS_DIR)
+        .join(format!("{group}.{OFFSETS_EXT}"))
+}
+
+/// Reads a group's committed offsets; `None` for every partition if it never committed.
+///
+/// # Errors
+/// [`Error::Corrupt`] if the file is damaged or written for another partition count.
+pub(crate) fn read_offsets(
+    topic_dir: &Path,
+    group: &str,
+    partitions: u32,
+) -> Result<Vec<Option<u64>>> {
+    let path = offsets_path(topic_dir, group);
+    let Some(bytes) = fsutil::read_optional(&path)? else {
+        return Ok(vec![None; partitions as usize]);
+    };
+    let offsets = meta::decode_group_offsets(&bytes).map_err(|e| Error::Corrupt {
+        path: path.clone(),
+        position: 0,
+        reason: e.to_string(),
+    })?;
+    if offsets.len() != partitions as usize {
+        return Err(Error::Corrupt {
+            path,
+            position: 0,
+            reason: format!(
+                "offsets for {} partitions, the topic has {partitions}",
+                offsets.len()
+            ),
+        });
+    }
+    Ok(offsets)
+}
+
+/// Names of the groups that committed offsets for the topic in `topic_dir`, sorted.
+pub(crate) fn list(topic_dir: &Path) -> Result<Vec<String>> {
+    let dir = topic_dir.join(GROUPS_DIR);
+    let entries = match fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_err(&dir)(e)),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(io_err(&dir))?;
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        if let Some(group) = name.strip_suffix(&format!(".{OFFSETS_EXT}"))
+            && crate::topic::validate_topic_name(group).is_ok()
+        {
+            names.push(group.to_owned());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+impl Group {
+    /// Loads the group's committed offsets.
+    pub fn load(
+        topic_dir: &Path,
+        name: &str,
+        partitions: u32,
+        notifier: Arc<Notifier>,
+    ) -> Result<Self> {
+        let committed = read_offsets(topic_dir, name, partitions)?;
+        Ok(Self {
+            name: name.to_owned(),
+            dir: topic_dir.join(GROUPS_DIR),
+            state: Mutex::new(State {
+                committed,
+                members: Vec::new(),
+                next_member: 0,
+                generation: 0,
+                owners: vec![None; partitions as usize],
+            }),
+            notifier,
+        })
+    }
+
+    /// The group's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Committed offsets, one per partition.
+    pub fn committed(&self) -> Vec<Option<u64>> {
+        self.state.lock().committed.clone()
+    }
+
+    /// Records `offsets` (partition, next offset to read) as committed, durably.
+    pub fn commit(&self, offsets: &[(u32, u64)]) -> Result<()> {
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        let mut st = self.state.lock();
+        let mut next = st.committed.clone();
+        for &(p, o) in offsets {
+            if let Some(slot) = next.get_mut(p as usize) {
+                *slot = Some(o);
+            }
+        }
+        if next == st.committed {
+            return Ok(());
+        }
+        fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
+        let file = format!("{}.{OFFSETS_EXT}", self.name);
+        fsutil::atomic_write(&self.dir, &file, &meta::encode_group_offsets(&next))?;
+        st.committed = next;
+        Ok(())
+    }
+
+    /// Adds a member; returns its id.
+    pub fn join(&self) -> u64 {
+        let id = {
+            let mut st = self.state.lock();
+            let id = st.next_member;
+            st.next_member += 1;
+            st.members.push(id);
+            st.generation += 1;
+            id
+        };
+        self.notifier.notify();
+        id
+    }
+
+    /// Removes a member and releases its partitions.
+    pub fn leave(&self, member: u64) {
+        {
+            let mut st = self.state.lock();
+            st.members.retain(|&m| m != member);
+            for o in &mut st.owners {
+                if *o == Some(member) {
+                    *o = None;
+                }
+            }
+            st.generation += 1;
+        }
+        self.notifier.notify();
+    }
+
+    /// The current generation and the partitions the rule assigns to `member`.
+    pub fn assignment(&self, member: u64) -> (u64, Vec<u32>) {
+        let st = self.state.lock();
+        let n = st.members.len();
+        let assigned = match st.members.iter().position(|&m| m == member) {
+            Some(i) => (0..st.owners.len() as u32)
+                .filter(|p| *p as usize % n == i)
+                .collect(),
+            None => Vec::new(),
+        };
+        (st.generation, assigned)
+    }
+
+    /// The current generation.
+    pub fn generation(&self) -> u64 {
+        self.state.lock().generation
+    }
+
+    /// Takes partition `p` for `member` if nobody else reads it; returns the committed offset
+    /// to start from (`Some(None)`: never committed), or `None` while another member has it.
+    pub fn try_acquire(&self, member: u64, p: u32) -> Option<Option<u64>> {
+        let mut st = self.state.lock();
+        let slot = st.owners.get_mut(p as usize)?;
+        match *slot {
+            Some(owner) if owner != member => None,
+            _ => {
+                *slot = Some(member);
+                Some(st.committed.get(p as usize).copied().flatten())
+            }
+        }
+    }
+
+    /// True if partition `p` is free for `member` to take.
+    pub fn is_free_for(&self, member: u64, p: u32) -> bool {
+        let st = self.state.lock();
+        st.owners
+            .get(p as usize)
+            .is_some_and(|o| o.is_none_or(|o| o == member))
+    }
+
+    /// Gives partition `p` up.
+    pub fn release(&self, member: u64, p: u32) {
+        {
+            let mut st = self.state.lock();
+            if let Some(slot) = st.owners.get_mut(p as usize)
+                && *slot == Some(member)
+            {
+                *slot = None;
+            }
+        }
+        self.notifier.notify();
+    }
+}

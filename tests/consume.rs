@@ -1,0 +1,350 @@
+//! Reading and consuming: positions, fetch budgets, tailing, damaged data, consumer groups.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use pagelog::{
+    ConsumerConfig, Error, FlushPolicy, NewRecord, StartFrom, Store, Topic, TopicConfig,
+};
+
+const LONG: Duration = Duration::from_secs(30);
+
+fn topic(store: &Store, name: &str, partitions: u32) -> Topic {
+    let c = TopicConfig::default()
+        .partitions(partitions)
+        .segment_bytes(16 << 10)
+        .index_interval_bytes(256)
+        .flush(FlushPolicy::Never);
+    store.create_topic(name, c).unwrap()
+}
+
+fn values(records: &[pagelog::Record]) -> Vec<String> {
+    records
+        .iter()
+        .map(|r| String::from_utf8(r.value().to_vec()).unwrap())
+        .collect()
+}
+
+#[test]
+fn positions_beginning_end_and_timestamp() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let p = topic(&store, "t", 1).partition(0).unwrap().clone();
+    for i in 0..10i64 {
+        p.append(NewRecord::new(format!("v{i}").as_bytes()).timestamp(100 + i * 10))
+            .unwrap();
+    }
+    assert_eq!(p.iter().count(), 10);
+    let mut from_end = p.iter_from_end();
+    assert!(from_end.next().is_none());
+    p.append(NewRecord::new(b"new").timestamp(1000)).unwrap();
+    assert_eq!(from_end.next().unwrap().unwrap().value(), b"new");
+    let from_ts: Vec<u64> = p
+        .iter_from_timestamp(135)
+        .unwrap()
+        .map(|r| r.unwrap().offset())
+        .collect();
+    assert_eq!(from_ts, (4..11).collect::<Vec<_>>());
+    assert_eq!(
+        p.iter_from_timestamp(5000).unwrap().position(),
+        11,
+        "after the last: the end"
+    );
+}
+
+#[test]
+fn poll_respects_the_byte_budget_and_returns_at_least_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let p = topic(&store, "t", 1).partition(0).unwrap().clone();
+    for _ in 0..100 {
+        p.append(NewRecord::new(&[7u8; 100])).unwrap();
+    }
+    let mut it = p.iter();
+    let first = it.poll(1000, LONG).unwrap();
+    assert_eq!(
+        first.len(),
+        10,
+        "ten 100-byte values fill a 1000-byte budget"
+    );
+    let one = it.poll(1, LONG).unwrap();
+    assert_eq!(one.len(), 1, "at least one record even over budget");
+    let rest = it.poll(1 << 20, LONG).unwrap();
+    assert_eq!(rest.len(), 89);
+    assert!(
+        it.poll(1 << 20, Duration::from_millis(1))
+            .unwrap()
+            .is_empty(),
+        "timeout: empty"
+    );
+}
+
+#[test]
+fn a_blocked_poll_is_woken_by_an_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let p = topic(&store, "t", 1).partition(0).unwrap().clone();
+    let readers = 4;
+    let barrier = Arc::new(Barrier::new(readers + 1));
+    let handles: Vec<_> = (0..readers)
+        .map(|_| {
+            let (p, barrier) = (p.clone(), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                let mut tail = p.iter_from_end();
+                barrier.wait();
+                let mut got = Vec::new();
+                while got.len() < 50 {
+                    got.extend(values(&tail.poll(1 << 20, LONG).unwrap()));
+                }
+                got
+            })
+        })
+        .collect();
+    barrier.wait();
+    for i in 0..50 {
+        p.append(NewRecord::new(format!("m{i}").as_bytes()))
+            .unwrap();
+    }
+    let want: Vec<String> = (0..50).map(|i| format!("m{i}")).collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), want);
+    }
+}
+
+#[test]
+fn a_blocking_iterator_ends_when_the_store_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let p = topic(&store, "t", 1).partition(0).unwrap().clone();
+    p.append(NewRecord::new(b"only")).unwrap();
+    let reader = {
+        let p = p.clone();
+        std::thread::spawn(move || {
+            p.iter()
+                .blocking()
+                .map(|r| r.unwrap().offset())
+                .collect::<Vec<_>>()
+        })
+    };
+    // The reader may or may not have read the record yet; closing wakes it either way.
+    store.close().unwrap();
+    assert_eq!(reader.join().unwrap(), vec![0]);
+}
+
+#[test]
+fn damaged_batches_stop_iteration_unless_skipping_is_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let p = topic(&store, "t", 1).partition(0).unwrap().clone();
+        for i in 0..20 {
+            p.append(NewRecord::new(format!("value-{i:05}").as_bytes()))
+                .unwrap();
+        }
+        store.close().unwrap();
+    }
+    let log = dir
+        .path()
+        .join("t")
+        .join("0")
+        .join("00000000000000000000.log");
+    let mut bytes = std::fs::read(&log).unwrap();
+    let needle = b"value-00005";
+    let at = bytes
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .unwrap();
+    bytes[at] ^= 0x20;
+    std::fs::write(&log, &bytes).unwrap();
+
+    let store = Store::open(dir.path()).unwrap();
+    let p = store.topic("t").unwrap().partition(0).unwrap().clone();
+    let strict: Vec<_> = p.iter().collect();
+    assert_eq!(
+        strict.len(),
+        6,
+        "five records, then the error, then nothing"
+    );
+    match &strict[5] {
+        Err(Error::ChecksumMismatch { path, .. }) => assert_eq!(path, &log),
+        other => panic!("{other:?}"),
+    }
+    let lenient: Vec<_> = p.iter().skip_damaged().collect();
+    assert_eq!(lenient.len(), 20, "19 records and one error");
+    let offsets: Vec<u64> = lenient
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .map(|r| r.offset())
+        .collect();
+    assert_eq!(offsets, (0..20).filter(|&o| o != 5).collect::<Vec<_>>());
+    assert!(matches!(p.read(5), Err(Error::ChecksumMismatch { .. })));
+}
+
+#[test]
+fn a_group_resumes_after_its_last_commit_and_groups_are_independent() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let t = topic(&store, "t", 3);
+        for i in 0..30 {
+            t.append(Some(format!("k{i}").as_bytes()), format!("v{i}").as_bytes())
+                .unwrap();
+        }
+        let mut c = t
+            .consumer("g1", ConsumerConfig::default().max_poll_bytes(20))
+            .unwrap();
+        assert_eq!(c.assignment(), vec![0, 1, 2]);
+        let mut got = 0;
+        while got < 12 {
+            got += c.poll(LONG).unwrap().len();
+        }
+        c.commit().unwrap();
+        let committed: u64 = t
+            .committed_offsets("g1")
+            .unwrap()
+            .iter()
+            .map(|o| o.unwrap())
+            .sum();
+        assert_eq!(committed as usize, got);
+        assert_eq!(
+            t.group_lag("g1").unwrap().iter().sum::<u64>() as usize,
+            30 - got
+        );
+        assert_eq!(
+            t.group_lag("other").unwrap().iter().sum::<u64>(),
+            30,
+            "independent"
+        );
+        assert_eq!(t.groups().unwrap(), vec!["g1".to_string()]);
+        drop(c);
+        store.close().unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let t = store.topic("t").unwrap();
+    let before: u64 = t
+        .committed_offsets("g1")
+        .unwrap()
+        .iter()
+        .map(|o| o.unwrap())
+        .sum();
+    let mut c = t.consumer("g1", ConsumerConfig::default()).unwrap();
+    let mut rest = Vec::new();
+    while rest.len() < 30 - before as usize {
+        rest.extend(c.poll(LONG).unwrap());
+    }
+    // Exactly the uncommitted records, each once.
+    let mut seen: Vec<(u32, u64)> = rest.iter().map(|r| (r.partition, r.offset())).collect();
+    seen.sort_unstable();
+    seen.dedup();
+    assert_eq!(seen.len(), rest.len());
+    let committed = t.committed_offsets("g1").unwrap();
+    for r in &rest {
+        assert!(r.offset() >= committed[r.partition as usize].unwrap());
+    }
+    assert!(c.poll(Duration::from_millis(1)).unwrap().is_empty());
+    let mut fresh = t
+        .consumer("g2", ConsumerConfig::default().start(StartFrom::Latest))
+        .unwrap();
+    assert!(
+        fresh.poll(Duration::from_millis(1)).unwrap().is_empty(),
+        "latest: nothing old"
+    );
+}
+
+#[test]
+fn members_split_partitions_and_hand_them_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let t = topic(&store, "t", 4);
+    let cfg = ConsumerConfig::default().auto_commit(Some(Duration::from_secs(3600)));
+    let mut a = t.consumer("g", cfg.clone()).unwrap();
+    let mut b = t.consumer("g", cfg).unwrap();
+    // b joined second: a polls, notices, and releases partitions 1 and 3 to b.
+    let _ = a.poll(Duration::from_millis(1)).unwrap();
+    let _ = b.poll(Duration::from_millis(1)).unwrap();
+    assert_eq!(a.assignment(), vec![0, 2]);
+    assert_eq!(b.assignment(), vec![1, 3]);
+    for p in 0..4 {
+        t.append_batch_to(p, &[NewRecord::new(format!("p{p}").as_bytes())])
+            .unwrap();
+    }
+    let mut from_a = Vec::new();
+    while from_a.len() < 2 {
+        from_a.extend(a.poll(LONG).unwrap().into_iter().map(|r| r.partition));
+    }
+    from_a.sort_unstable();
+    assert_eq!(from_a, vec![0, 2]);
+    drop(b); // leaves, committing under auto-commit: a takes over 1 and 3 after the commit
+    let mut from_a = Vec::new();
+    for p in 0..4 {
+        t.append_batch_to(p, &[NewRecord::new(b"second")]).unwrap();
+    }
+    // Partitions 0 and 2 hold one new record each; 1 and 3 two each, unread by b.
+    while from_a.len() < 6 {
+        from_a.extend(
+            a.poll(LONG)
+                .unwrap()
+                .into_iter()
+                .map(|r| (r.partition, r.offset())),
+        );
+    }
+    assert_eq!(a.assignment(), vec![0, 1, 2, 3]);
+    // b never polled its records, so a reads partitions 1 and 3 from the start.
+    from_a.sort_unstable();
+    assert_eq!(from_a, vec![(0, 1), (1, 0), (1, 1), (2, 1), (3, 0), (3, 1)]);
+}
+
+#[test]
+fn a_consumer_polls_partitions_fairly() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let t = topic(&store, "t", 2);
+    for i in 0..200 {
+        t.append_batch_to(0, &[NewRecord::new(format!("busy{i}").as_bytes())])
+            .unwrap();
+    }
+    t.append_batch_to(1, &[NewRecord::new(b"quiet")]).unwrap();
+    let mut c = t
+        .consumer("g", ConsumerConfig::default().max_poll_bytes(100))
+        .unwrap();
+    let first = c.poll(LONG).unwrap();
+    assert!(
+        first.iter().any(|r| r.partition == 1),
+        "the quiet partition gets its turn at once"
+    );
+}
+
+#[test]
+fn a_corrupt_offsets_file_is_reported_not_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let t = topic(&store, "t", 1);
+        t.append(None, b"x").unwrap();
+        let mut c = t.consumer("g", ConsumerConfig::default()).unwrap();
+        while c.poll(LONG).unwrap().is_empty() {}
+        c.commit().unwrap();
+        drop(c);
+        store.close().unwrap();
+    }
+    let file = dir.path().join("t").join("groups").join("g.offsets");
+    let mut bytes = std::fs::read(&file).unwrap();
+    let last = bytes.len() - 6;
+    bytes[last] ^= 1;
+    std::fs::write(&file, &bytes).unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let t = store.topic("t").unwrap();
+    assert!(matches!(
+        t.committed_offsets("g"),
+        Err(Error::Corrupt { .. })
+    ));
+    assert!(matches!(
+        t.consumer("g", ConsumerConfig::default()),
+        Err(Error::Corrupt { .. })
+    ));
+    assert!(matches!(
+        t.consumer("bad/name", ConsumerConfig::default()),
+        Err(Error::InvalidTopicName { .. })
+    ));
+}
