@@ -69,6 +69,20 @@ pub struct TopicConfig {
     pub flush: FlushPolicy,
     /// Check each batch's CRC when it is read. Default `true`.
     pub verify_checksums: bool,
+    /// Delete the oldest sealed segments while a partition holds more than this many bytes.
+    /// Default `None` (no size limit); range `1..`.
+    pub retention_bytes: Option<u64>,
+    /// Delete sealed segments whose newest record is older than this many milliseconds.
+    /// Default `None` (no age limit); range `1..`.
+    pub retention_ms: Option<u64>,
+    /// Consumer-aware retention: never delete records that a consumer group of the topic has
+    /// not committed yet (a group that never committed on a partition holds all of it), even
+    /// past `retention_bytes` / `retention_ms`, unless `retention_hard_bytes` is exceeded.
+    /// Default `false`.
+    pub retain_until_consumed: bool,
+    /// Hard cap per partition: above it the oldest sealed segments are deleted even if a
+    /// group has not consumed them (reported as forced deletions). Default `None`; range `1..`.
+    pub retention_hard_bytes: Option<u64>,
 }
 
 impl Default for TopicConfig {
@@ -82,6 +96,10 @@ impl Default for TopicConfig {
             max_batch_bytes: 1 << 20,
             flush: FlushPolicy::default(),
             verify_checksums: true,
+            retention_bytes: None,
+            retention_ms: None,
+            retain_until_consumed: false,
+            retention_hard_bytes: None,
         }
     }
 }
@@ -143,6 +161,34 @@ impl TopicConfig {
         self
     }
 
+    /// Sets [`retention_bytes`](Self::retention_bytes).
+    #[must_use]
+    pub fn retention_bytes(mut self, n: Option<u64>) -> Self {
+        self.retention_bytes = n;
+        self
+    }
+
+    /// Sets [`retention_ms`](Self::retention_ms).
+    #[must_use]
+    pub fn retention_ms(mut self, ms: Option<u64>) -> Self {
+        self.retention_ms = ms;
+        self
+    }
+
+    /// Sets [`retain_until_consumed`](Self::retain_until_consumed).
+    #[must_use]
+    pub fn retain_until_consumed(mut self, on: bool) -> Self {
+        self.retain_until_consumed = on;
+        self
+    }
+
+    /// Sets [`retention_hard_bytes`](Self::retention_hard_bytes).
+    #[must_use]
+    pub fn retention_hard_bytes(mut self, n: Option<u64>) -> Self {
+        self.retention_hard_bytes = n;
+        self
+    }
+
     /// Checks every field against its documented range.
     ///
     /// # Errors
@@ -184,6 +230,15 @@ impl TopicConfig {
                 "max_batch_bytes must be at least 64, got {}",
                 self.max_batch_bytes
             ));
+        }
+        for (name, v) in [
+            ("retention_bytes", self.retention_bytes),
+            ("retention_ms", self.retention_ms),
+            ("retention_hard_bytes", self.retention_hard_bytes),
+        ] {
+            if v.is_some_and(|v| v == 0 || v == u64::MAX) {
+                return bad(format!("{name} must be in 1..u64::MAX when set"));
+            }
         }
         match self.flush {
             FlushPolicy::EveryRecords(0) => bad("flush EveryRecords(n) needs n >= 1".into()),

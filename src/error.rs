@@ -87,9 +87,9 @@ pub enum Error {
 
     /// Another `Store` (in this or another process) has the directory open, or another
     /// writer has this segment file open. Close it first; two writers would corrupt the data.
-    #[error("store directory {} is locked by another instance", path.display())]
+    #[error("{} is locked by another instance or writer", path.display())]
     Locked {
-        /// The lock file.
+        /// The store's lock file, or the segment file another writer holds.
         path: PathBuf,
     },
 
@@ -145,8 +145,9 @@ pub enum Error {
 /// Shorthand for `Result<T, pagelog::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Attaches a path to an `io::Error`. `WouldBlock` only comes from a file lock held by
-/// another writer, and becomes [`Error::Locked`].
+/// Attaches a path to an `io::Error`. `WouldBlock` becomes [`Error::Locked`]: on the files
+/// pagelog opens (regular files, blocking mode, no locked mappings) only a non-blocking lock
+/// attempt reports it.
 pub(crate) fn io_err(path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> Error {
     let path = path.into();
     move |source| {

@@ -1,10 +1,12 @@
 //! The store's background flusher thread ("pagelog-flusher").
 //!
 //! It syncs sealed segments after a roll (so the recovery point keeps up without making the
-//! appender wait) and performs the syncs of [`FlushPolicy::Interval`](crate::FlushPolicy)
-//! topics. It sleeps on a condition variable: woken by a roll, by the first append after a
-//! sync under an interval policy (then it waits out the interval), or by shutdown. With
-//! nothing to do it does not wake at all. It stops and is joined when the `Store` closes.
+//! appender wait), calls the `on_segment_sealed` hook, enforces retention after rolls (and
+//! every `retention_check_interval` if set), and performs the syncs of
+//! [`FlushPolicy::Interval`](crate::FlushPolicy) topics. It sleeps on a condition variable:
+//! woken by a roll, by the first append after a sync under an interval policy (then it waits
+//! out the interval), by the retention interval, or by shutdown. With nothing to do it does
+//! not wake at all. It stops and is joined when the `Store` closes.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
@@ -32,13 +34,15 @@ pub struct Flusher {
 }
 
 impl Flusher {
-    /// Starts the thread.
-    pub fn start() -> std::io::Result<(Arc<Self>, JoinHandle<()>)> {
+    /// Starts the thread; it also enforces retention every `retention_every`, if given.
+    pub fn start(
+        retention_every: Option<Duration>,
+    ) -> std::io::Result<(Arc<Self>, JoinHandle<()>)> {
         let f = Arc::new(Self::default());
         let run = Arc::clone(&f);
         let handle = std::thread::Builder::new()
             .name("pagelog-flusher".into())
-            .spawn(move || run.run())?;
+            .spawn(move || run.run(retention_every))?;
         Ok((f, handle))
     }
 
@@ -75,16 +79,27 @@ impl Flusher {
         st.partitions.iter().filter_map(Weak::upgrade).collect()
     }
 
-    fn run(&self) {
+    fn run(&self, retention_every: Option<Duration>) {
+        let mut next_retention = retention_every.and_then(|d| Instant::now().checked_add(d));
         let mut st = self.state.lock();
         loop {
             while !st.stop && !st.roll && !self.dirty.load(Ordering::Acquire) {
-                self.wake.wait(&mut st);
+                match next_retention {
+                    Some(t) if Instant::now() >= t => break,
+                    Some(t) => {
+                        self.wake.wait_until(&mut st, t);
+                    }
+                    None => self.wake.wait(&mut st),
+                }
             }
             if st.stop {
                 return;
             }
-            if !st.roll {
+            let retention_due = next_retention.is_some_and(|t| Instant::now() >= t);
+            if retention_due {
+                next_retention = retention_every.and_then(|d| Instant::now().checked_add(d));
+            }
+            if !st.roll && !retention_due {
                 // Interval policy: let the interval pass (a roll or stop cuts it short).
                 let interval = Self::live(&mut st)
                     .iter()
@@ -101,12 +116,15 @@ impl Flusher {
                     return;
                 }
             }
-            st.roll = false;
+            let rolled = std::mem::take(&mut st.roll);
             let parts = Self::live(&mut st);
             drop(st);
             let interval_due = self.dirty.swap(false, Ordering::AcqRel);
             for p in &parts {
-                p.background_flush(interval_due && p.interval().is_some());
+                p.background_flush(
+                    interval_due && p.interval().is_some(),
+                    rolled || retention_due,
+                );
             }
             drop(parts);
             st = self.state.lock();

@@ -126,8 +126,14 @@ impl MapWriter {
             .write(true)
             .create_new(true)
             .open(path)?;
-        file.try_lock().map_err(lock_error)?;
-        Self::from_file(file, capacity, 0, chunk)
+        let made = file
+            .try_lock()
+            .map_err(lock_error)
+            .and_then(|()| Self::from_file(file, capacity, 0, chunk));
+        if made.is_err() {
+            let _ = std::fs::remove_file(path);
+        }
+        made
     }
 
     /// Opens the existing `path` for appending after its first `published` bytes (which must
@@ -264,6 +270,16 @@ fn lock_error(e: std::fs::TryLockError) -> io::Error {
         std::fs::TryLockError::WouldBlock => io::Error::from(io::ErrorKind::WouldBlock),
         std::fs::TryLockError::Error(e) => e,
     }
+}
+
+/// Fails with `WouldBlock` if a writer holds `path`'s lock right now. Read-only mappings are
+/// sized to the file when made, so they must not be made under a live writer whose
+/// preallocated tail would later be trimmed away.
+pub fn check_no_writer(path: &Path) -> io::Result<()> {
+    let file = File::open(path)?;
+    file.try_lock_shared().map_err(lock_error)?;
+    // Dropping the file releases the shared lock.
+    Ok(())
 }
 
 /// Maps all of an already opened (and locked) `file` read-only, for a scan.

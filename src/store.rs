@@ -13,8 +13,10 @@ use crate::config::TopicConfig;
 use crate::error::{Error, Result, io_err};
 use crate::flusher::Flusher;
 use crate::fsutil;
+use crate::hooks::{Shared, StoreOptions};
 use crate::notify::Notifier;
 use crate::partition::Partition;
+use crate::partition::{Context, RetentionReport};
 use crate::topic::{TOPIC_META_FILE, Topic, validate_topic_name};
 
 /// Name of the lock file in the root directory.
@@ -51,6 +53,7 @@ pub struct Store {
     topics: Mutex<HashMap<String, Topic>>,
     flusher: Arc<Flusher>,
     flusher_thread: Mutex<Option<JoinHandle<()>>>,
+    shared: Arc<Shared>,
 }
 
 impl Store {
@@ -61,6 +64,14 @@ impl Store {
     /// [`Error::Locked`] if another `Store` (in any process) has it open; [`Error::Io`] if
     /// the directory cannot be created or read.
     pub fn open(root: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(root, StoreOptions::default())
+    }
+
+    /// As [`open`](Self::open), with hooks and background retention settings.
+    ///
+    /// # Errors
+    /// As [`open`](Self::open).
+    pub fn open_with(root: impl AsRef<Path>, options: StoreOptions) -> Result<Self> {
         let root = root.as_ref().to_path_buf();
         fs::create_dir_all(&root).map_err(io_err(&root))?;
         let lock_path = root.join(LOCK_FILE);
@@ -84,8 +95,10 @@ impl Store {
                 fs::remove_dir_all(entry.path()).map_err(io_err(entry.path()))?;
             }
         }
-        let (flusher, thread) = Flusher::start().map_err(io_err(&root))?;
+        let (flusher, thread) =
+            Flusher::start(options.retention_check_interval).map_err(io_err(&root))?;
         Ok(Self {
+            shared: Arc::new(Shared::new(options)),
             root,
             _lock: lock,
             topics: Mutex::new(HashMap::new()),
@@ -132,8 +145,7 @@ impl Store {
                 staging.join(p.to_string()),
                 &config,
                 true,
-                None,
-                Arc::default(),
+                Context::default(),
             )?;
             part.inner().close()?;
         }
@@ -188,8 +200,11 @@ impl Store {
                 dir.join(p.to_string()),
                 &config,
                 false,
-                Some(Arc::clone(&self.flusher)),
-                Arc::clone(&notifier),
+                Context {
+                    flusher: Some(Arc::clone(&self.flusher)),
+                    notifier: Arc::clone(&notifier),
+                    shared: Arc::clone(&self.shared),
+                },
             )?;
             self.flusher.register(part.inner());
             partitions.push(part);
@@ -241,6 +256,26 @@ impl Store {
         fs::rename(&dir, &doomed).map_err(io_err(&dir))?;
         fsutil::sync_dir(&self.root)?;
         fs::remove_dir_all(&doomed).map_err(io_err(&doomed))
+    }
+
+    /// Applies retention to every partition of every open topic now (it also runs in the
+    /// background after each roll).
+    ///
+    /// # Errors
+    /// The first error met.
+    pub fn enforce_retention(&self) -> Result<RetentionReport> {
+        let topics: Vec<Topic> = self.topics.lock().values().cloned().collect();
+        let mut report = RetentionReport::default();
+        for t in topics {
+            report.merge(t.enforce_retention()?);
+        }
+        Ok(report)
+    }
+
+    /// Takes the errors background work recorded since the last call: failed hooks and
+    /// failed background retention passes (at most the 256 most recent).
+    pub fn background_errors(&self) -> Vec<String> {
+        self.shared.take_errors()
     }
 
     /// Flushes every open topic.

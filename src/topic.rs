@@ -222,6 +222,18 @@ impl Topic {
         group::list(&self.inner.dir)
     }
 
+    /// Applies retention to every partition now (see [`Partition::enforce_retention`]).
+    ///
+    /// # Errors
+    /// The first error met.
+    pub fn enforce_retention(&self) -> Result<crate::partition::RetentionReport> {
+        let mut report = crate::partition::RetentionReport::default();
+        for p in &self.inner.partitions {
+            report.merge(p.enforce_retention()?);
+        }
+        Ok(report)
+    }
+
     pub(crate) fn notifier(&self) -> &Notifier {
         &self.inner.notifier
     }

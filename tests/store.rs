@@ -300,3 +300,25 @@ fn every_records_bounds_unsynced_records_across_threads() {
         }
     });
 }
+
+#[test]
+fn a_store_does_not_map_a_segment_another_writer_holds() {
+    use pagelog::Segment;
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let p = store.create_topic("t", small()).unwrap().partition(0).unwrap().clone();
+        while p.info().segments < 2 {
+            p.append(NewRecord::new(&[1u8; 500])).unwrap();
+        }
+        store.close().unwrap();
+    }
+    // Someone reopens the sealed first segment as a standalone writer...
+    let pdir = dir.path().join("t").join("0");
+    let (mut seg, _) = Segment::recover(&pdir, 0, &small()).unwrap();
+    seg.append(&[NewRecord::new(b"rogue")]).unwrap();
+    // ...so the store refuses the topic instead of mapping a file that is about to change.
+    let store = Store::open(dir.path()).unwrap();
+    assert!(matches!(store.topic("t"), Err(Error::Locked { .. })));
+    drop(seg);
+}

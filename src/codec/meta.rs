@@ -18,9 +18,9 @@ pub const CHECKPOINT_MAGIC: [u8; 4] = *b"PLCP";
 /// Version of both bodies written by this build.
 pub const VERSION: u16 = 1;
 /// Length of the topic metadata body, version 1.
-pub const TOPIC_BODY_LEN: usize = 48;
+pub const TOPIC_BODY_LEN: usize = 80;
 /// Length of the checkpoint body, version 1.
-pub const CHECKPOINT_BODY_LEN: usize = 48;
+pub const CHECKPOINT_BODY_LEN: usize = 56;
 
 fn frame(magic: [u8; 4], body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(FRAME_HEADER_LEN + body.len() + 4);
@@ -95,7 +95,11 @@ pub fn encode_topic(c: &TopicConfig) -> Vec<u8> {
     };
     b[32] = kind;
     b[33] = u8::from(c.verify_checksums);
+    b[34] = u8::from(c.retain_until_consumed);
     b[40..48].copy_from_slice(&value.to_le_bytes());
+    b[48..56].copy_from_slice(&c.retention_bytes.unwrap_or(NONE).to_le_bytes());
+    b[56..64].copy_from_slice(&c.retention_ms.unwrap_or(NONE).to_le_bytes());
+    b[64..72].copy_from_slice(&c.retention_hard_bytes.unwrap_or(NONE).to_le_bytes());
     frame(TOPIC_MAGIC, &b)
 }
 
@@ -119,22 +123,23 @@ pub fn decode_topic(bytes: &[u8]) -> Result<TopicConfig, DecodeError> {
             });
         }
     };
-    let verify_checksums = match b[33] {
-        0 => false,
-        1 => true,
-        _ => {
-            return Err(DecodeError::Invalid {
-                at: at + 33,
-                reason: "flag is neither 0 nor 1",
-            });
-        }
+    let flag = |i: usize| match b[i] {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => Err(DecodeError::Invalid {
+            at: at + i,
+            reason: "flag is neither 0 nor 1",
+        }),
     };
-    if b[34..40].iter().any(|&x| x != 0) {
+    let verify_checksums = flag(33)?;
+    let retain_until_consumed = flag(34)?;
+    if b[35..40].iter().chain(&b[72..80]).any(|&x| x != 0) {
         return Err(DecodeError::Invalid {
-            at: at + 34,
+            at: at + 35,
             reason: "reserved bytes set",
         });
     }
+    let opt = |i: usize| Some(le_u64(b, i)).filter(|&v| v != NONE);
     Ok(TopicConfig {
         partitions: le_u32(b, 0),
         index_interval_bytes: le_u32(b, 4),
@@ -144,8 +149,15 @@ pub fn decode_topic(bytes: &[u8]) -> Result<TopicConfig, DecodeError> {
         segment_ms: le_u64(b, 24),
         flush,
         verify_checksums,
+        retention_bytes: opt(48),
+        retention_ms: opt(56),
+        retain_until_consumed,
+        retention_hard_bytes: opt(64),
     })
 }
+
+/// Stored for an absent optional limit.
+const NONE: u64 = u64::MAX;
 
 /// A partition's checkpoint: how far the log is known to be durable and, after a clean close,
 /// the exact state of the active segment so that opening scans nothing.
@@ -165,6 +177,9 @@ pub struct Checkpoint {
     pub active_len: u64,
     /// Largest timestamp in the active segment, `i64::MIN` if it is empty (when `clean`).
     pub active_max_timestamp: i64,
+    /// The first offset readers may see, raised by `delete_records_before`; segments below
+    /// it are removed. Meaningful whether clean or not.
+    pub log_start_offset: u64,
 }
 
 /// Encodes a checkpoint file.
@@ -176,6 +191,7 @@ pub fn encode_checkpoint(c: &Checkpoint) -> Vec<u8> {
     b[24..32].copy_from_slice(&c.active_base.to_le_bytes());
     b[32..40].copy_from_slice(&c.active_len.to_le_bytes());
     b[40..48].copy_from_slice(&c.active_max_timestamp.to_le_bytes());
+    b[48..56].copy_from_slice(&c.log_start_offset.to_le_bytes());
     frame(CHECKPOINT_MAGIC, &b)
 }
 
@@ -199,6 +215,7 @@ pub fn decode_checkpoint(bytes: &[u8]) -> Result<Checkpoint, DecodeError> {
         active_base: le_u64(b, 24),
         active_len: le_u64(b, 32),
         active_max_timestamp: le_i64(b, 40),
+        log_start_offset: le_u64(b, 48),
     })
 }
 
@@ -253,7 +270,7 @@ mod tests {
     fn topic_roundtrip_and_golden_header() {
         let c = TopicConfig::default().partitions(4);
         let bytes = encode_topic(&c);
-        assert_eq!(&bytes[..12], b"PLTM\x01\x00\x00\x00\x30\x00\x00\x00");
+        assert_eq!(&bytes[..12], b"PLTM\x01\x00\x00\x00\x50\x00\x00\x00");
         assert_eq!(bytes.len(), FRAME_HEADER_LEN + TOPIC_BODY_LEN + 4);
         assert_eq!(decode_topic(&bytes), Ok(c));
     }
@@ -267,6 +284,7 @@ mod tests {
             active_base: 100,
             active_len: 4096,
             active_max_timestamp: -5,
+            log_start_offset: 77,
         };
         let bytes = encode_checkpoint(&c);
         assert_eq!(decode_checkpoint(&bytes), Ok(c));

@@ -233,7 +233,8 @@ impl Records {
                     let Some(first) = segs.first() else {
                         return Ok(None);
                     };
-                    self.next = self.next.max(first.base);
+                    let start = self.part.start_offset.load(Ordering::Acquire);
+                    self.next = self.next.max(first.base).max(start);
                     let i = segs
                         .partition_point(|s| s.base <= self.next)
                         .saturating_sub(1);

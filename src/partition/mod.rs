@@ -3,6 +3,7 @@
 mod commit;
 mod iter;
 mod open;
+mod retention;
 mod state;
 
 use std::ops::Range;
@@ -15,6 +16,7 @@ use parking_lot::{Mutex, RwLock};
 use crate::config::{FlushPolicy, TopicConfig};
 use crate::error::{Error, Result};
 use crate::flusher::Flusher;
+use crate::hooks::Shared;
 use crate::notify::Notifier;
 use crate::record::{NewRecord, Record};
 use crate::segment::core::SegmentCore;
@@ -23,6 +25,8 @@ use crate::segment::{self, Segment, SegmentPaths, now_ms, plan_batch};
 
 use self::commit::GroupCommit;
 pub use self::iter::{Blocking, Records};
+pub(crate) use self::retention::DELETED_SUFFIX;
+pub use self::retention::RetentionReport;
 
 /// Name of the checkpoint file in a partition directory.
 pub(crate) const CHECKPOINT_FILE: &str = "checkpoint";
@@ -59,7 +63,17 @@ pub(crate) struct Inner {
     /// Segments in offset order; the last is the active one. Replaced, never mutated.
     segments: RwLock<Arc<Vec<Arc<SegmentCore>>>>,
     next_offset: AtomicU64,
+    /// First readable offset: the larger of the log start offset and the first segment's
+    /// base. Only grows.
     start_offset: AtomicU64,
+    /// Raised by `delete_records_before`; persisted in the checkpoint.
+    log_start_offset: AtomicU64,
+    /// One retention pass at a time.
+    retention_lock: Mutex<()>,
+    /// Store-wide options (hooks) and the background error log.
+    shared: Arc<Shared>,
+    /// Sealed, synced segments waiting for the `on_segment_sealed` hook.
+    sealed_for_hook: Mutex<Vec<Arc<SegmentCore>>>,
     commit: GroupCommit,
     /// Base offset below which every segment is synced (mirrors the checkpoint).
     recovery_point: AtomicU64,
@@ -72,6 +86,17 @@ pub(crate) struct Inner {
     flusher: Option<Arc<Flusher>>,
     /// Wakes readers waiting for records (shared by the topic's partitions).
     notifier: Arc<Notifier>,
+}
+
+/// What the store shares with each of its partitions.
+#[derive(Debug, Default)]
+pub(crate) struct Context {
+    /// The background thread, if the partition is part of an open store.
+    pub flusher: Option<Arc<Flusher>>,
+    /// Wakes the topic's waiting readers.
+    pub notifier: Arc<Notifier>,
+    /// Store options and error log.
+    pub shared: Arc<Shared>,
 }
 
 /// Summary of a partition, for tools and monitoring.
@@ -271,11 +296,27 @@ impl Partition {
     /// # Errors
     /// [`Error::ChecksumMismatch`] or [`Error::Corrupt`] for damaged data.
     pub fn offset_for_timestamp(&self, ts: i64) -> Result<Option<u64>> {
+        // Records at or past the end are not there yet for readers (see `Records`).
+        let end = self.next_offset();
         let segs = self.inner.segments();
+        let start = self.start_offset();
         for seg in segs.iter() {
             if seg.max_timestamp().is_some_and(|m| m >= ts)
                 && let Some(o) = seg.offset_for_timestamp(ts)?
             {
+                if o >= end {
+                    return Ok(None);
+                }
+                if o < start {
+                    // Below a raised start offset: the answer is the first readable one.
+                    for r in self.iter_from(start)? {
+                        let r = r?;
+                        if r.timestamp() >= ts {
+                            return Ok(Some(r.offset()).filter(|&o| o < end));
+                        }
+                    }
+                    return Ok(None);
+                }
                 return Ok(Some(o));
             }
         }
@@ -285,6 +326,26 @@ impl Partition {
     /// False once the partition was closed or its topic deleted.
     pub fn is_open(&self) -> bool {
         self.inner.open.load(Ordering::Acquire)
+    }
+
+    /// Applies the topic's retention rules now (they also run after every roll, in the
+    /// background). See [`RetentionReport`].
+    ///
+    /// # Errors
+    /// [`Error::Io`] if a file cannot be renamed or removed; [`Error::Corrupt`] if a group's
+    /// offsets file is damaged (consumer-aware retention then deletes nothing).
+    pub fn enforce_retention(&self) -> Result<RetentionReport> {
+        self.inner.enforce_retention()
+    }
+
+    /// Raises the start offset to `offset` (capped at the next offset), like Kafka's
+    /// `deleteRecords`: records below it can no longer be read, whole segments below it are
+    /// deleted at once, and the new start survives a restart. Returns the new start offset.
+    ///
+    /// # Errors
+    /// [`Error::Closed`], [`Error::Poisoned`]; as [`enforce_retention`](Self::enforce_retention).
+    pub fn delete_records_before(&self, offset: u64) -> Result<u64> {
+        self.inner.delete_records_before(offset)
     }
 
     /// Sizes and offsets of this partition.

@@ -10,13 +10,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use parking_lot::{Mutex, RwLock};
 
 use super::commit::GroupCommit;
-use super::{CHECKPOINT_FILE, Inner, Partition, WriterState};
+use super::{CHECKPOINT_FILE, Context, DELETED_SUFFIX, Inner, Partition, WriterState};
 use crate::codec::meta::{self, Checkpoint};
 use crate::config::TopicConfig;
 use crate::error::{Error, Result, io_err};
-use crate::flusher::Flusher;
 use crate::fsutil::{self, TMP_SUFFIX};
-use crate::notify::Notifier;
 use crate::segment::core::SegmentCore;
 use crate::segment::files::{LOG_EXT, parse_file_name};
 use crate::segment::recover::{open_active_clean, open_sealed, recover};
@@ -43,6 +41,14 @@ fn list(dir: &Path) -> Result<Listing> {
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
         if name == format!("{CHECKPOINT_FILE}{TMP_SUFFIX}") {
+            fsutil::remove_if_exists(&entry.path())?;
+            continue;
+        }
+        // A deletion interrupted between rename and unlink: finish it.
+        if name
+            .strip_suffix(DELETED_SUFFIX)
+            .is_some_and(|n| parse_file_name(n).is_some())
+        {
             fsutil::remove_if_exists(&entry.path())?;
             continue;
         }
@@ -81,9 +87,13 @@ impl Partition {
         dir: PathBuf,
         config: &TopicConfig,
         create: bool,
-        flusher: Option<Arc<Flusher>>,
-        notifier: Arc<Notifier>,
+        ctx: Context,
     ) -> Result<Self> {
+        let Context {
+            flusher,
+            notifier,
+            shared,
+        } = ctx;
         if create {
             fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         } else if !dir.is_dir() {
@@ -188,8 +198,9 @@ impl Partition {
         };
         let mut list = sealed;
         list.push(Arc::clone(active.core()));
-        let start = list.first().map_or(0, |s| s.base);
         let next = active.next_offset();
+        let log_start = cp.map_or(0, |c| c.log_start_offset).min(next);
+        let start = list.first().map_or(0, |s| s.base).max(log_start);
         let recovery_point = if recovered {
             active.base_offset()
         } else {
@@ -217,6 +228,10 @@ impl Partition {
             abandoned: AtomicBool::new(false),
             flusher,
             notifier,
+            log_start_offset: AtomicU64::new(log_start),
+            retention_lock: Mutex::new(()),
+            shared,
+            sealed_for_hook: Mutex::new(Vec::new()),
         });
         if recovered {
             // Record the recovery so a crash before the next checkpoint does not redo it.

@@ -45,7 +45,8 @@ impl Inner {
     ) -> Result<(Arc<Vec<Arc<SegmentCore>>>, u64)> {
         let end = self.next_offset.load(Ordering::Acquire);
         let segs = self.segments();
-        let start = self.start_offset.load(Ordering::Acquire);
+        let first = segs.first().map_or(0, |s| s.base);
+        let start = self.start_offset.load(Ordering::Acquire).max(first);
         if offset < start || offset > end {
             return Err(Error::OffsetOutOfRange {
                 requested: offset,
@@ -99,6 +100,10 @@ impl Inner {
     /// One sync: the sealed segments waiting for one, then the active log. Returns the offset
     /// below which everything is now durable.
     fn sync_once(&self) -> Result<u64> {
+        // After a failed sync nothing may be reported durable, nor the recovery point moved.
+        if let Some(reason) = self.commit.poisoned() {
+            return Err(self.poisoned_error(reason));
+        }
         let (target, active, sealed) = {
             let w = self.writer.lock();
             (
@@ -109,6 +114,12 @@ impl Inner {
         };
         for seg in &sealed {
             sync_core(seg)?;
+        }
+        if !sealed.is_empty() && self.shared.options.on_segment_sealed.is_some() {
+            self.sealed_for_hook.lock().extend(sealed.iter().cloned());
+            if let Some(f) = &self.flusher {
+                f.note_roll();
+            }
         }
         active
             .log
@@ -144,6 +155,7 @@ impl Inner {
             active_base: w.active.base_offset(),
             active_len: w.active.size(),
             active_max_timestamp: w.active.max_timestamp().unwrap_or(i64::MIN),
+            log_start_offset: self.log_start_offset.load(Ordering::Acquire),
         };
         fsutil::atomic_write(&self.dir, CHECKPOINT_FILE, &meta::encode_checkpoint(&cp))
     }
@@ -157,21 +169,32 @@ impl Inner {
         }
         w.closed = true;
         self.open.store(false, Ordering::Release);
+        let result = self.close_cleanly(w);
+        // Whatever happened, this instance writes nothing more and lets go of its files.
+        {
+            let _guard = self.checkpoint_lock.lock();
+            self.abandoned.store(true, Ordering::Release);
+        }
+        w.active.release_writer();
+        self.notifier.notify();
+        result
+    }
+
+    /// The syncs and the clean checkpoint of `close`. On any failure the checkpoint stays
+    /// unclean, so the next open recovers from disk.
+    fn close_cleanly(&self, w: &mut WriterState) -> Result<()> {
         if self.commit.poisoned().is_some() {
-            // Leave the checkpoint unclean: the next open recovers from disk.
             return Ok(());
         }
-        for seg in w.unsynced_sealed.drain(..) {
-            sync_core(&seg)?;
+        for seg in &w.unsynced_sealed {
+            sync_core(seg)?;
         }
+        w.unsynced_sealed.clear();
         w.active.trim_for_close()?;
         w.active.sync()?;
         self.recovery_point
             .store(w.active.base_offset(), Ordering::Release);
-        self.write_checkpoint(true, w)?;
-        w.active.release_writer();
-        self.notifier.notify();
-        Ok(())
+        self.write_checkpoint(true, w)
     }
 
     /// Marks the partition closed without writing anything more (used when its topic is
@@ -189,7 +212,7 @@ impl Inner {
     }
 
     /// Background work: sync rolled segments, and flush under an interval policy.
-    pub(crate) fn background_flush(&self, interval_due: bool) {
+    pub(crate) fn background_flush(&self, interval_due: bool, retention_due: bool) {
         if !self.open.load(Ordering::Acquire) {
             return;
         }
@@ -206,6 +229,35 @@ impl Inner {
             && let Err(e) = self.sync_once()
         {
             self.commit.poison(e.to_string());
+        }
+        self.run_sealed_hooks();
+        if pending || retention_due {
+            self.background_retention();
+        }
+    }
+
+    /// Calls `on_segment_sealed` for the segments synced since the last call.
+    fn run_sealed_hooks(&self) {
+        let Some(hook) = &self.shared.options.on_segment_sealed else {
+            return;
+        };
+        let ready: Vec<Arc<SegmentCore>> = std::mem::take(&mut *self.sealed_for_hook.lock());
+        for seg in ready {
+            if let Err(e) = hook(&self.segment_info(&seg)) {
+                let path = seg.paths.log.display();
+                self.shared
+                    .report(format!("on_segment_sealed for {path}: {e}"));
+            }
+        }
+    }
+
+    /// Retention from the background thread: errors go to the store's error log.
+    fn background_retention(&self) {
+        if self.has_retention()
+            && let Err(e) = self.enforce_retention()
+        {
+            self.shared
+                .report(format!("retention of {}: {e}", self.dir.display()));
         }
     }
 

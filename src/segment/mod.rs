@@ -307,24 +307,34 @@ pub(crate) fn create_files(
     verify_checksums: bool,
 ) -> Result<(SegmentCore, SegmentWriter)> {
     use crate::mmap::MapWriter;
-    // If a later step fails, remove what was created so that a retry can create it again.
-    let cleanup = |e: Error| {
-        for p in [&paths.log, &paths.index, &paths.time] {
+    // If a later step fails, remove the files this call created (and only those), so that
+    // a retry can create them again. `MapWriter::create` cleans up after itself.
+    let undo = |created: &[&std::path::Path]| {
+        for p in created {
             let _ = std::fs::remove_file(p);
         }
-        e
     };
     let chunk = writer::LOG_RESERVE_CHUNK;
     let log =
         MapWriter::create(&paths.log, limits.log_capacity, chunk).map_err(io_err(&paths.log))?;
     let index_cap = limits.index_capacity;
-    let index = MapWriter::create(&paths.index, index_cap, index_cap as u64)
-        .map_err(io_err(&paths.index))
-        .map_err(cleanup)?;
+    let index = match MapWriter::create(&paths.index, index_cap, index_cap as u64) {
+        Ok(w) => w,
+        Err(e) => {
+            drop(log);
+            undo(&[&paths.log]);
+            return Err(io_err(&paths.index)(e));
+        }
+    };
     let time_cap = limits.time_capacity;
-    let time = MapWriter::create(&paths.time, time_cap, time_cap as u64)
-        .map_err(io_err(&paths.time))
-        .map_err(cleanup)?;
+    let time = match MapWriter::create(&paths.time, time_cap, time_cap as u64) {
+        Ok(w) => w,
+        Err(e) => {
+            drop((log, index));
+            undo(&[&paths.log, &paths.index]);
+            return Err(io_err(&paths.time)(e));
+        }
+    };
     let core = SegmentCore {
         base,
         log: Arc::clone(log.mapping()),

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64};
 use crate::codec::batch::{self, BatchHeader, RecordIter};
 use crate::codec::index::{OFFSET_ENTRY_LEN, OffsetEntry, TIME_ENTRY_LEN, TimeEntry};
 use crate::error::{Error, Result, io_err};
-use crate::mmap::{MapWriter, Mapping, lock_exclusive, map_locked_read_only};
+use crate::mmap::{MapWriter, Mapping, check_no_writer, lock_exclusive, map_locked_read_only};
 use crate::segment::core::{SegmentCore, decode_error, shift};
 use crate::segment::files::SegmentPaths;
 use crate::segment::writer::{IndexRule, Limits, SegmentWriter};
@@ -364,6 +364,7 @@ pub fn open_sealed(
     limits: &Limits,
     verify_checksums: bool,
 ) -> Result<SegmentCore> {
+    check_no_writer(&paths.log).map_err(io_err(&paths.log))?;
     let log_len = fs::metadata(&paths.log).map_err(io_err(&paths.log))?.len() as usize;
     if !indexes_look_intact(&paths, log_len) {
         rebuild_indexes(&paths, base, limits)?;

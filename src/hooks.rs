@@ -1,0 +1,101 @@
+//! Store-wide options: segment hooks, background retention, and the log of background errors.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+/// What a hook is told about a segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentInfo {
+    /// Topic name.
+    pub topic: String,
+    /// Partition number.
+    pub partition: u32,
+    /// First offset of the segment.
+    pub base_offset: u64,
+    /// Offset after its last record.
+    pub next_offset: u64,
+    /// Bytes of its `.log`.
+    pub size: u64,
+    /// Largest record timestamp, if known.
+    pub max_timestamp: Option<i64>,
+    /// Its `.log` file.
+    pub log_path: PathBuf,
+    /// Its `.index` file.
+    pub index_path: PathBuf,
+    /// Its `.timeindex` file.
+    pub time_index_path: PathBuf,
+}
+
+/// The error a hook may return; it is reported, never fatal to data.
+pub type HookError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A callback about a segment. Runs on the store's background thread (for seals) or on the
+/// thread enforcing retention (for deletes); it must not append to the same partition and
+/// wait for that append to become durable.
+pub type SegmentHook = Arc<dyn Fn(&SegmentInfo) -> Result<(), HookError> + Send + Sync>;
+
+/// Options of a [`Store`](crate::Store), given to [`Store::open_with`](crate::Store::open_with).
+#[derive(Clone, Default)]
+pub struct StoreOptions {
+    /// Called once a sealed segment is durable (synced): archive, upload or compress it from
+    /// here. Errors are recorded (see [`Store::background_errors`](crate::Store::background_errors))
+    /// and nothing else happens: the segment stays as it is. Default none.
+    pub on_segment_sealed: Option<SegmentHook>,
+    /// Called before retention deletes a segment. If it returns an error the segment and
+    /// every newer one are kept and the error is reported. Default none.
+    pub before_segment_delete: Option<SegmentHook>,
+    /// Besides after every roll, enforce retention in the background this often (needed for
+    /// age-based retention of partitions that stop rolling). Default `None`.
+    pub retention_check_interval: Option<Duration>,
+}
+
+impl fmt::Debug for StoreOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreOptions")
+            .field("on_segment_sealed", &self.on_segment_sealed.is_some())
+            .field(
+                "before_segment_delete",
+                &self.before_segment_delete.is_some(),
+            )
+            .field("retention_check_interval", &self.retention_check_interval)
+            .finish()
+    }
+}
+
+/// How many background errors are kept.
+const MAX_ERRORS: usize = 256;
+
+/// Options plus the background error log, shared by every partition of a store.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    pub options: StoreOptions,
+    errors: Mutex<VecDeque<String>>,
+}
+
+impl Shared {
+    pub fn new(options: StoreOptions) -> Self {
+        Self {
+            options,
+            errors: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    /// Records an error from background work (the oldest are dropped beyond a bound).
+    pub fn report(&self, what: String) {
+        let mut e = self.errors.lock();
+        if e.len() == MAX_ERRORS {
+            e.pop_front();
+        }
+        e.push_back(what);
+    }
+
+    /// Takes the recorded errors.
+    pub fn take_errors(&self) -> Vec<String> {
+        self.errors.lock().drain(..).collect()
+    }
+}

@@ -1,0 +1,212 @@
+//! Retention: deleting whole sealed segments from the front of a partition.
+//!
+//! Segments go, oldest first, while one of the rules wants them: below the log start offset
+//! (`delete_records_before`), over `retention_bytes`, older than `retention_ms`, or over
+//! `retention_hard_bytes`. The pass stops at the first segment no rule wants, so what remains
+//! is always a contiguous suffix, and the active segment is never deleted: the next offset
+//! never changes. Under consumer-aware retention a segment holding records that some group
+//! has not committed stops the pass unless the hard cap is exceeded.
+//!
+//! Deletion is crash-safe: the segment leaves the in-memory list first (new readers do not
+//! see it; readers holding its records keep their mappings), then each file is renamed to
+//! `<name>.deleted`, the directory is synced, and the files are unlinked. Leftover `.deleted`
+//! files are removed when the partition is opened.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::Inner;
+use crate::error::{Result, io_err};
+use crate::fsutil;
+use crate::hooks::SegmentInfo;
+use crate::segment::core::SegmentCore;
+use crate::segment::now_ms;
+
+/// Suffix of a file being deleted.
+pub(crate) const DELETED_SUFFIX: &str = ".deleted";
+
+/// What a retention pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RetentionReport {
+    /// Segments deleted.
+    pub segments_deleted: usize,
+    /// Bytes of `.log` deleted.
+    pub bytes_deleted: u64,
+    /// Segments deleted although a consumer group had not consumed them, because the
+    /// partition exceeded `retention_hard_bytes`.
+    pub forced_deletions: usize,
+    /// Segments that retention wanted to delete but kept because a consumer group had not
+    /// consumed them yet.
+    pub kept_for_groups: usize,
+    /// Errors from `before_segment_delete` hooks (the segments concerned were kept).
+    pub hook_errors: Vec<String>,
+}
+
+impl RetentionReport {
+    /// Adds another report's counts to this one.
+    pub fn merge(&mut self, other: RetentionReport) {
+        self.segments_deleted += other.segments_deleted;
+        self.bytes_deleted += other.bytes_deleted;
+        self.forced_deletions += other.forced_deletions;
+        self.kept_for_groups += other.kept_for_groups;
+        self.hook_errors.extend(other.hook_errors);
+    }
+}
+
+impl Inner {
+    pub(crate) fn segment_info(&self, seg: &SegmentCore) -> SegmentInfo {
+        SegmentInfo {
+            topic: self.topic.to_string(),
+            partition: self.id,
+            base_offset: seg.base,
+            next_offset: seg.next_offset(),
+            size: seg.size(),
+            max_timestamp: seg.max_timestamp(),
+            log_path: seg.paths.log.clone(),
+            index_path: seg.paths.index.clone(),
+            time_index_path: seg.paths.time.clone(),
+        }
+    }
+
+    /// The offset below which every consumer group of the topic has committed, if
+    /// consumer-aware retention is on and the topic has groups.
+    fn consumed_floor(&self) -> Result<Option<u64>> {
+        if !self.config.retain_until_consumed {
+            return Ok(None);
+        }
+        let Some(topic_dir) = self.dir.parent() else {
+            return Ok(None);
+        };
+        let mut floor: Option<u64> = None;
+        for g in crate::group::list(topic_dir)? {
+            let committed = crate::group::read_offsets(topic_dir, &g, self.config.partitions)?;
+            let c = committed
+                .get(self.id as usize)
+                .copied()
+                .flatten()
+                .unwrap_or(0);
+            floor = Some(floor.map_or(c, |f| f.min(c)));
+        }
+        Ok(floor)
+    }
+
+    /// True if some retention rule is configured (or the start offset was raised).
+    pub(crate) fn has_retention(&self) -> bool {
+        let c = &self.config;
+        c.retention_bytes.is_some()
+            || c.retention_ms.is_some()
+            || c.retention_hard_bytes.is_some()
+            || self.log_start_offset.load(Ordering::Acquire) > 0
+    }
+
+    /// One retention pass.
+    pub(crate) fn enforce_retention(&self) -> Result<RetentionReport> {
+        let _pass = self.retention_lock.lock();
+        let mut report = RetentionReport::default();
+        if !self.open.load(Ordering::Acquire) {
+            return Ok(report);
+        }
+        let floor = self.consumed_floor()?;
+        let segs = self.segments();
+        let Some((_active, sealed)) = segs.split_last() else {
+            return Ok(report);
+        };
+        let c = &self.config;
+        let now = now_ms();
+        let log_start = self.log_start_offset.load(Ordering::Acquire);
+        let mut remaining: u64 = segs.iter().map(|s| s.size()).sum();
+        let mut doomed: Vec<Arc<SegmentCore>> = Vec::new();
+        for seg in sealed {
+            let end = seg.next_offset();
+            let size = seg.size();
+            let below_start = end <= log_start;
+            let by_size = c
+                .retention_bytes
+                .is_some_and(|limit| remaining - size >= limit);
+            let by_age = c.retention_ms.is_some_and(|ms| {
+                seg.max_timestamp()
+                    .is_some_and(|t| t < now.saturating_sub(ms.min(i64::MAX as u64) as i64))
+            });
+            let over_hard = c.retention_hard_bytes.is_some_and(|h| remaining > h);
+            if !(below_start || by_size || by_age || over_hard) {
+                break;
+            }
+            let unconsumed = floor.is_some_and(|f| end > f);
+            if unconsumed && !below_start && !over_hard {
+                report.kept_for_groups += 1;
+                break;
+            }
+            if let Some(hook) = &self.shared.options.before_segment_delete
+                && let Err(e) = hook(&self.segment_info(seg))
+            {
+                let msg = format!("before_segment_delete for {}: {e}", seg.paths.log.display());
+                self.shared.report(msg.clone());
+                report.hook_errors.push(msg);
+                break;
+            }
+            if unconsumed && !below_start {
+                report.forced_deletions += 1;
+            }
+            remaining -= size;
+            report.segments_deleted += 1;
+            report.bytes_deleted += size;
+            doomed.push(Arc::clone(seg));
+        }
+        if doomed.is_empty() {
+            return Ok(report);
+        }
+        // Unlist first: new readers no longer find the segments; open views keep them mapped.
+        {
+            let mut list = self.segments.write();
+            let kept: Vec<Arc<SegmentCore>> = list
+                .iter()
+                .filter(|s| !doomed.iter().any(|d| Arc::ptr_eq(s, d)))
+                .cloned()
+                .collect();
+            let first = kept.first().map_or(0, |s| s.base);
+            self.start_offset
+                .fetch_max(first.max(log_start), Ordering::AcqRel);
+            *list = Arc::new(kept);
+        }
+        self.writer
+            .lock()
+            .unsynced_sealed
+            .retain(|s| !doomed.iter().any(|d| Arc::ptr_eq(s, d)));
+        for seg in &doomed {
+            for p in [&seg.paths.log, &seg.paths.index, &seg.paths.time] {
+                let mut to = p.clone().into_os_string();
+                to.push(DELETED_SUFFIX);
+                std::fs::rename(p, &to).map_err(io_err(p))?;
+            }
+        }
+        fsutil::sync_dir(&self.dir)?;
+        for seg in &doomed {
+            for p in [&seg.paths.log, &seg.paths.index, &seg.paths.time] {
+                let mut to = p.clone().into_os_string();
+                to.push(DELETED_SUFFIX);
+                fsutil::remove_if_exists(std::path::Path::new(&to))?;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Raises the log start offset to `offset` (at most the next offset): records below it
+    /// can no longer be read, and whole segments below it are deleted.
+    pub(crate) fn delete_records_before(&self, offset: u64) -> Result<u64> {
+        let next = self.next_offset.load(Ordering::Acquire);
+        let target = offset.min(next);
+        {
+            let mut w = self.writer.lock();
+            self.check_writable(&w)?;
+            if target > self.log_start_offset.load(Ordering::Acquire) {
+                self.log_start_offset.store(target, Ordering::Release);
+                self.start_offset.fetch_max(target, Ordering::AcqRel);
+                // Durable before any segment below it is deleted.
+                self.write_checkpoint(false, &w)?;
+                w.marked_dirty = true;
+            }
+        }
+        self.enforce_retention()?;
+        Ok(self.start_offset.load(Ordering::Acquire))
+    }
+}

@@ -1,0 +1,299 @@
+//! Retention: by size, by age, by start offset, consumer-aware, in the background, hooks,
+//! and crash-safe deletion.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use pagelog::{
+    ConsumerConfig, Error, FlushPolicy, NewRecord, Partition, SegmentInfo, Store, StoreOptions,
+    TopicConfig,
+};
+
+const VALUE: [u8; 400] = [5u8; 400];
+
+fn config() -> TopicConfig {
+    TopicConfig::default()
+        .segment_bytes(4096)
+        .index_interval_bytes(512)
+        .flush(FlushPolicy::Never)
+}
+
+/// Appends until the partition has `segments` segments; returns the next offset.
+fn fill(p: &Partition, segments: usize, ts: Option<i64>) -> u64 {
+    while p.info().segments < segments {
+        let mut r = NewRecord::new(&VALUE);
+        r.timestamp = ts;
+        p.append(r).unwrap();
+    }
+    p.next_offset()
+}
+
+fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::yield_now();
+    }
+}
+
+#[test]
+fn size_retention_keeps_a_suffix_and_the_next_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let t = store
+        .create_topic("t", config().retention_bytes(Some(10_000)))
+        .unwrap();
+    let p = t.partition(0).unwrap().clone();
+    let old_view = p.read(0).unwrap();
+    assert!(old_view.is_none());
+    p.append(NewRecord::new(b"first")).unwrap();
+    let first = p.read(0).unwrap().unwrap();
+    let next = fill(&p, 10, None);
+    let report = t.enforce_retention().unwrap();
+    assert!(report.segments_deleted > 0);
+    let info = p.info();
+    assert!(
+        info.bytes >= 10_000 && info.bytes < 10_000 + 4096,
+        "{info:?}"
+    );
+    assert_eq!(p.next_offset(), next, "retention never moves the end");
+    assert!(p.start_offset() > 0);
+    assert!(
+        matches!(p.read(0), Err(Error::OffsetOutOfRange { start, .. }) if start == p.start_offset())
+    );
+    assert_eq!(
+        first.value(),
+        b"first",
+        "a view outlives its deleted segment"
+    );
+    assert_eq!(p.iter().next().unwrap().unwrap().offset(), p.start_offset());
+    // The files are gone; only the kept segments remain.
+    let logs = std::fs::read_dir(p.dir())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".log")
+        })
+        .count();
+    assert_eq!(logs, p.info().segments);
+}
+
+#[test]
+fn age_retention_deletes_old_segments_but_never_the_active_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let t = store
+        .create_topic("t", config().retention_ms(Some(60_000)))
+        .unwrap();
+    let p = t.partition(0).unwrap().clone();
+    let next = fill(&p, 5, Some(1_000)); // timestamps from 1970: long expired
+    t.enforce_retention().unwrap();
+    assert_eq!(p.info().segments, 1, "only the active segment survives");
+    assert_eq!(p.next_offset(), next);
+    assert_eq!(p.append(NewRecord::new(b"new")).unwrap(), next);
+    // The active segment now holds a fresh record, so once sealed it is kept.
+    fill(&p, 3, None);
+    assert_eq!(t.enforce_retention().unwrap().segments_deleted, 0);
+    assert_eq!(p.info().segments, 3);
+}
+
+#[test]
+fn delete_records_before_raises_the_start_and_persists() {
+    let dir = tempfile::tempdir().unwrap();
+    let (start, next) = {
+        let store = Store::open(dir.path()).unwrap();
+        let p = store
+            .create_topic("t", config())
+            .unwrap()
+            .partition(0)
+            .unwrap()
+            .clone();
+        let next = fill(&p, 4, None);
+        let mid = next / 2;
+        assert_eq!(p.delete_records_before(mid).unwrap(), mid);
+        assert_eq!(p.start_offset(), mid);
+        assert!(matches!(
+            p.read(mid - 1),
+            Err(Error::OffsetOutOfRange { .. })
+        ));
+        assert_eq!(p.read(mid).unwrap().unwrap().offset(), mid);
+        assert_eq!(p.iter().next().unwrap().unwrap().offset(), mid);
+        assert!(
+            p.info().segments < 4,
+            "whole segments below the start are gone"
+        );
+        assert_eq!(p.delete_records_before(1).unwrap(), mid, "never lowered");
+        store.crash();
+        (mid, next)
+    };
+    let store = Store::open(dir.path()).unwrap();
+    let p = store.topic("t").unwrap().partition(0).unwrap().clone();
+    assert_eq!(p.start_offset(), start, "survives a crash");
+    assert_eq!(p.next_offset(), next);
+    assert_eq!(
+        p.delete_records_before(u64::MAX).unwrap(),
+        next,
+        "capped at the end"
+    );
+    store.close().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let p = store.topic("t").unwrap().partition(0).unwrap().clone();
+    assert_eq!(p.start_offset(), next, "survives a clean close");
+    assert!(p.read(next).unwrap().is_none());
+    assert_eq!(p.append(NewRecord::new(b"x")).unwrap(), next);
+}
+
+#[test]
+fn consumer_aware_retention_waits_for_commits_unless_the_hard_cap_is_hit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let c = config()
+        .retention_bytes(Some(4096))
+        .retain_until_consumed(true);
+    let t = store.create_topic("t", c).unwrap();
+    let p = t.partition(0).unwrap().clone();
+    let mut consumer = t.consumer("slow", ConsumerConfig::default()).unwrap();
+    consumer.commit().unwrap(); // the group exists and has consumed nothing
+    let next = fill(&p, 6, None);
+    let report = t.enforce_retention().unwrap();
+    assert_eq!(report.segments_deleted, 0);
+    assert_eq!(report.kept_for_groups, 1);
+    assert_eq!(p.start_offset(), 0);
+    // Consume half, commit: the consumed segments may go.
+    let mut got = 0;
+    while got < next / 2 {
+        got += consumer.poll(Duration::from_secs(30)).unwrap().len() as u64;
+    }
+    consumer.commit().unwrap();
+    let report = t.enforce_retention().unwrap();
+    assert!(report.segments_deleted > 0);
+    let committed = t.committed_offsets("slow").unwrap()[0].unwrap();
+    assert!(
+        p.start_offset() <= committed,
+        "nothing unconsumed was deleted"
+    );
+    drop(consumer);
+
+    // With a hard cap, unconsumed data goes anyway, and that is reported.
+    let c = config()
+        .retention_bytes(Some(4096))
+        .retain_until_consumed(true)
+        .retention_hard_bytes(Some(12_000));
+    let t = store.create_topic("capped", c).unwrap();
+    let p = t.partition(0).unwrap().clone();
+    t.consumer("idle", ConsumerConfig::default())
+        .unwrap()
+        .commit()
+        .unwrap();
+    fill(&p, 8, None);
+    let report = t.enforce_retention().unwrap();
+    assert!(report.forced_deletions > 0, "{report:?}");
+    assert!(p.info().bytes <= 12_000);
+}
+
+#[test]
+fn retention_runs_in_the_background_after_rolls() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let t = store
+        .create_topic("t", config().retention_bytes(Some(8192)))
+        .unwrap();
+    let p = t.partition(0).unwrap().clone();
+    fill(&p, 12, None);
+    eventually("background retention", || p.info().bytes < 8192 + 4096);
+}
+
+#[test]
+fn hooks_see_sealed_segments_and_can_veto_deletion() {
+    let dir = tempfile::tempdir().unwrap();
+    let sealed: Arc<Mutex<Vec<SegmentInfo>>> = Arc::default();
+    let deleted: Arc<Mutex<Vec<u64>>> = Arc::default();
+    let options = {
+        let (sealed, deleted) = (Arc::clone(&sealed), Arc::clone(&deleted));
+        StoreOptions {
+            on_segment_sealed: Some(Arc::new(move |s: &SegmentInfo| {
+                assert!(s.log_path.exists(), "called before anything deletes it");
+                sealed.lock().unwrap().push(s.clone());
+                Ok(())
+            })),
+            before_segment_delete: Some(Arc::new(move |s: &SegmentInfo| {
+                let mut d = deleted.lock().unwrap();
+                if d.len() == 2 {
+                    return Err("archive unavailable".into());
+                }
+                d.push(s.base_offset);
+                Ok(())
+            })),
+            retention_check_interval: None,
+        }
+    };
+    let store = Store::open_with(dir.path(), options).unwrap();
+    let t = store.create_topic("t", config()).unwrap();
+    let p = t.partition(0).unwrap().clone();
+    fill(&p, 5, None);
+    eventually("four seal hooks", || sealed.lock().unwrap().len() == 4);
+    let infos = sealed.lock().unwrap().clone();
+    for w in infos.windows(2) {
+        assert_eq!(w[0].next_offset, w[1].base_offset, "contiguous, in order");
+    }
+    assert_eq!(infos[0].topic, "t");
+    assert_eq!(
+        infos[0].size,
+        std::fs::metadata(&infos[0].log_path).unwrap().len()
+    );
+    // Delete everything below the end: the hook lets two segments go, then vetoes.
+    let report = {
+        p.delete_records_before(p.next_offset()).unwrap();
+        store.background_errors()
+    };
+    assert_eq!(deleted.lock().unwrap().len(), 2);
+    assert_eq!(
+        p.info().segments,
+        3,
+        "the vetoed segment and everything after it stay"
+    );
+    assert_eq!(report.len(), 1, "{report:?}");
+    assert!(report[0].contains("archive unavailable"));
+}
+
+#[test]
+fn interrupted_deletions_are_finished_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let p = store
+            .create_topic("t", config())
+            .unwrap()
+            .partition(0)
+            .unwrap()
+            .clone();
+        fill(&p, 3, None);
+        store.close().unwrap();
+    }
+    // Simulate a crash after the first segment's files were renamed for deletion.
+    let pdir = dir.path().join("t").join("0");
+    for ext in ["log", "index", "timeindex"] {
+        let f = pdir.join(format!("00000000000000000000.{ext}"));
+        std::fs::rename(&f, pdir.join(format!("00000000000000000000.{ext}.deleted"))).unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let p = store.topic("t").unwrap().partition(0).unwrap().clone();
+    assert!(p.start_offset() > 0);
+    assert_eq!(p.info().segments, 2);
+    let leftovers = std::fs::read_dir(&pdir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".deleted")
+        })
+        .count();
+    assert_eq!(leftovers, 0);
+    assert_eq!(p.iter().count() as u64, p.next_offset() - p.start_offset());
+}
