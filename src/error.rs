@@ -137,6 +137,15 @@ pub enum Error {
         reason: String,
     },
 
+    /// The records this call was waiting on were discarded by a concurrent
+    /// [`Partition::truncate_to`](crate::Partition::truncate_to) before they became durable.
+    /// `offset` is the durable end after the truncation.
+    #[error("records discarded by a concurrent truncation (durable end now {offset})")]
+    Truncated {
+        /// Offsets below this are durable.
+        offset: u64,
+    },
+
     /// The store, topic or partition was closed or deleted; handles to it no longer work.
     #[error("{0} is closed")]
     Closed(String),

@@ -219,6 +219,23 @@ pub fn decode_checkpoint(bytes: &[u8]) -> Result<Checkpoint, DecodeError> {
     })
 }
 
+/// Magic of a partition's truncation intent (`truncate`).
+pub const TRUNCATE_MAGIC: [u8; 4] = *b"PLTR";
+
+/// Encodes a truncation intent: body `target:u64`, the offset the log is being cut to.
+pub fn encode_truncate(target: u64) -> Vec<u8> {
+    frame(TRUNCATE_MAGIC, &target.to_le_bytes())
+}
+
+/// Decodes a truncation intent.
+///
+/// # Errors
+/// Any [`DecodeError`] for a file that is not a valid intent.
+pub fn decode_truncate(bytes: &[u8]) -> Result<u64, DecodeError> {
+    let b = unframe(bytes, TRUNCATE_MAGIC, Some(8))?;
+    Ok(le_u64(b, 0))
+}
+
 /// Magic of a consumer group's committed offsets (`groups/<group>.offsets`).
 pub const GROUP_MAGIC: [u8; 4] = *b"PLGO";
 /// Stored for a partition without a committed offset.
@@ -316,6 +333,7 @@ mod tests {
             let _ = decode_topic(&bytes);
             let _ = decode_checkpoint(&bytes);
             let _ = decode_group_offsets(&bytes);
+            let _ = decode_truncate(&bytes);
         }
     }
 }

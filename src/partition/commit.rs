@@ -20,6 +20,9 @@ struct State {
     in_flight: bool,
     /// The error of a failed sync; sticky.
     poisoned: Option<String>,
+    /// Bumped by every truncation: syncs started before it report nothing, and waiters for
+    /// appends made before it are told their records are gone.
+    epoch: u64,
 }
 
 /// Group-commit coordinator of one partition.
@@ -52,6 +55,21 @@ impl GroupCommit {
         self.durable.load(Ordering::Acquire)
     }
 
+    /// The current truncation epoch.
+    pub fn epoch(&self) -> u64 {
+        self.state.lock().epoch
+    }
+
+    /// The log was truncated to `to`: offsets from `to` on are no longer durable (they are
+    /// gone), and syncs and waits from before are void.
+    pub fn truncate(&self, to: u64) {
+        let mut st = self.state.lock();
+        st.epoch += 1;
+        st.durable = st.durable.min(to);
+        self.durable.store(st.durable, Ordering::Release);
+        self.done.notify_all();
+    }
+
     /// The sticky error, if a sync failed.
     pub fn poisoned(&self) -> Option<String> {
         if !self.poisoned_flag.load(Ordering::Acquire) {
@@ -71,9 +89,13 @@ impl GroupCommit {
     /// Returns once every offset below `target` is durable. `sync` performs one sync and
     /// returns the offset below which everything is then durable. `poisoned` builds the
     /// error returned once a sync has failed.
+    ///
+    /// `epoch` is the truncation epoch in which the offsets were appended; if the log was
+    /// truncated since, the wait ends with [`Error::Truncated`].
     pub fn wait_durable(
         &self,
         target: u64,
+        epoch: u64,
         sync: impl Fn() -> Result<u64>,
         poisoned: impl Fn(String) -> Error,
     ) -> Result<()> {
@@ -81,6 +103,9 @@ impl GroupCommit {
         loop {
             if let Some(reason) = &st.poisoned {
                 return Err(poisoned(reason.clone()));
+            }
+            if st.epoch != epoch {
+                return Err(Error::Truncated { offset: st.durable });
             }
             if st.durable >= target {
                 return Ok(());
@@ -90,11 +115,14 @@ impl GroupCommit {
                 continue;
             }
             st.in_flight = true;
+            let started = st.epoch;
             drop(st);
             let result = sync();
             st = self.state.lock();
             st.in_flight = false;
             match result {
+                // A sync that overlapped a truncation proves nothing about the new log.
+                Ok(_) if st.epoch != started => {}
                 Ok(d) => {
                     st.durable = st.durable.max(d);
                     self.durable.store(st.durable, Ordering::Release);
@@ -132,6 +160,7 @@ mod tests {
                 std::thread::spawn(move || {
                     gc.wait_durable(
                         t,
+                        0,
                         || {
                             syncs.fetch_add(1, Ordering::SeqCst);
                             Ok(8)
@@ -149,7 +178,7 @@ mod tests {
         assert_eq!(gc.durable(), 8);
         assert!(syncs.load(Ordering::SeqCst) <= 8);
         assert!(
-            gc.wait_durable(8, || panic!("no sync needed"), poisoned)
+            gc.wait_durable(8, 0, || panic!("no sync needed"), poisoned)
                 .is_ok()
         );
     }
@@ -157,9 +186,9 @@ mod tests {
     #[test]
     fn a_failed_sync_poisons_for_good() {
         let gc = GroupCommit::new(0);
-        let r = gc.wait_durable(1, || Err(Error::Closed("disk".into())), poisoned);
+        let r = gc.wait_durable(1, 0, || Err(Error::Closed("disk".into())), poisoned);
         assert!(matches!(r, Err(Error::Poisoned { .. })));
-        let r = gc.wait_durable(1, || Ok(5), poisoned);
+        let r = gc.wait_durable(1, 0, || Ok(5), poisoned);
         assert!(matches!(r, Err(Error::Poisoned { .. })), "sticky");
         assert_eq!(gc.durable(), 0);
     }

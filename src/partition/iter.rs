@@ -62,12 +62,13 @@ pub struct Records {
     damaged: Option<Located>,
     /// An error met after `poll` had already collected records, returned by the next call.
     pending: Option<Error>,
+    /// The partition's truncation epoch this iterator's state belongs to.
+    epoch: u64,
 }
 
 impl Records {
     pub(super) fn new(part: Arc<Inner>, from: u64) -> Self {
         Self {
-            part,
             seg: None,
             current: None,
             previous: None,
@@ -77,6 +78,8 @@ impl Records {
             skip_damaged: false,
             damaged: None,
             pending: None,
+            epoch: part.epoch.load(Ordering::Acquire),
+            part,
         }
     }
 
@@ -98,6 +101,7 @@ impl Records {
         self.damaged = None;
         self.pending = None;
         self.failed = false;
+        self.end = 0;
         self.next = offset;
     }
 
@@ -197,6 +201,14 @@ impl Records {
     }
 
     fn step(&mut self) -> Result<Option<Record>> {
+        let epoch = self.part.epoch.load(Ordering::Acquire);
+        if epoch != self.epoch {
+            // Truncated: what we were reading may be discarded. Start over from the same
+            // offset, or from the new end if that is lower.
+            self.epoch = epoch;
+            let end = self.part.next_offset.load(Ordering::Acquire);
+            self.seek(self.next.min(end));
+        }
         loop {
             if let (Some(seg), Some((loc, state))) = (&self.seg, self.current) {
                 let bytes = seg.batch_bytes_unchecked(&loc)?;

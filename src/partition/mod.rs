@@ -5,6 +5,7 @@ mod iter;
 mod open;
 mod retention;
 mod state;
+mod truncate;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -72,6 +73,10 @@ pub(crate) struct Inner {
     retention_lock: Mutex<()>,
     /// Store-wide options (hooks) and the background error log.
     shared: Arc<Shared>,
+    /// Bumped by every truncation; iterators compare it to notice one.
+    epoch: AtomicU64,
+    /// Counts forced deletions (see `PartitionInfo::forced_deletions`).
+    forced_deletions: AtomicU64,
     /// Sealed, synced segments waiting for the `on_segment_sealed` hook.
     sealed_for_hook: Mutex<Vec<Arc<SegmentCore>>>,
     commit: GroupCommit,
@@ -114,6 +119,9 @@ pub struct PartitionInfo {
     pub bytes: u64,
     /// Offsets below this are durable.
     pub durable_offset: u64,
+    /// Segments retention deleted although a consumer group had not consumed them (over
+    /// `retention_hard_bytes`), since the partition was opened.
+    pub forced_deletions: u64,
 }
 
 impl Partition {
@@ -200,11 +208,13 @@ impl Partition {
                 FlushPolicy::EveryRecords(n) => range.end - self.inner.commit.durable() >= n,
                 FlushPolicy::Never | FlushPolicy::Interval(_) => false,
             };
-            (range, sync)
+            // Read under the writer lock, which truncation also holds.
+            let epoch = sync.then(|| self.inner.commit.epoch());
+            (range, epoch)
         };
         self.inner.notifier.notify();
-        if sync {
-            self.inner.sync_to(range.end)?;
+        if let Some(epoch) = sync {
+            self.inner.sync_to(range.end, epoch)?;
         } else if let (FlushPolicy::Interval(_), Some(f)) =
             (self.inner.config.flush, &self.inner.flusher)
         {
@@ -223,7 +233,7 @@ impl Partition {
         if !self.inner.open.load(Ordering::Acquire) {
             return Err(self.inner.closed_error());
         }
-        self.inner.sync_to(self.next_offset())
+        self.inner.sync_all()
     }
 
     /// The record at `offset` (or, if compaction left a gap there, the first one after it).
@@ -348,6 +358,22 @@ impl Partition {
         self.inner.delete_records_before(offset)
     }
 
+    /// Discards every record at and above `offset` (rollback, replica repair); appends
+    /// continue at `offset`. Readers see the discarded records no more: iterators past the
+    /// cut move back to it and read what is appended next. A concurrent durable append whose
+    /// records were discarded gets [`Error::Truncated`]. Crash-safe: an intent file makes
+    /// the next open finish an interrupted truncation.
+    ///
+    /// The segment holding `offset` is rewritten up to it (a new file renamed over the old
+    /// one), so the cost is proportional to that segment's size.
+    ///
+    /// # Errors
+    /// [`Error::OffsetOutOfRange`] outside `[start_offset, next_offset]`; [`Error::Io`] (the
+    /// partition is then poisoned until reopened, which completes the truncation).
+    pub fn truncate_to(&self, offset: u64) -> Result<()> {
+        self.inner.truncate_to(offset)
+    }
+
     /// Sizes and offsets of this partition.
     pub fn info(&self) -> PartitionInfo {
         let segs = self.inner.segments();
@@ -358,6 +384,7 @@ impl Partition {
             segments: segs.len(),
             bytes: segs.iter().map(|s| s.size()).sum(),
             durable_offset: self.durable_offset(),
+            forced_deletions: self.inner.forced_deletions.load(Ordering::Relaxed),
         }
     }
 

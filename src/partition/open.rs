@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use parking_lot::{Mutex, RwLock};
 
 use super::commit::GroupCommit;
+use super::truncate::TRUNCATE_FILE;
 use super::{CHECKPOINT_FILE, Context, DELETED_SUFFIX, Inner, Partition, WriterState};
 use crate::codec::meta::{self, Checkpoint};
 use crate::config::TopicConfig;
@@ -17,7 +18,9 @@ use crate::error::{Error, Result, io_err};
 use crate::fsutil::{self, TMP_SUFFIX};
 use crate::segment::core::SegmentCore;
 use crate::segment::files::{LOG_EXT, parse_file_name};
-use crate::segment::recover::{open_active_clean, open_sealed, recover};
+use crate::segment::recover::{
+    TRUNCATING_SUFFIX, open_active_clean, open_sealed, recover, rewrite_prefix,
+};
 use crate::segment::writer::Limits;
 use crate::segment::{Segment, SegmentPaths, create_files};
 
@@ -44,11 +47,12 @@ fn list(dir: &Path) -> Result<Listing> {
             fsutil::remove_if_exists(&entry.path())?;
             continue;
         }
-        // A deletion interrupted between rename and unlink: finish it.
-        if name
-            .strip_suffix(DELETED_SUFFIX)
-            .is_some_and(|n| parse_file_name(n).is_some())
-        {
+        // A deletion interrupted between rename and unlink, or a truncation's rewrite
+        // interrupted before its rename: finish or discard it.
+        if [DELETED_SUFFIX, TRUNCATING_SUFFIX].iter().any(|s| {
+            name.strip_suffix(s)
+                .is_some_and(|n| parse_file_name(n).is_some())
+        }) {
             fsutil::remove_if_exists(&entry.path())?;
             continue;
         }
@@ -108,16 +112,44 @@ impl Partition {
         let listing = list(&dir)?;
         let cp_path = dir.join(CHECKPOINT_FILE);
         // A damaged checkpoint is never trusted: everything is recovered instead.
-        let cp: Option<Checkpoint> =
+        let mut cp: Option<Checkpoint> =
             fsutil::read_optional(&cp_path)?.and_then(|b| meta::decode_checkpoint(&b).ok());
         let mut bases = listing.logs;
+        // An interrupted truncation is finished before anything else.
+        let intent_path = dir.join(TRUNCATE_FILE);
+        let truncated_to = match fsutil::read_optional(&intent_path)? {
+            Some(bytes) => {
+                let target = meta::decode_truncate(&bytes).map_err(|e| Error::Corrupt {
+                    path: intent_path.clone(),
+                    position: 0,
+                    reason: e.to_string(),
+                })?;
+                for &b in bases.iter().filter(|&&b| b >= target) {
+                    remove_segment(&dir, b)?;
+                }
+                bases.retain(|&b| b < target);
+                if let Some(&b) = bases.last() {
+                    rewrite_prefix(&SegmentPaths::new(&dir, b), b, target)?;
+                }
+                fsutil::sync_dir(&dir)?;
+                if let Some(c) = cp.as_mut() {
+                    c.clean = false;
+                    c.recovery_point = c
+                        .recovery_point
+                        .min(bases.last().copied().unwrap_or(target));
+                }
+                Some(target)
+            }
+            None => None,
+        };
         let mut sealed: Vec<Arc<SegmentCore>> = Vec::new();
         let mut active: Option<Segment> = None;
         let mut recovered = false;
 
         if bases.is_empty() {
-            // New partition, or every segment gone: never reuse an offset we handed out.
-            let base = cp.map_or(0, |c| c.next_offset);
+            // New partition, or every segment gone: never reuse an offset we handed out
+            // (unless a truncation gave it back).
+            let base = truncated_to.unwrap_or(cp.map_or(0, |c| c.next_offset));
             let (core, writer) =
                 create_files(SegmentPaths::new(&dir, base), base, &limits, verify)?;
             fsutil::sync_dir(&dir)?;
@@ -232,12 +264,18 @@ impl Partition {
             retention_lock: Mutex::new(()),
             shared,
             sealed_for_hook: Mutex::new(Vec::new()),
+            epoch: AtomicU64::new(0),
+            forced_deletions: AtomicU64::new(0),
         });
         if recovered {
             // Record the recovery so a crash before the next checkpoint does not redo it.
             let mut w = inner.writer.lock();
             inner.write_checkpoint(false, &w)?;
             w.marked_dirty = true;
+        }
+        if truncated_to.is_some() {
+            fsutil::remove_if_exists(&intent_path)?;
+            fsutil::sync_dir(&inner.dir)?;
         }
         Ok(Partition::from_inner(inner))
     }

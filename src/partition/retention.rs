@@ -146,6 +146,7 @@ impl Inner {
             }
             if unconsumed && !below_start {
                 report.forced_deletions += 1;
+                self.forced_deletions.fetch_add(1, Ordering::Relaxed);
             }
             remaining -= size;
             report.segments_deleted += 1;
@@ -172,22 +173,36 @@ impl Inner {
             .lock()
             .unsynced_sealed
             .retain(|s| !doomed.iter().any(|d| Arc::ptr_eq(s, d)));
-        for seg in &doomed {
+        self.delete_segments(&doomed)?;
+        Ok(report)
+    }
+
+    /// Deletes unlisted segments' files crash-safely: rename each to `.deleted`, sync the
+    /// directory, unlink. Mappings of them stay valid.
+    pub(crate) fn delete_segments(&self, doomed: &[Arc<SegmentCore>]) -> Result<()> {
+        if doomed.is_empty() {
+            return Ok(());
+        }
+        for seg in doomed {
             for p in [&seg.paths.log, &seg.paths.index, &seg.paths.time] {
                 let mut to = p.clone().into_os_string();
                 to.push(DELETED_SUFFIX);
-                std::fs::rename(p, &to).map_err(io_err(p))?;
+                match std::fs::rename(p, &to) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io_err(p)(e)),
+                }
             }
         }
         fsutil::sync_dir(&self.dir)?;
-        for seg in &doomed {
+        for seg in doomed {
             for p in [&seg.paths.log, &seg.paths.index, &seg.paths.time] {
                 let mut to = p.clone().into_os_string();
                 to.push(DELETED_SUFFIX);
                 fsutil::remove_if_exists(std::path::Path::new(&to))?;
             }
         }
-        Ok(report)
+        Ok(())
     }
 
     /// Raises the log start offset to `offset` (at most the next offset): records below it

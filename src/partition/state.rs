@@ -92,9 +92,26 @@ impl Inner {
     }
 
     /// Blocks until every offset below `target` is durable (group commit).
-    pub(crate) fn sync_to(&self, target: u64) -> Result<()> {
-        self.commit
-            .wait_durable(target, || self.sync_once(), |r| self.poisoned_error(r))
+    /// `epoch` is the truncation epoch the offsets were appended in.
+    pub(crate) fn sync_to(&self, target: u64, epoch: u64) -> Result<()> {
+        self.commit.wait_durable(
+            target,
+            epoch,
+            || self.sync_once(),
+            |r| self.poisoned_error(r),
+        )
+    }
+
+    /// Makes everything appended so far durable (retrying across a concurrent truncation).
+    pub(crate) fn sync_all(&self) -> Result<()> {
+        loop {
+            let epoch = self.commit.epoch();
+            let end = self.next_offset.load(Ordering::Acquire);
+            match self.sync_to(end, epoch) {
+                Err(Error::Truncated { .. }) => continue,
+                r => return r,
+            }
+        }
     }
 
     /// One sync: the sealed segments waiting for one, then the active log. Returns the offset
@@ -220,7 +237,7 @@ impl Inner {
         let end = self.next_offset.load(Ordering::Acquire);
         // A failure poisons the partition; appenders and flushers will see it.
         let flushed = if interval_due && self.commit.durable() < end {
-            self.sync_to(end).is_ok()
+            self.sync_all().is_ok()
         } else {
             true
         };

@@ -1,0 +1,101 @@
+//! Truncation: discarding every record at and above an offset.
+//!
+//! Crash safety comes from an intent file written first (`truncate`, framed and CRC'd, replaced
+//! atomically): until it is removed, every open of the partition completes the truncation
+//! before anything else, and every step below is idempotent. Mapped files are never shrunk:
+//! the segment holding the cut point is rewritten into a new file renamed over the old one,
+//! so readers holding records of the old file keep valid (if now discarded) views.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::{Inner, WriterState};
+use crate::codec::meta;
+use crate::error::{Error, Result};
+use crate::fsutil;
+use crate::segment::core::SegmentCore;
+use crate::segment::recover::{recover, rewrite_prefix};
+use crate::segment::{Segment, SegmentPaths, create_files};
+
+/// Name of the truncation intent file in a partition directory.
+pub(crate) const TRUNCATE_FILE: &str = "truncate";
+
+impl Inner {
+    /// Discards every record at or above `target`; appends continue at `target`.
+    pub(crate) fn truncate_to(&self, target: u64) -> Result<()> {
+        let _pass = self.retention_lock.lock();
+        let mut w = self.writer.lock();
+        self.check_writable(&w)?;
+        let next = w.active.next_offset();
+        let start = self.start_offset.load(Ordering::Acquire);
+        if target < start || target > next {
+            return Err(Error::OffsetOutOfRange {
+                requested: target,
+                start,
+                end: next,
+            });
+        }
+        if target == next {
+            return Ok(());
+        }
+        let result = self.truncate_locked(&mut w, target);
+        if let Err(e) = &result {
+            // Half done: refuse further work; reopening completes the truncation from the
+            // intent file.
+            self.commit
+                .poison(format!("truncation to {target} failed: {e}"));
+        }
+        self.notifier.notify();
+        result
+    }
+
+    fn truncate_locked(&self, w: &mut WriterState, target: u64) -> Result<()> {
+        fsutil::atomic_write(&self.dir, TRUNCATE_FILE, &meta::encode_truncate(target))?;
+        w.marked_dirty = true;
+        // No more writes to the old active segment; its writer lock is released.
+        w.active.release_writer();
+        let segs = self.segments();
+        let (keep, doomed): (Vec<Arc<SegmentCore>>, Vec<Arc<SegmentCore>>) =
+            segs.iter().cloned().partition(|s| s.base < target);
+        // Unlist what goes, so new readers do not find it.
+        *self.segments.write() = Arc::new(keep.clone());
+        self.delete_segments(&doomed)?;
+        let new_active = match keep.last() {
+            Some(s) => {
+                rewrite_prefix(&s.paths, s.base, target)?;
+                let (core, writer, _) = recover(
+                    s.paths.clone(),
+                    s.base,
+                    &self.limits,
+                    self.config.verify_checksums,
+                    true,
+                )?;
+                Segment::from_parts(core, writer, &self.config)
+            }
+            None => {
+                let paths = SegmentPaths::new(&self.dir, target);
+                let (core, writer) =
+                    create_files(paths, target, &self.limits, self.config.verify_checksums)?;
+                fsutil::sync_dir(&self.dir)?;
+                Segment::from_parts(core, Some(writer), &self.config)
+            }
+        };
+        let mut list: Vec<Arc<SegmentCore>> = keep;
+        list.retain(|s| s.base < new_active.base_offset());
+        list.push(Arc::clone(new_active.core()));
+        w.unsynced_sealed.retain(|s| {
+            list.iter().any(|k| Arc::ptr_eq(s, k)) && s.base < new_active.base_offset()
+        });
+        let active_base = new_active.base_offset();
+        w.active = new_active;
+        *self.segments.write() = Arc::new(list);
+        self.next_offset.store(target, Ordering::Release);
+        self.recovery_point.fetch_min(active_base, Ordering::AcqRel);
+        self.commit.truncate(target);
+        // Iterators notice this and drop what they were reading.
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.write_checkpoint(false, w)?;
+        fsutil::remove_if_exists(&self.dir.join(TRUNCATE_FILE))?;
+        fsutil::sync_dir(&self.dir)
+    }
+}
