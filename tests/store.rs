@@ -307,7 +307,12 @@ fn a_store_does_not_map_a_segment_another_writer_holds() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = Store::open(dir.path()).unwrap();
-        let p = store.create_topic("t", small()).unwrap().partition(0).unwrap().clone();
+        let p = store
+            .create_topic("t", small())
+            .unwrap()
+            .partition(0)
+            .unwrap()
+            .clone();
         while p.info().segments < 2 {
             p.append(NewRecord::new(&[1u8; 500])).unwrap();
         }

@@ -1,0 +1,666 @@
+//! Runs the example programs (the console tools and the main example) as a user would,
+//! walking through the Kafka quickstart in a temporary directory.
+//!
+//! The binaries come from `target/<profile>/examples/`, which `cargo test` builds. When they
+//! are missing or older than the sources (e.g. under `cargo test --test tools`), they are
+//! built first with `cargo build --examples`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::SystemTime;
+
+const EXAMPLES: [&str; 5] = [
+    "topics",
+    "console_producer",
+    "console_consumer",
+    "dump",
+    "producer_consumer",
+];
+
+/// Newest modification time of the files under `dir`.
+fn newest(dir: &Path) -> SystemTime {
+    let mut t = SystemTime::UNIX_EPOCH;
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        let m = if path.is_dir() {
+            newest(&path)
+        } else {
+            entry.metadata().unwrap().modified().unwrap()
+        };
+        t = t.max(m);
+    }
+    t
+}
+
+/// The directory holding the built examples, building them if needed.
+fn examples_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let exe = std::env::current_exe().unwrap();
+        let profile_dir = exe.parent().unwrap().parent().unwrap(); // target/debug/deps/..
+        let dir = profile_dir.join("examples");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let sources = newest(&root.join("src")).max(newest(&root.join("examples")));
+        let stale = EXAMPLES.iter().any(|name| {
+            let bin = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+            std::fs::metadata(&bin)
+                .and_then(|m| m.modified())
+                .map_or(true, |built| built < sources)
+        });
+        if stale {
+            // Build into the target directory this test runs from: the ancestor holding
+            // cargo's CACHEDIR.TAG (`<target>/debug`, or `<target>/<triple>/debug`).
+            let target = profile_dir
+                .ancestors()
+                .find(|a| a.join("CACHEDIR.TAG").is_file())
+                .unwrap_or_else(|| profile_dir.parent().unwrap());
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let mut cmd = Command::new(cargo);
+            cmd.current_dir(root)
+                .args(["build", "--examples", "--target-dir"])
+                .arg(target);
+            let triple_dir = profile_dir.parent().unwrap();
+            if triple_dir != target {
+                cmd.arg("--target").arg(triple_dir.file_name().unwrap());
+            }
+            match profile_dir.file_name().and_then(|n| n.to_str()) {
+                Some("debug") | None => {}
+                Some("release") => {
+                    cmd.arg("--release");
+                }
+                Some(other) => {
+                    cmd.args(["--profile", other]);
+                }
+            }
+            let status = cmd.status().expect("run cargo build --examples");
+            assert!(status.success(), "cargo build --examples failed");
+        }
+        dir
+    })
+}
+
+/// What a tool did.
+#[derive(Debug)]
+struct Out {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `command` (the example's name, then its arguments), feeding it `stdin`.
+fn run_args(command: &[String], stdin: &str) -> Out {
+    let (name, args) = command.split_first().expect("a tool name");
+    let bin = examples_dir().join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    let mut child = Command::new(&bin)
+        .args(args)
+        .env("RUST_BACKTRACE", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
+    let mut input = child.stdin.take().unwrap();
+    let data = stdin.as_bytes().to_vec();
+    // Written from a thread so that a tool that exits early cannot block the test.
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    Out {
+        code: out.status.code(),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+/// A store directory in a fresh temporary directory, and shorthands to run the tools on it.
+///
+/// Commands are written as one string, split at whitespace; then in each word `$D` becomes
+/// the store directory and each `(name, value)` of `vars` is substituted (so paths may
+/// contain spaces).
+struct Ctx {
+    tmp: tempfile::TempDir,
+    dir: String,
+}
+
+impl Ctx {
+    fn new() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data").to_str().unwrap().to_owned();
+        Self { tmp, dir }
+    }
+
+    fn path(&self) -> &Path {
+        Path::new(&self.dir)
+    }
+
+    fn command(&self, template: &str, vars: &[(&str, &str)]) -> Vec<String> {
+        template
+            .split_whitespace()
+            .map(|w| {
+                vars.iter()
+                    .fold(w.replace("$D", &self.dir), |w, (k, v)| w.replace(k, v))
+            })
+            .collect()
+    }
+
+    fn run(&self, template: &str, stdin: &str) -> Out {
+        run_args(&self.command(template, &[]), stdin)
+    }
+
+    fn run_with(&self, template: &str, vars: &[(&str, &str)], stdin: &str) -> Out {
+        run_args(&self.command(template, vars), stdin)
+    }
+
+    /// Runs a command that must succeed; returns its stdout.
+    fn ok(&self, template: &str, stdin: &str) -> String {
+        self.ok_with(template, &[], stdin)
+    }
+
+    fn ok_with(&self, template: &str, vars: &[(&str, &str)], stdin: &str) -> String {
+        let out = self.run_with(template, vars, stdin);
+        assert_eq!(out.code, Some(0), "`{template}` failed: {out:?}");
+        out.stdout
+    }
+
+    /// Runs a command that must fail with exit code 1 and a one-line error; returns it.
+    fn fails(&self, template: &str, stdin: &str) -> String {
+        self.fails_with(template, &[], stdin)
+    }
+
+    fn fails_with(&self, template: &str, vars: &[(&str, &str)], stdin: &str) -> String {
+        let out = self.run_with(template, vars, stdin);
+        one_line_error(template, &out)
+    }
+}
+
+/// Checks that `out` is a failure with exit code 1 and one `error: ` line on stderr.
+fn one_line_error(what: &str, out: &Out) -> String {
+    assert_eq!(out.code, Some(1), "`{what}` should fail: {out:?}");
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "`{what}`: one line on stderr: {out:?}");
+    assert!(lines[0].starts_with("error: "), "{out:?}");
+    assert!(!out.stderr.contains("panicked"), "{out:?}");
+    lines[0].to_owned()
+}
+
+fn lines(s: &str) -> Vec<&str> {
+    s.lines().collect()
+}
+
+/// The rows of `topics describe`'s group table for `group`: (partition, committed, lag).
+fn group_rows(describe: &str, group: &str) -> Vec<(u32, String, u64)> {
+    describe
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|w| w.len() == 5 && w[0] == group)
+        .map(|w| {
+            (
+                w[1].parse().unwrap(),
+                w[2].to_owned(),
+                w[4].parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The row of `topics describe`'s partition table for partition `p`: start offset, next
+/// offset, records, segments.
+fn partition_row(describe: &str, p: u32) -> [u64; 4] {
+    let w: Vec<u64> = describe
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|w| w.len() == 7 && w[0] == p.to_string())
+        .unwrap_or_else(|| panic!("no row for partition {p}: {describe}"))
+        .iter()
+        .map(|c| c.parse().unwrap())
+        .collect();
+    [w[1], w[2], w[3], w[4]]
+}
+
+#[test]
+fn help_exits_zero_for_every_tool() {
+    let ctx = Ctx::new();
+    for name in EXAMPLES {
+        for flag in ["--help", "-h"] {
+            let out = ctx.run(&format!("{name} {flag}"), "");
+            assert_eq!(out.code, Some(0), "{name} {flag}: {out:?}");
+            assert!(out.stdout.starts_with("usage: "), "{name}: {out:?}");
+            assert!(out.stderr.is_empty(), "{name}: {out:?}");
+        }
+    }
+}
+
+#[test]
+fn kafka_quickstart() {
+    let ctx = Ctx::new();
+
+    // Step 3 of the Kafka quickstart: create a topic; list it.
+    let out = ctx.ok("topics create --dir $D --topic quickstart-events", "");
+    assert_eq!(out, "Created topic quickstart-events.\n");
+    assert_eq!(ctx.ok("topics list --dir $D", ""), "quickstart-events\n");
+
+    // Step 4: write events; each line is acknowledged with its partition and offset.
+    let events = "This is my first event\nThis is my second event\n";
+    let produce = "console_producer --dir $D --topic quickstart-events";
+    let out = ctx.ok(&format!("{produce} --print-offsets"), events);
+    assert_eq!(out, "0 0\n0 1\n");
+
+    // Step 5: read them from the beginning.
+    let consume = "console_consumer --dir $D --topic quickstart-events --timeout-ms 50";
+    let out = ctx.run(&format!("{consume} --from-beginning"), "");
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.stdout, events);
+    assert_eq!(out.stderr, "Processed a total of 2 messages\n");
+    // Without --from-beginning only records appended while it runs are printed: none.
+    assert_eq!(ctx.ok(consume, ""), "");
+
+    // A consumer group reads everything once, then only what is new.
+    let group = format!("{consume} --group readers --from-beginning");
+    assert_eq!(ctx.ok(&group, ""), events);
+    let describe = "topics describe --dir $D --topic quickstart-events";
+    assert_eq!(
+        group_rows(&ctx.ok(describe, ""), "readers"),
+        [(0, "2".into(), 0)]
+    );
+    assert_eq!(ctx.ok(&group, ""), "", "nothing new");
+
+    ctx.ok(&format!("{produce} --sync"), "A third event\n");
+    let out = ctx.ok(describe, "");
+    assert!(out.contains("PartitionCount: 1"), "{out}");
+    assert_eq!(partition_row(&out, 0), [0, 3, 3, 1], "{out}");
+    assert_eq!(
+        group_rows(&out, "readers"),
+        [(0, "2".into(), 1)],
+        "lag 1: {out}"
+    );
+
+    assert_eq!(ctx.ok(&group, ""), "A third event\n");
+    assert_eq!(
+        group_rows(&ctx.ok(describe, ""), "readers"),
+        [(0, "3".into(), 0)]
+    );
+
+    // Offsets and keys, on one partition from an offset.
+    let out = ctx.ok(
+        &format!("{consume} --partition 0 --offset 1 --print-offset --print-key"),
+        "",
+    );
+    assert_eq!(
+        out,
+        "1\tnull\tThis is my second event\n2\tnull\tA third event\n"
+    );
+
+    // Dump the segment.
+    let seg = ctx
+        .path()
+        .join("quickstart-events/0/00000000000000000000.log");
+    let out = ctx.ok_with("dump $F", &[("$F", seg.to_str().unwrap())], "");
+    assert!(out.contains("value \"This is my first event\""), "{out}");
+    assert!(
+        out.contains("Summary: 3 batches (0 damaged), 3 records"),
+        "{out}"
+    );
+
+    // Step 8 (clean up): delete the topic.
+    let out = ctx.ok("topics delete --dir $D --topic quickstart-events", "");
+    assert_eq!(out, "Deleted topic quickstart-events.\n");
+    assert_eq!(ctx.ok("topics list --dir $D", ""), "");
+}
+
+#[test]
+fn keys_partitions_groups_and_time() {
+    let ctx = Ctx::new();
+    ctx.ok(
+        "topics create --dir $D --topic keyed --partitions 3 --flush every-append",
+        "",
+    );
+    let describe = "topics describe --dir $D --topic keyed";
+    assert!(ctx.ok(describe, "").contains("Flush: every-append"));
+
+    // Keyed lines land on their key's partition (Kafka's murmur2 partitioner), with
+    // contiguous offsets per partition.
+    let input = "alice:1\nbob:2\ncarol:3\nalice:4\ndave:5:with:colons\n";
+    let out = ctx.ok(
+        "console_producer --dir $D --topic keyed --key-separator : --print-offsets --sync",
+        input,
+    );
+    assert_eq!(out.lines().count(), 5, "{out}");
+    let mut next: BTreeMap<u32, u64> = BTreeMap::new();
+    let mut expected = BTreeSet::new();
+    for (line, ack) in input.lines().zip(out.lines()) {
+        let (key, value) = line.split_once(':').unwrap();
+        let (p, o) = ack.split_once(' ').unwrap();
+        let (p, o): (u32, u64) = (p.parse().unwrap(), o.parse().unwrap());
+        assert_eq!(p, pagelog::partition_for_key(key.as_bytes(), 3), "{line}");
+        let n = next.entry(p).or_default();
+        assert_eq!(o, *n, "offsets are contiguous per partition");
+        *n += 1;
+        expected.insert(format!("{p}\t{o}\t{key}\t{value}"));
+    }
+
+    // Everything, from the beginning, across partitions.
+    let consume = "console_consumer --dir $D --topic keyed";
+    let all = format!(
+        "{consume} --from-beginning --print-partition --print-offset --print-key --max-messages 5"
+    );
+    let got: BTreeSet<String> = lines(&ctx.ok(&all, ""))
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(got, expected);
+
+    // One partition, from the earliest offset.
+    let p = pagelog::partition_for_key(b"alice", 3);
+    let out = ctx.ok(
+        &format!("{consume} --partition {p} --offset earliest --print-key --timeout-ms 50"),
+        "",
+    );
+    let alice: Vec<&str> = lines(&out)
+        .into_iter()
+        .filter(|l| l.starts_with("alice\t"))
+        .collect();
+    assert_eq!(alice, ["alice\t1", "alice\t4"]);
+
+    // By time: nothing is newer than the year 2100; everything is newer than 1970.
+    let by_time = |ms: &str| ctx.ok(&format!("{consume} --from-time {ms} --timeout-ms 50"), "");
+    assert_eq!(by_time("4102444800000"), "");
+    assert_eq!(by_time("0").lines().count(), 5);
+
+    // A group that stops after 2 records commits exactly those: the next run prints the
+    // other 3, nothing twice.
+    let group = format!("{consume} --group g --from-beginning --print-key");
+    let first = ctx.ok(&format!("{group} --max-messages 2"), "");
+    assert_eq!(lines(&first).len(), 2, "{first}");
+    let rest = ctx.ok(&format!("{group} --timeout-ms 50"), "");
+    let mut seen: Vec<&str> = lines(&first).into_iter().chain(lines(&rest)).collect();
+    seen.sort_unstable();
+    assert_eq!(
+        seen,
+        [
+            "alice\t1",
+            "alice\t4",
+            "bob\t2",
+            "carol\t3",
+            "dave\t5:with:colons"
+        ]
+    );
+    let out = ctx.ok(describe, "");
+    let rows = group_rows(&out, "g");
+    assert_eq!(rows.len(), 3, "{out}");
+    assert!(rows.iter().all(|r| r.2 == 0), "{out}");
+
+    // --partition pins every line to one partition; a line without the separator stops the
+    // producer after the lines before it were appended.
+    let out = ctx.run(
+        "console_producer --dir $D --topic keyed --partition 2 --key-separator = --print-offsets",
+        "k=v\nno separator here\nnot reached=x\n",
+    );
+    assert_eq!(
+        one_line_error("no separator", &out),
+        "error: line 2 has no key separator \"=\""
+    );
+    assert_eq!(
+        out.stdout,
+        format!("2 {}\n", next.get(&2).copied().unwrap_or(0))
+    );
+    let out = ctx.ok(
+        &format!("{consume} --partition 2 --offset latest --timeout-ms 10"),
+        "",
+    );
+    assert_eq!(out, "");
+    let out = ctx.ok(describe, "");
+    assert_eq!(
+        partition_row(&out, 2)[1],
+        next.get(&2).copied().unwrap_or(0) + 1
+    );
+}
+
+#[test]
+fn dump_checks_segments_and_indexes() {
+    let ctx = Ctx::new();
+    ctx.ok(
+        "topics create --dir $D --topic small --segment-bytes 4096 --index-interval-bytes 0 \
+         --flush never",
+        "",
+    );
+    let input: String = (0..120)
+        .map(|i| format!("event number {i:04} {}\n", "x".repeat(30)))
+        .collect();
+    ctx.ok("console_producer --dir $D --topic small", &input);
+    let part = ctx.path().join("small/0");
+    let log = part.join("00000000000000000000.log");
+    let dump = |path: &Path, flags: &str| -> Out {
+        ctx.run_with(
+            &format!("dump {flags} $F"),
+            &[("$F", path.to_str().unwrap())],
+            "",
+        )
+    };
+    let dump_ok = |path: &Path| -> String {
+        let out = dump(path, "");
+        assert_eq!(out.code, Some(0), "{out:?}");
+        out.stdout
+    };
+    let dump_fails = |path: &Path| -> String { one_line_error("dump", &dump(path, "")) };
+
+    let out = dump_ok(&log);
+    let batch_lines: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("batch at byte "))
+        .collect();
+    assert!(batch_lines.len() >= 3, "{out}");
+    assert!(
+        batch_lines[0].starts_with("batch at byte 0: offsets 0..=0 (1 record)"),
+        "{out}"
+    );
+    assert!(out.contains("(0 damaged)"), "{out}");
+    assert!(out.contains("  offset 0 timestamp "), "{out}");
+    let position = |line: &str| -> usize {
+        line["batch at byte ".len()..]
+            .split(':')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let (second, third) = (position(batch_lines[1]), position(batch_lines[2]));
+
+    // The segment rolled: the sealed segment's indexes have entries, and they check out.
+    for ext in ["index", "timeindex"] {
+        let out = dump_ok(&log.with_extension(ext));
+        assert!(out.contains("entry at byte 0:"), "{ext}: {out}");
+    }
+    let out = dump(&log, "--batches-only");
+    assert!(
+        out.code == Some(0) && !out.stdout.contains("  offset "),
+        "{out:?}"
+    );
+
+    // A flipped bit in the second batch: reported with its position, and the dump goes on
+    // with the third batch.
+    let copy_dir = tempfile::tempdir().unwrap();
+    let copy = copy_dir.path().join("00000000000000000000.log");
+    let original = std::fs::read(&log).unwrap();
+    let mut bytes = original.clone();
+    bytes[second + 50] ^= 0x10;
+    std::fs::write(&copy, &bytes).unwrap();
+    let out = dump(&copy, "");
+    let err = one_line_error("dump", &out);
+    assert!(
+        err.contains(&format!("1 problem(s), the first at byte {second}")),
+        "{err}"
+    );
+    let corrupt = format!("CORRUPT at byte {second}: checksum mismatch");
+    assert!(out.stdout.contains(&corrupt), "{out:?}");
+    assert!(
+        out.stdout.contains(&format!("batch at byte {third}:")),
+        "goes on: {out:?}"
+    );
+
+    // A length running past the end of the file stops the dump there.
+    let mut bytes = original.clone();
+    bytes[third + 4..third + 8].copy_from_slice(&u32::MAX.to_le_bytes());
+    std::fs::write(&copy, &bytes).unwrap();
+    let err = dump_fails(&copy);
+    assert!(
+        err.contains(&format!("first at byte {third}: batch length")),
+        "{err}"
+    );
+
+    // Garbage (not zeros) after the data is damage; a zero-filled tail is reserved space.
+    let mut bytes = original.clone();
+    bytes.extend_from_slice(&[0xAB; 20]);
+    std::fs::write(&copy, &bytes).unwrap();
+    let err = dump_fails(&copy);
+    let at = original.len();
+    assert!(
+        err.contains(&format!("first at byte {at}: unreadable batch header")),
+        "{err}"
+    );
+    let mut bytes = original.clone();
+    bytes.resize(original.len() + 4096, 0);
+    std::fs::write(&copy, &bytes).unwrap();
+    let out = dump_ok(&copy);
+    assert!(
+        out.contains(&format!(
+            "valid data ends at byte {at}, then 4096 zero bytes"
+        )),
+        "{out}"
+    );
+
+    // A damaged index entry.
+    let index = copy_dir.path().join("00000000000000000000.index");
+    let mut bytes = std::fs::read(log.with_extension("index")).unwrap();
+    bytes[12] ^= 1;
+    std::fs::write(&index, &bytes).unwrap();
+    let err = dump_fails(&index);
+    assert!(err.contains("first at byte 12: checksum mismatch"), "{err}");
+
+    // Metadata files decode.
+    assert!(dump_ok(&part.join("checkpoint")).contains("clean: true"));
+    let meta = ctx.path().join("small/topic.meta");
+    assert!(dump_ok(&meta).contains("segment_bytes: 4096"));
+}
+
+#[test]
+fn bad_input_fails_with_one_line() {
+    let ctx = Ctx::new();
+    ctx.ok("topics create --dir $D --topic t --partitions 2", "");
+    let cases = [
+        ("topics", "missing command"),
+        ("topics frobnicate --dir $D", "unknown command"),
+        ("topics create --dir $D", "missing --topic"),
+        ("topics create --dir $D --topic t", "already exists"),
+        (
+            "topics create --dir $D --topic u --partitions x",
+            "--partitions",
+        ),
+        (
+            "topics create --dir $D --topic u --partitions 0",
+            "partitions must be",
+        ),
+        (
+            "topics create --dir $D --topic u --flush often",
+            "invalid flush policy",
+        ),
+        (
+            "topics create --dir $D --topic bad/name",
+            "invalid topic name",
+        ),
+        ("topics list --dir $D/nope", "does not exist"),
+        ("topics describe --dir $D --topic nope", "does not exist"),
+        ("topics delete --dir $D --topic nope", "does not exist"),
+        ("topics list --dir", "--dir needs a value"),
+        ("topics list --dir $D --verbose", "unknown option --verbose"),
+        ("topics list --dir $D --partitions 3", "takes only"),
+        ("console_producer --dir $D --topic nope", "does not exist"),
+        (
+            "console_producer --dir $D --topic t --partition 7",
+            "no partition 7",
+        ),
+        (
+            "console_producer --dir $D --topic t --bogus",
+            "unknown option --bogus",
+        ),
+        ("console_producer --dir $D", "missing --topic"),
+        (
+            "console_producer --dir $D --topic t --sync=yes",
+            "--sync does not take a value",
+        ),
+        ("console_consumer --dir $D --topic nope", "does not exist"),
+        (
+            "console_consumer --dir $D --topic t --offset 1",
+            "needs --partition",
+        ),
+        (
+            "console_consumer --dir $D --topic t --partition 9",
+            "no partition 9",
+        ),
+        (
+            "console_consumer --dir $D --topic t --partition 0 --offset 5",
+            "out of range",
+        ),
+        (
+            "console_consumer --dir $D --topic t --partition 0 --offset x",
+            "--offset",
+        ),
+        (
+            "console_consumer --dir $D --topic t --group g --partition 0",
+            "with --group",
+        ),
+        (
+            "console_consumer --dir $D --topic t --group a/b",
+            "invalid group name",
+        ),
+        (
+            "console_consumer --dir $D --topic t --from-beginning --from-time 5",
+            "only one",
+        ),
+        ("console_consumer --dir $D/nope --topic t", "does not exist"),
+        ("dump", "missing PATH"),
+        ("dump $D/nope/00000000000000000000.log", "cannot read"),
+        ("dump $D", "do not know how to dump"),
+        ("producer_consumer --records many", "--records"),
+        ("producer_consumer --producers 0", "at least 1"),
+    ];
+    for (command, expected) in cases {
+        let err = ctx.fails(command, "");
+        assert!(
+            err.contains(expected),
+            "`{command}`: {err:?} lacks {expected:?}"
+        );
+    }
+    assert!(
+        !ctx.path().join("nope").exists(),
+        "reading tools create no directory"
+    );
+    assert!(ctx.tmp.path().exists());
+}
+
+#[test]
+fn producer_consumer_runs_twice_on_the_same_directory() {
+    let ctx = Ctx::new();
+    let command = "producer_consumer --dir $D --records 3000 --producers 3 --batch 7";
+    let first = ctx.ok(command, "");
+    assert!(first.contains("nothing committed yet"), "{first}");
+    assert!(first.contains("produced 3000 records"), "{first}");
+    assert!(first.contains("consumed 3000 records"), "{first}");
+    let second = ctx.ok(command, "");
+    assert!(second.contains("resumes at offsets ["), "{second}");
+    assert!(second.contains("consumed 3000 records"), "{second}");
+
+    let out = ctx.ok("topics describe --dir $D --topic events", "");
+    assert!(out.contains("PartitionCount: 4"), "{out}");
+    let rows = group_rows(&out, "events-readers");
+    assert_eq!(rows.len(), 4, "{out}");
+    assert!(rows.iter().all(|r| r.2 == 0), "{out}");
+    let committed: u64 = rows.iter().map(|r| r.1.parse::<u64>().unwrap()).sum();
+    let stored: u64 = (0..4).map(|p| partition_row(&out, p)[2]).sum();
+    assert_eq!((committed, stored), (6000, 6000));
+}
