@@ -34,6 +34,10 @@ pub struct ConsumerConfig {
     /// Upper bound on the bytes (keys, values, headers) one `poll` returns; at least one
     /// record is always returned. Default 1 MiB; range `1..`.
     pub max_poll_bytes: usize,
+    /// Step over damaged batches (see [`Records::skip_damaged`]): `poll` still returns each
+    /// error once, then continues after the damage. Default `false`: a damaged batch is
+    /// returned as an error by every poll until the application seeks past it.
+    pub skip_damaged: bool,
 }
 
 impl Default for ConsumerConfig {
@@ -42,6 +46,7 @@ impl Default for ConsumerConfig {
             start: StartFrom::Earliest,
             auto_commit: None,
             max_poll_bytes: 1 << 20,
+            skip_damaged: false,
         }
     }
 }
@@ -58,6 +63,13 @@ impl ConsumerConfig {
     #[must_use]
     pub fn auto_commit(mut self, every: Option<Duration>) -> Self {
         self.auto_commit = every;
+        self
+    }
+
+    /// Sets [`skip_damaged`](Self::skip_damaged).
+    #[must_use]
+    pub fn skip_damaged(mut self, on: bool) -> Self {
+        self.skip_damaged = on;
         self
     }
 
@@ -111,6 +123,8 @@ struct Owned {
     records: Records,
     /// Position last committed (or loaded), to skip no-op commits.
     committed: Option<u64>,
+    /// An error met after other records were collected; returned by the next poll.
+    pending: Option<Error>,
 }
 
 /// A member of a consumer group reading a topic.
@@ -253,11 +267,15 @@ impl Consumer {
                         }
                     };
                     let mut records = part.iter();
+                    if self.config.skip_damaged {
+                        records = records.skip_damaged();
+                    }
                     records.seek(from);
                     self.owned.push(Owned {
                         partition: p,
                         records,
                         committed,
+                        pending: None,
                     });
                 }
                 None => still_waiting.push(p),
@@ -293,6 +311,9 @@ impl Consumer {
     /// Takes what is there, up to the byte budget, rotating over owned partitions.
     fn fetch(&mut self) -> Result<Vec<ConsumerRecord>> {
         let mut out = Vec::new();
+        if let Some(e) = self.owned.iter_mut().find_map(|o| o.pending.take()) {
+            return Err(e);
+        }
         let n = self.owned.len();
         if n == 0 {
             return Ok(out);
@@ -314,9 +335,19 @@ impl Consumer {
                             record: r,
                         });
                     }
-                    Some(Err(e)) if out.is_empty() => return Err(e),
-                    // Returned on the next poll, after these records.
-                    Some(Err(_)) | None => break,
+                    Some(Err(e)) => {
+                        if !self.config.skip_damaged {
+                            // Stay at the damage: every poll reports it until a seek.
+                            let at = o.records.position();
+                            o.records.seek(at);
+                        }
+                        if out.is_empty() {
+                            return Err(e);
+                        }
+                        o.pending = Some(e); // after the records already collected
+                        break;
+                    }
+                    None => break,
                 }
             }
         }

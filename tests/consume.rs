@@ -348,3 +348,53 @@ fn a_corrupt_offsets_file_is_reported_not_trusted() {
         Err(Error::InvalidTopicName { .. })
     ));
 }
+
+#[test]
+fn a_consumer_reports_damage_every_time_unless_told_to_skip() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let t = topic(&store, "t", 1);
+        for i in 0..20 {
+            t.append(None, format!("value-{i:05}").as_bytes()).unwrap();
+        }
+        store.close().unwrap();
+    }
+    let log = dir
+        .path()
+        .join("t")
+        .join("0")
+        .join("00000000000000000000.log");
+    let mut bytes = std::fs::read(&log).unwrap();
+    let at = bytes.windows(11).position(|w| w == b"value-00005").unwrap();
+    bytes[at] ^= 0x20;
+    std::fs::write(&log, &bytes).unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let t = store.topic("t").unwrap();
+    let mut c = t.consumer("strict", ConsumerConfig::default()).unwrap();
+    let first = c.poll(LONG).unwrap();
+    assert_eq!(first.len(), 5, "the records before the damage");
+    for _ in 0..3 {
+        assert!(
+            matches!(c.poll(LONG), Err(Error::ChecksumMismatch { .. })),
+            "reported, not swallowed"
+        );
+    }
+    c.seek(0, 6).unwrap();
+    assert_eq!(
+        c.poll(LONG).unwrap().len(),
+        14,
+        "past the damage after a seek"
+    );
+    let mut lenient = t
+        .consumer("lenient", ConsumerConfig::default().skip_damaged(true))
+        .unwrap();
+    let (mut ok, mut errors) = (0, 0);
+    while ok < 19 {
+        match lenient.poll(LONG) {
+            Ok(v) => ok += v.len(),
+            Err(_) => errors += 1,
+        }
+    }
+    assert_eq!(errors, 1);
+}
