@@ -45,6 +45,31 @@ impl Default for FlushPolicy {
     }
 }
 
+/// What happens to old data of a topic (Kafka's `cleanup.policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CleanupPolicy {
+    /// Retention deletes whole old segments (by size, age, start offset).
+    #[default]
+    Delete,
+    /// Compaction keeps the latest record per key in sealed segments; retention by size
+    /// and age is off (only `delete_records_before` removes segments).
+    Compact,
+    /// Both: compaction, and retention by size and age.
+    CompactDelete,
+}
+
+impl CleanupPolicy {
+    /// True if compaction runs.
+    pub fn compacts(self) -> bool {
+        matches!(self, Self::Compact | Self::CompactDelete)
+    }
+
+    /// True if retention by size and age runs.
+    pub fn deletes(self) -> bool {
+        matches!(self, Self::Delete | Self::CompactDelete)
+    }
+}
+
 /// Per-topic configuration, persisted in the topic's metadata file at creation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicConfig {
@@ -83,6 +108,12 @@ pub struct TopicConfig {
     /// Hard cap per partition: above it the oldest sealed segments are deleted even if a
     /// group has not consumed them (reported as forced deletions). Default `None`; range `1..`.
     pub retention_hard_bytes: Option<u64>,
+    /// Delete old segments, compact them, or both. Default [`CleanupPolicy::Delete`].
+    pub cleanup_policy: CleanupPolicy,
+    /// Compaction keeps a tombstone (a record with a null value) that is the latest for its
+    /// key until it is this many milliseconds old (by its timestamp), so consumers see the
+    /// delete; then it is dropped. Default 1 day; range `0..`.
+    pub delete_retention_ms: u64,
 }
 
 impl Default for TopicConfig {
@@ -100,6 +131,8 @@ impl Default for TopicConfig {
             retention_ms: None,
             retain_until_consumed: false,
             retention_hard_bytes: None,
+            cleanup_policy: CleanupPolicy::Delete,
+            delete_retention_ms: 24 * 60 * 60 * 1000,
         }
     }
 }
@@ -186,6 +219,20 @@ impl TopicConfig {
     #[must_use]
     pub fn retention_hard_bytes(mut self, n: Option<u64>) -> Self {
         self.retention_hard_bytes = n;
+        self
+    }
+
+    /// Sets [`cleanup_policy`](Self::cleanup_policy).
+    #[must_use]
+    pub fn cleanup_policy(mut self, policy: CleanupPolicy) -> Self {
+        self.cleanup_policy = policy;
+        self
+    }
+
+    /// Sets [`delete_retention_ms`](Self::delete_retention_ms).
+    #[must_use]
+    pub fn delete_retention_ms(mut self, ms: u64) -> Self {
+        self.delete_retention_ms = ms;
         self
     }
 

@@ -40,7 +40,20 @@ pub type HookError = Box<dyn std::error::Error + Send + Sync>;
 pub type SegmentHook = Arc<dyn Fn(&SegmentInfo) -> Result<(), HookError> + Send + Sync>;
 
 /// Options of a [`Store`](crate::Store), given to [`Store::open_with`](crate::Store::open_with).
-#[derive(Clone, Default)]
+///
+/// ```
+/// use std::sync::Arc;
+/// use pagelog::{SegmentInfo, StoreOptions};
+/// let options = StoreOptions::default()
+///     .on_segment_sealed(Arc::new(|s: &SegmentInfo| {
+///         println!("sealed {} ({} bytes)", s.log_path.display(), s.size);
+///         Ok(())
+///     }))
+///     .compaction_max_keys(100_000);
+/// # let _ = options;
+/// ```
+#[derive(Clone)]
+#[non_exhaustive]
 pub struct StoreOptions {
     /// Called once a sealed segment is durable (synced): archive, upload or compress it from
     /// here. Errors are recorded (see [`Store::background_errors`](crate::Store::background_errors))
@@ -52,6 +65,51 @@ pub struct StoreOptions {
     /// Besides after every roll, enforce retention in the background this often (needed for
     /// age-based retention of partitions that stop rolling). Default `None`.
     pub retention_check_interval: Option<Duration>,
+    /// Largest number of distinct keys one compaction pass maps (about 24 bytes each plus
+    /// hash-table overhead); a pass that fills it compacts what it mapped and leaves the
+    /// rest for the next pass. Default 1 000 000; range `1..`.
+    pub compaction_max_keys: usize,
+}
+
+impl StoreOptions {
+    /// Sets [`on_segment_sealed`](Self::on_segment_sealed).
+    #[must_use]
+    pub fn on_segment_sealed(mut self, hook: SegmentHook) -> Self {
+        self.on_segment_sealed = Some(hook);
+        self
+    }
+
+    /// Sets [`before_segment_delete`](Self::before_segment_delete).
+    #[must_use]
+    pub fn before_segment_delete(mut self, hook: SegmentHook) -> Self {
+        self.before_segment_delete = Some(hook);
+        self
+    }
+
+    /// Sets [`retention_check_interval`](Self::retention_check_interval).
+    #[must_use]
+    pub fn retention_check_interval(mut self, every: Option<Duration>) -> Self {
+        self.retention_check_interval = every;
+        self
+    }
+
+    /// Sets [`compaction_max_keys`](Self::compaction_max_keys).
+    #[must_use]
+    pub fn compaction_max_keys(mut self, n: usize) -> Self {
+        self.compaction_max_keys = n;
+        self
+    }
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            on_segment_sealed: None,
+            before_segment_delete: None,
+            retention_check_interval: None,
+            compaction_max_keys: 1_000_000,
+        }
+    }
 }
 
 impl fmt::Debug for StoreOptions {
@@ -63,6 +121,7 @@ impl fmt::Debug for StoreOptions {
                 &self.before_segment_delete.is_some(),
             )
             .field("retention_check_interval", &self.retention_check_interval)
+            .field("compaction_max_keys", &self.compaction_max_keys)
             .finish()
     }
 }

@@ -57,11 +57,15 @@ mod segment;
 mod store;
 mod topic;
 
-pub use config::{FlushPolicy, MAX_PARTITIONS, MAX_SEGMENT_BYTES, MIN_SEGMENT_BYTES, TopicConfig};
+pub use config::{
+    CleanupPolicy, FlushPolicy, MAX_PARTITIONS, MAX_SEGMENT_BYTES, MIN_SEGMENT_BYTES, TopicConfig,
+};
 pub use consumer::{Consumer, ConsumerConfig, ConsumerRecord, StartFrom};
 pub use error::{Error, Result};
 pub use hooks::{HookError, SegmentHook, SegmentInfo, StoreOptions};
-pub use partition::{Blocking, Partition, PartitionInfo, Records, RetentionReport};
+pub use partition::{
+    Blocking, CompactionReport, Partition, PartitionInfo, Records, RetentionReport,
+};
 pub use partitioner::{murmur2, partition_for_key};
 pub use record::{Header, Headers, NewRecord, Record};
 pub use segment::{Problem, Recovery, Segment, SegmentPaths, VerifyReport};

@@ -234,6 +234,18 @@ impl Topic {
         Ok(report)
     }
 
+    /// Compacts every partition now (see [`Partition::compact`]).
+    ///
+    /// # Errors
+    /// The first error met.
+    pub fn compact(&self) -> Result<crate::partition::CompactionReport> {
+        let mut report = crate::partition::CompactionReport::default();
+        for p in &self.inner.partitions {
+            report.merge(p.compact()?);
+        }
+        Ok(report)
+    }
+
     pub(crate) fn notifier(&self) -> &Notifier {
         &self.inner.notifier
     }

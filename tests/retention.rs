@@ -221,22 +221,20 @@ fn hooks_see_sealed_segments_and_can_veto_deletion() {
     let deleted: Arc<Mutex<Vec<u64>>> = Arc::default();
     let options = {
         let (sealed, deleted) = (Arc::clone(&sealed), Arc::clone(&deleted));
-        StoreOptions {
-            on_segment_sealed: Some(Arc::new(move |s: &SegmentInfo| {
+        StoreOptions::default()
+            .on_segment_sealed(Arc::new(move |s: &SegmentInfo| {
                 assert!(s.log_path.exists(), "called before anything deletes it");
                 sealed.lock().unwrap().push(s.clone());
                 Ok(())
-            })),
-            before_segment_delete: Some(Arc::new(move |s: &SegmentInfo| {
+            }))
+            .before_segment_delete(Arc::new(move |s: &SegmentInfo| {
                 let mut d = deleted.lock().unwrap();
                 if d.len() == 2 {
                     return Err("archive unavailable".into());
                 }
                 d.push(s.base_offset);
                 Ok(())
-            })),
-            retention_check_interval: None,
-        }
+            }))
     };
     let store = Store::open_with(dir.path(), options).unwrap();
     let t = store.create_topic("t", config()).unwrap();

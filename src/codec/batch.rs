@@ -85,15 +85,32 @@ fn body_len(r: &NewRecord<'_>, delta: u32, ts_delta: i64) -> usize {
 /// a timestamp get `now`. Returns `None` for an empty batch, more than `u32::MAX` records, or a
 /// size that does not fit the 32-bit length field.
 pub fn measure(records: &[NewRecord<'_>], now: i64) -> Option<BatchPlan> {
-    let first = records.first()?;
-    let count = u32::try_from(records.len()).ok()?;
-    let first_timestamp = ts_of(first, now);
-    let mut max_timestamp = first_timestamp;
+    if records.is_empty() {
+        return None;
+    }
+    measure_deltas(records.iter().enumerate().map(|(i, r)| (i as u32, r)), now)
+}
+
+/// As [`measure`] for records with explicit offset deltas (strictly increasing), as a
+/// rewrite of existing batches needs. An empty list measures an empty batch (a header that
+/// only covers an offset range).
+pub fn measure_placed(records: &[(u32, NewRecord<'_>)], now: i64) -> Option<BatchPlan> {
+    measure_deltas(records.iter().map(|(d, r)| (*d, r)), now)
+}
+
+fn measure_deltas<'a, 'r: 'a>(
+    records: impl Iterator<Item = (u32, &'a NewRecord<'r>)> + Clone,
+    now: i64,
+) -> Option<BatchPlan> {
+    let mut count = 0u32;
+    let first_timestamp = records.clone().next().map_or(0, |(_, r)| ts_of(r, now));
+    let mut max_timestamp = i64::MIN;
     let mut len = HEADER_LEN;
-    for (i, r) in records.iter().enumerate() {
+    for (delta, r) in records {
+        count = count.checked_add(1)?;
         let ts = ts_of(r, now);
         max_timestamp = max_timestamp.max(ts);
-        let b = body_len(r, i as u32, ts.wrapping_sub(first_timestamp));
+        let b = body_len(r, delta, ts.wrapping_sub(first_timestamp));
         len = len.checked_add(varint::len_u(b as u64) + b)?;
     }
     if len > u32::MAX as usize {
@@ -119,6 +136,43 @@ pub fn encode(
     plan: &BatchPlan,
     now: i64,
 ) {
+    let deltas = records.iter().enumerate().map(|(i, r)| (i as u32, r));
+    encode_deltas(
+        dst,
+        base_offset,
+        plan.count.saturating_sub(1),
+        deltas,
+        plan,
+        now,
+    );
+}
+
+/// Encodes records with explicit offset deltas as one batch covering
+/// `[base_offset, base_offset + last_offset_delta]`; `plan` comes from [`measure_placed`].
+/// Deltas must be strictly increasing and at most `last_offset_delta`.
+///
+/// # Panics
+/// If `dst` is shorter than `plan.len` (a caller bug, never data-dependent).
+pub fn encode_placed(
+    dst: &mut [u8],
+    base_offset: u64,
+    last_offset_delta: u32,
+    records: &[(u32, NewRecord<'_>)],
+    plan: &BatchPlan,
+    now: i64,
+) {
+    let deltas = records.iter().map(|(d, r)| (*d, r));
+    encode_deltas(dst, base_offset, last_offset_delta, deltas, plan, now);
+}
+
+fn encode_deltas<'a, 'r: 'a>(
+    dst: &mut [u8],
+    base_offset: u64,
+    last_offset_delta: u32,
+    records: impl Iterator<Item = (u32, &'a NewRecord<'r>)>,
+    plan: &BatchPlan,
+    now: i64,
+) {
     let dst = &mut dst[..plan.len];
     dst[field::LENGTH..field::LENGTH + 4].copy_from_slice(&(plan.len as u32).to_le_bytes());
     dst[field::MAGIC] = MAGIC;
@@ -127,18 +181,18 @@ pub fn encode(
     dst[field::RECORD_COUNT..field::RECORD_COUNT + 4].copy_from_slice(&plan.count.to_le_bytes());
     dst[field::BASE_OFFSET..field::BASE_OFFSET + 8].copy_from_slice(&base_offset.to_le_bytes());
     dst[field::LAST_OFFSET_DELTA..field::LAST_OFFSET_DELTA + 4]
-        .copy_from_slice(&(plan.count - 1).to_le_bytes());
+        .copy_from_slice(&last_offset_delta.to_le_bytes());
     dst[field::RESERVED2..field::RESERVED2 + 4].copy_from_slice(&0u32.to_le_bytes());
     dst[field::FIRST_TIMESTAMP..field::FIRST_TIMESTAMP + 8]
         .copy_from_slice(&plan.first_timestamp.to_le_bytes());
     dst[field::MAX_TIMESTAMP..field::MAX_TIMESTAMP + 8]
         .copy_from_slice(&plan.max_timestamp.to_le_bytes());
     let mut p = HEADER_LEN;
-    for (i, r) in records.iter().enumerate() {
+    for (delta, r) in records {
         let ts_delta = ts_of(r, now).wrapping_sub(plan.first_timestamp);
-        let b = body_len(r, i as u32, ts_delta);
+        let b = body_len(r, delta, ts_delta);
         p += varint::put_u(&mut dst[p..], b as u64);
-        p += varint::put_u(&mut dst[p..], i as u64);
+        p += varint::put_u(&mut dst[p..], u64::from(delta));
         p += varint::put_s(&mut dst[p..], ts_delta);
         p = put_opt(dst, p, r.key);
         p = put_opt(dst, p, r.value);
@@ -174,11 +228,12 @@ pub struct BatchHeader {
     pub crc: u32,
     /// Total length, header included; at least [`HEADER_LEN`].
     pub length: u32,
-    /// Number of records; at least 1.
+    /// Number of records; 0 for an empty batch left by compaction.
     pub record_count: u32,
     /// First offset the batch covers.
     pub base_offset: u64,
-    /// Last offset minus base offset; at least `record_count - 1`.
+    /// Last offset minus base offset; at least `record_count - 1`. Offsets in the range
+    /// without a record were removed by compaction.
     pub last_offset_delta: u32,
     /// Timestamp base for the records.
     pub first_timestamp: i64,
@@ -215,12 +270,11 @@ impl BatchHeader {
         {
             return invalid(field::ATTRIBUTES, "reserved batch bits set");
         }
+        // A batch may hold no records at all: compaction leaves such a header where every
+        // record of a segment was removed, so that offsets still tile the segment.
         let record_count = le_u32(buf, field::RECORD_COUNT);
-        if record_count == 0 {
-            return invalid(field::RECORD_COUNT, "batch with no records");
-        }
         let last_offset_delta = le_u32(buf, field::LAST_OFFSET_DELTA);
-        if last_offset_delta < record_count - 1 {
+        if u64::from(last_offset_delta) + 1 < u64::from(record_count) {
             return invalid(field::LAST_OFFSET_DELTA, "more records than offsets");
         }
         let base_offset = le_u64(buf, field::BASE_OFFSET);

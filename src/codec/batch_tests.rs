@@ -70,14 +70,12 @@ fn header_rejects_bad_fields() {
         (field::MAGIC, 2u8),
         (field::ATTRIBUTES, 1),
         (field::RESERVED2, 1),
-        (field::RECORD_COUNT, 0),
+        (field::RECORD_COUNT, 9),
         (field::LENGTH, 3),
     ] {
         let mut b = good.clone();
         b[at] = val;
-        if at == field::RECORD_COUNT {
-            b[at] = 0;
-        }
+        // Nine records claimed in a batch covering one offset.
         assert!(BatchHeader::parse(&b).is_err(), "field at {at}");
     }
     assert!(matches!(
@@ -158,4 +156,39 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn placed_records_and_empty_batches() {
+    let recs = [
+        (2u32, NewRecord::new(b"a").timestamp(5)),
+        (7, NewRecord::tombstone(b"k").timestamp(9)),
+    ];
+    let plan = measure_placed(&recs, 0).unwrap();
+    let mut buf = vec![0u8; plan.len];
+    encode_placed(&mut buf, 100, 9, &recs, &plan, 0);
+    check_crc(&buf).unwrap();
+    let h = BatchHeader::parse(&buf).unwrap();
+    assert_eq!(
+        (h.base_offset, h.last_offset(), h.record_count),
+        (100, 109, 2)
+    );
+    let got: Vec<_> = RecordIter::new(&buf, &h).collect::<Result<_, _>>().unwrap();
+    assert_eq!(
+        got.iter().map(|r| r.offset_delta).collect::<Vec<_>>(),
+        vec![2, 7]
+    );
+    assert_eq!(h.max_timestamp, 9);
+
+    let plan = measure_placed(&[], 0).unwrap();
+    assert_eq!((plan.len, plan.count), (HEADER_LEN, 0));
+    let mut empty = vec![0u8; plan.len];
+    encode_placed(&mut empty, 100, 4, &[], &plan, 0);
+    check_crc(&empty).unwrap();
+    let h = BatchHeader::parse(&empty).unwrap();
+    assert_eq!(
+        (h.record_count, h.next_offset(), h.max_timestamp),
+        (0, 105, i64::MIN)
+    );
+    assert_eq!(RecordIter::new(&empty, &h).count(), 0);
 }

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use super::{DecodeError, le_i64, le_u16, le_u32, le_u64};
-use crate::config::{FlushPolicy, TopicConfig};
+use crate::config::{CleanupPolicy, FlushPolicy, TopicConfig};
 
 /// Bytes before the body.
 pub const FRAME_HEADER_LEN: usize = 12;
@@ -96,10 +96,16 @@ pub fn encode_topic(c: &TopicConfig) -> Vec<u8> {
     b[32] = kind;
     b[33] = u8::from(c.verify_checksums);
     b[34] = u8::from(c.retain_until_consumed);
+    b[35] = match c.cleanup_policy {
+        CleanupPolicy::Delete => 0,
+        CleanupPolicy::Compact => 1,
+        CleanupPolicy::CompactDelete => 2,
+    };
     b[40..48].copy_from_slice(&value.to_le_bytes());
     b[48..56].copy_from_slice(&c.retention_bytes.unwrap_or(NONE).to_le_bytes());
     b[56..64].copy_from_slice(&c.retention_ms.unwrap_or(NONE).to_le_bytes());
     b[64..72].copy_from_slice(&c.retention_hard_bytes.unwrap_or(NONE).to_le_bytes());
+    b[72..80].copy_from_slice(&c.delete_retention_ms.to_le_bytes());
     frame(TOPIC_MAGIC, &b)
 }
 
@@ -133,9 +139,20 @@ pub fn decode_topic(bytes: &[u8]) -> Result<TopicConfig, DecodeError> {
     };
     let verify_checksums = flag(33)?;
     let retain_until_consumed = flag(34)?;
-    if b[35..40].iter().chain(&b[72..80]).any(|&x| x != 0) {
+    let cleanup_policy = match b[35] {
+        0 => CleanupPolicy::Delete,
+        1 => CleanupPolicy::Compact,
+        2 => CleanupPolicy::CompactDelete,
+        _ => {
+            return Err(DecodeError::Invalid {
+                at: at + 35,
+                reason: "unknown cleanup policy",
+            });
+        }
+    };
+    if b[36..40].iter().any(|&x| x != 0) {
         return Err(DecodeError::Invalid {
-            at: at + 35,
+            at: at + 36,
             reason: "reserved bytes set",
         });
     }
@@ -153,6 +170,8 @@ pub fn decode_topic(bytes: &[u8]) -> Result<TopicConfig, DecodeError> {
         retention_ms: opt(56),
         retain_until_consumed,
         retention_hard_bytes: opt(64),
+        cleanup_policy,
+        delete_retention_ms: le_u64(b, 72),
     })
 }
 

@@ -1,6 +1,7 @@
 //! Partitions: an ordered list of segments with one writer and any number of readers.
 
 mod commit;
+mod compact;
 mod iter;
 mod open;
 mod retention;
@@ -25,6 +26,8 @@ use crate::segment::writer::{Full, Limits};
 use crate::segment::{self, Segment, SegmentPaths, now_ms, plan_batch};
 
 use self::commit::GroupCommit;
+pub use self::compact::CompactionReport;
+pub(crate) use self::compact::{CLEANED_SUFFIX, SWAP_SUFFIX};
 pub use self::iter::{Blocking, Records};
 pub(crate) use self::retention::DELETED_SUFFIX;
 pub use self::retention::RetentionReport;
@@ -77,6 +80,8 @@ pub(crate) struct Inner {
     epoch: AtomicU64,
     /// Counts forced deletions (see `PartitionInfo::forced_deletions`).
     forced_deletions: AtomicU64,
+    /// Sealed offsets below this were mapped by a compaction pass of this instance.
+    compacted_to: AtomicU64,
     /// Sealed, synced segments waiting for the `on_segment_sealed` hook.
     sealed_for_hook: Mutex<Vec<Arc<SegmentCore>>>,
     commit: GroupCommit,
@@ -253,9 +258,10 @@ impl Partition {
             if let Some(r) = segment::read_at(seg, target)? {
                 return Ok(Some(r));
             }
-            // Batches tile a segment's offsets, so a committed offset the segment should hold
-            // but does not means its log was cut short from outside.
-            if target < seg.next_offset().min(end) {
+            // Batches tile a segment's offsets (compaction leaves gaps inside batches, never
+            // between them), so a committed offset no batch covers means the log was cut
+            // short from outside.
+            if target < seg.next_offset().min(end) && seg.locate(target)?.is_none() {
                 return Err(Error::Corrupt {
                     path: seg.paths.log.clone(),
                     position: seg.size(),
@@ -372,6 +378,18 @@ impl Partition {
     /// partition is then poisoned until reopened, which completes the truncation).
     pub fn truncate_to(&self, offset: u64) -> Result<()> {
         self.inner.truncate_to(offset)
+    }
+
+    /// Compacts the sealed segments now: keeps only the latest record per key (and drops
+    /// tombstones older than `delete_retention_ms`); offsets never change. Works whatever
+    /// the topic's cleanup policy; under a compacting policy it also runs in the background
+    /// after rolls once half the sealed data is new since the last pass.
+    ///
+    /// # Errors
+    /// [`Error::ChecksumMismatch`] / [`Error::Corrupt`] if a sealed segment is damaged (it is
+    /// left as it is); [`Error::Io`].
+    pub fn compact(&self) -> Result<CompactionReport> {
+        self.inner.compact()
     }
 
     /// Sizes and offsets of this partition.

@@ -11,7 +11,10 @@ use parking_lot::{Mutex, RwLock};
 
 use super::commit::GroupCommit;
 use super::truncate::TRUNCATE_FILE;
-use super::{CHECKPOINT_FILE, Context, DELETED_SUFFIX, Inner, Partition, WriterState};
+use super::{
+    CHECKPOINT_FILE, CLEANED_SUFFIX, Context, DELETED_SUFFIX, Inner, Partition, SWAP_SUFFIX,
+    WriterState,
+};
 use crate::codec::meta::{self, Checkpoint};
 use crate::config::TopicConfig;
 use crate::error::{Error, Result, io_err};
@@ -33,6 +36,7 @@ struct Listing {
 /// Lists segment files, removing leftovers pagelog itself made: a checkpoint `.tmp` and
 /// index files whose `.log` is gone. Files pagelog does not recognise are left alone.
 fn list(dir: &Path) -> Result<Listing> {
+    finish_interrupted(dir)?;
     let mut logs = BTreeSet::new();
     let mut indexes: BTreeMap<u64, Vec<PathBuf>> = BTreeMap::new();
     for entry in fs::read_dir(dir).map_err(io_err(dir))? {
@@ -44,15 +48,6 @@ fn list(dir: &Path) -> Result<Listing> {
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
         if name == format!("{CHECKPOINT_FILE}{TMP_SUFFIX}") {
-            fsutil::remove_if_exists(&entry.path())?;
-            continue;
-        }
-        // A deletion interrupted between rename and unlink, or a truncation's rewrite
-        // interrupted before its rename: finish or discard it.
-        if [DELETED_SUFFIX, TRUNCATING_SUFFIX].iter().any(|s| {
-            name.strip_suffix(s)
-                .is_some_and(|n| parse_file_name(n).is_some())
-        }) {
             fsutil::remove_if_exists(&entry.path())?;
             continue;
         }
@@ -74,6 +69,41 @@ fn list(dir: &Path) -> Result<Listing> {
     Ok(Listing {
         logs: logs.into_iter().collect(),
     })
+}
+
+/// Finishes or discards the leftovers of operations a crash interrupted, before segments
+/// are listed: a deletion between rename and unlink (`.deleted`: remove), a truncation's or
+/// a compaction's rewrite not yet decided (`.truncating`, `.cleaned`: remove), a compaction
+/// swap already decided (`.swap`: rename into place).
+fn finish_interrupted(dir: &Path) -> Result<()> {
+    let ours = |name: &str, suffix: &str| {
+        name.strip_suffix(suffix)
+            .filter(|n| parse_file_name(n).is_some())
+            .map(str::to_owned)
+    };
+    let mut swapped = false;
+    for entry in fs::read_dir(dir).map_err(io_err(dir))? {
+        let entry = entry.map_err(io_err(dir))?;
+        if !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if [DELETED_SUFFIX, TRUNCATING_SUFFIX, CLEANED_SUFFIX]
+            .iter()
+            .any(|s| ours(name, s).is_some())
+        {
+            fsutil::remove_if_exists(&entry.path())?;
+        } else if let Some(live) = ours(name, SWAP_SUFFIX) {
+            let to = dir.join(live);
+            fs::rename(entry.path(), &to).map_err(io_err(&to))?;
+            swapped = true;
+        }
+    }
+    if swapped {
+        fsutil::sync_dir(dir)?;
+    }
+    Ok(())
 }
 
 fn remove_segment(dir: &Path, base: u64) -> Result<()> {
@@ -266,6 +296,7 @@ impl Partition {
             sealed_for_hook: Mutex::new(Vec::new()),
             epoch: AtomicU64::new(0),
             forced_deletions: AtomicU64::new(0),
+            compacted_to: AtomicU64::new(0),
         });
         if recovered {
             // Record the recovery so a crash before the next checkpoint does not redo it.

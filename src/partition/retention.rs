@@ -120,13 +120,16 @@ impl Inner {
             let end = seg.next_offset();
             let size = seg.size();
             let below_start = end <= log_start;
-            let by_size = c
-                .retention_bytes
-                .is_some_and(|limit| remaining - size >= limit);
-            let by_age = c.retention_ms.is_some_and(|ms| {
-                seg.max_timestamp()
-                    .is_some_and(|t| t < now.saturating_sub(ms.min(i64::MAX as u64) as i64))
-            });
+            // Compact-only topics keep everything retention by size or age would delete.
+            let deletes = c.cleanup_policy.deletes();
+            let by_size = deletes
+                && c.retention_bytes
+                    .is_some_and(|limit| remaining - size >= limit);
+            let by_age = deletes
+                && c.retention_ms.is_some_and(|ms| {
+                    seg.max_timestamp()
+                        .is_some_and(|t| t < now.saturating_sub(ms.min(i64::MAX as u64) as i64))
+                });
             let over_hard = c.retention_hard_bytes.is_some_and(|h| remaining > h);
             if !(below_start || by_size || by_age || over_hard) {
                 break;

@@ -251,6 +251,14 @@ impl Inner {
         if pending || retention_due {
             self.background_retention();
         }
+        if pending
+            && self.config.cleanup_policy.compacts()
+            && self.dirty_ratio_reached()
+            && let Err(e) = self.compact()
+        {
+            self.shared
+                .report(format!("compaction of {}: {e}", self.dir.display()));
+        }
     }
 
     /// Calls `on_segment_sealed` for the segments synced since the last call.

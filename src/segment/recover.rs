@@ -83,7 +83,7 @@ pub fn scan(log: &[u8], base: u64, limits: &Limits) -> Scan {
 impl Scan {
     /// Adds the entry a writer adds when it seals a segment (see `SegmentWriter::finish`), so
     /// a rebuilt index of a sealed segment ends with the segment's largest timestamp.
-    fn add_seal_entry(&mut self, base: u64, limits: &Limits) {
+    pub(crate) fn add_seal_entry(&mut self, base: u64, limits: &Limits) {
         let has_room = (self.time.len() + 1) * TIME_ENTRY_LEN <= limits.time_capacity;
         if self.next_offset > base && self.max_timestamp > self.rule.last_time_entry && has_room {
             self.time.push(TimeEntry {
@@ -95,7 +95,7 @@ impl Scan {
         }
     }
 
-    fn encoded_indexes(&self) -> (Vec<u8>, Vec<u8>) {
+    pub(crate) fn encoded_indexes(&self) -> (Vec<u8>, Vec<u8>) {
         (
             self.index.iter().flat_map(|e| e.encode()).collect(),
             self.time.iter().flat_map(|e| e.encode()).collect(),
