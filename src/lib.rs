@@ -42,6 +42,7 @@ compile_error!("pagelog maps whole segments and needs a 64-bit address space");
 
 pub mod codec;
 mod config;
+mod failpoint;
 mod consumer;
 mod error;
 mod flusher;

@@ -247,13 +247,17 @@ impl Inner {
             let cleaned = with_suffix(p, CLEANED_SUFFIX);
             write_synced(&cleaned, bytes)?;
         }
+        crate::failpoint::hit("compact.after_cleaned");
         for (p, _) in files {
             let (cleaned, swap) = (with_suffix(p, CLEANED_SUFFIX), with_suffix(p, SWAP_SUFFIX));
             std::fs::rename(&cleaned, &swap).map_err(io_err(&swap))?;
+            crate::failpoint::hit("compact.after_first_swap_rename");
         }
         fsutil::sync_dir(&self.dir)?; // the swap is decided
+        crate::failpoint::hit("compact.swap_decided");
         for (p, _) in files {
             std::fs::rename(with_suffix(p, SWAP_SUFFIX), p).map_err(io_err(p))?;
+            crate::failpoint::hit("compact.after_first_live_rename");
         }
         fsutil::sync_dir(&self.dir)?;
         let new = Arc::new(open_sealed(

@@ -20,7 +20,7 @@ use crate::config::TopicConfig;
 use crate::error::{Error, Result, io_err};
 use crate::fsutil::{self, TMP_SUFFIX};
 use crate::segment::core::SegmentCore;
-use crate::segment::files::{LOG_EXT, parse_file_name};
+use crate::segment::files::{INDEX_EXT, LOG_EXT, TIME_EXT, file_name, parse_file_name};
 use crate::segment::recover::{
     TRUNCATING_SUFFIX, open_active_clean, open_sealed, recover, rewrite_prefix,
 };
@@ -72,16 +72,18 @@ fn list(dir: &Path) -> Result<Listing> {
 }
 
 /// Finishes or discards the leftovers of operations a crash interrupted, before segments
-/// are listed: a deletion between rename and unlink (`.deleted`: remove), a truncation's or
-/// a compaction's rewrite not yet decided (`.truncating`, `.cleaned`: remove), a compaction
-/// swap already decided (`.swap`: rename into place).
+/// are listed: a deletion between rename and unlink (`.deleted`: remove) and a truncation's
+/// rewrite not yet renamed (`.truncating`: remove). A compaction swap (module
+/// `partition::compact`) is finished if it was decided, i.e. if the segment's
+/// `.log.swap` exists (the log is renamed to `.swap` after both indexes): each file then takes
+/// its `.swap` (or, if that rename was lost, its complete and synced `.cleaned`) version.
+/// Otherwise its `.cleaned` and `.swap` files are removed and the old segment stays.
 fn finish_interrupted(dir: &Path) -> Result<()> {
     let ours = |name: &str, suffix: &str| {
         name.strip_suffix(suffix)
-            .filter(|n| parse_file_name(n).is_some())
-            .map(str::to_owned)
+            .and_then(|n| parse_file_name(n).map(|(base, _)| (base, n.to_owned())))
     };
-    let mut swapped = false;
+    let mut compactions: BTreeMap<u64, Vec<(String, PathBuf)>> = BTreeMap::new();
     for entry in fs::read_dir(dir).map_err(io_err(dir))? {
         let entry = entry.map_err(io_err(dir))?;
         if !entry.file_type().is_ok_and(|t| t.is_file()) {
@@ -89,18 +91,34 @@ fn finish_interrupted(dir: &Path) -> Result<()> {
         }
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        if [DELETED_SUFFIX, TRUNCATING_SUFFIX, CLEANED_SUFFIX]
-            .iter()
-            .any(|s| ours(name, s).is_some())
-        {
+        if ours(name, DELETED_SUFFIX).is_some() || ours(name, TRUNCATING_SUFFIX).is_some() {
             fsutil::remove_if_exists(&entry.path())?;
-        } else if let Some(live) = ours(name, SWAP_SUFFIX) {
-            let to = dir.join(live);
-            fs::rename(entry.path(), &to).map_err(io_err(&to))?;
-            swapped = true;
+        } else if let Some((base, _)) = ours(name, CLEANED_SUFFIX).or(ours(name, SWAP_SUFFIX)) {
+            compactions.entry(base).or_default().push((name.to_owned(), entry.path()));
         }
     }
-    if swapped {
+    for (base, files) in &compactions {
+        let log_swap = format!("{}{SWAP_SUFFIX}", file_name(*base, LOG_EXT));
+        let decided = files.iter().any(|(n, _)| *n == log_swap);
+        for ext in [INDEX_EXT, TIME_EXT, LOG_EXT] {
+            let live = file_name(*base, ext);
+            let pick = |suffix: &str| {
+                let want = format!("{live}{suffix}");
+                files.iter().find(|(n, _)| *n == want).map(|(_, p)| p.clone())
+            };
+            let (swap, cleaned) = (pick(SWAP_SUFFIX), pick(CLEANED_SUFFIX));
+            if decided {
+                if let Some(from) = swap.clone().or(cleaned.clone()) {
+                    let to = dir.join(&live);
+                    fs::rename(&from, &to).map_err(io_err(&to))?;
+                }
+            }
+            for p in [swap, cleaned].into_iter().flatten() {
+                fsutil::remove_if_exists(&p)?;
+            }
+        }
+    }
+    if !compactions.is_empty() {
         fsutil::sync_dir(dir)?;
     }
     Ok(())

@@ -176,6 +176,7 @@ impl Inner {
             .lock()
             .unsynced_sealed
             .retain(|s| !doomed.iter().any(|d| Arc::ptr_eq(s, d)));
+        crate::failpoint::hit("retention.after_unlist");
         self.delete_segments(&doomed)?;
         Ok(report)
     }
@@ -195,9 +196,11 @@ impl Inner {
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                     Err(e) => return Err(io_err(p)(e)),
                 }
+                crate::failpoint::hit("delete.after_first_rename");
             }
         }
         fsutil::sync_dir(&self.dir)?;
+        crate::failpoint::hit("delete.before_unlink");
         for seg in doomed {
             for p in [&seg.paths.log, &seg.paths.index, &seg.paths.time] {
                 let mut to = p.clone().into_os_string();

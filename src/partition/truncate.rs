@@ -51,6 +51,7 @@ impl Inner {
 
     fn truncate_locked(&self, w: &mut WriterState, target: u64) -> Result<()> {
         fsutil::atomic_write(&self.dir, TRUNCATE_FILE, &meta::encode_truncate(target))?;
+        crate::failpoint::hit("truncate.after_intent");
         w.marked_dirty = true;
         // No more writes to the old active segment; its writer lock is released.
         w.active.release_writer();
@@ -60,9 +61,11 @@ impl Inner {
         // Unlist what goes, so new readers do not find it.
         *self.segments.write() = Arc::new(keep.clone());
         self.delete_segments(&doomed)?;
+        crate::failpoint::hit("truncate.after_delete");
         let new_active = match keep.last() {
             Some(s) => {
                 rewrite_prefix(&s.paths, s.base, target)?;
+                crate::failpoint::hit("truncate.after_rewrite");
                 let (core, writer, _) = recover(
                     s.paths.clone(),
                     s.base,
@@ -95,6 +98,7 @@ impl Inner {
         // Iterators notice this and drop what they were reading.
         self.epoch.fetch_add(1, Ordering::AcqRel);
         self.write_checkpoint(false, w)?;
+        crate::failpoint::hit("truncate.before_intent_removed");
         fsutil::remove_if_exists(&self.dir.join(TRUNCATE_FILE))?;
         fsutil::sync_dir(&self.dir)
     }

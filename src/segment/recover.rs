@@ -658,6 +658,7 @@ pub fn rewrite_prefix(paths: &SegmentPaths, base: u64, target: u64) -> Result<()
         f.write_all(&out).map_err(io_err(&tmp))?;
         f.sync_all().map_err(io_err(&tmp))?;
     }
+    crate::failpoint::hit("rewrite.before_rename");
     fs::rename(&tmp, &paths.log).map_err(io_err(&paths.log))?;
     if let Some(dir) = paths.log.parent() {
         crate::fsutil::sync_dir(dir)?;
