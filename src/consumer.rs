@@ -242,9 +242,12 @@ impl Consumer {
                 self.owned = keep;
                 lost
             };
-            if self.config.auto_commit.is_some() {
-                self.commit_owned(&lost)?;
-            }
+            let committed = if self.config.auto_commit.is_some() {
+                self.commit_owned(&lost)
+            } else {
+                Ok(())
+            };
+            // Released whatever the commit did: the partitions are no longer ours.
             for o in lost {
                 self.group.release(self.member, o.partition);
             }
@@ -252,37 +255,51 @@ impl Consumer {
                 .into_iter()
                 .filter(|p| !self.owned.iter().any(|o| o.partition == *p))
                 .collect();
+            committed?;
         }
         let mut still_waiting = Vec::new();
+        let mut first_error = None;
         for p in std::mem::take(&mut self.waiting) {
-            match self.group.try_acquire(self.member, p) {
-                Some(committed) => {
-                    let part = self.topic.partition(p)?;
-                    let from = match (committed, self.config.start) {
-                        (Some(o), _) => o.clamp(part.start_offset(), part.next_offset()),
-                        (None, StartFrom::Earliest) => part.start_offset(),
-                        (None, StartFrom::Latest) => part.next_offset(),
-                        (None, StartFrom::Timestamp(ts)) => {
-                            part.offset_for_timestamp(ts)?.unwrap_or(part.next_offset())
-                        }
-                    };
-                    let mut records = part.iter();
-                    if self.config.skip_damaged {
-                        records = records.skip_damaged();
-                    }
-                    records.seek(from);
-                    self.owned.push(Owned {
-                        partition: p,
-                        records,
-                        committed,
-                        pending: None,
-                    });
+            let Some(committed) = self.group.try_acquire(self.member, p) else {
+                still_waiting.push(p);
+                continue;
+            };
+            match self.open_partition(p, committed) {
+                Ok(records) => self.owned.push(Owned {
+                    partition: p,
+                    records,
+                    committed,
+                    pending: None,
+                }),
+                Err(e) => {
+                    // Give it back and try again on the next poll.
+                    self.group.release(self.member, p);
+                    still_waiting.push(p);
+                    first_error.get_or_insert(e);
                 }
-                None => still_waiting.push(p),
             }
         }
         self.waiting = still_waiting;
-        Ok(())
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// An iterator over partition `p` positioned where this member starts reading it.
+    fn open_partition(&self, p: u32, committed: Option<u64>) -> Result<Records> {
+        let part = self.topic.partition(p)?;
+        let from = match (committed, self.config.start) {
+            (Some(o), _) => o.clamp(part.start_offset(), part.next_offset()),
+            (None, StartFrom::Earliest) => part.start_offset(),
+            (None, StartFrom::Latest) => part.next_offset(),
+            (None, StartFrom::Timestamp(ts)) => {
+                part.offset_for_timestamp(ts)?.unwrap_or(part.next_offset())
+            }
+        };
+        let mut records = part.iter();
+        if self.config.skip_damaged {
+            records = records.skip_damaged();
+        }
+        records.seek(from);
+        Ok(records)
     }
 
     /// Returns records from this member's partitions, waiting up to `timeout` for the first
@@ -293,16 +310,22 @@ impl Consumer {
     /// Damaged data ([`Error::ChecksumMismatch`], [`Error::Corrupt`]); a failed auto-commit.
     pub fn poll(&mut self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
         let deadline = Instant::now().checked_add(timeout);
+        // Auto-commit covers what earlier polls returned (the application has had them),
+        // never the records this poll is about to return: at-least-once.
+        self.maybe_auto_commit()?;
         loop {
             self.rebalance()?;
             let out = self.fetch()?;
-            if !out.is_empty() {
-                self.maybe_auto_commit()?;
+            if !out.is_empty() || deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(out);
             }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                self.maybe_auto_commit()?;
-                return Ok(out);
+            if self.owned.iter().any(|o| {
+                self.topic
+                    .partitions()
+                    .get(o.partition as usize)
+                    .is_some_and(|p| !p.is_open() && p.next_offset() <= o.records.position())
+            }) {
+                return Err(Error::Closed(format!("topic {:?}", self.topic.name())));
             }
             self.wait(deadline);
         }

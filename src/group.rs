@@ -118,6 +118,10 @@ impl Group {
         notifier: Arc<Notifier>,
     ) -> Result<Self> {
         let committed = read_offsets(topic_dir, name, partitions)?;
+        // A commit interrupted before its rename: the committed file is the truth.
+        let mut tmp = offsets_path(topic_dir, name).into_os_string();
+        tmp.push(fsutil::TMP_SUFFIX);
+        fsutil::remove_if_exists(Path::new(&tmp))?;
         Ok(Self {
             name: name.to_owned(),
             dir: topic_dir.join(GROUPS_DIR),
@@ -157,7 +161,12 @@ impl Group {
         if next == st.committed {
             return Ok(());
         }
-        fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
+        if !self.dir.is_dir() {
+            fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
+            if let Some(topic_dir) = self.dir.parent() {
+                fsutil::sync_dir(topic_dir)?;
+            }
+        }
         let file = format!("{}.{OFFSETS_EXT}", self.name);
         fsutil::atomic_write(&self.dir, &file, &meta::encode_group_offsets(&next))?;
         st.committed = next;

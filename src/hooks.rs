@@ -34,9 +34,11 @@ pub struct SegmentInfo {
 /// The error a hook may return; it is reported, never fatal to data.
 pub type HookError = Box<dyn std::error::Error + Send + Sync>;
 
-/// A callback about a segment. Runs on the store's background thread (for seals) or on the
-/// thread enforcing retention (for deletes); it must not append to the same partition and
-/// wait for that append to become durable.
+/// A callback about a segment. Runs on the store's background thread (for seals; for the
+/// last seals, on the thread closing the store) or on the thread enforcing retention (for
+/// deletes). A `before_segment_delete` hook must not call `enforce_retention`,
+/// `delete_records_before`, `truncate_to` or `compact` on the same partition: those wait for
+/// the pass that is calling the hook.
 pub type SegmentHook = Arc<dyn Fn(&SegmentInfo) -> Result<(), HookError> + Send + Sync>;
 
 /// Options of a [`Store`](crate::Store), given to [`Store::open_with`](crate::Store::open_with).

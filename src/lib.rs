@@ -42,9 +42,9 @@ compile_error!("pagelog maps whole segments and needs a 64-bit address space");
 
 pub mod codec;
 mod config;
-mod failpoint;
 mod consumer;
 mod error;
+mod failpoint;
 mod flusher;
 mod fsutil;
 mod group;

@@ -320,6 +320,8 @@ impl Store {
         let mut first = Ok(());
         for t in topics {
             let r = t.close();
+            // Segments sealed and synced by the close still get their hook.
+            t.run_pending_hooks();
             if first.is_ok() {
                 first = r;
             }

@@ -261,6 +261,13 @@ impl Topic {
         first
     }
 
+    /// Runs the `on_segment_sealed` hook for segments synced but not yet announced.
+    pub(crate) fn run_pending_hooks(&self) {
+        for p in &self.inner.partitions {
+            p.inner().run_sealed_hooks();
+        }
+    }
+
     pub(crate) fn abandon(&self) {
         for p in &self.inner.partitions {
             p.inner().abandon();

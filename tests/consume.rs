@@ -398,3 +398,49 @@ fn a_consumer_reports_damage_every_time_unless_told_to_skip() {
     }
     assert_eq!(errors, 1);
 }
+
+#[test]
+fn auto_commit_covers_only_records_returned_by_earlier_polls() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let t = topic(&store, "t", 1);
+    for i in 0..10 {
+        t.append(None, format!("{i}").as_bytes()).unwrap();
+    }
+    let cfg = ConsumerConfig::default()
+        .auto_commit(Some(Duration::from_nanos(1)))
+        .max_poll_bytes(3);
+    let mut c = t.consumer("g", cfg).unwrap();
+    let first = c.poll(LONG).unwrap();
+    assert_eq!(first.len(), 3);
+    let committed = t.committed_offsets("g").unwrap()[0];
+    assert!(
+        matches!(committed, None | Some(0)),
+        "not before the app had them: {committed:?}"
+    );
+    let second = c.poll(LONG).unwrap();
+    assert_eq!(second.len(), 3);
+    assert_eq!(
+        t.committed_offsets("g").unwrap()[0],
+        Some(3),
+        "the first poll's records"
+    );
+}
+
+#[test]
+fn a_raised_start_offset_applies_to_positioned_iterators() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let p = topic(&store, "t", 1).partition(0).unwrap().clone();
+    for i in 0..50 {
+        p.append(NewRecord::new(format!("{i}").as_bytes())).unwrap();
+    }
+    let mut it = p.iter();
+    assert_eq!(it.next().unwrap().unwrap().offset(), 0);
+    p.delete_records_before(30).unwrap();
+    assert_eq!(
+        it.next().unwrap().unwrap().offset(),
+        30,
+        "skips to the new start"
+    );
+}

@@ -31,15 +31,25 @@ fn config() -> TopicConfig {
 const DELETE_BEFORE: u64 = N / 2;
 
 fn value(offset: u64) -> String {
-    format!("o{offset}-k{}-{}", offset % 10, "p".repeat((offset % 50) as usize))
+    format!(
+        "o{offset}-k{}-{}",
+        offset % 10,
+        "p".repeat((offset % 50) as usize)
+    )
 }
 
 fn prepare(dir: &Path) {
     let store = Store::open(dir).unwrap();
-    let p = store.create_topic("t", config()).unwrap().partition(0).unwrap().clone();
+    let p = store
+        .create_topic("t", config())
+        .unwrap()
+        .partition(0)
+        .unwrap()
+        .clone();
     for o in 0..N {
         let key = format!("k{}", o % 10);
-        p.append(NewRecord::new(value(o).as_bytes()).key(key.as_bytes())).unwrap();
+        p.append(NewRecord::new(value(o).as_bytes()).key(key.as_bytes()))
+            .unwrap();
     }
     store.close().unwrap();
 }
@@ -47,8 +57,10 @@ fn prepare(dir: &Path) {
 /// The child: runs one operation on the prepared store; the failpoint aborts it.
 #[test]
 fn child_step() {
-    let (Ok(step), Ok(dir)) = (std::env::var("PAGELOG_STEP"), std::env::var("PAGELOG_STEP_DIR"))
-    else {
+    let (Ok(step), Ok(dir)) = (
+        std::env::var("PAGELOG_STEP"),
+        std::env::var("PAGELOG_STEP_DIR"),
+    ) else {
         return; // not a child run: nothing to do
     };
     let store = Store::open(&dir).unwrap();
@@ -98,25 +110,45 @@ fn check_originals(p: &Partition) -> (u64, u64) {
     let mut prev: Option<u64> = None;
     for r in p.iter() {
         let r = r.unwrap();
-        assert_eq!(r.value(), value(r.offset()).as_bytes(), "offset {}", r.offset());
+        assert_eq!(
+            r.value(),
+            value(r.offset()).as_bytes(),
+            "offset {}",
+            r.offset()
+        );
         assert!(prev.is_none_or(|o| r.offset() > o));
         first.get_or_insert(r.offset());
         prev = Some(r.offset());
     }
-    (first.unwrap_or(p.next_offset()), prev.map_or(p.next_offset(), |o| o + 1))
+    (
+        first.unwrap_or(p.next_offset()),
+        prev.map_or(p.next_offset(), |o| o + 1),
+    )
 }
 
 #[test]
 fn crash_during_retention_deletion() {
-    for fp in ["retention.after_unlist", "delete.after_first_rename", "delete.before_unlink"] {
+    for fp in [
+        "retention.after_unlist",
+        "delete.after_first_rename",
+        "delete.before_unlink",
+    ] {
         let dir = tempfile::tempdir().unwrap();
         prepare(dir.path());
         crash_at(dir.path(), "retention", fp);
         let (store, p) = reopen(dir.path());
         assert_eq!(p.next_offset(), N, "{fp}");
-        assert_eq!(p.start_offset(), DELETE_BEFORE, "{fp}: the raised start is durable first");
+        assert_eq!(
+            p.start_offset(),
+            DELETE_BEFORE,
+            "{fp}: the raised start is durable first"
+        );
         let (first, end) = check_originals(&p);
-        assert_eq!((first, end), (DELETE_BEFORE, N), "{fp}: a contiguous suffix");
+        assert_eq!(
+            (first, end),
+            (DELETE_BEFORE, N),
+            "{fp}: a contiguous suffix"
+        );
         // Whatever the crash left, a later pass deletes every segment below the start.
         p.enforce_retention().unwrap();
         let first_base: u64 = p.segment_paths()[0]
@@ -144,7 +176,11 @@ fn crash_during_truncation() {
         prepare(dir.path());
         crash_at(dir.path(), "truncate", fp);
         let (store, p) = reopen(dir.path());
-        assert_eq!(p.next_offset(), TRUNCATE_TO, "{fp}: finished from the intent");
+        assert_eq!(
+            p.next_offset(),
+            TRUNCATE_TO,
+            "{fp}: finished from the intent"
+        );
         let (first, end) = check_originals(&p);
         assert_eq!((first, end), (0, TRUNCATE_TO), "{fp}");
         assert!(!dir.path().join("t/0/truncate").exists());

@@ -302,3 +302,34 @@ fn interrupted_deletions_are_finished_on_open() {
     assert_eq!(leftovers, 0);
     assert_eq!(p.iter().count() as u64, p.next_offset() - p.start_offset());
 }
+
+#[test]
+fn segments_sealed_before_close_still_get_their_hook() {
+    let dir = tempfile::tempdir().unwrap();
+    let sealed: Arc<Mutex<Vec<u64>>> = Arc::default();
+    let options = {
+        let sealed = Arc::clone(&sealed);
+        StoreOptions::default().on_segment_sealed(Arc::new(move |s: &SegmentInfo| {
+            sealed.lock().unwrap().push(s.base_offset);
+            Ok(())
+        }))
+    };
+    let store = Store::open_with(dir.path(), options).unwrap();
+    let p = store
+        .create_topic("t", config())
+        .unwrap()
+        .partition(0)
+        .unwrap()
+        .clone();
+    fill(&p, 8, None);
+    store.close().unwrap();
+    let mut got = sealed.lock().unwrap().clone();
+    got.sort_unstable();
+    let all = got.len();
+    got.dedup();
+    assert_eq!(
+        (all, got.len()),
+        (7, 7),
+        "every sealed segment, exactly once: {got:?}"
+    );
+}

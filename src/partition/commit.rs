@@ -114,6 +114,40 @@ impl GroupCommit {
                 self.done.wait(&mut st);
                 continue;
             }
+            st = self.lead(st, &sync);
+        }
+    }
+
+    /// Runs one sync now, after any sync in flight, even if everything is already durable
+    /// (the background uses it for sealed segments waiting for their sync). Syncs never
+    /// overlap, so an I/O error is reported by exactly the sync that ran into it.
+    pub fn sync_now(
+        &self,
+        sync: impl Fn() -> Result<u64>,
+        poisoned: impl Fn(String) -> Error,
+    ) -> Result<()> {
+        let mut st = self.state.lock();
+        while st.in_flight {
+            self.done.wait(&mut st);
+        }
+        if let Some(reason) = &st.poisoned {
+            return Err(poisoned(reason.clone()));
+        }
+        st = self.lead(st, &sync);
+        match &st.poisoned {
+            Some(reason) => Err(poisoned(reason.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Performs one sync as the leader: marks it in flight, runs it unlocked, records the
+    /// outcome and wakes the waiters.
+    fn lead<'a>(
+        &'a self,
+        mut st: parking_lot::MutexGuard<'a, State>,
+        sync: &impl Fn() -> Result<u64>,
+    ) -> parking_lot::MutexGuard<'a, State> {
+        {
             st.in_flight = true;
             let started = st.epoch;
             drop(st);
@@ -134,6 +168,7 @@ impl GroupCommit {
             }
             self.done.notify_all();
         }
+        st
     }
 }
 

@@ -209,6 +209,11 @@ impl Records {
             let end = self.part.next_offset.load(Ordering::Acquire);
             self.seek(self.next.min(end));
         }
+        // Records below a raised start offset are gone for readers, even mid-segment.
+        let start = self.part.start_offset.load(Ordering::Acquire);
+        if self.next < start {
+            self.seek(start);
+        }
         loop {
             if let (Some(seg), Some((loc, state))) = (&self.seg, self.current) {
                 let bytes = seg.batch_bytes_unchecked(&loc)?;

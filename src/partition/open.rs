@@ -94,7 +94,10 @@ fn finish_interrupted(dir: &Path) -> Result<()> {
         if ours(name, DELETED_SUFFIX).is_some() || ours(name, TRUNCATING_SUFFIX).is_some() {
             fsutil::remove_if_exists(&entry.path())?;
         } else if let Some((base, _)) = ours(name, CLEANED_SUFFIX).or(ours(name, SWAP_SUFFIX)) {
-            compactions.entry(base).or_default().push((name.to_owned(), entry.path()));
+            compactions
+                .entry(base)
+                .or_default()
+                .push((name.to_owned(), entry.path()));
         }
     }
     for (base, files) in &compactions {
@@ -104,14 +107,15 @@ fn finish_interrupted(dir: &Path) -> Result<()> {
             let live = file_name(*base, ext);
             let pick = |suffix: &str| {
                 let want = format!("{live}{suffix}");
-                files.iter().find(|(n, _)| *n == want).map(|(_, p)| p.clone())
+                files
+                    .iter()
+                    .find(|(n, _)| *n == want)
+                    .map(|(_, p)| p.clone())
             };
             let (swap, cleaned) = (pick(SWAP_SUFFIX), pick(CLEANED_SUFFIX));
-            if decided {
-                if let Some(from) = swap.clone().or(cleaned.clone()) {
-                    let to = dir.join(&live);
-                    fs::rename(&from, &to).map_err(io_err(&to))?;
-                }
+            if decided && let Some(from) = swap.clone().or(cleaned.clone()) {
+                let to = dir.join(&live);
+                fs::rename(&from, &to).map_err(io_err(&to))?;
             }
             for p in [swap, cleaned].into_iter().flatten() {
                 fsutil::remove_if_exists(&p)?;

@@ -172,17 +172,22 @@ impl Inner {
                 .fetch_max(first.max(log_start), Ordering::AcqRel);
             *list = Arc::new(kept);
         }
+        crate::failpoint::hit("retention.after_unlist");
+        self.delete_segments(&doomed)?;
+        // Only now, with the deletions durable, may a never-synced doomed segment leave the
+        // list of segments a flush syncs first: until then a power loss could bring it back
+        // torn, and later acknowledged records would be cut off behind the hole.
         self.writer
             .lock()
             .unsynced_sealed
             .retain(|s| !doomed.iter().any(|d| Arc::ptr_eq(s, d)));
-        crate::failpoint::hit("retention.after_unlist");
-        self.delete_segments(&doomed)?;
         Ok(report)
     }
 
-    /// Deletes unlisted segments' files crash-safely: rename each to `.deleted`, sync the
-    /// directory, unlink. Mappings of them stay valid.
+    /// Deletes unlisted segments' files crash-safely, oldest first: rename each file to
+    /// `.deleted` and sync the directory before the next segment, so that a power loss can
+    /// only lose the renames of the newest ones and never leave a hole; then unlink. Mappings
+    /// of them stay valid.
     pub(crate) fn delete_segments(&self, doomed: &[Arc<SegmentCore>]) -> Result<()> {
         if doomed.is_empty() {
             return Ok(());
@@ -198,8 +203,8 @@ impl Inner {
                 }
                 crate::failpoint::hit("delete.after_first_rename");
             }
+            fsutil::sync_dir(&self.dir)?;
         }
-        fsutil::sync_dir(&self.dir)?;
         crate::failpoint::hit("delete.before_unlink");
         for seg in doomed {
             for p in [&seg.paths.log, &seg.paths.index, &seg.paths.time] {

@@ -206,6 +206,12 @@ impl Inner {
         for seg in &w.unsynced_sealed {
             sync_core(seg)?;
         }
+        if self.shared.options.on_segment_sealed.is_some() {
+            // The store runs the hook for these once the partition is closed.
+            self.sealed_for_hook
+                .lock()
+                .extend(w.unsynced_sealed.iter().cloned());
+        }
         w.unsynced_sealed.clear();
         w.active.trim_for_close()?;
         w.active.sync()?;
@@ -241,11 +247,11 @@ impl Inner {
         } else {
             true
         };
-        if flushed
-            && pending
-            && let Err(e) = self.sync_once()
-        {
-            self.commit.poison(e.to_string());
+        if flushed && pending {
+            // A failure poisons the partition inside the group commit.
+            let _ = self
+                .commit
+                .sync_now(|| self.sync_once(), |r| self.poisoned_error(r));
         }
         self.run_sealed_hooks();
         if pending || retention_due {
@@ -261,14 +267,19 @@ impl Inner {
         }
     }
 
-    /// Calls `on_segment_sealed` for the segments synced since the last call.
-    fn run_sealed_hooks(&self) {
+    /// Calls `on_segment_sealed` for the segments synced since the last call that still
+    /// exist (retention may have deleted one meanwhile; compaction may have replaced it).
+    pub(crate) fn run_sealed_hooks(&self) {
         let Some(hook) = &self.shared.options.on_segment_sealed else {
             return;
         };
         let ready: Vec<Arc<SegmentCore>> = std::mem::take(&mut *self.sealed_for_hook.lock());
+        let current = self.segments();
         for seg in ready {
-            if let Err(e) = hook(&self.segment_info(&seg)) {
+            let Some(seg) = current.iter().find(|s| s.base == seg.base) else {
+                continue;
+            };
+            if let Err(e) = hook(&self.segment_info(seg)) {
                 let path = seg.paths.log.display();
                 self.shared
                     .report(format!("on_segment_sealed for {path}: {e}"));
