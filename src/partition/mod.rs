@@ -419,7 +419,7 @@ impl Partition {
     pub fn verify(&self) -> crate::segment::VerifyReport {
         let mut report = crate::segment::VerifyReport::default();
         for seg in self.inner.segments().iter() {
-            let (problems, batches, records) = crate::segment::recover::verify(seg);
+            let (problems, batches, records) = crate::segment::verify::verify(seg);
             report.batches += batches;
             report.records += records;
             report.problems.extend(problems);

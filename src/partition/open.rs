@@ -21,9 +21,8 @@ use crate::error::{Error, Result, io_err};
 use crate::fsutil::{self, TMP_SUFFIX};
 use crate::segment::core::SegmentCore;
 use crate::segment::files::{INDEX_EXT, LOG_EXT, TIME_EXT, file_name, parse_file_name};
-use crate::segment::recover::{
-    TRUNCATING_SUFFIX, open_active_clean, open_sealed, recover, rewrite_prefix,
-};
+use crate::segment::recover::{open_active_clean, open_sealed, recover};
+use crate::segment::rewrite::{TRUNCATING_SUFFIX, rewrite_prefix};
 use crate::segment::writer::Limits;
 use crate::segment::{Segment, SegmentPaths, create_files};
 

@@ -14,7 +14,8 @@ use crate::codec::meta;
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::segment::core::SegmentCore;
-use crate::segment::recover::{recover, rewrite_prefix};
+use crate::segment::recover::recover;
+use crate::segment::rewrite::rewrite_prefix;
 use crate::segment::{Segment, SegmentPaths, create_files};
 
 /// Name of the truncation intent file in a partition directory.

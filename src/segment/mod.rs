@@ -6,6 +6,8 @@
 pub(crate) mod core;
 pub(crate) mod files;
 pub(crate) mod recover;
+pub(crate) mod rewrite;
+pub(crate) mod verify;
 pub(crate) mod writer;
 
 use std::ops::Range;
@@ -19,7 +21,8 @@ use crate::record::{NewRecord, Record};
 
 use self::core::{SegmentCore, shift};
 pub use self::files::SegmentPaths;
-pub use self::recover::{Problem, Recovery};
+pub use self::recover::Recovery;
+pub use self::verify::Problem;
 use self::writer::{Full, Limits, SegmentWriter};
 
 /// A segment: a contiguous range of offsets stored in three files named by its base offset.
@@ -263,7 +266,7 @@ impl Segment {
     /// entry. Reports each problem with its file and position instead of stopping at the
     /// first.
     pub fn verify(&self) -> VerifyReport {
-        let (problems, batches, records) = recover::verify(&self.core);
+        let (problems, batches, records) = verify::verify(&self.core);
         VerifyReport {
             batches,
             records,

@@ -7,11 +7,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64};
 
-use crate::codec::batch::{self, BatchHeader, RecordIter};
+use crate::codec::batch::{self, BatchHeader};
 use crate::codec::index::{OFFSET_ENTRY_LEN, OffsetEntry, TIME_ENTRY_LEN, TimeEntry};
 use crate::error::{Error, Result, io_err};
 use crate::mmap::{MapWriter, Mapping, check_no_writer, lock_exclusive, map_locked_read_only};
-use crate::segment::core::{SegmentCore, decode_error, shift};
+use crate::segment::core::{SegmentCore, decode_error};
 use crate::segment::files::SegmentPaths;
 use crate::segment::writer::{IndexRule, Limits, SegmentWriter};
 
@@ -105,7 +105,12 @@ impl Scan {
 
 /// Checks the batch at `pos`: header, bounds, expected base offset, 32-bit relative offsets
 /// and CRC. Returns the reason it is invalid otherwise.
-fn valid_batch(log: &[u8], pos: usize, expected: u64, base: u64) -> Result<BatchHeader, String> {
+pub(crate) fn valid_batch(
+    log: &[u8],
+    pos: usize,
+    expected: u64,
+    base: u64,
+) -> Result<BatchHeader, String> {
     let rest = &log[pos..];
     let h = BatchHeader::parse(rest).map_err(|e| e.to_string())?;
     if h.length as usize > rest.len() {
@@ -153,6 +158,11 @@ fn rewrite_index(path: &Path, capacity: usize, entries: &[u8]) -> Result<MapWrit
         w.publish(entries.len());
     }
     Ok(w)
+}
+
+/// The shared mappings of a segment's three writers.
+fn writer_maps(writers: [&MapWriter; 3]) -> [Arc<Mapping>; 3] {
+    writers.map(|w| Arc::clone(w.mapping()))
 }
 
 fn new_core(
@@ -241,11 +251,7 @@ pub fn recover(
         for (w, p) in [(&index, &paths.index), (&time, &paths.time)] {
             w.mapping().sync_data().map_err(io_err(p))?;
         }
-        let maps = [
-            Arc::clone(log.mapping()),
-            Arc::clone(index.mapping()),
-            Arc::clone(time.mapping()),
-        ];
+        let maps = writer_maps([&log, &index, &time]);
         let core = new_core(
             base,
             paths,
@@ -431,11 +437,7 @@ pub fn open_active_clean(
     let time_cap = limits.time_capacity.max(time_len);
     let time = MapWriter::open(&paths.time, time_cap, time_len, time_cap as u64)
         .map_err(io_err(&paths.time))?;
-    let maps = [
-        Arc::clone(log.mapping()),
-        Arc::clone(index.mapping()),
-        Arc::clone(time.mapping()),
-    ];
+    let maps = writer_maps([&log, &index, &time]);
     let core = new_core(
         base,
         paths,
@@ -486,232 +488,4 @@ pub fn open_active_clean(
         rule,
     };
     Ok(Some((core, writer)))
-}
-
-/// One problem found by [`verify`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// The damaged file.
-    pub path: std::path::PathBuf,
-    /// Byte position of the damage.
-    pub position: u64,
-    /// What is wrong.
-    pub reason: String,
-}
-
-/// Full check of a segment: every batch's header, CRC, offset order and record structure,
-/// every index entry's CRC and target. Continues past damage by searching for the next
-/// valid batch, so every problem is listed.
-pub fn verify(core: &SegmentCore) -> (Vec<Problem>, u64, u64) {
-    let mut problems = Vec::new();
-    let log = core.log.prefix();
-    let path = &core.paths.log;
-    let mut report = |path: &Path, position: usize, reason: String| {
-        problems.push(Problem {
-            path: path.to_path_buf(),
-            position: position as u64,
-            reason,
-        })
-    };
-    let (mut batches, mut records) = (0u64, 0u64);
-    let mut starts = std::collections::BTreeMap::new();
-    let mut pos = 0usize;
-    let mut expected = Some(core.base);
-    while pos < log.len() {
-        let rest = &log[pos..];
-        let checked = BatchHeader::parse(rest)
-            .map_err(|e| decode_error(path, pos, shift(e, pos)).to_string())
-            .and_then(|h| {
-                if h.length as usize > rest.len() {
-                    return Err("batch extends past the end of the log".to_string());
-                }
-                batch::check_crc(&rest[..h.length as usize])
-                    .map_err(|e| decode_error(path, pos, e).to_string())?;
-                Ok(h)
-            });
-        match checked {
-            Ok(h) => {
-                if let Some(e) = expected.filter(|&e| e != h.base_offset) {
-                    report(
-                        path,
-                        pos,
-                        format!("batch base offset {} where {e} was expected", h.base_offset),
-                    );
-                }
-                for r in RecordIter::new(&rest[..h.length as usize], &h) {
-                    match r {
-                        Ok(_) => records += 1,
-                        Err(e) => {
-                            report(path, pos, format!("record structure: {}", shift(e, pos)));
-                            break;
-                        }
-                    }
-                }
-                batches += 1;
-                starts.insert(pos, h.base_offset);
-                expected = Some(h.next_offset());
-                pos += h.length as usize;
-            }
-            Err(reason) => {
-                report(path, pos, reason);
-                // Resynchronise: the next position holding a batch whose CRC checks.
-                let next = (pos + 1..log.len()).find(|&p| {
-                    BatchHeader::parse(&log[p..]).is_ok_and(|h| {
-                        (h.length as usize) <= log.len() - p
-                            && batch::check_crc(&log[p..p + h.length as usize]).is_ok()
-                    })
-                });
-                pos = next.unwrap_or(log.len());
-                expected = None;
-            }
-        }
-    }
-    let index = core.index.prefix();
-    let mut prev: Option<OffsetEntry> = None;
-    for (i, chunk) in index.chunks_exact(OFFSET_ENTRY_LEN).enumerate() {
-        let at = i * OFFSET_ENTRY_LEN;
-        match OffsetEntry::decode(chunk) {
-            Ok(e) => {
-                let target = core.base + u64::from(e.relative_offset);
-                if starts.get(&(e.position as usize)) != Some(&target) {
-                    report(
-                        &core.paths.index,
-                        at,
-                        format!("entry for offset {target} does not point at its batch"),
-                    );
-                }
-                if prev.is_some_and(|p| {
-                    p.relative_offset >= e.relative_offset || p.position >= e.position
-                }) {
-                    report(&core.paths.index, at, "entries out of order".into());
-                }
-                prev = Some(e);
-            }
-            Err(e) => report(&core.paths.index, at, e.to_string()),
-        }
-    }
-    let time = core.time.prefix();
-    let mut prev_t: Option<TimeEntry> = None;
-    for (i, chunk) in time.chunks_exact(TIME_ENTRY_LEN).enumerate() {
-        let at = i * TIME_ENTRY_LEN;
-        match TimeEntry::decode(chunk) {
-            Ok(t) => {
-                if prev_t.is_some_and(|p| {
-                    p.timestamp >= t.timestamp || p.relative_offset > t.relative_offset
-                }) {
-                    report(&core.paths.time, at, "entries out of order".into());
-                }
-                prev_t = Some(t);
-            }
-            Err(e) => report(&core.paths.time, at, e.to_string()),
-        }
-    }
-    (problems, batches, records)
-}
-
-/// Suffix of the temporary file a truncation writes before renaming it over the `.log`.
-pub(crate) const TRUNCATING_SUFFIX: &str = ".truncating";
-
-/// Rewrites a segment's `.log` to hold exactly the offsets below `target`: batches after
-/// it are dropped, and a batch spanning it is re-encoded with only its records below
-/// `target` (same offsets, timestamps, keys, values and headers). The new contents go to a
-/// temporary file that is synced and renamed over the `.log`, so a crash leaves the old or
-/// the new file, and mappings of the old file stay valid. Indexes are not touched; reopen
-/// the segment with [`recover`] to rebuild them. Does nothing if nothing is at or past
-/// `target`.
-pub fn rewrite_prefix(paths: &SegmentPaths, base: u64, target: u64) -> Result<()> {
-    let len = fs::metadata(&paths.log).map_err(io_err(&paths.log))?.len() as usize;
-    let old = Mapping::open_read_only(&paths.log, len).map_err(io_err(&paths.log))?;
-    let log = old.prefix();
-    // Walk the batches to the one holding `target` (or the end of the valid data).
-    let (mut pos, mut expected) = (0usize, base);
-    let mut spanning = None;
-    while pos < log.len() {
-        let Ok(h) = valid_batch(log, pos, expected, base) else {
-            break;
-        };
-        if h.last_offset() >= target {
-            spanning = Some(h);
-            break;
-        }
-        pos += h.length as usize;
-        expected = h.next_offset();
-    }
-    if spanning.is_none() && pos == log.len() {
-        return Ok(()); // nothing to cut
-    }
-    let mut out = log[..pos].to_vec();
-    if let Some(h) = spanning.filter(|h| h.base_offset < target) {
-        out.extend(reencode_head(
-            &log[pos..pos + h.length as usize],
-            &h,
-            target,
-            &paths.log,
-        )?);
-    }
-    let mut tmp = paths.log.clone().into_os_string();
-    tmp.push(TRUNCATING_SUFFIX);
-    let tmp = std::path::PathBuf::from(tmp);
-    {
-        use std::io::Write;
-        let mut f = fs::File::create(&tmp).map_err(io_err(&tmp))?;
-        f.write_all(&out).map_err(io_err(&tmp))?;
-        f.sync_all().map_err(io_err(&tmp))?;
-    }
-    crate::failpoint::hit("rewrite.before_rename");
-    fs::rename(&tmp, &paths.log).map_err(io_err(&paths.log))?;
-    if let Some(dir) = paths.log.parent() {
-        crate::fsutil::sync_dir(dir)?;
-    }
-    Ok(())
-}
-
-/// The records of `batch` with offsets below `target`, as one new batch with the same base
-/// offset. Empty if its records do not have contiguous offsets (only compaction makes gaps;
-/// such a batch is then dropped whole, as Kafka does).
-fn reencode_head(batch: &[u8], h: &BatchHeader, target: u64, path: &Path) -> Result<Vec<u8>> {
-    use crate::codec::batch::HeaderIter;
-    use crate::record::{Header, NewRecord};
-    let keep = target - h.base_offset;
-    let mut raws = Vec::new();
-    for (i, r) in RecordIter::new(batch, h).enumerate() {
-        let r = r.map_err(|e| decode_error(path, 0, e))?;
-        if u64::from(r.offset_delta) >= keep {
-            break;
-        }
-        if r.offset_delta as usize != i {
-            return Ok(Vec::new());
-        }
-        raws.push(r);
-    }
-    if raws.is_empty() {
-        return Ok(Vec::new());
-    }
-    let headers: Vec<Vec<Header<'_>>> = raws
-        .iter()
-        .map(|r| {
-            HeaderIter::new(r.headers, r.header_count)
-                .filter_map(std::result::Result::ok)
-                .map(|(key, value)| Header { key, value })
-                .collect()
-        })
-        .collect();
-    let records: Vec<NewRecord<'_>> = raws
-        .iter()
-        .zip(&headers)
-        .map(|(r, hs)| NewRecord {
-            key: r.key,
-            value: r.value,
-            timestamp: Some(r.timestamp),
-            headers: hs,
-        })
-        .collect();
-    let plan = batch::measure(&records, 0).ok_or_else(|| Error::Corrupt {
-        path: path.to_path_buf(),
-        position: 0,
-        reason: "batch too large to re-encode".into(),
-    })?;
-    let mut out = vec![0u8; plan.len];
-    batch::encode(&mut out, h.base_offset, &records, &plan, 0);
-    Ok(out)
 }

@@ -141,7 +141,7 @@ fn verify_lists_every_problem() {
     let limits = writer::Limits::new(&cfg());
     let core =
         recover::open_sealed(SegmentPaths::new(dir.path(), 0), 0, 100, &limits, true).unwrap();
-    let (problems, batches, _) = recover::verify(&core);
+    let (problems, batches, _) = verify::verify(&core);
     assert_eq!(
         problems.iter().filter(|p| p.path == log).count(),
         2,

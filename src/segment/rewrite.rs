@@ -1,0 +1,118 @@
+//! Rewriting a segment's log up to an offset, for truncation.
+
+use std::fs;
+use std::path::Path;
+
+use crate::codec::batch::{self, BatchHeader, RecordIter};
+use crate::error::{Error, Result, io_err};
+use crate::mmap::Mapping;
+use crate::segment::core::decode_error;
+use crate::segment::files::SegmentPaths;
+use crate::segment::recover::valid_batch;
+
+/// Suffix of the temporary file a truncation writes before renaming it over the `.log`.
+pub(crate) const TRUNCATING_SUFFIX: &str = ".truncating";
+
+/// Rewrites a segment's `.log` to hold exactly the offsets below `target`: batches after
+/// it are dropped, and a batch spanning it is re-encoded with only its records below
+/// `target` (same offsets, timestamps, keys, values and headers). The new contents go to a
+/// temporary file that is synced and renamed over the `.log`, so a crash leaves the old or
+/// the new file, and mappings of the old file stay valid. Indexes are not touched; reopen
+/// the segment with [`recover`] to rebuild them. Does nothing if nothing is at or past
+/// `target`.
+pub fn rewrite_prefix(paths: &SegmentPaths, base: u64, target: u64) -> Result<()> {
+    let len = fs::metadata(&paths.log).map_err(io_err(&paths.log))?.len() as usize;
+    let old = Mapping::open_read_only(&paths.log, len).map_err(io_err(&paths.log))?;
+    let log = old.prefix();
+    // Walk the batches to the one holding `target` (or the end of the valid data).
+    let (mut pos, mut expected) = (0usize, base);
+    let mut spanning = None;
+    while pos < log.len() {
+        let Ok(h) = valid_batch(log, pos, expected, base) else {
+            break;
+        };
+        if h.last_offset() >= target {
+            spanning = Some(h);
+            break;
+        }
+        pos += h.length as usize;
+        expected = h.next_offset();
+    }
+    if spanning.is_none() && pos == log.len() {
+        return Ok(()); // nothing to cut
+    }
+    let mut out = log[..pos].to_vec();
+    if let Some(h) = spanning.filter(|h| h.base_offset < target) {
+        out.extend(reencode_head(
+            &log[pos..pos + h.length as usize],
+            &h,
+            target,
+            &paths.log,
+        )?);
+    }
+    let mut tmp = paths.log.clone().into_os_string();
+    tmp.push(TRUNCATING_SUFFIX);
+    let tmp = std::path::PathBuf::from(tmp);
+    {
+        use std::io::Write;
+        let mut f = fs::File::create(&tmp).map_err(io_err(&tmp))?;
+        f.write_all(&out).map_err(io_err(&tmp))?;
+        f.sync_all().map_err(io_err(&tmp))?;
+    }
+    crate::failpoint::hit("rewrite.before_rename");
+    fs::rename(&tmp, &paths.log).map_err(io_err(&paths.log))?;
+    if let Some(dir) = paths.log.parent() {
+        crate::fsutil::sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// The records of `batch` with offsets below `target`, as one new batch with the same base
+/// offset. Empty if its records do not have contiguous offsets (only compaction makes gaps;
+/// such a batch is then dropped whole, as Kafka does).
+fn reencode_head(batch: &[u8], h: &BatchHeader, target: u64, path: &Path) -> Result<Vec<u8>> {
+    use crate::codec::batch::HeaderIter;
+    use crate::record::{Header, NewRecord};
+    let keep = target - h.base_offset;
+    let mut raws = Vec::new();
+    for (i, r) in RecordIter::new(batch, h).enumerate() {
+        let r = r.map_err(|e| decode_error(path, 0, e))?;
+        if u64::from(r.offset_delta) >= keep {
+            break;
+        }
+        if r.offset_delta as usize != i {
+            return Ok(Vec::new());
+        }
+        raws.push(r);
+    }
+    if raws.is_empty() {
+        return Ok(Vec::new());
+    }
+    let headers: Vec<Vec<Header<'_>>> = raws
+        .iter()
+        .map(|r| {
+            HeaderIter::new(r.headers, r.header_count)
+                .filter_map(std::result::Result::ok)
+                .map(|(key, value)| Header { key, value })
+                .collect()
+        })
+        .collect();
+    let records: Vec<NewRecord<'_>> = raws
+        .iter()
+        .zip(&headers)
+        .map(|(r, hs)| NewRecord {
+            key: r.key,
+            value: r.value,
+            timestamp: Some(r.timestamp),
+            headers: hs,
+        })
+        .collect();
+    let plan = batch::measure(&records, 0).ok_or_else(|| Error::Corrupt {
+        path: path.to_path_buf(),
+        position: 0,
+        reason: "batch too large to re-encode".into(),
+    })?;
+    let mut out = vec![0u8; plan.len];
+    batch::encode(&mut out, h.base_offset, &records, &plan, 0);
+    Ok(out)
+}
