@@ -110,26 +110,29 @@ impl SegmentCore {
         }
         let n = entries.len() / OFFSET_ENTRY_LEN;
         let rel = u32::try_from(target - self.base).unwrap_or(u32::MAX);
-        let entry = |i: usize| {
-            OffsetEntry::decode(&entries[i * OFFSET_ENTRY_LEN..(i + 1) * OFFSET_ENTRY_LEN])
-        };
+        let slot = |i: usize| &entries[i * OFFSET_ENTRY_LEN..(i + 1) * OFFSET_ENTRY_LEN];
+        // Search on the raw relative offsets and check only the entry chosen: a damaged
+        // probe can only steer the search to another entry, which is then checked like any
+        // (its CRC, and the batch it points at), so correctness never rests on the probes.
         let (mut lo, mut hi) = (0usize, n);
-        let mut best: Option<OffsetEntry> = None;
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            match entry(mid) {
-                Ok(e) if e.relative_offset <= rel => {
-                    best = Some(e);
-                    lo = mid + 1;
-                }
-                Ok(_) => hi = mid,
-                Err(_) => {
-                    self.index_damaged.store(true, Ordering::Relaxed);
-                    return (0, self.base);
-                }
+            if crate::codec::le_u32(slot(mid), 0) <= rel {
+                lo = mid + 1;
+            } else {
+                hi = mid;
             }
         }
-        let Some(e) = best else { return (0, self.base) };
+        if lo == 0 {
+            return (0, self.base);
+        }
+        let e = match OffsetEntry::decode(slot(lo - 1)) {
+            Ok(e) if e.relative_offset <= rel => e,
+            _ => {
+                self.index_damaged.store(true, Ordering::Relaxed);
+                return (0, self.base);
+            }
+        };
         let pos = e.position as usize;
         let want = self.base + u64::from(e.relative_offset);
         // The entry must point at a batch that starts with exactly its offset.
