@@ -52,7 +52,8 @@ pub enum CleanupPolicy {
     #[default]
     Delete,
     /// Compaction keeps the latest record per key in sealed segments; retention by size
-    /// and age is off (only `delete_records_before` removes segments).
+    /// and age is off (`delete_records_before` and `retention_hard_bytes` still remove
+    /// segments).
     Compact,
     /// Both: compaction, and retention by size and age.
     CompactDelete,
@@ -95,10 +96,10 @@ pub struct TopicConfig {
     /// Check each batch's CRC when it is read. Default `true`.
     pub verify_checksums: bool,
     /// Delete the oldest sealed segments while a partition holds more than this many bytes.
-    /// Default `None` (no size limit); range `1..`.
+    /// Default `None` (no size limit); range `1..u64::MAX` (exclusive).
     pub retention_bytes: Option<u64>,
     /// Delete sealed segments whose newest record is older than this many milliseconds.
-    /// Default `None` (no age limit); range `1..`.
+    /// Default `None` (no age limit); range `1..u64::MAX` (exclusive).
     pub retention_ms: Option<u64>,
     /// Consumer-aware retention: never delete records that a consumer group of the topic has
     /// not committed yet (a group that never committed on a partition holds all of it), even
@@ -106,7 +107,8 @@ pub struct TopicConfig {
     /// Default `false`.
     pub retain_until_consumed: bool,
     /// Hard cap per partition: above it the oldest sealed segments are deleted even if a
-    /// group has not consumed them (reported as forced deletions). Default `None`; range `1..`.
+    /// group has not consumed them (reported as forced deletions). Applies under every
+    /// cleanup policy. Default `None`; range `1..u64::MAX` (exclusive).
     pub retention_hard_bytes: Option<u64>,
     /// Delete old segments, compact them, or both. Default [`CleanupPolicy::Delete`].
     pub cleanup_policy: CleanupPolicy,

@@ -69,7 +69,7 @@ pub struct StoreOptions {
     pub retention_check_interval: Option<Duration>,
     /// Largest number of distinct keys one compaction pass maps (about 24 bytes each plus
     /// hash-table overhead); a pass that fills it compacts what it mapped and leaves the
-    /// rest for the next pass. Default 1 000 000; range `1..`.
+    /// rest for the next pass. Default 1 000 000; range `1..` (0 counts as 1).
     pub compaction_max_keys: usize,
 }
 

@@ -3,9 +3,9 @@
 //!
 //! * read on an empty segment and on an empty partition;
 //! * read before the first offset: a segment returns its first record (as Kafka's segment
-//!   does); a partition returns `OffsetOutOfRange` carrying the valid range (its start is
+//!   does); a partition returns `OffsetOutOfRange` carrying the valid range (here its start is
 //!   moved above 0 by removing every segment file of a cleanly closed partition, which keeps
-//!   the next offset: the adapted form of "deleting all old segments keeps the next offset");
+//!   the next offset too);
 //! * read after the last offset: at the end `Ok(None)`, beyond it `OffsetOutOfRange`;
 //! * timestamp lookup before the first, exactly at, between, and after the last record,
 //!   across segments, on a standalone segment, after clean and unclean reopens, and against
@@ -20,14 +20,28 @@
 //! * read out of range errors, while reading at the end returns nothing and later picks up
 //!   new records;
 //! * segment files are named by their 20-digit zero-padded base offset, which is the first
-//!   offset in the file.
+//!   offset in the file;
+//! * truncate then read: `truncate_to` inside a batch of a sealed segment and at a segment
+//!   boundary; below the cut everything reads as before, at the cut `Ok(None)`, above it
+//!   `OffsetOutOfRange`; timestamp lookups stop at the cut; segments above it are deleted and
+//!   the one holding it becomes the active one; iterators past the cut move back to it and
+//!   read the new records appended there; kept across clean and unclean reopens;
+//! * truncate to empty and re-append: `truncate_to(0)` leaves one empty segment and offsets
+//!   are handed out again from 0 (also after a crash); above a raised start offset,
+//!   truncating to the start empties the partition and appends continue there;
+//! * retention never deletes the active segment, even when every rule (`retention_bytes`,
+//!   `retention_ms`, `retention_hard_bytes`, a start offset at the end) wants it;
+//! * deleting all old segments through retention keeps the next offset, and so does raising
+//!   the start offset to it: it survives clean and unclean reopens and is never reused;
+//! * read in an offset gap left by compaction: `read`, `iter_from` and
+//!   `offset_for_timestamp` give the next record after the gap, before and after reopens;
+//! * crash in the middle of a compaction swap, simulated with the files a crash leaves at
+//!   each step of the swap protocol: a partial or complete `.cleaned` set, or `.swap` renames
+//!   before the log's, are discarded (the old segment stays); once the log's `.swap` exists
+//!   the swap is finished, also when a power loss lost an index's rename to `.swap`.
 //!
-//! Not applicable yet, covered when retention/compaction land: read in an offset gap
-//! (compaction); truncate then read, and truncate to empty and re-append (truncation);
-//! retention never deletes the active segment, and deleting all old segments through
-//! retention keeps the next offset (retention); crash in the middle of a compaction swap
-//! (compaction). Rolling when a relative offset would overflow 32 bits needs 2^32 records in
-//! one segment and is left to unit tests of the writer.
+//! Not applicable: rolling when a relative offset would overflow 32 bits needs 2^32 records
+//! in one segment and is left to unit tests of the writer.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::fs;
@@ -881,4 +895,497 @@ fn segment_files_are_named_by_their_first_offset() {
         seg.paths().time.file_name().unwrap(),
         "18446744073709551614.timeindex"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Truncation
+// ---------------------------------------------------------------------------------------
+
+fn new_value(o: u64) -> Vec<u8> {
+    format!("new-{o:05}").into_bytes()
+}
+
+/// (offset, value, timestamp) of every record from the start.
+fn contents(p: &Partition) -> Vec<(u64, Vec<u8>, i64)> {
+    p.iter()
+        .map(|r| {
+            let r = r.unwrap();
+            (r.offset(), r.value().to_vec(), r.timestamp())
+        })
+        .collect()
+}
+
+#[test]
+fn truncate_then_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, p) = create(dir.path(), small());
+    let n = 600;
+    append_range(&p, 0, n, 3);
+    let before = bases(&p);
+    assert!(before.len() >= 4, "spans segments: {before:?}");
+    // Batches start at multiples of 3, so this is inside a batch of the sealed segment 2.
+    let cut = before[2] + 4;
+    assert!(cut < before[3]);
+    // An iterator that already went past the cut, and one before it.
+    let mut ahead = p.iter_from(0).unwrap();
+    assert_eq!(
+        ahead.by_ref().take(cut as usize + 30).count() as u64,
+        cut + 30
+    );
+    let from = before[1] + 1;
+    let mut behind = p.iter_from(from).unwrap();
+
+    p.truncate_to(cut).unwrap();
+    assert_holds(&p, 0, cut, "after truncating inside a batch");
+    assert!(
+        p.read(cut).unwrap().is_none(),
+        "the new end: nothing there yet"
+    );
+    assert_out_of_range(p.read(cut + 1), cut + 1, 0, cut);
+    assert_out_of_range(p.read(n - 1), n - 1, 0, cut);
+    assert!(p.iter_from(cut + 1).is_err());
+    assert_eq!(p.offset_for_timestamp(ts(cut - 1)).unwrap(), Some(cut - 1));
+    assert_eq!(p.offset_for_timestamp(ts(cut)).unwrap(), None);
+    assert_eq!(p.offset_for_timestamp(ts(n - 1)).unwrap(), None);
+    // Segments wholly above the cut are gone; the one holding it is now the active one.
+    assert_eq!(bases(&p), before[..3].to_vec());
+    assert_eq!(logs(&part_dir(dir.path())).len(), 3);
+    assert!(p.verify().is_ok(), "{:?}", p.verify().problems);
+
+    // The iterator past the cut moves back to it; the one before it reads up to it.
+    assert!(ahead.next().is_none(), "nothing at or after the cut yet");
+    let got: Vec<u64> = behind.by_ref().map(|r| r.unwrap().offset()).collect();
+    assert_eq!(got, (from..cut).collect::<Vec<_>>());
+
+    // Appends continue at the cut, with new contents at the old offsets.
+    let end = cut + 9;
+    for o in cut..end {
+        let v = new_value(o);
+        assert_eq!(p.append(NewRecord::new(&v).timestamp(ts(o))).unwrap(), o);
+    }
+    let read_new = |it: &mut pagelog::Records| -> Vec<(u64, Vec<u8>)> {
+        it.map(|r| {
+            let r = r.unwrap();
+            (r.offset(), r.value().to_vec())
+        })
+        .collect()
+    };
+    let want: Vec<(u64, Vec<u8>)> = (cut..end).map(|o| (o, new_value(o))).collect();
+    assert_eq!(read_new(&mut ahead), want);
+    assert_eq!(read_new(&mut behind), want);
+    assert_eq!(
+        p.read(cut + 4).unwrap().unwrap().value(),
+        new_value(cut + 4)
+    );
+    assert_eq!(p.offset_for_timestamp(ts(cut)).unwrap(), Some(cut));
+    let mut want: Vec<(u64, Vec<u8>, i64)> = (0..cut).map(|o| (o, value(o), ts(o))).collect();
+    want.extend((cut..end).map(|o| (o, new_value(o), ts(o))));
+    assert_eq!(contents(&p), want);
+
+    // At a segment boundary: the segment before it becomes the active one again.
+    let boundary = before[2];
+    p.truncate_to(boundary).unwrap();
+    assert_eq!(bases(&p), before[..2].to_vec());
+    assert_holds(&p, 0, boundary, "at a segment boundary");
+    append_range(&p, boundary, boundary + 5, 1);
+    assert_holds(&p, 0, boundary + 5, "appended after the boundary cut");
+
+    // At the end: nothing changes. Past it: out of range, nothing changes.
+    p.truncate_to(boundary + 5).unwrap();
+    assert_out_of_range(p.truncate_to(boundary + 6), boundary + 6, 0, boundary + 5);
+    assert_holds(&p, 0, boundary + 5, "after no-op truncations");
+
+    // The truncated log survives a clean reopen and a crash.
+    drop((ahead, behind, p));
+    store.close().unwrap();
+    let (store, p) = open(dir.path());
+    assert_holds(&p, 0, boundary + 5, "clean reopen");
+    append_range(&p, boundary + 5, boundary + 8, 1);
+    drop(p);
+    store.crash();
+    let (store, p) = open(dir.path());
+    assert_holds(&p, 0, boundary + 8, "crash reopen");
+    store.close().unwrap();
+}
+
+#[test]
+fn truncate_to_empty_and_reappend() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, p) = create(dir.path(), small());
+    append_range(&p, 0, 300, 4);
+    let old = p.read(10).unwrap().unwrap();
+    p.truncate_to(0).unwrap();
+    assert_empty(&p, "truncated to 0");
+    assert_eq!(bases(&p), vec![0], "one empty active segment");
+    assert_eq!(logs(&part_dir(dir.path())).len(), 1);
+    assert_eq!(old.value(), value(10), "a view outlives the truncation");
+    // Offsets are handed out again from 0.
+    append_range(&p, 0, 50, 2);
+    assert_holds(&p, 0, 50, "re-appended");
+    drop(p);
+    store.close().unwrap();
+    let (store, p) = open(dir.path());
+    assert_holds(&p, 0, 50, "clean reopen");
+    p.truncate_to(0).unwrap();
+    drop(p);
+    store.crash();
+    let (store, p) = open(dir.path());
+    assert_empty(&p, "truncated to 0, then crashed");
+    append_range(&p, 0, 20, 5);
+    assert_holds(&p, 0, 20, "re-appended after the crash");
+    drop(p);
+    store.close().unwrap();
+
+    // Empty above a raised start offset: truncating to the start empties the partition and
+    // appends continue there; below the start is out of range.
+    let dir = tempfile::tempdir().unwrap();
+    let (store, p) = create(dir.path(), small());
+    append_range(&p, 0, 300, 4);
+    assert_eq!(p.delete_records_before(122).unwrap(), 122);
+    assert_out_of_range(p.truncate_to(121), 121, 122, 300);
+    p.truncate_to(122).unwrap();
+    assert_eq!((p.start_offset(), p.next_offset()), (122, 122));
+    assert!(p.read(122).unwrap().is_none());
+    assert_out_of_range(p.read(121), 121, 122, 122);
+    assert!(p.iter().next().is_none());
+    assert_eq!(p.offset_for_timestamp(i64::MIN).unwrap(), None);
+    append_range(&p, 122, 130, 3);
+    assert_holds(&p, 122, 130, "re-appended above the start");
+    drop(p);
+    store.close().unwrap();
+    let (store, p) = open(dir.path());
+    assert_holds(&p, 122, 130, "reopened");
+    store.close().unwrap();
+}
+
+// ---------------------------------------------------------------------------------------
+// Retention
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn retention_never_deletes_the_active_segment() {
+    // Every rule wants everything: 1 byte, 1 ms (the records are from 2023), hard cap 1 byte.
+    let strict = small()
+        .retention_bytes(Some(1))
+        .retention_ms(Some(1))
+        .retention_hard_bytes(Some(1));
+    let dir = tempfile::tempdir().unwrap();
+    let (store, p) = create(dir.path(), strict.clone());
+    append_range(&p, 0, 300, 3);
+    let active = *bases(&p).last().unwrap();
+    assert!(active > 0, "rolled");
+    p.enforce_retention().unwrap(); // the background thread may have done part of it
+    assert_eq!(bases(&p), vec![active], "only the active segment is left");
+    assert_eq!(logs(&part_dir(dir.path())).len(), 1);
+    assert!(p.info().bytes > 1, "over every limit, still kept");
+    assert_holds(&p, active, 300, "the active segment's records");
+    let again = p.enforce_retention().unwrap();
+    assert_eq!(again.segments_deleted, 0, "{again:?}");
+    assert_eq!(bases(&p), vec![active]);
+
+    // A partition that never rolled keeps its one segment.
+    let dir2 = tempfile::tempdir().unwrap();
+    let (store2, p2) = create(dir2.path(), strict);
+    append_range(&p2, 0, 10, 1);
+    assert_eq!(p2.enforce_retention().unwrap().segments_deleted, 0);
+    assert_holds(&p2, 0, 10, "never rolled");
+    drop(p2);
+    store2.close().unwrap();
+
+    // Even a start offset at the end keeps the active segment (its records are unreadable).
+    assert_eq!(p.delete_records_before(u64::MAX).unwrap(), 300);
+    assert_eq!(bases(&p), vec![active]);
+    assert_eq!(logs(&part_dir(dir.path())).len(), 1);
+    assert!(p.read(300).unwrap().is_none());
+    assert_out_of_range(p.read(active), active, 300, 300);
+    drop(p);
+    store.close().unwrap();
+    let (store, p) = open(dir.path());
+    assert_eq!(bases(&p), vec![active], "after reopening");
+    assert_eq!((p.start_offset(), p.next_offset()), (300, 300));
+    store.close().unwrap();
+}
+
+#[test]
+fn deleting_all_old_segments_keeps_the_next_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, p) = create(dir.path(), small().retention_ms(Some(1)));
+    append_range(&p, 0, 300, 3);
+    let active = *bases(&p).last().unwrap();
+    p.enforce_retention().unwrap();
+    assert_eq!(bases(&p), vec![active], "every old segment deleted");
+    assert_eq!(p.next_offset(), 300, "the next offset is kept");
+    assert_eq!(p.start_offset(), active);
+    assert_out_of_range(p.read(0), 0, active, 300);
+    assert_out_of_range(p.read(active - 1), active - 1, active, 300);
+
+    // Then every record: the start reaches the next offset, which still does not move.
+    assert_eq!(p.delete_records_before(300).unwrap(), 300);
+    assert_eq!((p.start_offset(), p.next_offset()), (300, 300));
+    assert_out_of_range(p.read(299), 299, 300, 300);
+    assert!(p.iter().next().is_none());
+    assert_eq!(p.offset_for_timestamp(i64::MIN).unwrap(), None);
+    drop(p);
+    store.close().unwrap();
+
+    // Kept across a clean reopen and a crash; offsets are never reused.
+    let (store, p) = open(dir.path());
+    assert_eq!((p.start_offset(), p.next_offset()), (300, 300));
+    append_range(&p, 300, 303, 1);
+    assert_holds(&p, 300, 303, "after the clean reopen");
+    drop(p);
+    store.crash();
+    let (store, p) = open(dir.path());
+    assert_holds(&p, 300, 303, "after the crash");
+    assert_out_of_range(p.read(299), 299, 300, 303);
+    store.close().unwrap();
+}
+
+// ---------------------------------------------------------------------------------------
+// Compaction
+// ---------------------------------------------------------------------------------------
+
+/// A topic configuration for compaction tests: tombstones never expire.
+fn compacting() -> TopicConfig {
+    small().delete_retention_ms(u64::MAX / 4)
+}
+
+fn key(o: u64) -> Vec<u8> {
+    format!("k{}", o % 7).into_bytes()
+}
+
+/// Appends offsets `from..to` in batches of `per_batch`, keyed by `key(o)`.
+fn append_keyed(p: &Partition, from: u64, to: u64, per_batch: u64) {
+    let mut o = from;
+    while o < to {
+        let end = (o + per_batch).min(to);
+        let keys: Vec<Vec<u8>> = (o..end).map(key).collect();
+        let values: Vec<Vec<u8>> = (o..end).map(value).collect();
+        let records: Vec<NewRecord<'_>> = (0..keys.len())
+            .map(|i| {
+                NewRecord::new(&values[i])
+                    .key(&keys[i])
+                    .timestamp(ts(o + i as u64))
+            })
+            .collect();
+        assert_eq!(p.append_batch(&records).unwrap(), o..end);
+        o = end;
+    }
+}
+
+/// (offset, key, value) of every record from the start.
+type Keyed = Vec<(u64, Vec<u8>, Vec<u8>)>;
+
+fn keyed(p: &Partition) -> Keyed {
+    p.iter()
+        .map(|r| {
+            let r = r.unwrap();
+            (r.offset(), r.key().unwrap().to_vec(), r.value().to_vec())
+        })
+        .collect()
+}
+
+#[test]
+fn read_in_an_offset_gap() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, p) = create(dir.path(), compacting());
+    append_keyed(&p, 0, 300, 3);
+    let report = p.compact().unwrap();
+    assert!(report.records_removed > 0, "{report:?}");
+    let kept: Vec<u64> = keyed(&p).iter().map(|r| r.0).collect();
+    let gaps: Vec<u64> = (0..300).filter(|o| !kept.contains(o)).collect();
+    assert_eq!(gaps.len() as u64, report.records_removed);
+    let check = |p: &Partition, ctx: &str| {
+        for &o in &gaps {
+            let next = *kept.iter().find(|&&k| k > o).unwrap();
+            let r = p.read(o).unwrap().unwrap();
+            assert_eq!(
+                (r.offset(), r.value()),
+                (next, &value(next)[..]),
+                "{ctx}: read({o})"
+            );
+            let first = p.iter_from(o).unwrap().next().unwrap().unwrap();
+            assert_eq!(first.offset(), next, "{ctx}: iter_from({o})");
+            assert_eq!(
+                p.offset_for_timestamp(ts(o)).unwrap(),
+                Some(next),
+                "{ctx}: offset_for_timestamp at a removed record's time"
+            );
+        }
+        for &o in &kept {
+            assert_eq!(p.read(o).unwrap().unwrap().offset(), o, "{ctx}");
+        }
+        assert_eq!(p.next_offset(), 300, "{ctx}");
+    };
+    check(&p, "compacted");
+    drop(p);
+    store.close().unwrap();
+    let (store, p) = open(dir.path());
+    check(&p, "reopened");
+    drop(p);
+    store.crash();
+    let (store, p) = open(dir.path());
+    check(&p, "recovered");
+    store.close().unwrap();
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dst = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dst);
+        } else if e.file_name() != pagelog::LOCK_FILE {
+            fs::copy(e.path(), &dst).unwrap();
+        }
+    }
+}
+
+/// Where one file of the segment being compacted is when the crash happens.
+#[derive(Debug, Clone, Copy)]
+enum At {
+    /// Not written yet: only the old live file.
+    Old,
+    /// The first `n` bytes of the new file as `<name>.cleaned` (`usize::MAX`: all of it).
+    Cleaned(usize),
+    /// The new file as `<name>.swap`.
+    Swap,
+    /// The new file renamed over the live one.
+    Live,
+}
+
+/// Kafka's "crash in the middle of a compaction swap", as the files a crash leaves at each
+/// step of the swap protocol (module `partition::compact`): the new `.index`, `.timeindex`
+/// and `.log` are written as `.cleaned` and synced, renamed to `.swap` in that order (the
+/// swap is decided once `.log.swap` exists), then renamed over the live files in that order.
+/// An undecided swap is rolled back (the old segment stays), a decided one is finished, even
+/// when a power loss lost the rename of an index to `.swap`.
+#[test]
+fn crash_in_the_middle_of_a_compaction_swap() {
+    let n = 400;
+    let original = tempfile::tempdir().unwrap();
+    let (store, p) = create(original.path(), compacting());
+    append_keyed(&p, 0, n, 3);
+    assert!(bases(&p).len() >= 3);
+    let old = keyed(&p);
+    drop(p);
+    store.close().unwrap();
+
+    // The compacted segment 0, made by a real pass on a copy.
+    let compacted = tempfile::tempdir().unwrap();
+    copy_dir(original.path(), compacted.path());
+    let (store, p) = open(compacted.path());
+    let segment_end = bases(&p)[1];
+    let report = p.compact().unwrap();
+    assert!(report.segments_rewritten >= 1, "{report:?}");
+    let compacted_records = keyed(&p);
+    drop(p);
+    store.close().unwrap();
+    let seg0 = "00000000000000000000";
+    let new_file = |ext: &str| fs::read(part_dir(compacted.path()).join(format!("{seg0}.{ext}")));
+    let new_files: Vec<(&str, Vec<u8>)> = ["index", "timeindex", "log"]
+        .into_iter()
+        .map(|ext| (ext, new_file(ext).unwrap()))
+        .collect();
+    let old_log = fs::read(part_dir(original.path()).join(format!("{seg0}.log"))).unwrap();
+    assert!(
+        new_files[2].1.len() < old_log.len(),
+        "segment 0 was compacted"
+    );
+    // Segment 0 compacted, the others as they were.
+    let new: Keyed = compacted_records
+        .iter()
+        .filter(|r| r.0 < segment_end)
+        .chain(old.iter().filter(|r| r.0 >= segment_end))
+        .cloned()
+        .collect();
+    assert!(new.len() < old.len());
+
+    use At::{Cleaned, Live, Old, Swap};
+    let all = usize::MAX;
+    // [.index, .timeindex, .log], and whether the new segment must win.
+    let steps: [(&str, [At; 3], bool); 10] = [
+        ("writing the first .cleaned", [Cleaned(40), Old, Old], false),
+        (
+            "writing the .cleaned log",
+            [Cleaned(all), Cleaned(all), Cleaned(100)],
+            false,
+        ),
+        (
+            "all .cleaned synced",
+            [Cleaned(all), Cleaned(all), Cleaned(all)],
+            false,
+        ),
+        (
+            "index renamed to .swap",
+            [Swap, Cleaned(all), Cleaned(all)],
+            false,
+        ),
+        (
+            "indexes renamed to .swap",
+            [Swap, Swap, Cleaned(all)],
+            false,
+        ),
+        ("swap decided", [Swap, Swap, Swap], true),
+        (
+            "power loss lost an index's .swap rename",
+            [Cleaned(all), Swap, Swap],
+            true,
+        ),
+        ("index renamed over the live one", [Live, Swap, Swap], true),
+        (
+            "indexes renamed over the live ones",
+            [Live, Live, Swap],
+            true,
+        ),
+        ("swap finished", [Live, Live, Live], true),
+    ];
+    for (step, files, forward) in steps {
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(original.path(), dir.path());
+        let pdir = part_dir(dir.path());
+        for (at, (ext, bytes)) in files.iter().zip(&new_files) {
+            let live = pdir.join(format!("{seg0}.{ext}"));
+            match *at {
+                Old => {}
+                Cleaned(len) => fs::write(
+                    pdir.join(format!("{seg0}.{ext}.cleaned")),
+                    &bytes[..len.min(bytes.len())],
+                )
+                .unwrap(),
+                Swap => fs::write(pdir.join(format!("{seg0}.{ext}.swap")), bytes).unwrap(),
+                Live => fs::write(&live, bytes).unwrap(),
+            }
+        }
+        let (store, p) = open(dir.path());
+        let want = if forward { &new } else { &old };
+        assert_eq!(&keyed(&p), want, "{step}");
+        assert_eq!(p.next_offset(), n, "{step}");
+        assert!(p.verify().is_ok(), "{step}: {:?}", p.verify().problems);
+        let log_len = fs::metadata(pdir.join(format!("{seg0}.log")))
+            .unwrap()
+            .len();
+        let want_len = if forward {
+            new_files[2].1.len()
+        } else {
+            old_log.len()
+        };
+        assert_eq!(log_len as usize, want_len, "{step}");
+        let leftovers: Vec<String> = fs::read_dir(&pdir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|f| f.ends_with(".cleaned") || f.ends_with(".swap"))
+            .collect();
+        assert!(leftovers.is_empty(), "{step}: {leftovers:?}");
+        // The partition works on: a full pass gives the fully compacted log.
+        p.compact().unwrap();
+        assert_eq!(keyed(&p), compacted_records, "{step}: compacted afterwards");
+        append_keyed(&p, n, n + 3, 3);
+        drop(p);
+        store.close().unwrap();
+        let (store, p) = open(dir.path());
+        assert_eq!(p.next_offset(), n + 3, "{step}");
+        store.close().unwrap();
+    }
 }

@@ -230,3 +230,25 @@ fn durable_appends_racing_a_truncation_learn_their_fate() {
     assert_eq!(p.durable_offset(), p.next_offset());
     assert!(p.verify().is_ok());
 }
+
+#[test]
+fn an_iterator_that_notices_a_truncation_late_reads_what_replaced_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let p = store
+        .create_topic("t", config())
+        .unwrap()
+        .partition(0)
+        .unwrap()
+        .clone();
+    fill(&p, 200);
+    let mut it = p.iter();
+    for _ in 0..200 {
+        it.next().unwrap().unwrap();
+    }
+    p.truncate_to(150).unwrap();
+    fill(&p, 10); // new records 150..160, appended before the iterator looks again
+    p.truncate_to(155).unwrap();
+    let got: Vec<u64> = it.by_ref().map(|r| r.unwrap().offset()).collect();
+    assert_eq!(got, (150..155).collect::<Vec<_>>());
+}

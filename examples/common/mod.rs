@@ -1,6 +1,6 @@
 //! Helpers shared by the example programs: a tiny command-line parser, the `main` wrapper
 //! that turns any error into one `error: ...` line on stderr and a non-zero exit code, and
-//! parsing/printing of flush policies.
+//! parsing/printing of flush and cleanup policies.
 //!
 //! Included from each example with `#[path = "common/mod.rs"] mod common;`. Each example
 //! uses a different subset of these helpers, hence the `dead_code` allowance below (it covers
@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use std::str::FromStr;
 use std::time::Duration;
 
-use pagelog::{FlushPolicy, Store};
+use pagelog::{CleanupPolicy, FlushPolicy, Store};
 
 /// Every error a tool reports; printed as one line.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -222,5 +222,30 @@ pub fn format_flush(p: &FlushPolicy) -> String {
         FlushPolicy::EveryAppend => "every-append".into(),
         FlushPolicy::Interval(d) => format!("interval-ms:{}", d.as_millis()),
         FlushPolicy::EveryRecords(n) => format!("every-records:{n}"),
+    }
+}
+
+/// Parses a cleanup policy as Kafka spells it: `delete`, `compact`, or both (`compact,delete`
+/// or `delete,compact`).
+pub fn parse_cleanup_policy(s: &str) -> Result<CleanupPolicy> {
+    Ok(match s {
+        "delete" => CleanupPolicy::Delete,
+        "compact" => CleanupPolicy::Compact,
+        "compact,delete" | "delete,compact" => CleanupPolicy::CompactDelete,
+        _ => {
+            return Err(format!(
+                "invalid cleanup policy {s:?}: expected delete, compact or compact,delete"
+            )
+            .into());
+        }
+    })
+}
+
+/// The inverse of [`parse_cleanup_policy`].
+pub fn format_cleanup_policy(p: CleanupPolicy) -> &'static str {
+    match p {
+        CleanupPolicy::Delete => "delete",
+        CleanupPolicy::Compact => "compact",
+        CleanupPolicy::CompactDelete => "compact,delete",
     }
 }

@@ -205,9 +205,11 @@ impl Records {
         if epoch != self.epoch {
             // Truncated: what we were reading may be discarded. Start over from the same
             // offset, or from the new end if that is lower.
+            // Back to the lowest cut since our epoch: everything from there on was rewritten
+            // (and may hold new records already).
+            let cut = self.part.lowest_cut_since(self.epoch).unwrap_or(self.next);
             self.epoch = epoch;
-            let end = self.part.next_offset.load(Ordering::Acquire);
-            self.seek(self.next.min(end));
+            self.seek(self.next.min(cut));
         }
         // Records below a raised start offset are gone for readers, even mid-segment.
         let start = self.part.start_offset.load(Ordering::Acquire);

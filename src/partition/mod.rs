@@ -78,6 +78,8 @@ pub(crate) struct Inner {
     shared: Arc<Shared>,
     /// Bumped by every truncation; iterators compare it to notice one.
     epoch: AtomicU64,
+    /// Recent truncations as (epoch after it, offset cut to), oldest first.
+    cuts: Mutex<Vec<(u64, u64)>>,
     /// Counts forced deletions (see `PartitionInfo::forced_deletions`).
     forced_deletions: AtomicU64,
     /// Sealed offsets below this were mapped by a compaction pass of this instance.

@@ -316,6 +316,7 @@ impl Partition {
             shared,
             sealed_for_hook: Mutex::new(Vec::new()),
             epoch: AtomicU64::new(0),
+            cuts: Mutex::new(Vec::new()),
             forced_deletions: AtomicU64::new(0),
             compacted_to: AtomicU64::new(0),
         });

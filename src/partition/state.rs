@@ -257,7 +257,7 @@ impl Inner {
         if pending || retention_due {
             self.background_retention();
         }
-        if pending
+        if (pending || retention_due)
             && self.config.cleanup_policy.compacts()
             && self.dirty_ratio_reached()
             && let Err(e) = self.compact()

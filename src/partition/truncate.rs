@@ -18,10 +18,25 @@ use crate::segment::recover::recover;
 use crate::segment::rewrite::rewrite_prefix;
 use crate::segment::{Segment, SegmentPaths, create_files};
 
+/// How many recent cuts a partition remembers for iterators (older ones are merged).
+const MAX_CUTS: usize = 32;
+
 /// Name of the truncation intent file in a partition directory.
 pub(crate) const TRUNCATE_FILE: &str = "truncate";
 
 impl Inner {
+    /// The lowest offset any truncation since `epoch` cut the log to, if there was one.
+    pub(crate) fn lowest_cut_since(&self, epoch: u64) -> Option<u64> {
+        // Cuts dropped from the list were merged into the first entry, which every iterator
+        // older than them also counts.
+        self.cuts
+            .lock()
+            .iter()
+            .filter(|(e, _)| *e > epoch)
+            .map(|&(_, target)| target)
+            .min()
+    }
+
     /// Discards every record at or above `target`; appends continue at `target`.
     pub(crate) fn truncate_to(&self, target: u64) -> Result<()> {
         let _pass = self.retention_lock.lock();
@@ -97,7 +112,20 @@ impl Inner {
         self.recovery_point.fetch_min(active_base, Ordering::AcqRel);
         self.commit.truncate(target);
         // Iterators notice this and drop what they were reading.
-        self.epoch.fetch_add(1, Ordering::AcqRel);
+        {
+            // Remember the cut for iterators that notice the new epoch late.
+            let mut cuts = self.cuts.lock();
+            let epoch = self.epoch.load(Ordering::Acquire) + 1;
+            cuts.push((epoch, target));
+            if cuts.len() > MAX_CUTS {
+                let (_, oldest) = cuts.remove(0);
+                // Merge into the next entry: an iterator older than both moves to the lower.
+                if let Some(first) = cuts.first_mut() {
+                    first.1 = first.1.min(oldest);
+                }
+            }
+            self.epoch.store(epoch, Ordering::Release);
+        }
         self.write_checkpoint(false, w)?;
         crate::failpoint::hit("truncate.before_intent_removed");
         fsutil::remove_if_exists(&self.dir.join(TRUNCATE_FILE))?;
