@@ -152,7 +152,12 @@ impl Inner {
                 .map_or(w.active.base_offset(), |s| s.base);
             if point > self.recovery_point.load(Ordering::Acquire) {
                 self.recovery_point.store(point, Ordering::Release);
-                self.write_checkpoint(false, w)?;
+                // The data is durable either way: a checkpoint that cannot be written (disk
+                // full) only means a longer recovery, so it is reported, not fatal.
+                if let Err(e) = self.write_checkpoint(false, w) {
+                    self.shared
+                        .report(format!("checkpoint of {}: {e}", self.dir.display()));
+                }
             }
         }
         Ok(target)

@@ -223,7 +223,10 @@ impl SegmentWriter {
                 timestamp: self.max_timestamp,
                 relative_offset: (self.next_offset - 1 - core.base) as u32,
             };
-            if write_entry(&mut self.time, &t.encode()).map_err(io_err(&core.paths.time))? {
+            // Best effort: without it (no room, or no space on disk for it) opening the sealed
+            // segment reads the batch headers after the last entry to find its largest
+            // timestamp. A full disk must not fail the roll.
+            if write_entry(&mut self.time, &t.encode()).unwrap_or(false) {
                 self.rule.time_entries += 1;
                 self.rule.last_time_entry = t.timestamp;
                 self.time.publish(self.rule.time_entries * TIME_ENTRY_LEN);
