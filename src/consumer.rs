@@ -387,9 +387,11 @@ impl Consumer {
                     .iter()
                     .any(|&p| self.group.is_free_for(self.member, p))
                 || self.owned.iter().any(|o| {
-                    parts
-                        .get(o.partition as usize)
-                        .is_some_and(|p| p.next_offset() > o.records.position() || !p.is_open())
+                    parts.get(o.partition as usize).is_some_and(|p| {
+                        p.next_offset() > o.records.position()
+                            || !p.is_open()
+                            || o.records.is_stale()
+                    })
                 })
         };
         self.topic.notifier().wait_until(deadline, ready);

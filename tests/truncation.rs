@@ -252,3 +252,104 @@ fn an_iterator_that_notices_a_truncation_late_reads_what_replaced_it() {
     let got: Vec<u64> = it.by_ref().map(|r| r.unwrap().offset()).collect();
     assert_eq!(got, (150..155).collect::<Vec<_>>());
 }
+
+#[test]
+fn truncating_into_a_compacted_batch_keeps_every_record_below_the_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let p = store
+        .create_topic("t", config())
+        .unwrap()
+        .partition(0)
+        .unwrap()
+        .clone();
+    // One batch whose middle records compaction removes (their keys come back later).
+    let batch: Vec<NewRecord<'_>> = (0..6u8)
+        .map(|i| NewRecord::new(b"old").key(if i % 2 == 0 { b"a" } else { b"b" }))
+        .collect();
+    p.append_batch(&batch).unwrap();
+    while p.info().segments < 3 {
+        p.append(NewRecord::new(b"new").key(b"a")).unwrap();
+        p.append(NewRecord::new(b"new").key(b"b")).unwrap();
+    }
+    p.compact().unwrap();
+    let survivors: Vec<u64> = p
+        .iter()
+        .map(|r| r.unwrap().offset())
+        .take_while(|&o| o < 6)
+        .collect();
+    assert!(
+        survivors.is_empty(),
+        "every record of the first batch was superseded"
+    );
+    p.truncate_to(3).unwrap();
+    assert_eq!(p.next_offset(), 3);
+    assert_eq!(
+        p.append(NewRecord::new(b"x")).unwrap(),
+        3,
+        "offsets continue at the cut"
+    );
+    assert!(p.verify().is_ok(), "{:?}", p.verify().problems);
+}
+
+#[test]
+fn after_a_truncation_compaction_maps_the_new_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let c = config().delete_retention_ms(0);
+    let p = store
+        .create_topic("t", c)
+        .unwrap()
+        .partition(0)
+        .unwrap()
+        .clone();
+    while p.info().segments < 4 {
+        p.append(NewRecord::new(b"v1").key(b"k")).unwrap();
+        p.append(NewRecord::new(b"pad").key(b"pad")).unwrap();
+    }
+    p.compact().unwrap();
+    p.truncate_to(10).unwrap();
+    p.append(NewRecord::new(b"v2").key(b"k").timestamp(1))
+        .unwrap();
+    p.append(NewRecord::tombstone(b"k").timestamp(1)).unwrap(); // expired at once
+    while p.info().segments < 4 {
+        p.append(NewRecord::new(b"pad").key(b"pad")).unwrap();
+    }
+    p.compact().unwrap();
+    let k: Vec<_> = p
+        .iter()
+        .map(|r| r.unwrap())
+        .filter(|r| r.key() == Some(b"k"))
+        .collect();
+    assert!(k.is_empty(), "the deleted key must not come back: {k:?}");
+}
+
+#[test]
+fn a_waiting_reader_wakes_for_records_appended_after_a_truncation() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let p = store
+        .create_topic("t", config())
+        .unwrap()
+        .partition(0)
+        .unwrap()
+        .clone();
+    fill(&p, 100);
+    let mut tail = p.iter_from_end();
+    let writer = {
+        let p = p.clone();
+        std::thread::spawn(move || {
+            p.truncate_to(50).unwrap();
+            p.append(NewRecord::new(b"after")).unwrap();
+        })
+    };
+    let got = tail.poll(1 << 20, Duration::from_secs(30)).unwrap();
+    writer.join().unwrap();
+    assert!(
+        !got.is_empty()
+            || !tail
+                .poll(1 << 20, Duration::from_secs(30))
+                .unwrap()
+                .is_empty()
+    );
+}

@@ -23,6 +23,8 @@ struct State {
     /// Bumped by every truncation: syncs started before it report nothing, and waiters for
     /// appends made before it are told their records are gone.
     epoch: u64,
+    /// Recent truncations as (epoch after it, offset cut to); older ones merged into the first.
+    cuts: Vec<(u64, u64)>,
 }
 
 /// Group-commit coordinator of one partition.
@@ -65,6 +67,14 @@ impl GroupCommit {
     pub fn truncate(&self, to: u64) {
         let mut st = self.state.lock();
         st.epoch += 1;
+        let epoch = st.epoch;
+        st.cuts.push((epoch, to));
+        if st.cuts.len() > 32 {
+            let (_, oldest) = st.cuts.remove(0);
+            if let Some(first) = st.cuts.first_mut() {
+                first.1 = first.1.min(oldest);
+            }
+        }
         st.durable = st.durable.min(to);
         self.durable.store(st.durable, Ordering::Release);
         self.done.notify_all();
@@ -95,7 +105,7 @@ impl GroupCommit {
     pub fn wait_durable(
         &self,
         target: u64,
-        epoch: u64,
+        mut epoch: u64,
         sync: impl Fn() -> Result<u64>,
         poisoned: impl Fn(String) -> Error,
     ) -> Result<()> {
@@ -105,7 +115,17 @@ impl GroupCommit {
                 return Err(poisoned(reason.clone()));
             }
             if st.epoch != epoch {
-                return Err(Error::Truncated { offset: st.durable });
+                // Truncated since: only records at or above the lowest cut are gone.
+                let lowest = st
+                    .cuts
+                    .iter()
+                    .filter(|(e, _)| *e > epoch)
+                    .map(|c| c.1)
+                    .min();
+                if lowest.is_some_and(|cut| target > cut) {
+                    return Err(Error::Truncated { offset: st.durable });
+                }
+                epoch = st.epoch;
             }
             if st.durable >= target {
                 return Ok(());

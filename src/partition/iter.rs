@@ -123,9 +123,11 @@ impl Records {
             {
                 return None;
             }
+            let epoch = self.epoch;
             let ready = || {
                 part.next_offset.load(Ordering::Acquire) > next
                     || !part.open.load(Ordering::Acquire)
+                    || part.epoch.load(Ordering::Acquire) != epoch
             };
             if !part.notifier.wait_until(deadline, ready) {
                 return None;
@@ -193,6 +195,12 @@ impl Records {
         }
         self.next = self.next.max(seg.next_offset());
         self.seg = None;
+    }
+
+    /// True if the partition was truncated since this iterator last looked: its next call
+    /// repositions it (so it has something to do even if `next_offset` is below its position).
+    pub(crate) fn is_stale(&self) -> bool {
+        self.part.epoch.load(Ordering::Acquire) != self.epoch
     }
 
     /// The offset the iterator will return next (or the first one after it, in a gap).

@@ -185,13 +185,21 @@ impl Inner {
     /// Closes cleanly: syncs everything, trims the active segment's preallocated space and
     /// writes a clean checkpoint so the next open scans nothing. Further appends fail.
     pub(crate) fn close(&self) -> Result<()> {
-        let w = &mut *self.writer.lock();
-        if w.closed {
-            return Ok(());
+        {
+            let mut w = self.writer.lock();
+            if w.closed {
+                return Ok(());
+            }
+            w.closed = true;
+            self.open.store(false, Ordering::Release);
         }
-        w.closed = true;
-        self.open.store(false, Ordering::Release);
-        let result = self.close_cleanly(w);
+        // No more appends. Sync what was appended through the group commit, so that this
+        // sync never overlaps another one (each I/O error is seen by exactly one sync).
+        let synced = self
+            .commit
+            .sync_now(|| self.sync_once(), |r| self.poisoned_error(r));
+        let w = &mut *self.writer.lock();
+        let result = synced.and_then(|()| self.close_cleanly(w));
         // Whatever happened, this instance writes nothing more and lets go of its files.
         {
             let _guard = self.checkpoint_lock.lock();
@@ -220,6 +228,9 @@ impl Inner {
         w.unsynced_sealed.clear();
         w.active.trim_for_close()?;
         w.active.sync()?;
+        if self.commit.poisoned().is_some() {
+            return Ok(());
+        }
         self.recovery_point
             .store(w.active.base_offset(), Ordering::Release);
         self.write_checkpoint(true, w)
@@ -228,6 +239,9 @@ impl Inner {
     /// Marks the partition closed without writing anything more (used when its topic is
     /// deleted, and to simulate a crash). Reads keep working.
     pub(crate) fn abandon(&self) {
+        // Wait for a retention, truncation or compaction pass in progress: once this returns
+        // the directory may be renamed away or reused.
+        let _pass = self.retention_lock.lock();
         let mut w = self.writer.lock();
         w.closed = true;
         self.open.store(false, Ordering::Release);
@@ -280,8 +294,12 @@ impl Inner {
         };
         let ready: Vec<Arc<SegmentCore>> = std::mem::take(&mut *self.sealed_for_hook.lock());
         let current = self.segments();
+        let sealed = current.split_last().map_or(&[][..], |(_, s)| s);
         for seg in ready {
-            let Some(seg) = current.iter().find(|s| s.base == seg.base) else {
+            // The same segment (or its compacted replacement), still sealed and listed.
+            let Some(seg) = sealed.iter().find(|s| {
+                Arc::ptr_eq(s, &seg) || (s.base == seg.base && s.next_offset() == seg.next_offset())
+            }) else {
                 continue;
             };
             if let Err(e) = hook(&self.segment_info(seg)) {

@@ -110,6 +110,8 @@ impl Inner {
         *self.segments.write() = Arc::new(list);
         self.next_offset.store(target, Ordering::Release);
         self.recovery_point.fetch_min(active_base, Ordering::AcqRel);
+        // What is appended from the cut on must be mapped by the next compaction pass.
+        self.compacted_to.fetch_min(target, Ordering::AcqRel);
         self.commit.truncate(target);
         // Iterators notice this and drop what they were reading.
         {

@@ -68,51 +68,55 @@ pub fn rewrite_prefix(paths: &SegmentPaths, base: u64, target: u64) -> Result<()
 }
 
 /// The records of `batch` with offsets below `target`, as one new batch with the same base
-/// offset. Empty if its records do not have contiguous offsets (only compaction makes gaps;
-/// such a batch is then dropped whole, as Kafka does).
+/// offset covering exactly `[base, target)`: offset deltas (and any gaps compaction left)
+/// are kept, and if no record lies below `target` the batch is empty, so offsets still tile.
 fn reencode_head(batch: &[u8], h: &BatchHeader, target: u64, path: &Path) -> Result<Vec<u8>> {
     use crate::codec::batch::HeaderIter;
     use crate::record::{Header, NewRecord};
     let keep = target - h.base_offset;
     let mut raws = Vec::new();
-    for (i, r) in RecordIter::new(batch, h).enumerate() {
+    for r in RecordIter::new(batch, h) {
         let r = r.map_err(|e| decode_error(path, 0, e))?;
         if u64::from(r.offset_delta) >= keep {
             break;
         }
-        if r.offset_delta as usize != i {
-            return Ok(Vec::new());
-        }
         raws.push(r);
     }
-    if raws.is_empty() {
-        return Ok(Vec::new());
-    }
-    let headers: Vec<Vec<Header<'_>>> = raws
+    let headers = raws
         .iter()
         .map(|r| {
             HeaderIter::new(r.headers, r.header_count)
-                .filter_map(std::result::Result::ok)
-                .map(|(key, value)| Header { key, value })
-                .collect()
+                .map(|h| h.map(|(key, value)| Header { key, value }))
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| decode_error(path, 0, e))
         })
-        .collect();
-    let records: Vec<NewRecord<'_>> = raws
+        .collect::<Result<Vec<Vec<Header<'_>>>>>()?;
+    let records: Vec<(u32, NewRecord<'_>)> = raws
         .iter()
         .zip(&headers)
-        .map(|(r, hs)| NewRecord {
-            key: r.key,
-            value: r.value,
-            timestamp: Some(r.timestamp),
-            headers: hs,
+        .map(|(r, hs)| {
+            let rec = NewRecord {
+                key: r.key,
+                value: r.value,
+                timestamp: Some(r.timestamp),
+                headers: hs,
+            };
+            (r.offset_delta, rec)
         })
         .collect();
-    let plan = batch::measure(&records, 0).ok_or_else(|| Error::Corrupt {
+    let plan = batch::measure_placed(&records, 0).ok_or_else(|| Error::Corrupt {
         path: path.to_path_buf(),
         position: 0,
         reason: "batch too large to re-encode".into(),
     })?;
     let mut out = vec![0u8; plan.len];
-    batch::encode(&mut out, h.base_offset, &records, &plan, 0);
+    batch::encode_placed(
+        &mut out,
+        h.base_offset,
+        (keep - 1) as u32,
+        &records,
+        &plan,
+        0,
+    );
     Ok(out)
 }
