@@ -232,7 +232,16 @@ impl MapWriter {
             .next_multiple_of(PAGE)
             .min(cap)
             .max(end);
-        allocate(&self.map.file, self.allocated, want - self.allocated)?;
+        let want = match allocate(&self.map.file, self.allocated, want - self.allocated) {
+            Ok(()) => want,
+            // Nearly full: reserve just what this write needs rather than a whole chunk.
+            Err(_) if want > end => {
+                let need = end.next_multiple_of(PAGE).min(cap).max(end);
+                allocate(&self.map.file, self.allocated, need - self.allocated)?;
+                need
+            }
+            Err(e) => return Err(e),
+        };
         self.allocated = want;
         Ok(())
     }
