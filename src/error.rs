@@ -81,6 +81,11 @@ pub enum Error {
         base_offset: u64,
     },
 
+    /// The batch would take offsets past `u64::MAX - 1`: the log's offset space is used up
+    /// (only reachable with a base offset near the top of the range).
+    #[error("offsets exhausted: the batch would pass the largest offset")]
+    OffsetsExhausted,
+
     /// `append_batch` was called with no records.
     #[error("a batch needs at least one record")]
     EmptyBatch,

@@ -439,9 +439,12 @@ impl Partition {
 }
 
 /// The error for a batch that does not fit even an empty segment.
-fn unfit(_full: Full, plan: &crate::codec::batch::BatchPlan, c: &TopicConfig) -> Error {
-    Error::RecordTooLarge {
-        size: plan.len as u64,
-        max: c.segment_bytes,
+fn unfit(full: Full, plan: &crate::codec::batch::BatchPlan, c: &TopicConfig) -> Error {
+    match full {
+        Full::OffsetSpace => Error::OffsetsExhausted,
+        _ => Error::RecordTooLarge {
+            size: plan.len as u64,
+            max: c.segment_bytes,
+        },
     }
 }

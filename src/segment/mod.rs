@@ -140,6 +140,7 @@ impl Segment {
         let plan = plan_batch(records, now, max)?;
         match self.try_append(records, &plan, now)? {
             Ok(range) => Ok(range),
+            Err(Full::OffsetSpace) => Err(Error::OffsetsExhausted),
             Err(_) => Err(Error::SegmentFull {
                 base_offset: self.core.base,
             }),

@@ -215,3 +215,26 @@ fn relative_offset_overflow_needs_a_roll() {
     let r = seg.try_append(&[NewRecord::new(b"c")], &plan, 0).unwrap();
     assert_eq!(r, Err(writer::Full::Offsets));
 }
+
+#[test]
+fn offsets_end_below_u64_max() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut seg = Segment::create(dir.path(), u64::MAX - 1, &cfg()).unwrap();
+    assert_eq!(
+        seg.append(&[NewRecord::new(b"last")]).unwrap(),
+        u64::MAX - 1..u64::MAX
+    );
+    assert!(matches!(
+        seg.append(&[NewRecord::new(b"x")]),
+        Err(Error::OffsetsExhausted)
+    ));
+    assert_eq!(seg.next_offset(), u64::MAX);
+    drop(seg);
+    let (seg, report) = Segment::recover(dir.path(), u64::MAX - 1, &cfg()).unwrap();
+    assert_eq!(
+        report.stopped, None,
+        "the acknowledged batch survives recovery"
+    );
+    assert!(report.valid_bytes > 0);
+    assert_eq!(seg.read(u64::MAX - 1).unwrap().unwrap().value(), b"last");
+}

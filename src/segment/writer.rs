@@ -152,6 +152,8 @@ pub enum Full {
     Index,
     /// A relative offset would not fit in 32 bits.
     Offsets,
+    /// The partition's offsets would pass `u64::MAX`.
+    OffsetSpace,
 }
 
 impl SegmentWriter {
@@ -169,7 +171,10 @@ impl SegmentWriter {
         if last_rel > u64::from(u32::MAX) {
             return Ok(Err(Full::Offsets));
         }
-        let last = core.base + last_rel;
+        // The offset after the batch must exist too: offsets end below u64::MAX.
+        let Some(last) = core.base.checked_add(last_rel).filter(|&l| l < u64::MAX) else {
+            return Ok(Err(Full::OffsetSpace));
+        };
         let position = self.log.published();
         if plan.len > self.log.remaining() {
             return Ok(Err(Full::Log));
