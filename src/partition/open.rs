@@ -38,23 +38,17 @@ fn list(dir: &Path) -> Result<Listing> {
     finish_interrupted(dir)?;
     let mut logs = BTreeSet::new();
     let mut indexes: BTreeMap<u64, Vec<PathBuf>> = BTreeMap::new();
-    for entry in fs::read_dir(dir).map_err(io_err(dir))? {
-        let entry = entry.map_err(io_err(dir))?;
-        // Only regular files can be ours; a directory with a segment-like name is foreign.
-        if !entry.file_type().is_ok_and(|t| t.is_file()) {
-            continue;
-        }
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
+    for (name, path) in regular_files(dir)? {
+        let name = name.as_str();
         if name == format!("{CHECKPOINT_FILE}{TMP_SUFFIX}") {
-            fsutil::remove_if_exists(&entry.path())?;
+            fsutil::remove_if_exists(&path)?;
             continue;
         }
         match parse_file_name(name) {
             Some((base, LOG_EXT)) => {
                 logs.insert(base);
             }
-            Some((base, _)) => indexes.entry(base).or_default().push(entry.path()),
+            Some((base, _)) => indexes.entry(base).or_default().push(path),
             None => {}
         }
     }
@@ -83,20 +77,11 @@ fn finish_interrupted(dir: &Path) -> Result<()> {
             .and_then(|n| parse_file_name(n).map(|(base, _)| (base, n.to_owned())))
     };
     let mut compactions: BTreeMap<u64, Vec<(String, PathBuf)>> = BTreeMap::new();
-    for entry in fs::read_dir(dir).map_err(io_err(dir))? {
-        let entry = entry.map_err(io_err(dir))?;
-        if !entry.file_type().is_ok_and(|t| t.is_file()) {
-            continue;
-        }
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if ours(name, DELETED_SUFFIX).is_some() || ours(name, TRUNCATING_SUFFIX).is_some() {
-            fsutil::remove_if_exists(&entry.path())?;
-        } else if let Some((base, _)) = ours(name, CLEANED_SUFFIX).or(ours(name, SWAP_SUFFIX)) {
-            compactions
-                .entry(base)
-                .or_default()
-                .push((name.to_owned(), entry.path()));
+    for (name, path) in regular_files(dir)? {
+        if ours(&name, DELETED_SUFFIX).is_some() || ours(&name, TRUNCATING_SUFFIX).is_some() {
+            fsutil::remove_if_exists(&path)?;
+        } else if let Some((base, _)) = ours(&name, CLEANED_SUFFIX).or(ours(&name, SWAP_SUFFIX)) {
+            compactions.entry(base).or_default().push((name, path));
         }
     }
     for (base, files) in &compactions {
@@ -125,6 +110,22 @@ fn finish_interrupted(dir: &Path) -> Result<()> {
         fsutil::sync_dir(dir)?;
     }
     Ok(())
+}
+
+/// The regular files of `dir` with UTF-8 names. Only regular files can be pagelog's: a
+/// directory (or anything else) with a segment-like name is foreign and left alone.
+fn regular_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io_err(dir))? {
+        let entry = entry.map_err(io_err(dir))?;
+        if !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        if let Ok(name) = entry.file_name().into_string() {
+            files.push((name, entry.path()));
+        }
+    }
+    Ok(files)
 }
 
 fn remove_segment(dir: &Path, base: u64) -> Result<()> {

@@ -339,17 +339,8 @@ pub(crate) fn create_files(
             return Err(io_err(&paths.time)(e));
         }
     };
-    let core = SegmentCore {
-        base,
-        log: Arc::clone(log.mapping()),
-        index: Arc::clone(index.mapping()),
-        time: Arc::clone(time.mapping()),
-        paths,
-        next_offset: base.into(),
-        max_timestamp: i64::MIN.into(),
-        index_damaged: false.into(),
-        verify_checksums,
-    };
+    let maps = recover::writer_maps([&log, &index, &time]);
+    let core = recover::new_core(base, paths, maps, base, i64::MIN, verify_checksums);
     let writer = SegmentWriter {
         log,
         index,

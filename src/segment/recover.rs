@@ -161,11 +161,11 @@ fn rewrite_index(path: &Path, capacity: usize, entries: &[u8]) -> Result<MapWrit
 }
 
 /// The shared mappings of a segment's three writers.
-fn writer_maps(writers: [&MapWriter; 3]) -> [Arc<Mapping>; 3] {
+pub(crate) fn writer_maps(writers: [&MapWriter; 3]) -> [Arc<Mapping>; 3] {
     writers.map(|w| Arc::clone(w.mapping()))
 }
 
-fn new_core(
+pub(crate) fn new_core(
     base: u64,
     paths: SegmentPaths,
     maps: [Arc<Mapping>; 3],
