@@ -1,0 +1,173 @@
+//! Opening a store: clean reopen time against segment count and bytes stored, and unclean
+//! recovery (`Store::crash`, then open) throughput.
+//!
+//! Data lives on `/dev/shm` (tmpfs): these benchmarks write up to ~1 GB per configuration
+//! and the recovery benchmark copies a crashed store before every iteration; on tmpfs that
+//! neither waits for nor triggers writeback to the real disk, and every read is warm, which
+//! is what is measured here (cold-cache open is a later step of issue 6).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use pagelog::{FlushPolicy, NewRecord, Store, TopicConfig};
+
+fn shm_dir() -> tempfile::TempDir {
+    let base = Path::new("/dev/shm");
+    if base.is_dir() {
+        tempfile::tempdir_in(base).unwrap()
+    } else {
+        tempfile::tempdir().unwrap()
+    }
+}
+
+/// Appends batches of `per_batch` values of `size` bytes until `stop(bytes, segments)`.
+fn fill(p: &pagelog::Partition, size: usize, per_batch: usize, stop: impl Fn(u64, usize) -> bool) {
+    let v = vec![0xa5u8; size];
+    let recs: Vec<NewRecord<'_>> = (0..per_batch).map(|_| NewRecord::new(&v)).collect();
+    loop {
+        let info = p.info();
+        if stop(info.bytes, info.segments) {
+            return;
+        }
+        p.append_batch(&recs).unwrap();
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+fn open_topic(root: &Path) -> (Store, u64) {
+    let store = Store::open(root).unwrap();
+    let next = store
+        .topic("t")
+        .unwrap()
+        .partition(0)
+        .unwrap()
+        .next_offset();
+    (store, next)
+}
+
+fn bench_clean_reopen(c: &mut Criterion) {
+    let mut g = c.benchmark_group("open_clean");
+    g.sample_size(20);
+    g.warm_up_time(Duration::from_millis(300));
+    g.measurement_time(Duration::from_secs(1));
+    for seg_mib in [1u64, 8] {
+        for segments in [1usize, 10, 100] {
+            let dir = shm_dir();
+            let root = dir.path().join("store");
+            let bytes = {
+                let store = Store::open(&root).unwrap();
+                let t = store
+                    .create_topic(
+                        "t",
+                        TopicConfig::default()
+                            .flush(FlushPolicy::Never)
+                            .segment_bytes(seg_mib << 20),
+                    )
+                    .unwrap();
+                let p = t.partition(0).unwrap();
+                // Stop once the last segment is about half full.
+                let reached = std::cell::Cell::new(None::<u64>);
+                fill(p, 1024, 16, |b, s| {
+                    if s < segments {
+                        return false;
+                    }
+                    let b0 = *reached.get().get_or_insert(b);
+                    reached.set(Some(b0));
+                    b - b0 >= (seg_mib << 20) / 2
+                });
+                let info = p.info();
+                assert_eq!(info.segments, segments);
+                drop(t);
+                store.close().unwrap();
+                info.bytes
+            };
+            g.bench_with_input(
+                BenchmarkId::new(
+                    format!("seg{seg_mib}MiB"),
+                    format!("{segments}seg_{}MB", bytes / 1_000_000),
+                ),
+                &root,
+                |b, root| {
+                    b.iter_custom(|iters| {
+                        let mut total = Duration::ZERO;
+                        for _ in 0..iters {
+                            let t = Instant::now();
+                            let (store, next) = open_topic(root);
+                            total += t.elapsed();
+                            black_box(next);
+                            store.close().unwrap();
+                        }
+                        total
+                    })
+                },
+            );
+        }
+    }
+    g.finish();
+}
+
+fn bench_unclean(c: &mut Criterion) {
+    let mut g = c.benchmark_group("open_unclean_recovery");
+    g.sample_size(10);
+    g.warm_up_time(Duration::from_millis(300));
+    g.measurement_time(Duration::from_secs(2));
+    for (label, size, per_batch, mib) in [
+        ("1KiB_batch64", 1024, 64, 256u64),
+        ("100B_single", 100, 1, 64),
+    ] {
+        let dir = shm_dir();
+        let pristine = dir.path().join("pristine");
+        let (bytes, records) = {
+            let store = Store::open(&pristine).unwrap();
+            let t = store
+                .create_topic("t", TopicConfig::default().flush(FlushPolicy::Never))
+                .unwrap();
+            let p = t.partition(0).unwrap();
+            fill(p, size, per_batch, |b, _| b >= mib << 20);
+            let info = p.info();
+            assert_eq!(
+                info.durable_offset, 0,
+                "nothing may be synced before the crash"
+            );
+            drop(t);
+            store.crash();
+            (info.bytes, info.next_offset)
+        };
+        let work = dir.path().join("work");
+        g.throughput(Throughput::Bytes(bytes));
+        g.bench_function(format!("{label}/{}MB", bytes / 1_000_000), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let _ = std::fs::remove_dir_all(&work);
+                    copy_dir(&pristine, &work);
+                    let t = Instant::now();
+                    let (store, next) = open_topic(&work);
+                    total += t.elapsed();
+                    assert_eq!(next, records);
+                    store.close().unwrap();
+                }
+                total
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench_clean_reopen, bench_unclean);
+criterion_main!(benches);

@@ -1,0 +1,271 @@
+//! Reads of 1 000 000 records of 100 B, warm (everything in the page cache): sequential
+//! zero-copy scans, random reads by offset, `offset_for_timestamp`; against commitlog 0.2.0
+//! and a memcpy of the same value bytes.
+//!
+//! pagelog data is laid out twice: appended one record per batch (`single`) and 100 records
+//! per batch (`batch100`), each once with CRC checks on read and once without
+//! (`TopicConfig::verify_checksums`). commitlog's format has no batches (one header and CRC
+//! per message, always checked by `read`), so its two logs differ only in how they were
+//! appended.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+use std::path::Path;
+use std::time::Duration;
+
+use commitlog::message::{MessageBuf, MessageSet};
+use commitlog::{CommitLog, LogOptions, ReadLimit};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use pagelog::{FlushPolicy, NewRecord, Partition, Store, Topic, TopicConfig};
+
+const N: u64 = 1_000_000;
+const SIZE: usize = 100;
+const BATCH: u64 = 100;
+const T0: i64 = 1_700_000_000_000;
+const PROBES: usize = 4096;
+
+fn disk_dir() -> tempfile::TempDir {
+    match std::env::var_os("PAGELOG_BENCH_DISK_DIR") {
+        Some(d) => tempfile::tempdir_in(d).unwrap(),
+        None => tempfile::tempdir().unwrap(),
+    }
+}
+
+fn value(i: u64) -> [u8; SIZE] {
+    let mut v = [0u8; SIZE];
+    v[..8].copy_from_slice(&i.to_le_bytes());
+    for (j, b) in v.iter_mut().enumerate().skip(8) {
+        *b = (j as u64 * 31 + i) as u8;
+    }
+    v
+}
+
+/// xorshift64*: deterministic probes without a rand dependency.
+fn probes(n: u64) -> Vec<u64> {
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    (0..PROBES)
+        .map(|_| {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            x.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
+        })
+        .collect()
+}
+
+fn fill_pagelog(store: &Store, name: &str, batched: bool, crc: bool) -> Topic {
+    let config = TopicConfig::default()
+        .flush(FlushPolicy::Never)
+        .verify_checksums(crc);
+    fill_pagelog_with(store, name, batched, config)
+}
+
+fn fill_pagelog_with(store: &Store, name: &str, batched: bool, config: TopicConfig) -> Topic {
+    let t = store.create_topic(name, config).unwrap();
+    let p = t.partition(0).unwrap();
+    let step = if batched { BATCH } else { 1 };
+    let mut i = 0;
+    while i < N {
+        let vals: Vec<[u8; SIZE]> = (i..i + step).map(value).collect();
+        let recs: Vec<NewRecord<'_>> = vals
+            .iter()
+            .enumerate()
+            .map(|(k, v)| NewRecord::new(v).timestamp(T0 + i as i64 + k as i64))
+            .collect();
+        p.append_batch(&recs).unwrap();
+        i += step;
+    }
+    t
+}
+
+fn fill_commitlog(dir: &Path, batched: bool) -> CommitLog {
+    let mut o = LogOptions::new(dir);
+    o.index_max_items(N as usize + 16);
+    let mut log = CommitLog::new(o).unwrap();
+    let step = if batched { BATCH } else { 1 };
+    let mut i = 0;
+    while i < N {
+        let mut buf = MessageBuf::default();
+        for k in i..i + step {
+            buf.push(value(k)).unwrap();
+        }
+        log.append(&mut buf).unwrap();
+        i += step;
+    }
+    log.flush().unwrap();
+    log
+}
+
+fn scan_pagelog(p: &Partition) -> u64 {
+    let mut sum = 0u64;
+    for r in p.iter() {
+        let r = r.unwrap();
+        sum += r.value()[0] as u64;
+    }
+    sum
+}
+
+fn scan_commitlog(log: &CommitLog) -> u64 {
+    let mut sum = 0u64;
+    let mut off = 0;
+    loop {
+        let buf = log.read(off, ReadLimit::max_bytes(1 << 20)).unwrap();
+        if buf.is_empty() {
+            break;
+        }
+        for m in buf.iter() {
+            sum += m.payload()[0] as u64;
+            off = m.offset() + 1;
+        }
+    }
+    sum
+}
+
+fn read_commitlog(log: &CommitLog, off: u64) -> u64 {
+    // One message: 18-byte header (offset, size, hash, metadata size) + 100 B payload.
+    let buf = log.read(off, ReadLimit::max_bytes(128)).unwrap();
+    let m = buf.iter().next().unwrap();
+    debug_assert_eq!(m.offset(), off);
+    m.payload()[0] as u64
+}
+
+fn bench_reads(c: &mut Criterion) {
+    let dir = disk_dir();
+    let store = Store::open(dir.path().join("store")).unwrap();
+    let mut topics = Vec::new();
+    for (batched, shape) in [(false, "single"), (true, "batch100")] {
+        for (crc, c_label) in [(true, "crc"), (false, "nocrc")] {
+            let name = format!("{shape}-{c_label}");
+            topics.push((
+                format!("{shape}/{c_label}"),
+                fill_pagelog(&store, &name, batched, crc),
+            ));
+        }
+    }
+    // Random reads only: an index entry for every batch (index_interval_bytes 0) instead of
+    // one per 4 KiB, to show what the scan from the sparse index entry costs.
+    let dense = fill_pagelog_with(
+        &store,
+        "single-crc-dense",
+        false,
+        TopicConfig::default()
+            .flush(FlushPolicy::Never)
+            .index_interval_bytes(0),
+    );
+    let cl_single = fill_commitlog(&dir.path().join("cl-single"), false);
+    let cl_batch = fill_commitlog(&dir.path().join("cl-batch"), true);
+    let values: Vec<u8> = (0..N).flat_map(value).collect();
+    let offsets = probes(N);
+    // Every path sees the same data.
+    let expect: u64 = (0..N).map(|i| value(i)[0] as u64).sum();
+    for (_, t) in &topics {
+        assert_eq!(scan_pagelog(t.partition(0).unwrap()), expect);
+    }
+    assert_eq!(scan_commitlog(&cl_single), expect);
+    assert_eq!(scan_commitlog(&cl_batch), expect);
+    for &o in &offsets[..16] {
+        assert_eq!(read_commitlog(&cl_single, o), value(o)[0] as u64);
+    }
+
+    let mut g = c.benchmark_group("read_seq/100B");
+    g.throughput(Throughput::Elements(N));
+    g.sample_size(10);
+    g.warm_up_time(Duration::from_millis(500));
+    g.measurement_time(Duration::from_secs(2));
+    g.bench_function("memcpy_values", |b| {
+        let mut buf = vec![0u8; 64 << 10];
+        b.iter(|| {
+            for chunk in values.chunks(buf.len()) {
+                buf[..chunk.len()].copy_from_slice(chunk);
+                black_box(&buf);
+            }
+        })
+    });
+    for (label, t) in &topics {
+        let p = t.partition(0).unwrap();
+        g.bench_function(format!("pagelog/{label}"), |b| {
+            b.iter(|| black_box(scan_pagelog(p)))
+        });
+    }
+    g.bench_function("commitlog/single", |b| {
+        b.iter(|| black_box(scan_commitlog(&cl_single)))
+    });
+    g.bench_function("commitlog/batch100", |b| {
+        b.iter(|| black_box(scan_commitlog(&cl_batch)))
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("read_random/100B");
+    g.throughput(Throughput::Elements(1));
+    g.sample_size(10);
+    g.warm_up_time(Duration::from_millis(500));
+    g.measurement_time(Duration::from_secs(2));
+    g.bench_function("memcpy_random_100B", |b| {
+        let mut i = 0;
+        let mut buf = [0u8; SIZE];
+        b.iter(|| {
+            let o = offsets[i % PROBES] as usize * SIZE;
+            i += 1;
+            buf.copy_from_slice(&values[o..o + SIZE]);
+            black_box(buf[0])
+        })
+    });
+    for (label, t) in &topics {
+        let p = t.partition(0).unwrap();
+        g.bench_function(format!("pagelog/{label}"), |b| {
+            let mut i = 0;
+            b.iter(|| {
+                let o = offsets[i % PROBES];
+                i += 1;
+                black_box(p.read(o).unwrap().unwrap().value()[0])
+            })
+        });
+    }
+    {
+        let p = dense.partition(0).unwrap();
+        g.bench_function("pagelog/single/crc/index_every_batch", |b| {
+            let mut i = 0;
+            b.iter(|| {
+                let o = offsets[i % PROBES];
+                i += 1;
+                black_box(p.read(o).unwrap().unwrap().value()[0])
+            })
+        });
+    }
+    for (label, log) in [("single", &cl_single), ("batch100", &cl_batch)] {
+        g.bench_function(format!("commitlog/{label}"), |b| {
+            let mut i = 0;
+            b.iter(|| {
+                let o = offsets[i % PROBES];
+                i += 1;
+                black_box(read_commitlog(log, o))
+            })
+        });
+    }
+    g.finish();
+
+    // commitlog has no time index: pagelog only.
+    let mut g = c.benchmark_group("offset_for_timestamp/100B");
+    g.throughput(Throughput::Elements(1));
+    g.sample_size(10);
+    g.warm_up_time(Duration::from_millis(500));
+    g.measurement_time(Duration::from_secs(2));
+    for (label, t) in topics.iter().filter(|(l, _)| l.ends_with("/crc")) {
+        let p = t.partition(0).unwrap();
+        g.bench_function(format!("pagelog/{label}"), |b| {
+            let mut i = 0;
+            b.iter(|| {
+                let o = offsets[i % PROBES];
+                i += 1;
+                black_box(p.offset_for_timestamp(T0 + o as i64).unwrap())
+            })
+        });
+    }
+    g.finish();
+    drop(topics);
+    drop(dense);
+    store.close().unwrap();
+}
+
+criterion_group!(benches, bench_reads);
+criterion_main!(benches);
