@@ -2,6 +2,8 @@
 //! crash-safe swap, and a property test against a model.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -42,12 +44,7 @@ fn put(p: &Partition, key: &str, value: &str) -> u64 {
 fn keeps_the_latest_per_key_and_every_offset() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let p = store
-        .create_topic("t", config())
-        .unwrap()
-        .partition(0)
-        .unwrap()
-        .clone();
+    let p = common::partition0(&store, "t", config());
     let mut want = BTreeMap::new();
     for round in 0..60 {
         for k in 0..10 {
@@ -99,7 +96,7 @@ fn keeps_the_latest_per_key_and_every_offset() {
     assert_eq!(again.records_removed, 0, "{again:?}");
     store.close().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let p = store.topic("t").unwrap().partition(0).unwrap().clone();
+    let p = common::open_partition0(&store, "t");
     assert_eq!(latest(&p).len(), 10);
     assert!(p.verify().is_ok());
 }
@@ -151,12 +148,7 @@ fn a_full_key_map_compacts_in_several_passes() {
     let dir = tempfile::tempdir().unwrap();
     let options = StoreOptions::default().compaction_max_keys(8);
     let store = Store::open_with(dir.path(), options).unwrap();
-    let p = store
-        .create_topic("t", config())
-        .unwrap()
-        .partition(0)
-        .unwrap()
-        .clone();
+    let p = common::partition0(&store, "t", config());
     for round in 0..30 {
         for k in 0..20 {
             put(
@@ -187,12 +179,7 @@ fn interrupted_swaps_are_rolled_back_or_forward_on_open() {
     let pdir = dir.path().join("t").join("0");
     let want = {
         let store = Store::open(dir.path()).unwrap();
-        let p = store
-            .create_topic("t", config())
-            .unwrap()
-            .partition(0)
-            .unwrap()
-            .clone();
+        let p = common::partition0(&store, "t", config());
         for i in 0..300 {
             put(
                 &p,
@@ -207,9 +194,9 @@ fn interrupted_swaps_are_rolled_back_or_forward_on_open() {
     // Roll forward: the compacted files of segment 0 sit as .swap next to the old ones.
     let compacted = {
         let scratch = tempfile::tempdir().unwrap();
-        copy_dir(dir.path(), scratch.path());
+        common::copy_dir(dir.path(), scratch.path());
         let store = Store::open(scratch.path()).unwrap();
-        let p = store.topic("t").unwrap().partition(0).unwrap().clone();
+        let p = common::open_partition0(&store, "t");
         p.compact().unwrap();
         store.close().unwrap();
         scratch
@@ -222,7 +209,7 @@ fn interrupted_swaps_are_rolled_back_or_forward_on_open() {
     // Roll back: a half-written .cleaned for segment 0 is discarded.
     std::fs::write(pdir.join("00000000000000000000.log.cleaned"), b"half").unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let p = store.topic("t").unwrap().partition(0).unwrap().clone();
+    let p = common::open_partition0(&store, "t");
     assert_eq!(latest(&p), want);
     assert!(p.verify().is_ok(), "{:?}", p.verify().problems);
     let leftovers: Vec<_> = std::fs::read_dir(&pdir)
@@ -242,30 +229,12 @@ fn interrupted_swaps_are_rolled_back_or_forward_on_open() {
     );
 }
 
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dst = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&dst).unwrap();
-            copy_dir(&e.path(), &dst);
-        } else if e.file_name() != "pagelog.lock" {
-            std::fs::copy(e.path(), &dst).unwrap();
-        }
-    }
-}
-
 #[test]
 fn compacting_topics_compact_in_the_background() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let c = config().cleanup_policy(CleanupPolicy::Compact);
-    let p = store
-        .create_topic("t", c)
-        .unwrap()
-        .partition(0)
-        .unwrap()
-        .clone();
+    let p = common::partition0(&store, "t", c);
     for i in 0..400 {
         put(&p, "same-key", &format!("{i}-{}", "q".repeat(60)));
     }
@@ -319,7 +288,7 @@ proptest! {
         let mut model: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
         let mut next = 0u64;
         for op in ops {
-            let p = store.topic("t").unwrap().partition(0).unwrap().clone();
+            let p = common::open_partition0(&store, "t");
             match op {
                 Op::Put(k, len) => {
                     let key = vec![b'k', k];
@@ -344,13 +313,13 @@ proptest! {
                     store = Store::open(dir.path()).unwrap();
                 }
             }
-            let p = store.topic("t").unwrap().partition(0).unwrap().clone();
+            let p = common::open_partition0(&store, "t");
             prop_assert_eq!(p.next_offset(), next);
             let got: BTreeMap<Vec<u8>, Option<Vec<u8>>> =
                 latest(&p).into_iter().map(|(k, (_, v))| (k, v)).collect();
             prop_assert_eq!(&got, &model);
         }
-        let p = store.topic("t").unwrap().partition(0).unwrap().clone();
+        let p = common::open_partition0(&store, "t");
         prop_assert!(p.verify().is_ok(), "{:?}", p.verify().problems);
     }
 }

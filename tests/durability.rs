@@ -5,7 +5,9 @@
 //! policies sync when they say they do.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::{Duration, Instant};
+mod common;
+
+use std::time::Duration;
 
 use pagelog::codec::meta::decode_checkpoint;
 use pagelog::{FlushPolicy, NewRecord, Partition, Store, TopicConfig};
@@ -18,15 +20,6 @@ fn topic(store: &Store, name: &str, flush: FlushPolicy) -> Partition {
         .partition(0)
         .unwrap()
         .clone()
-}
-
-/// Waits (bounded) for a condition that a background thread makes true.
-fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::yield_now();
-    }
 }
 
 #[test]
@@ -77,9 +70,9 @@ fn interval_policy_syncs_in_the_background() {
     let store = Store::open(dir.path()).unwrap();
     let p = topic(&store, "t", FlushPolicy::Interval(Duration::from_millis(5)));
     p.append_batch(&[NewRecord::new(b"x"); 3]).unwrap();
-    eventually("the flusher to sync", || p.durable_offset() == 3);
+    common::eventually("the flusher to sync", || p.durable_offset() == 3);
     p.append(NewRecord::new(b"y")).unwrap();
-    eventually("the flusher to sync again", || p.durable_offset() == 4);
+    common::eventually("the flusher to sync again", || p.durable_offset() == 4);
 }
 
 #[test]
@@ -99,7 +92,7 @@ fn rolled_segments_advance_the_recovery_point() {
         .and_then(|s| s.to_str())
         .and_then(|s| s.parse::<u64>().ok())
         .unwrap();
-    eventually("the recovery point to pass the first segment", || {
+    common::eventually("the recovery point to pass the first segment", || {
         let bytes = std::fs::read(&cp).unwrap();
         decode_checkpoint(&bytes).unwrap().recovery_point >= want
     });

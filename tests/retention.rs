@@ -2,8 +2,10 @@
 //! and crash-safe deletion.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use pagelog::{
     ConsumerConfig, Error, FlushPolicy, NewRecord, Partition, SegmentInfo, Store, StoreOptions,
@@ -27,14 +29,6 @@ fn fill(p: &Partition, segments: usize, ts: Option<i64>) -> u64 {
         p.append(r).unwrap();
     }
     p.next_offset()
-}
-
-fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::yield_now();
-    }
 }
 
 #[test]
@@ -108,12 +102,7 @@ fn delete_records_before_raises_the_start_and_persists() {
     let dir = tempfile::tempdir().unwrap();
     let (start, next) = {
         let store = Store::open(dir.path()).unwrap();
-        let p = store
-            .create_topic("t", config())
-            .unwrap()
-            .partition(0)
-            .unwrap()
-            .clone();
+        let p = common::partition0(&store, "t", config());
         let next = fill(&p, 4, None);
         let mid = next / 2;
         assert_eq!(p.delete_records_before(mid).unwrap(), mid);
@@ -133,7 +122,7 @@ fn delete_records_before_raises_the_start_and_persists() {
         (mid, next)
     };
     let store = Store::open(dir.path()).unwrap();
-    let p = store.topic("t").unwrap().partition(0).unwrap().clone();
+    let p = common::open_partition0(&store, "t");
     assert_eq!(p.start_offset(), start, "survives a crash");
     assert_eq!(p.next_offset(), next);
     assert_eq!(
@@ -143,7 +132,7 @@ fn delete_records_before_raises_the_start_and_persists() {
     );
     store.close().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let p = store.topic("t").unwrap().partition(0).unwrap().clone();
+    let p = common::open_partition0(&store, "t");
     assert_eq!(p.start_offset(), next, "survives a clean close");
     assert!(p.read(next).unwrap().is_none());
     assert_eq!(p.append(NewRecord::new(b"x")).unwrap(), next);
@@ -211,7 +200,7 @@ fn retention_runs_in_the_background_after_rolls() {
         .unwrap();
     let p = t.partition(0).unwrap().clone();
     fill(&p, 12, None);
-    eventually("background retention", || p.info().bytes < 8192 + 4096);
+    common::eventually("background retention", || p.info().bytes < 8192 + 4096);
 }
 
 #[test]
@@ -240,7 +229,7 @@ fn hooks_see_sealed_segments_and_can_veto_deletion() {
     let t = store.create_topic("t", config()).unwrap();
     let p = t.partition(0).unwrap().clone();
     fill(&p, 5, None);
-    eventually("four seal hooks", || sealed.lock().unwrap().len() == 4);
+    common::eventually("four seal hooks", || sealed.lock().unwrap().len() == 4);
     let infos = sealed.lock().unwrap().clone();
     for w in infos.windows(2) {
         assert_eq!(w[0].next_offset, w[1].base_offset, "contiguous, in order");
@@ -270,12 +259,7 @@ fn interrupted_deletions_are_finished_on_open() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = Store::open(dir.path()).unwrap();
-        let p = store
-            .create_topic("t", config())
-            .unwrap()
-            .partition(0)
-            .unwrap()
-            .clone();
+        let p = common::partition0(&store, "t", config());
         fill(&p, 3, None);
         store.close().unwrap();
     }
@@ -286,7 +270,7 @@ fn interrupted_deletions_are_finished_on_open() {
         std::fs::rename(&f, pdir.join(format!("00000000000000000000.{ext}.deleted"))).unwrap();
     }
     let store = Store::open(dir.path()).unwrap();
-    let p = store.topic("t").unwrap().partition(0).unwrap().clone();
+    let p = common::open_partition0(&store, "t");
     assert!(p.start_offset() > 0);
     assert_eq!(p.info().segments, 2);
     let leftovers = std::fs::read_dir(&pdir)
@@ -315,12 +299,7 @@ fn segments_sealed_before_close_still_get_their_hook() {
         }))
     };
     let store = Store::open_with(dir.path(), options).unwrap();
-    let p = store
-        .create_topic("t", config())
-        .unwrap()
-        .partition(0)
-        .unwrap()
-        .clone();
+    let p = common::partition0(&store, "t", config());
     fill(&p, 8, None);
     store.close().unwrap();
     let mut got = sealed.lock().unwrap().clone();

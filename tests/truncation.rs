@@ -2,6 +2,8 @@
 //! crashes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::time::Duration;
 
 use pagelog::{Error, FlushPolicy, NewRecord, Partition, Store, TopicConfig};
@@ -41,12 +43,7 @@ fn check_contents(p: &Partition, end: u64, tag: &str) {
 fn truncate_inside_a_segment_a_batch_and_at_boundaries() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let p = store
-        .create_topic("t", config())
-        .unwrap()
-        .partition(0)
-        .unwrap()
-        .clone();
+    let p = common::partition0(&store, "t", config());
     fill(&p, 300);
     assert!(p.info().segments > 3);
     // Inside an older segment.
@@ -97,24 +94,19 @@ fn truncation_survives_reopen_and_crash() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = Store::open(dir.path()).unwrap();
-        let p = store
-            .create_topic("t", config())
-            .unwrap()
-            .partition(0)
-            .unwrap()
-            .clone();
+        let p = common::partition0(&store, "t", config());
         fill(&p, 200);
         p.truncate_to(123).unwrap();
         store.crash();
     }
     let store = Store::open(dir.path()).unwrap();
-    let p = store.topic("t").unwrap().partition(0).unwrap().clone();
+    let p = common::open_partition0(&store, "t");
     check_contents(&p, 123, "after crash");
     fill(&p, 7);
     p.truncate_to(126).unwrap();
     store.close().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let p = store.topic("t").unwrap().partition(0).unwrap().clone();
+    let p = common::open_partition0(&store, "t");
     check_contents(&p, 126, "after close");
 }
 
@@ -123,12 +115,7 @@ fn an_interrupted_truncation_is_finished_on_open() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = Store::open(dir.path()).unwrap();
-        let p = store
-            .create_topic("t", config())
-            .unwrap()
-            .partition(0)
-            .unwrap()
-            .clone();
+        let p = common::partition0(&store, "t", config());
         fill(&p, 200);
         store.crash();
     }
@@ -142,7 +129,7 @@ fn an_interrupted_truncation_is_finished_on_open() {
     // And a leftover rewrite that never got renamed.
     std::fs::write(pdir.join("00000000000000000000.log.truncating"), b"partial").unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let p = store.topic("t").unwrap().partition(0).unwrap().clone();
+    let p = common::open_partition0(&store, "t");
     check_contents(&p, 77, "finished on open");
     assert!(!pdir.join("truncate").exists());
     assert!(!pdir.join("00000000000000000000.log.truncating").exists());
@@ -158,12 +145,7 @@ fn an_interrupted_truncation_is_finished_on_open() {
 fn readers_never_see_discarded_records_afterwards() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let p = store
-        .create_topic("t", config())
-        .unwrap()
-        .partition(0)
-        .unwrap()
-        .clone();
+    let p = common::partition0(&store, "t", config());
     fill(&p, 100);
     let mut it = p.iter_from(40).unwrap();
     for _ in 0..30 {
@@ -194,12 +176,7 @@ fn durable_appends_racing_a_truncation_learn_their_fate() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let c = config().flush(FlushPolicy::EveryAppend);
-    let p = store
-        .create_topic("t", c)
-        .unwrap()
-        .partition(0)
-        .unwrap()
-        .clone();
+    let p = common::partition0(&store, "t", c);
     fill(&p, 20);
     std::thread::scope(|s| {
         let writer = {
@@ -235,12 +212,7 @@ fn durable_appends_racing_a_truncation_learn_their_fate() {
 fn an_iterator_that_notices_a_truncation_late_reads_what_replaced_it() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let p = store
-        .create_topic("t", config())
-        .unwrap()
-        .partition(0)
-        .unwrap()
-        .clone();
+    let p = common::partition0(&store, "t", config());
     fill(&p, 200);
     let mut it = p.iter();
     for _ in 0..200 {
@@ -257,12 +229,7 @@ fn an_iterator_that_notices_a_truncation_late_reads_what_replaced_it() {
 fn truncating_into_a_compacted_batch_keeps_every_record_below_the_cut() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let p = store
-        .create_topic("t", config())
-        .unwrap()
-        .partition(0)
-        .unwrap()
-        .clone();
+    let p = common::partition0(&store, "t", config());
     // One batch whose middle records compaction removes (their keys come back later).
     let batch: Vec<NewRecord<'_>> = (0..6u8)
         .map(|i| NewRecord::new(b"old").key(if i % 2 == 0 { b"a" } else { b"b" }))
@@ -297,12 +264,7 @@ fn after_a_truncation_compaction_maps_the_new_records() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let c = config().delete_retention_ms(0);
-    let p = store
-        .create_topic("t", c)
-        .unwrap()
-        .partition(0)
-        .unwrap()
-        .clone();
+    let p = common::partition0(&store, "t", c);
     while p.info().segments < 4 {
         p.append(NewRecord::new(b"v1").key(b"k")).unwrap();
         p.append(NewRecord::new(b"pad").key(b"pad")).unwrap();
@@ -328,12 +290,7 @@ fn after_a_truncation_compaction_maps_the_new_records() {
 fn a_waiting_reader_wakes_for_records_appended_after_a_truncation() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let p = store
-        .create_topic("t", config())
-        .unwrap()
-        .partition(0)
-        .unwrap()
-        .clone();
+    let p = common::partition0(&store, "t", config());
     fill(&p, 100);
     let mut tail = p.iter_from_end();
     let writer = {
