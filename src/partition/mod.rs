@@ -179,6 +179,10 @@ impl Partition {
     /// reserved (the partition stays usable); [`Error::Poisoned`] after a failed sync;
     /// [`Error::Closed`] after close or delete.
     pub fn append_batch(&self, records: &[NewRecord<'_>]) -> Result<Range<u64>> {
+        // A closed handle says so first, whatever the records (rechecked under the lock).
+        if !self.inner.open.load(Ordering::Acquire) {
+            return Err(self.inner.closed_error());
+        }
         let now = now_ms();
         let plan = plan_batch(records, now, self.inner.limits.max_batch)?;
         let (range, sync) = {
