@@ -253,22 +253,21 @@ impl Records {
                 }
                 continue;
             }
-            let seg = match &self.seg {
-                Some(s) => Arc::clone(s),
-                None => {
-                    let segs = self.part.segments();
-                    let Some(first) = segs.first() else {
-                        return Ok(None);
-                    };
-                    let start = self.part.start_offset.load(Ordering::Acquire);
-                    self.next = self.next.max(first.base).max(start);
-                    let i = segs
-                        .partition_point(|s| s.base <= self.next)
-                        .saturating_sub(1);
-                    let s = Arc::clone(&segs[i]);
-                    self.seg = Some(Arc::clone(&s));
-                    s
-                }
+            if self.seg.is_none() {
+                let segs = self.part.segments();
+                let Some(first) = segs.first() else {
+                    return Ok(None);
+                };
+                let start = self.part.start_offset.load(Ordering::Acquire);
+                self.next = self.next.max(first.base).max(start);
+                let i = segs
+                    .partition_point(|s| s.base <= self.next)
+                    .saturating_sub(1);
+                self.seg = Some(Arc::clone(&segs[i]));
+            }
+            // Borrowed, not cloned: no reference-count traffic per batch.
+            let Some(seg) = self.seg.as_ref() else {
+                return Ok(None);
             };
             let log = seg.log.prefix();
             let found = match &self.previous {
