@@ -319,12 +319,7 @@ impl Consumer {
             if !out.is_empty() || deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(out);
             }
-            if self.owned.iter().any(|o| {
-                self.topic
-                    .partitions()
-                    .get(o.partition as usize)
-                    .is_some_and(|p| !p.is_open() && p.next_offset() <= o.records.position())
-            }) {
+            if self.owned.iter().any(|o| o.records.at_closed_end()) {
                 return Err(Error::Closed(format!("topic {:?}", self.topic.name())));
             }
             self.wait(deadline);

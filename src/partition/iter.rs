@@ -114,16 +114,10 @@ impl Records {
             if let Some(r) = self.next() {
                 return Some(r);
             }
-            if self.failed {
+            if self.failed || self.at_closed_end() {
                 return None;
             }
-            let (part, next) = (&self.part, self.next);
-            if !part.open.load(Ordering::Acquire)
-                && part.next_offset.load(Ordering::Acquire) <= next
-            {
-                return None;
-            }
-            let epoch = self.epoch;
+            let (part, next, epoch) = (&self.part, self.next, self.epoch);
             let ready = || {
                 part.next_offset.load(Ordering::Acquire) > next
                     || !part.open.load(Ordering::Acquire)
@@ -195,6 +189,13 @@ impl Records {
         }
         self.next = self.next.max(seg.next_offset());
         self.seg = None;
+    }
+
+    /// True once the partition is closed (or its topic deleted) and this iterator has read
+    /// every record it holds: nothing more will ever come.
+    pub(crate) fn at_closed_end(&self) -> bool {
+        !self.part.open.load(Ordering::Acquire)
+            && self.part.next_offset.load(Ordering::Acquire) <= self.next
     }
 
     /// True if the partition was truncated since this iterator last looked: its next call
@@ -367,10 +368,7 @@ impl Iterator for Blocking {
             if let Some(r) = self.0.next_timeout(Duration::from_secs(3600)) {
                 return Some(r);
             }
-            let part = &self.0.part;
-            let closed = !part.open.load(Ordering::Acquire)
-                && part.next_offset.load(Ordering::Acquire) <= self.0.next;
-            if self.0.failed || closed {
+            if self.0.failed || self.0.at_closed_end() {
                 return None;
             }
         }

@@ -229,9 +229,7 @@ impl Segment {
     /// # Errors
     /// [`Error::Io`] if trimming or syncing fails.
     pub fn seal(&mut self) -> Result<()> {
-        if let Some(mut w) = self.writer.take() {
-            w.finish(&self.core)?;
-        }
+        self.seal_without_sync()?;
         self.sync()
     }
 
