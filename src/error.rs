@@ -154,6 +154,17 @@ pub enum Error {
     /// The store, topic or partition was closed or deleted; handles to it no longer work.
     #[error("{0} is closed")]
     Closed(String),
+
+    /// [`Partition::append_at`](crate::Partition::append_at) was given offsets it cannot
+    /// place: below the partition's next offset, not strictly increasing, not below `end`, or
+    /// spanning more than 2^32 offsets in one batch. Nothing was written; fix the caller.
+    #[error("cannot place records at these offsets: {reason}")]
+    InvalidPlacement {
+        /// What was wrong.
+        reason: String,
+    },
+    // -- kafka (src/kafka/) variants go below this line --
+    // -- mirror (src/mirror.rs) variants go below this line --
 }
 
 /// Shorthand for `Result<T, pagelog::Error>`.

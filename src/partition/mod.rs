@@ -1,5 +1,6 @@
 //! Partitions: an ordered list of segments with one writer and any number of readers.
 
+mod append;
 mod commit;
 mod compact;
 mod iter;
@@ -15,15 +16,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 
-use crate::config::{FlushPolicy, TopicConfig};
+use crate::config::TopicConfig;
 use crate::error::{Error, Result};
 use crate::flusher::Flusher;
 use crate::hooks::Shared;
 use crate::notify::Notifier;
 use crate::record::{NewRecord, Record};
 use crate::segment::core::SegmentCore;
-use crate::segment::writer::{Full, Limits};
-use crate::segment::{self, Segment, SegmentPaths, now_ms, plan_batch};
+use crate::segment::writer::Limits;
+use crate::segment::{self, BatchRecords, Segment, SegmentPaths, now_ms, plan_batch};
 
 use self::commit::GroupCommit;
 pub use self::compact::CompactionReport;
@@ -185,53 +186,46 @@ impl Partition {
         }
         let now = now_ms();
         let plan = plan_batch(records, now, self.inner.limits.max_batch)?;
-        let (range, sync) = {
-            let mut w = self.inner.writer.lock();
-            self.inner.check_writable(&w)?;
-            if !w.marked_dirty {
-                self.inner.write_checkpoint(false, &w)?;
-                w.marked_dirty = true;
-            }
-            let age_limit = self.inner.config.segment_ms as i64;
-            if w.active
-                .first_timestamp()
-                .is_some_and(|first| plan.max_timestamp.saturating_sub(first) > age_limit)
-            {
-                self.inner.roll(&mut w)?;
-            }
-            let range = match w.active.try_append(records, &plan, now)? {
-                Ok(r) => r,
-                Err(full) => {
-                    if w.active.next_offset() == w.active.base_offset() {
-                        return Err(unfit(full, &plan, &self.inner.config));
-                    }
-                    self.inner.roll(&mut w)?;
-                    w.active
-                        .try_append(records, &plan, now)?
-                        .map_err(|f| unfit(f, &plan, &self.inner.config))?
-                }
-            };
-            self.inner.next_offset.store(range.end, Ordering::Release);
-            let sync = match self.inner.config.flush {
-                FlushPolicy::EveryAppend => true,
-                // Measured against what is durable, not reset per call: however many threads
-                // append, fewer than n acknowledged records are ever unsynced.
-                FlushPolicy::EveryRecords(n) => range.end - self.inner.commit.durable() >= n,
-                FlushPolicy::Never | FlushPolicy::Interval(_) => false,
-            };
-            // Read under the writer lock, which truncation also holds.
-            let epoch = sync.then(|| self.inner.commit.epoch());
-            (range, epoch)
-        };
-        self.inner.notifier.notify();
-        if let Some(epoch) = sync {
-            self.inner.sync_to(range.end, epoch)?;
-        } else if let (FlushPolicy::Interval(_), Some(f)) =
-            (self.inner.config.flush, &self.inner.flusher)
-        {
-            f.note_dirty();
+        self.inner
+            .append_planned(BatchRecords::Contiguous(records), &plan, now, None)
+    }
+
+    /// Appends `records` at the offsets given with them, as one batch covering the offsets
+    /// `[next_offset(), end)`: for copying a log from elsewhere (such as a Kafka partition)
+    /// with its offsets. Offsets the list skips become gaps, read over as after compaction;
+    /// `records` may be empty, which only moves the next offset to `end`. Returns
+    /// `next_offset()..end`.
+    ///
+    /// ```
+    /// # fn main() -> pagelog::Result<()> {
+    /// # let dir = tempfile::tempdir().map_err(|e| pagelog::Error::Io { path: "tmp".into(), source: e })?;
+    /// use pagelog::{NewRecord, Store, TopicConfig};
+    /// let store = Store::open(dir.path())?;
+    /// let p = store.create_topic("copied", TopicConfig::default())?.partition(0)?.clone();
+    /// p.append_at(&[(3, NewRecord::new(b"three")), (7, NewRecord::new(b"seven"))], 10)?;
+    /// assert_eq!(p.next_offset(), 10);
+    /// assert_eq!(p.read(4)?.map(|r| r.offset()), Some(7)); // the first record at or after 4
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidPlacement`] when an offset is below `next_offset()` (also when another
+    /// thread appended first), offsets are not strictly increasing, one is not below `end`, or
+    /// `end` is not above `next_offset()` or more than 2^32 past it; otherwise as
+    /// [`append_batch`](Self::append_batch).
+    pub fn append_at(&self, records: &[(u64, NewRecord<'_>)], end: u64) -> Result<Range<u64>> {
+        if !self.inner.open.load(Ordering::Acquire) {
+            return Err(self.inner.closed_error());
         }
-        Ok(range)
+        let first = self.next_offset();
+        let (placed, last_delta) = append::place(records, first, end)?;
+        let now = now_ms();
+        let plan = append::plan_placed(&placed, now, self.inner.limits.max_batch)?;
+        let batch = BatchRecords::Placed {
+            records: &placed,
+            last_delta,
+        };
+        self.inner.append_planned(batch, &plan, now, Some(first))
     }
 
     /// Makes every record appended before this call durable: `fdatasync` of the segment files
@@ -439,16 +433,5 @@ impl Partition {
 
     pub(crate) fn inner(&self) -> &Arc<Inner> {
         &self.inner
-    }
-}
-
-/// The error for a batch that does not fit even an empty segment.
-fn unfit(full: Full, plan: &crate::codec::batch::BatchPlan, c: &TopicConfig) -> Error {
-    match full {
-        Full::OffsetSpace => Error::OffsetsExhausted,
-        _ => Error::RecordTooLarge {
-            size: plan.len as u64,
-            max: c.segment_bytes,
-        },
     }
 }

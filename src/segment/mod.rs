@@ -23,6 +23,7 @@ use self::core::{SegmentCore, shift};
 pub use self::files::SegmentPaths;
 pub use self::recover::Recovery;
 pub use self::verify::Problem;
+pub(crate) use self::writer::BatchRecords;
 use self::writer::{Full, Limits, SegmentWriter};
 
 /// A segment: a contiguous range of offsets stored in three files named by its base offset.
@@ -138,7 +139,7 @@ impl Segment {
         let now = now_ms();
         let max = Limits::new(&self.config).max_batch;
         let plan = plan_batch(records, now, max)?;
-        match self.try_append(records, &plan, now)? {
+        match self.try_append(BatchRecords::Contiguous(records), &plan, now)? {
             Ok(range) => Ok(range),
             Err(Full::OffsetSpace) => Err(Error::OffsetsExhausted),
             Err(_) => Err(Error::SegmentFull {
@@ -149,7 +150,7 @@ impl Segment {
 
     pub(crate) fn try_append(
         &mut self,
-        records: &[NewRecord<'_>],
+        records: BatchRecords<'_, '_>,
         plan: &batch::BatchPlan,
         now: i64,
     ) -> Result<Result<Range<u64>, Full>> {

@@ -71,7 +71,9 @@ pub fn scan(log: &[u8], base: u64, limits: &Limits) -> Scan {
         s.index.extend(step.offset);
         s.time.extend(step.time);
         s.rule.apply(&step, header.length as usize);
-        s.first_timestamp.get_or_insert(header.first_timestamp);
+        if header.record_count > 0 {
+            s.first_timestamp.get_or_insert(header.first_timestamp);
+        }
         s.max_timestamp = seg_max;
         s.next_offset = header.next_offset();
         pos += header.length as usize;
@@ -448,7 +450,9 @@ pub fn open_active_clean(
     );
     let first_timestamp = if log_len > 0 {
         match core.header_at(core.log.prefix(), 0) {
-            Ok(h) => Some(h.first_timestamp),
+            // An empty first batch has no timestamp; the age roll then starts from the next
+            // record appended (a later roll at most, never an early one).
+            Ok(h) => (h.record_count > 0).then_some(h.first_timestamp),
             // Damaged although the close was clean: let the caller recover the segment.
             Err(_) => return Ok(None),
         }

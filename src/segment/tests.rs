@@ -206,13 +206,17 @@ fn relative_offset_overflow_needs_a_roll() {
         w.next_offset = u64::from(u32::MAX);
     }
     let plan = plan_batch(&[NewRecord::new(b"b")], 0, 1 << 20).unwrap();
-    let r = seg.try_append(&[NewRecord::new(b"b")], &plan, 0).unwrap();
+    let r = seg
+        .try_append(BatchRecords::Contiguous(&[NewRecord::new(b"b")]), &plan, 0)
+        .unwrap();
     assert_eq!(
         r,
         Ok(u64::from(u32::MAX)..u64::from(u32::MAX) + 1),
         "the last relative offset fits"
     );
-    let r = seg.try_append(&[NewRecord::new(b"c")], &plan, 0).unwrap();
+    let r = seg
+        .try_append(BatchRecords::Contiguous(&[NewRecord::new(b"c")]), &plan, 0)
+        .unwrap();
     assert_eq!(r, Err(writer::Full::Offsets));
 }
 

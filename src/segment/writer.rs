@@ -156,18 +156,44 @@ pub enum Full {
     OffsetSpace,
 }
 
+/// The records of one batch to append.
+#[derive(Clone, Copy)]
+pub enum BatchRecords<'a, 'r> {
+    /// Records at consecutive offsets from the segment's next offset (at least one).
+    Contiguous(&'a [NewRecord<'r>]),
+    /// Records at explicit deltas from the segment's next offset, in a batch covering
+    /// `last_delta + 1` offsets; the deltas are strictly increasing and at most `last_delta`.
+    /// May be empty (a batch that only covers offsets).
+    Placed {
+        /// `(offset delta, record)` pairs.
+        records: &'a [(u32, NewRecord<'r>)],
+        /// The batch's last offset minus its base offset.
+        last_delta: u32,
+    },
+}
+
+impl BatchRecords<'_, '_> {
+    /// The batch's last offset minus its base offset.
+    fn last_delta(&self, plan: &BatchPlan) -> u64 {
+        match self {
+            BatchRecords::Contiguous(_) => u64::from(plan.count.saturating_sub(1)),
+            BatchRecords::Placed { last_delta, .. } => u64::from(*last_delta),
+        }
+    }
+}
+
 impl SegmentWriter {
     /// Appends one encoded batch of `records` (planned with `plan`) and publishes it.
     /// `Ok(Err(full))` when it does not fit; nothing is written then.
     pub fn append(
         &mut self,
         core: &SegmentCore,
-        records: &[NewRecord<'_>],
+        records: BatchRecords<'_, '_>,
         plan: &BatchPlan,
         now: i64,
     ) -> Result<Result<Range<u64>, Full>> {
         let first = self.next_offset;
-        let last_rel = (first - core.base) + u64::from(plan.count) - 1;
+        let last_rel = (first - core.base) + records.last_delta(plan);
         if last_rel > u64::from(u32::MAX) {
             return Ok(Err(Full::Offsets));
         }
@@ -206,11 +232,20 @@ impl SegmentWriter {
         else {
             return Ok(Err(Full::Log));
         };
-        batch::encode(dst, first, records, plan, now);
+        match records {
+            BatchRecords::Contiguous(r) => batch::encode(dst, first, r, plan, now),
+            BatchRecords::Placed {
+                records,
+                last_delta,
+            } => batch::encode_placed(dst, first, last_delta, records, plan, now),
+        }
         self.rule.apply(&step, plan.len);
         self.next_offset = last + 1;
         self.max_timestamp = seg_max;
-        self.first_timestamp.get_or_insert(plan.first_timestamp);
+        // A batch without records has no timestamp of its own (recovery skips it the same way).
+        if plan.count > 0 {
+            self.first_timestamp.get_or_insert(plan.first_timestamp);
+        }
         // Publish: log first, then the offsets, then the indexes (see segment::core).
         self.log.publish(position + plan.len);
         core.max_timestamp.store(seg_max, Ordering::Release);

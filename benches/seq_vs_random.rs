@@ -1,0 +1,2 @@
+//! Placeholder while the bench is written (issue 6).
+fn main() {}

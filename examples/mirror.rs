@@ -1,0 +1,2 @@
+//! Placeholder while the mirror is written (issue 7).
+fn main() {}
