@@ -115,6 +115,10 @@ pub struct MapWriter {
     allocated: u64,
     /// How far ahead to reserve when the writer runs out of reserved space.
     chunk: u64,
+    /// How far past each write to prefault pages (0: never), see [`Self::set_prefault`].
+    prefault: u64,
+    /// Bytes below this were prefaulted (or written).
+    populated: u64,
 }
 
 impl MapWriter {
@@ -161,6 +165,8 @@ impl MapWriter {
             map,
             allocated,
             chunk: chunk.max(PAGE),
+            prefault: 0,
+            populated: 0,
         })
     }
 
@@ -195,6 +201,9 @@ impl MapWriter {
         if end as u64 > self.allocated {
             self.reserve(end as u64)?;
         }
+        if self.prefault > 0 && end as u64 > self.populated {
+            self.populate(start as u64, end as u64);
+        }
         match &self.map.raw {
             // SAFETY: `start..end` lies within the mapping (checked above) and within the
             // file's reserved length (`reserve` succeeded), so the access cannot fault. No
@@ -222,6 +231,39 @@ impl MapWriter {
         {
             self.map.published.store(new_len, Ordering::Release);
         }
+    }
+
+    /// Prefaults the pages of the next `window` bytes past each write, one `madvise` call per
+    /// `window` bytes, instead of taking one page fault per page while appending (measured:
+    /// 16 against 13 M records/s for batched 100 B appends). The prefaulted pages are
+    /// dirtied with the zeros they hold, so a sync may write up to `window` bytes past the
+    /// data; the files keep only what is published. 0 turns it off.
+    pub fn set_prefault(&mut self, window: u64) {
+        self.prefault = window;
+    }
+
+    /// Prefaults `[published page, end + window)`, within the reserved space. Best effort:
+    /// on kernels without `MADV_POPULATE_WRITE` (before Linux 5.14) it turns itself off.
+    #[cold]
+    fn populate(&mut self, start: u64, end: u64) {
+        let from = self.populated.max(start - start % PAGE);
+        let to = end
+            .saturating_add(self.prefault)
+            .next_multiple_of(PAGE)
+            .min(self.allocated);
+        if let Some(raw) = &self.map.raw
+            && to > from
+            && raw
+                .advise_range(
+                    memmap2::Advice::PopulateWrite,
+                    from as usize,
+                    (to - from) as usize,
+                )
+                .is_err()
+        {
+            self.prefault = 0;
+        }
+        self.populated = to.max(end);
     }
 
     /// Ensures the file has reserved blocks up to at least `end` bytes.
@@ -370,6 +412,32 @@ mod tests {
         w.publish(10);
         let _ = w.tail_mut((64 << 10) - 5)?;
         assert_eq!(std::fs::metadata(&path)?.len(), 128 << 10);
+        Ok(())
+    }
+
+    #[test]
+    fn prefaulting_stays_in_reserved_space_and_changes_no_contents() -> io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("f");
+        let mut w = MapWriter::create(&path, 1 << 20, 64 << 10)?;
+        // A window larger than the reservation: prefaulting must stop at the reserved end.
+        w.set_prefault(512 << 10);
+        let mut expected = Vec::new();
+        for i in 0..3000u32 {
+            let bytes = i.to_le_bytes();
+            let start = w.published();
+            w.tail_mut(4)?
+                .ok_or_else(|| io::Error::other("full"))?
+                .copy_from_slice(&bytes);
+            w.publish(start + 4);
+            expected.extend_from_slice(&bytes);
+            assert!(w.populated <= w.allocated.max(w.published() as u64));
+        }
+        assert_eq!(w.mapping().prefix(), &expected[..]);
+        assert_eq!(std::fs::metadata(&path)?.len(), 64 << 10);
+        w.trim()?;
+        drop(w);
+        assert_eq!(std::fs::read(&path)?, expected);
         Ok(())
     }
 }

@@ -318,8 +318,9 @@ pub(crate) fn create_files(
         }
     };
     let chunk = writer::LOG_RESERVE_CHUNK;
-    let log =
+    let mut log =
         MapWriter::create(&paths.log, limits.log_capacity, chunk).map_err(io_err(&paths.log))?;
+    log.set_prefault(limits.prefault);
     let index_cap = limits.index_capacity;
     let index = match MapWriter::create(&paths.index, index_cap, index_cap as u64) {
         Ok(w) => w,

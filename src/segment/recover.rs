@@ -243,13 +243,14 @@ pub fn recover(
         stopped: scan.stopped.clone().map(|(p, r)| (p as u64, r)),
     };
     if writable {
-        let log = MapWriter::from_locked(
+        let mut log = MapWriter::from_locked(
             log_file,
             limits.log_capacity,
             scan.valid_end,
             super::writer::LOG_RESERVE_CHUNK,
         )
         .map_err(io_err(&paths.log))?;
+        log.set_prefault(limits.prefault);
         for (w, p) in [(&index, &paths.index), (&time, &paths.time)] {
             w.mapping().sync_data().map_err(io_err(p))?;
         }
@@ -431,8 +432,9 @@ pub fn open_active_clean(
     let index_len = entries_len(&paths.index)?;
     let time_len = entries_len(&paths.time)?;
     let chunk = super::writer::LOG_RESERVE_CHUNK;
-    let log = MapWriter::open(&paths.log, limits.log_capacity, log_len, chunk)
+    let mut log = MapWriter::open(&paths.log, limits.log_capacity, log_len, chunk)
         .map_err(io_err(&paths.log))?;
+    log.set_prefault(limits.prefault);
     let index_cap = limits.index_capacity.max(index_len);
     let index = MapWriter::open(&paths.index, index_cap, index_len, index_cap as u64)
         .map_err(io_err(&paths.index))?;

@@ -28,7 +28,13 @@ pub struct Limits {
     pub index_interval: u64,
     /// Largest batch.
     pub max_batch: u32,
+    /// How far ahead of the log's tail to prefault pages (see `MapWriter::set_prefault`).
+    pub prefault: u64,
 }
+
+/// The prefault window when syncs are rare. Off under `FlushPolicy::EveryAppend`, where each
+/// sync would also write the prefaulted zero pages past a large record.
+const PREFAULT_WINDOW: u64 = 256 << 10;
 
 impl Limits {
     /// Limits for segments of a topic with this (validated) configuration.
@@ -45,6 +51,10 @@ impl Limits {
             time_capacity: time_entries * TIME_ENTRY_LEN,
             index_interval: u64::from(c.index_interval_bytes),
             max_batch: c.max_batch_bytes.min(c.segment_bytes as u32),
+            prefault: match c.flush {
+                crate::config::FlushPolicy::EveryAppend => 0,
+                _ => PREFAULT_WINDOW,
+            },
         }
     }
 }
