@@ -105,6 +105,17 @@ fn scan_pagelog(p: &Partition) -> u64 {
     sum
 }
 
+/// The same scan through `Records::next_ref`, which lends each record instead of handing out
+/// a `Record` that holds a reference count on the segment's mapping.
+fn scan_pagelog_ref(p: &Partition) -> u64 {
+    let mut sum = 0u64;
+    let mut it = p.iter();
+    while let Some(r) = it.next_ref() {
+        sum += r.unwrap().value()[0] as u64;
+    }
+    sum
+}
+
 fn scan_commitlog(log: &CommitLog) -> u64 {
     let mut sum = 0u64;
     let mut off = 0;
@@ -160,6 +171,7 @@ fn bench_reads(c: &mut Criterion) {
     let expect: u64 = (0..N).map(|i| value(i)[0] as u64).sum();
     for (_, t) in &topics {
         assert_eq!(scan_pagelog(t.partition(0).unwrap()), expect);
+        assert_eq!(scan_pagelog_ref(t.partition(0).unwrap()), expect);
     }
     assert_eq!(scan_commitlog(&cl_single), expect);
     assert_eq!(scan_commitlog(&cl_batch), expect);
@@ -185,6 +197,9 @@ fn bench_reads(c: &mut Criterion) {
         let p = t.partition(0).unwrap();
         g.bench_function(format!("pagelog/{label}"), |b| {
             b.iter(|| black_box(scan_pagelog(p)))
+        });
+        g.bench_function(format!("pagelog_ref/{label}"), |b| {
+            b.iter(|| black_box(scan_pagelog_ref(p)))
         });
     }
     g.bench_function("commitlog/single", |b| {

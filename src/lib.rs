@@ -68,7 +68,7 @@ pub use partition::{
     Blocking, CompactionReport, Partition, PartitionInfo, Records, RetentionReport,
 };
 pub use partitioner::{murmur2, partition_for_key};
-pub use record::{Header, Headers, NewRecord, Record};
+pub use record::{Header, Headers, NewRecord, Record, RecordRef};
 pub use segment::{Problem, Recovery, Segment, SegmentPaths, VerifyReport};
 pub use store::{LOCK_FILE, Store};
 pub use topic::{Topic, validate_topic_name};

@@ -179,6 +179,24 @@ fn damaged_batches_stop_iteration_unless_skipping_is_asked_for() {
         .collect();
     assert_eq!(offsets, (0..20).filter(|&o| o != 5).collect::<Vec<_>>());
     assert!(matches!(p.read(5), Err(Error::ChecksumMismatch { .. })));
+
+    // Lent records report the same damage the same way.
+    let mut it = p.iter();
+    let mut strict_ref = Vec::new();
+    while let Some(r) = it.next_ref() {
+        strict_ref.push(r.map(|r| r.offset()));
+    }
+    assert_eq!(strict_ref.len(), 6);
+    assert!(matches!(strict_ref[5], Err(Error::ChecksumMismatch { .. })));
+    let mut it = p.iter().skip_damaged();
+    let (mut ok, mut errors) = (Vec::new(), 0);
+    while let Some(r) = it.next_ref() {
+        match r {
+            Ok(r) => ok.push(r.offset()),
+            Err(_) => errors += 1,
+        }
+    }
+    assert_eq!((ok, errors), (offsets, 1));
 }
 
 #[test]
@@ -443,4 +461,96 @@ fn a_raised_start_offset_applies_to_positioned_iterators() {
         30,
         "skips to the new start"
     );
+}
+
+#[test]
+fn lent_records_match_owned_ones_across_segments_gaps_and_truncation() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let p = topic(&store, "t", 1).partition(0).unwrap().clone();
+    let headers = [pagelog::Header {
+        key: "h",
+        value: b"hv",
+    }];
+    for i in 0..300u64 {
+        let v = format!("v{i}");
+        let k = format!("k{i}");
+        let r = match i % 3 {
+            0 => NewRecord::new(v.as_bytes())
+                .key(k.as_bytes())
+                .headers(&headers),
+            1 => NewRecord::tombstone(k.as_bytes()),
+            _ => NewRecord::new(v.as_bytes()),
+        };
+        p.append(r.timestamp(i as i64)).unwrap();
+    }
+    // A placed batch with a gap, then more appends.
+    p.append_at(&[(305, NewRecord::new(b"placed"))], 310)
+        .unwrap();
+    p.append_batch(&[NewRecord::new(b"a"), NewRecord::new(b"b")])
+        .unwrap();
+    assert!(p.info().segments > 1);
+
+    type Seen = (
+        u64,
+        i64,
+        Option<Vec<u8>>,
+        Option<Vec<u8>>,
+        Vec<(String, Vec<u8>)>,
+    );
+    let owned = |from: u64| -> Vec<Seen> {
+        p.iter_from(from)
+            .unwrap()
+            .map(|r| {
+                let r = r.unwrap();
+                let h = r
+                    .headers()
+                    .map(|(k, v)| (k.to_string(), v.to_vec()))
+                    .collect();
+                (
+                    r.offset(),
+                    r.timestamp(),
+                    r.key().map(<[u8]>::to_vec),
+                    r.value_opt().map(<[u8]>::to_vec),
+                    h,
+                )
+            })
+            .collect()
+    };
+    let lent = |from: u64| -> Vec<Seen> {
+        let mut it = p.iter_from(from).unwrap();
+        let mut out = Vec::new();
+        while let Some(r) = it.next_ref() {
+            let r = r.unwrap();
+            let h = r
+                .headers()
+                .map(|(k, v)| (k.to_string(), v.to_vec()))
+                .collect();
+            out.push((
+                r.offset(),
+                r.timestamp(),
+                r.key().map(<[u8]>::to_vec),
+                r.value_opt().map(<[u8]>::to_vec),
+                h,
+            ));
+        }
+        out
+    };
+    for from in [0, 1, 150, 299, 301, 305, 309, 311, 312] {
+        assert_eq!(lent(from), owned(from), "from {from}");
+    }
+    let all = lent(0);
+    assert_eq!(all.len(), 303);
+    assert_eq!(all[0].4, vec![("h".to_string(), b"hv".to_vec())]);
+    assert_eq!(all[1].3, None, "a tombstone");
+    assert_eq!(all[300].0, 305);
+
+    // A lending iterator positioned past a truncation point moves back like an owning one.
+    let mut it = p.iter_from(200).unwrap();
+    assert_eq!(it.next_ref().unwrap().unwrap().offset(), 200);
+    p.truncate_to(100).unwrap();
+    p.append(NewRecord::new(b"after")).unwrap();
+    let r = it.next_ref().unwrap().unwrap();
+    assert_eq!((r.offset(), r.value()), (100, &b"after"[..]));
+    assert!(it.next_ref().is_none());
 }

@@ -61,8 +61,28 @@ pub fn put_s(dst: &mut [u8], v: i64) -> usize {
 /// # Errors
 /// [`DecodeError::Varint`] when the input ends inside the varint or it is longer than 10 bytes
 /// or overflows 64 bits.
-#[inline]
+#[inline(always)]
 pub fn get_u(src: &[u8], pos: &mut usize) -> Result<u64, DecodeError> {
+    // Most varints in a record (lengths, deltas, counts) are one or two bytes.
+    let i = *pos;
+    if let Some(&b0) = src.get(i)
+        && b0 < 0x80
+    {
+        *pos = i + 1;
+        return Ok(u64::from(b0));
+    }
+    if let Some(&[b0, b1]) = src.get(i..i + 2)
+        && b1 < 0x80
+    {
+        *pos = i + 2;
+        return Ok(u64::from(b0 & 0x7f) | (u64::from(b1) << 7));
+    }
+    get_u_slow(src, pos)
+}
+
+/// [`get_u`] for varints of three bytes or more, and for errors.
+#[inline(never)]
+fn get_u_slow(src: &[u8], pos: &mut usize) -> Result<u64, DecodeError> {
     let mut result: u64 = 0;
     let mut shift = 0u32;
     let mut i = *pos;

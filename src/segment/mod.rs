@@ -17,7 +17,7 @@ use std::sync::Arc;
 use crate::codec::batch::{self, RecordIter};
 use crate::config::TopicConfig;
 use crate::error::{Error, Result, io_err};
-use crate::record::{NewRecord, Record};
+use crate::record::{Fields, NewRecord, Record};
 
 use self::core::{SegmentCore, shift};
 pub use self::files::SegmentPaths;
@@ -363,11 +363,8 @@ pub(crate) fn read_at(core: &SegmentCore, offset: u64) -> Result<Option<Record>>
     for r in RecordIter::new(bytes, &loc.header) {
         let r = r.map_err(|e| core.corrupt(loc.position, shift(e, loc.position)))?;
         if loc.header.base_offset + u64::from(r.offset_delta) >= offset {
-            return Ok(Some(Record::from_raw(
-                &core.log,
-                loc.header.base_offset,
-                &r,
-            )));
+            let fields = Fields::new(bytes, loc.position, loc.header.base_offset, &r);
+            return Ok(Some(Record::new(&core.log, fields)));
         }
     }
     // Only possible in a compacted batch whose tail records were removed: the next batch.
