@@ -32,8 +32,8 @@ pub struct Limits {
     pub prefault: u64,
 }
 
-/// The prefault window when syncs are rare. Off under `FlushPolicy::EveryAppend`, where each
-/// sync would also write the prefaulted zero pages past a large record.
+/// The prefault window when syncs are rare. Under `FlushPolicy::EveryAppend` only the pages a
+/// batch covers are prefaulted: each sync would also write zero pages prefaulted past it.
 const PREFAULT_WINDOW: u64 = 256 << 10;
 
 impl Limits {
