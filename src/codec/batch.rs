@@ -410,6 +410,52 @@ impl<'a> RecordIter<'a> {
         r
     }
 
+    /// Steps over the records whose offset delta is below `delta`, reading only each one's
+    /// length and offset delta: for a batch whose CRC was checked, a lookup inside it need
+    /// not decode the records before the one it wants. Lengths and the order of deltas are
+    /// still checked; an error ends the iteration like one from `next`.
+    ///
+    /// # Errors
+    /// As [`Iterator::next`].
+    pub fn skip_below(&mut self, delta: u32) -> Result<(), DecodeError> {
+        while self.left > 0 && !self.failed {
+            let start = self.pos;
+            let mut p = start;
+            let step = varint::get_u(self.batch, &mut p).and_then(|len| {
+                let end = p
+                    .checked_add(usize::try_from(len).unwrap_or(usize::MAX))
+                    .filter(|&e| e <= self.batch.len())
+                    .ok_or(DecodeError::Invalid {
+                        at: start,
+                        reason: "record length past end of batch",
+                    })?;
+                let d = varint::get_u(&self.batch[..end], &mut p)?;
+                Ok((end, d))
+            });
+            let (end, d) = match step {
+                Ok(v) => v,
+                Err(e) => {
+                    self.failed = true;
+                    return Err(e);
+                }
+            };
+            if d >= u64::from(delta) {
+                break;
+            }
+            if d < self.next_min_delta {
+                self.failed = true;
+                return Err(DecodeError::Invalid {
+                    at: start,
+                    reason: "record offset delta out of order or out of range",
+                });
+            }
+            self.pos = end;
+            self.left -= 1;
+            self.next_min_delta = d + 1;
+        }
+        Ok(())
+    }
+
     /// Continues an iteration saved with [`state`](Self::state).
     pub fn resume(batch: &'a [u8], header: &BatchHeader, state: IterState) -> Self {
         Self {

@@ -297,7 +297,18 @@ impl Records {
                             return Err(e);
                         }
                     };
-                    self.current = Some((loc, RecordIter::new(bytes, &loc.header).state()));
+                    let mut records = RecordIter::new(bytes, &loc.header);
+                    // Starting inside the batch: step over the records before `next` by
+                    // length (the CRC vouches for them) instead of decoding each.
+                    let delta = self.next.saturating_sub(loc.header.base_offset);
+                    if delta > 0 {
+                        let delta = u32::try_from(delta).unwrap_or(u32::MAX);
+                        if let Err(e) = records.skip_below(delta) {
+                            self.damaged = Some(loc);
+                            return Err(seg.corrupt(loc.position, shift(e, loc.position)));
+                        }
+                    }
+                    self.current = Some((loc, records.state()));
                 }
                 None => {
                     // The end of this segment's committed data. Move on only once a later

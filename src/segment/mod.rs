@@ -360,7 +360,13 @@ pub(crate) fn read_at(core: &SegmentCore, offset: u64) -> Result<Option<Record>>
         return Ok(None);
     };
     let bytes = core.batch_bytes(&loc)?;
-    for r in RecordIter::new(bytes, &loc.header) {
+    let mut records = RecordIter::new(bytes, &loc.header);
+    // The CRC vouches for the records before the target: step over them by length.
+    let delta = u32::try_from(offset.saturating_sub(loc.header.base_offset)).unwrap_or(u32::MAX);
+    records
+        .skip_below(delta)
+        .map_err(|e| core.corrupt(loc.position, shift(e, loc.position)))?;
+    for r in records {
         let r = r.map_err(|e| core.corrupt(loc.position, shift(e, loc.position)))?;
         if loc.header.base_offset + u64::from(r.offset_delta) >= offset {
             let fields = Fields::new(bytes, loc.position, loc.header.base_offset, &r);
