@@ -15,6 +15,13 @@
 //! cargo run --example topics -- compact  --dir DIR --topic NAME
 //! cargo run --example topics -- enforce-retention --dir DIR --topic NAME
 //! cargo run --example topics -- truncate --dir DIR --topic NAME --partition P --offset O
+//! cargo run --example topics -- export   --dir DIR --topic NAME --log-dir KAFKA_LOG_DIR
+//!                                        [--partition P] [--from O] [--to O]
+//!                                        [--segment-bytes BYTES] [--index-interval-bytes BYTES]
+//!                                        [--progress-bytes BYTES]
+//! cargo run --example topics -- import   --dir DIR --topic NAME --partition-dir KAFKA_PARTITION_DIR
+//!                                        [--partition P] [--create [--partitions N]]
+//!                                        [--skip-unsupported] [--progress-bytes BYTES]
 //! ```
 //!
 //! * `create` makes a topic with `N` partitions (default 1). `--segment-bytes` (default
@@ -51,6 +58,25 @@
 //! * `truncate` discards every record of partition `P` at and above offset `O`, which must lie
 //!   between the partition's start and next offset; appends continue at `O`. Prints
 //!   `Truncated partition P of topic NAME: next offset O (was E).`
+//! * `export` writes each partition (or only `--partition P`, optionally only offsets
+//!   `--from O` (default: start) up to `--to O` (exclusive, default: end)) as a Kafka
+//!   partition directory `KAFKA_LOG_DIR/NAME-P/` of `<20-digit base>.log` segments of
+//!   RecordBatch v2 with Kafka's `.index` and `.timeindex` (`--segment-bytes`, default
+//!   1073741824, and `--index-interval-bytes`, default 4096, as Kafka's settings of those
+//!   names). Refuses a target directory that exists. Prints one line per partition:
+//!   `Exported partition P of topic NAME to PATH: R records, offsets S..E, N segments, B bytes.`
+//! * `import` reads a Kafka partition directory (as a broker writes it: `.log` segments of
+//!   RecordBatch v2, uncompressed or gzip) into partition `P` (default 0) with the same
+//!   offsets; the partition must not already hold offsets at or above the Kafka log's
+//!   first one. `--create` creates the topic first if it does not exist (with
+//!   `--partitions N`, default 1). Batches with codecs other than gzip stop the import unless
+//!   `--skip-unsupported` leaves them as gaps. Prints
+//!   `Imported R records into partition P of topic NAME: offsets S..E, B bytes from N segments.`
+//!   then one `Not carried: ...` line per thing dropped (control batches, producer ids, null
+//!   header values, a torn tail, ignored files, ...; docs/KAFKA.md lists them).
+//! * `export` and `import` print progress to stderr every `--progress-bytes` bytes (default
+//!   67108864, 64 MiB) of log written or read: `export: partition 0: 128.0 MiB, 1048576
+//!   records, offset 1048576 of 4000000` / `import: 128.0 of 512.3 MiB, 1048576 records`.
 //!
 //! Every command exits 0 on success; on failure it prints one line `error: ...` on stderr
 //! and exits 1. Except for `create`, `DIR` must exist. A store is locked by the process
@@ -68,7 +94,7 @@ use common::{
     Arg, Args, Result, format_cleanup_policy, format_flush, open_existing, parse_cleanup_policy,
     parse_flush, required,
 };
-use pagelog::{CompactionReport, Error, RetentionReport, Store, Topic, TopicConfig};
+use pagelog::{CompactionReport, Error, RetentionReport, Store, Topic, TopicConfig, kafka};
 
 const USAGE: &str = "\
 usage: topics create   --dir DIR --topic NAME [--partitions N] [--segment-bytes BYTES]
@@ -82,6 +108,12 @@ usage: topics create   --dir DIR --topic NAME [--partitions N] [--segment-bytes 
        topics compact  --dir DIR --topic NAME
        topics enforce-retention --dir DIR --topic NAME
        topics truncate --dir DIR --topic NAME --partition P --offset O
+       topics export   --dir DIR --topic NAME --log-dir KAFKA_LOG_DIR [--partition P]
+                       [--from O] [--to O] [--segment-bytes BYTES]
+                       [--index-interval-bytes BYTES] [--progress-bytes BYTES]
+       topics import   --dir DIR --topic NAME --partition-dir KAFKA_PARTITION_DIR
+                       [--partition P] [--create] [--partitions N] [--skip-unsupported]
+                       [--progress-bytes BYTES]
 
 Manages the topics of a pagelog store directory (like kafka-topics.sh).
 
@@ -101,13 +133,21 @@ Manages the topics of a pagelog store directory (like kafka-topics.sh).
   --if-not-exists               `create` succeeds if the topic already exists
   --partition P                 partition to `truncate`
   --offset O                    `truncate` discards the records at and above O
+  --log-dir KAFKA_LOG_DIR       `export` writes KAFKA_LOG_DIR/NAME-P/ for each partition
+  --from O / --to O             `export` only offsets O.. / ..O (exclusive)
+  --partition-dir DIR           `import` reads this Kafka partition directory (e.g. orders-0)
+  --create                      `import` creates the topic if it does not exist
+  --skip-unsupported            `import` leaves batches it cannot decode as gaps
+  --progress-bytes BYTES        progress on stderr every BYTES of log (default 67108864)
   -h, --help                    print this help
 
 Commands: create, list, describe, delete; compact (compaction pass now, prints its report);
-enforce-retention (retention pass now, prints its report); truncate.
+enforce-retention (retention pass now, prints its report); truncate; export and import
+(Kafka partition directories: RecordBatch v2 with Kafka's indexes; see docs/KAFKA.md).
 ";
 
-const COMMANDS: &str = "create, list, describe, delete, compact, enforce-retention or truncate";
+const COMMANDS: &str =
+    "create, list, describe, delete, compact, enforce-retention, truncate, export or import";
 
 /// The options each command accepts.
 fn allowed(command: &str) -> Option<&'static [&'static str]> {
@@ -130,6 +170,27 @@ fn allowed(command: &str) -> Option<&'static [&'static str]> {
         "list" => &["dir"],
         "describe" | "delete" | "compact" | "enforce-retention" => &["dir", "topic"],
         "truncate" => &["dir", "topic", "partition", "offset"],
+        "export" => &[
+            "dir",
+            "topic",
+            "log-dir",
+            "partition",
+            "from",
+            "to",
+            "segment-bytes",
+            "index-interval-bytes",
+            "progress-bytes",
+        ],
+        "import" => &[
+            "dir",
+            "topic",
+            "partition-dir",
+            "partition",
+            "create",
+            "partitions",
+            "skip-unsupported",
+            "progress-bytes",
+        ],
         _ => return None,
     })
 }
@@ -154,6 +215,13 @@ struct Opts {
     if_not_exists: bool,
     partition: Option<u32>,
     offset: Option<u64>,
+    log_dir: Option<PathBuf>,
+    partition_dir: Option<PathBuf>,
+    from: Option<u64>,
+    to: Option<u64>,
+    create: bool,
+    skip_unsupported: bool,
+    progress_bytes: Option<u64>,
 }
 
 fn main() -> ExitCode {
@@ -192,6 +260,15 @@ fn run() -> Result<()> {
             Arg::Long(ref f) if f == "if-not-exists" => o.if_not_exists = true,
             Arg::Long(ref f) if f == "partition" => o.partition = Some(args.parse()?),
             Arg::Long(ref f) if f == "offset" => o.offset = Some(args.parse()?),
+            Arg::Long(ref f) if f == "log-dir" => o.log_dir = Some(args.value()?.into()),
+            Arg::Long(ref f) if f == "partition-dir" => {
+                o.partition_dir = Some(args.value()?.into());
+            }
+            Arg::Long(ref f) if f == "from" => o.from = Some(args.parse()?),
+            Arg::Long(ref f) if f == "to" => o.to = Some(args.parse()?),
+            Arg::Long(ref f) if f == "create" => o.create = true,
+            Arg::Long(ref f) if f == "skip-unsupported" => o.skip_unsupported = true,
+            Arg::Long(ref f) if f == "progress-bytes" => o.progress_bytes = Some(args.parse()?),
             Arg::Positional(ref c) if o.command.is_none() => o.command = Some(c.clone()),
             other => return Err(args.unexpected(&other)),
         }
@@ -218,6 +295,8 @@ fn run() -> Result<()> {
         "delete" => delete(o),
         "compact" => compact(o),
         "enforce-retention" => enforce_retention(o),
+        "export" => export(o),
+        "import" => import(o),
         _ => truncate(o),
     }
 }
@@ -476,6 +555,130 @@ fn truncate(o: Opts) -> Result<()> {
         topic.name(),
         p.next_offset()
     )?;
+    drop(topic);
+    out.flush()?;
+    store.close()?;
+    Ok(())
+}
+
+const MIB: f64 = (1 << 20) as f64;
+
+fn export(o: Opts) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    let log_dir = required(o.log_dir.clone(), "--log-dir")?;
+    let mut options = kafka::ExportOptions {
+        from: o.from,
+        to: o.to,
+        ..kafka::ExportOptions::default()
+    };
+    if let Some(b) = o.segment_bytes {
+        options.segment_bytes = u32::try_from(b)
+            .map_err(|_| format!("--segment-bytes {b} is above Kafka's limit of 2147483647"))?;
+    }
+    if let Some(b) = o.index_interval_bytes {
+        options.index_interval_bytes = b;
+    }
+    if let Some(b) = o.progress_bytes {
+        options.progress_interval_bytes = b.max(1);
+    }
+    let only = o.partition;
+    let (store, topic) = open_topic(o)?;
+    let partitions: Vec<_> = match only {
+        Some(p) => vec![topic.partition(p)?.clone()],
+        None => topic.partitions().to_vec(),
+    };
+    for p in &partitions {
+        let id = p.id();
+        let mut progress = |pr: &kafka::ExportProgress| {
+            if pr.offset < pr.end {
+                eprintln!(
+                    "export: partition {id}: {:.1} MiB, {} records, offset {} of {}",
+                    pr.bytes as f64 / MIB,
+                    pr.records,
+                    pr.offset,
+                    pr.end
+                );
+            }
+        };
+        let r = kafka::export_with_progress(p, &log_dir, &options, &mut progress)?;
+        writeln!(
+            out,
+            "Exported partition {id} of topic {} to {}: {}, offsets {}..{}, {}, {}.",
+            topic.name(),
+            r.dir.display(),
+            count(r.records, "record", ""),
+            r.start_offset,
+            r.end_offset,
+            count(r.segments, "segment", ""),
+            count(r.bytes, "byte", ""),
+        )?;
+    }
+    drop(partitions);
+    drop(topic);
+    out.flush()?;
+    store.close()?;
+    Ok(())
+}
+
+fn import(o: Opts) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    let source = required(o.partition_dir.clone(), "--partition-dir")?;
+    if !source.is_dir() {
+        return Err(format!(
+            "Kafka partition directory {} does not exist",
+            source.display()
+        )
+        .into());
+    }
+    let dir = required(o.dir.clone(), "--dir")?;
+    let name = required(o.topic.clone(), "--topic")?;
+    let store = if o.create {
+        pagelog::validate_topic_name(&name)?;
+        Store::open(&dir)?
+    } else {
+        open_existing(&dir)?
+    };
+    let topic = match store.topic(&name) {
+        Err(Error::TopicNotFound(_)) if o.create => store.create_topic(
+            &name,
+            TopicConfig::default().partitions(o.partitions.unwrap_or(1)),
+        )?,
+        other => other?,
+    };
+    let id = o.partition.unwrap_or(0);
+    let p = topic.partition(id)?.clone();
+    let mut options = kafka::ImportOptions {
+        skip_unsupported: o.skip_unsupported,
+        ..kafka::ImportOptions::default()
+    };
+    if let Some(b) = o.progress_bytes {
+        options.progress_interval_bytes = b.max(1);
+    }
+    let mut progress = |pr: &kafka::ImportProgress| {
+        if pr.bytes < pr.total_bytes {
+            eprintln!(
+                "import: {:.1} of {:.1} MiB, {} records",
+                pr.bytes as f64 / MIB,
+                pr.total_bytes as f64 / MIB,
+                pr.records
+            );
+        }
+    };
+    let r = kafka::import_with_progress(&source, &p, &options, &mut progress)?;
+    writeln!(
+        out,
+        "Imported {} into partition {id} of topic {}: offsets {}..{}, {} from {}.",
+        count(r.records, "record", ""),
+        topic.name(),
+        p.start_offset(),
+        r.next_offset,
+        count(r.bytes, "byte", ""),
+        count(r.segments, "segment", ""),
+    )?;
+    for note in r.not_carried() {
+        writeln!(out, "Not carried: {note}")?;
+    }
+    drop(p);
     drop(topic);
     out.flush()?;
     store.close()?;

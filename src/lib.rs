@@ -49,6 +49,10 @@ mod flusher;
 mod fsutil;
 mod group;
 mod hooks;
+#[cfg(feature = "kafka")]
+pub mod kafka;
+#[cfg(feature = "mirror")]
+pub mod mirror;
 mod mmap;
 mod notify;
 mod partition;

@@ -172,7 +172,7 @@ impl Partition {
     }
 
     /// Appends `records` as one batch (one header, one CRC) with contiguous offsets; returns
-    /// the range of offsets assigned. Under [`FlushPolicy::EveryAppend`] it returns once the
+    /// the range of offsets assigned. Under [`FlushPolicy::EveryAppend`](crate::FlushPolicy::EveryAppend) it returns once the
     /// batch is durable.
     ///
     /// # Errors

@@ -6,7 +6,7 @@ use crate::codec::batch::{self, BatchHeader, RecordIter};
 use crate::codec::index::{OFFSET_ENTRY_LEN, OffsetEntry, TIME_ENTRY_LEN, TimeEntry};
 use crate::segment::core::{SegmentCore, decode_error, shift};
 
-/// One problem found by [`verify`].
+/// One problem found by [`Segment::verify`](crate::Segment::verify).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     /// The damaged file.
