@@ -243,28 +243,27 @@ impl<'a> RecordRef<'a> {
     record_accessors!();
 }
 
+/// The `Debug` form of a [`Record`] or [`RecordRef`] named `name`.
+macro_rules! debug_record {
+    ($name:literal) => {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct($name)
+                .field("offset", &self.offset())
+                .field("timestamp", &self.timestamp())
+                .field("key", &self.key().map(String::from_utf8_lossy))
+                .field("value", &self.value_opt().map(String::from_utf8_lossy))
+                .field("headers", &self.header_count())
+                .finish()
+        }
+    };
+}
+
 impl fmt::Debug for RecordRef<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RecordRef")
-            .field("offset", &self.offset())
-            .field("timestamp", &self.timestamp())
-            .field("key", &self.key().map(String::from_utf8_lossy))
-            .field("value", &self.value_opt().map(String::from_utf8_lossy))
-            .field("headers", &self.header_count())
-            .finish()
-    }
+    debug_record!("RecordRef");
 }
 
 impl fmt::Debug for Record {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Record")
-            .field("offset", &self.offset())
-            .field("timestamp", &self.timestamp())
-            .field("key", &self.key().map(String::from_utf8_lossy))
-            .field("value", &self.value_opt().map(String::from_utf8_lossy))
-            .field("headers", &self.header_count())
-            .finish()
-    }
+    debug_record!("Record");
 }
 
 /// Iterator over a record's headers as `(key, value)`.

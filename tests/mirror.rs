@@ -26,6 +26,8 @@
 #![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::HashMap;
 use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -522,58 +524,13 @@ fn python_check(addr: &str, topic: &str, got: &[Vec<(i64, Content)>]) -> bool {
 // The example binary
 // ---------------------------------------------------------------------------------------
 
-/// Newest modification time of the files under `dir`.
-fn newest(dir: &Path) -> SystemTime {
-    let mut t = SystemTime::UNIX_EPOCH;
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        let m = if path.is_dir() {
-            newest(&path)
-        } else {
-            entry.metadata().unwrap().modified().unwrap()
-        };
-        t = t.max(m);
-    }
-    t
-}
-
 /// `examples/mirror`, built (with the `mirror` feature) into this test's target directory if
 /// missing or older than the sources.
 fn mirror_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let exe = std::env::current_exe().unwrap();
-        let profile_dir = exe.parent().unwrap().parent().unwrap(); // target/debug/deps/..
-        let bin = profile_dir
-            .join("examples")
-            .join(format!("mirror{}", std::env::consts::EXE_SUFFIX));
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let sources = newest(&root.join("src")).max(newest(&root.join("examples")));
-        let stale = std::fs::metadata(&bin)
-            .and_then(|m| m.modified())
-            .map_or(true, |built| built < sources);
-        if stale {
-            let target = profile_dir
-                .ancestors()
-                .find(|a| a.join("CACHEDIR.TAG").is_file())
-                .unwrap_or_else(|| profile_dir.parent().unwrap());
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let mut cmd = Command::new(cargo);
-            cmd.current_dir(root)
-                .args(["build", "--example", "mirror", "--features", "mirror"])
-                .arg("--target-dir")
-                .arg(target);
-            let triple_dir = profile_dir.parent().unwrap();
-            if triple_dir != target {
-                cmd.arg("--target").arg(triple_dir.file_name().unwrap());
-            }
-            if profile_dir.file_name().and_then(|n| n.to_str()) == Some("release") {
-                cmd.arg("--release");
-            }
-            let status = cmd.status().expect("run cargo build --example mirror");
-            assert!(status.success(), "cargo build --example mirror failed");
-        }
-        bin
+        common::built_examples(&["mirror"], &["--features", "mirror"])
+            .join(format!("mirror{}", std::env::consts::EXE_SUFFIX))
     })
 }
 

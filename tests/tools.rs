@@ -7,12 +7,13 @@
 //! built first with `cargo build --examples`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::SystemTime;
 
 const EXAMPLES: [&str; 5] = [
     "topics",
@@ -22,66 +23,10 @@ const EXAMPLES: [&str; 5] = [
     "producer_consumer",
 ];
 
-/// Newest modification time of the files under `dir`.
-fn newest(dir: &Path) -> SystemTime {
-    let mut t = SystemTime::UNIX_EPOCH;
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        let m = if path.is_dir() {
-            newest(&path)
-        } else {
-            entry.metadata().unwrap().modified().unwrap()
-        };
-        t = t.max(m);
-    }
-    t
-}
-
 /// The directory holding the built examples, building them if needed.
 fn examples_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let exe = std::env::current_exe().unwrap();
-        let profile_dir = exe.parent().unwrap().parent().unwrap(); // target/debug/deps/..
-        let dir = profile_dir.join("examples");
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let sources = newest(&root.join("src")).max(newest(&root.join("examples")));
-        let stale = EXAMPLES.iter().any(|name| {
-            let bin = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-            std::fs::metadata(&bin)
-                .and_then(|m| m.modified())
-                .map_or(true, |built| built < sources)
-        });
-        if stale {
-            // Build into the target directory this test runs from: the ancestor holding
-            // cargo's CACHEDIR.TAG (`<target>/debug`, or `<target>/<triple>/debug`).
-            let target = profile_dir
-                .ancestors()
-                .find(|a| a.join("CACHEDIR.TAG").is_file())
-                .unwrap_or_else(|| profile_dir.parent().unwrap());
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let mut cmd = Command::new(cargo);
-            cmd.current_dir(root)
-                .args(["build", "--examples", "--target-dir"])
-                .arg(target);
-            let triple_dir = profile_dir.parent().unwrap();
-            if triple_dir != target {
-                cmd.arg("--target").arg(triple_dir.file_name().unwrap());
-            }
-            match profile_dir.file_name().and_then(|n| n.to_str()) {
-                Some("debug") | None => {}
-                Some("release") => {
-                    cmd.arg("--release");
-                }
-                Some(other) => {
-                    cmd.args(["--profile", other]);
-                }
-            }
-            let status = cmd.status().expect("run cargo build --examples");
-            assert!(status.success(), "cargo build --examples failed");
-        }
-        dir
-    })
+    DIR.get_or_init(|| common::built_examples(&EXAMPLES, &[]))
 }
 
 /// What a tool did.

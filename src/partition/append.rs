@@ -121,15 +121,7 @@ pub(super) fn plan_placed(
     now: i64,
     max: u32,
 ) -> Result<BatchPlan> {
-    let too_large = |size| Error::RecordTooLarge {
-        size,
-        max: u64::from(max),
-    };
-    let plan = batch::measure_placed(placed, now).ok_or_else(|| too_large(u64::MAX))?;
-    if plan.len > max as usize {
-        return Err(too_large(plan.len as u64));
-    }
-    Ok(plan)
+    crate::segment::within_limit(batch::measure_placed(placed, now), max)
 }
 
 /// The error for a batch that does not fit even an empty segment.

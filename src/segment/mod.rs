@@ -291,11 +291,17 @@ pub(crate) fn plan_batch(
     if records.is_empty() {
         return Err(Error::EmptyBatch);
     }
+    within_limit(batch::measure(records, now), max)
+}
+
+/// A measured batch (`None`: too large to measure) if it is at most `max` bytes, else
+/// [`Error::RecordTooLarge`].
+pub(crate) fn within_limit(plan: Option<batch::BatchPlan>, max: u32) -> Result<batch::BatchPlan> {
     let too_large = |size| Error::RecordTooLarge {
         size,
         max: u64::from(max),
     };
-    let plan = batch::measure(records, now).ok_or_else(|| too_large(u64::MAX))?;
+    let plan = plan.ok_or_else(|| too_large(u64::MAX))?;
     if plan.len > max as usize {
         return Err(too_large(plan.len as u64));
     }
