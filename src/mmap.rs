@@ -100,6 +100,38 @@ impl Mapping {
         self.prefix().get(start..end)
     }
 
+    /// Tells the kernel that faults on this mapping are point reads (`MADV_RANDOM`): a fault
+    /// reads the page it needs, not the several MiB of read-around the default brings in
+    /// (measured: a cold `Partition::read` went from 6 ms, reading ~5-7 MiB, to a few
+    /// hundred µs). Sequential readers ask for read-ahead themselves with
+    /// [`will_need`](Self::will_need). Best effort: advice changes no contents.
+    pub fn advise_random(&self) {
+        if let Some(raw) = &self.raw {
+            let _ = raw.advise(memmap2::Advice::Random);
+        }
+    }
+
+    /// Starts reading `[start, start + len)` (clipped to the mapping) into the page cache
+    /// without waiting (`MADV_WILLNEED`): the read-ahead of a sequential reader. Best effort.
+    ///
+    /// The kernel reads at most the device's read-ahead size per call (`read_ahead_kb`, 128
+    /// KiB by default) and silently drops the rest, so the range is asked for in pieces of
+    /// that size.
+    pub fn will_need(&self, start: usize, len: usize) {
+        const PIECE: usize = 128 << 10;
+        let end = start.saturating_add(len).min(self.len);
+        if let Some(raw) = &self.raw {
+            let mut at = start;
+            while at < end {
+                let n = PIECE.min(end - at);
+                if raw.advise_range(memmap2::Advice::WillNeed, at, n).is_err() {
+                    return;
+                }
+                at += n;
+            }
+        }
+    }
+
     /// `fdatasync` of the file: makes every byte written through any mapping of it, and its
     /// length, durable.
     pub fn sync_data(&self) -> io::Result<()> {

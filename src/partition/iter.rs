@@ -66,7 +66,14 @@ pub struct Records {
     epoch: u64,
     /// The record `step` decoded last, written in place (lent by `next_ref`).
     out: Fields,
+    /// Read-ahead was requested for `seg`'s log up to this position.
+    read_ahead: usize,
 }
+
+/// How far ahead of its position an iterator asks the kernel to read (segment logs are
+/// mapped for point reads, without the kernel's own read-around); it asks again when half
+/// of that is left.
+const READ_AHEAD: usize = 8 << 20;
 
 impl Records {
     pub(super) fn new(part: Arc<Inner>, from: u64) -> Self {
@@ -83,6 +90,7 @@ impl Records {
             epoch: part.epoch.load(Ordering::Acquire),
             part,
             out: Fields::default(),
+            read_ahead: 0,
         }
     }
 
@@ -106,6 +114,7 @@ impl Records {
         self.failed = false;
         self.end = 0;
         self.next = offset;
+        self.read_ahead = 0;
     }
 
     /// The next record, waiting up to `timeout` for one to be appended. `None` on timeout,
@@ -270,6 +279,7 @@ impl Records {
                     .partition_point(|s| s.base <= self.next)
                     .saturating_sub(1);
                 self.seg = Some(Arc::clone(&segs[i]));
+                self.read_ahead = 0;
             }
             // Borrowed, not cloned: no reference-count traffic per batch.
             let Some(seg) = self.seg.as_ref() else {
@@ -289,6 +299,12 @@ impl Records {
                         if loc.header.next_offset() > self.end {
                             return Ok(false);
                         }
+                    }
+                    let batch_end = loc.position + loc.header.length as usize;
+                    if batch_end + READ_AHEAD / 2 > self.read_ahead {
+                        let from = self.read_ahead.max(loc.position);
+                        seg.log.will_need(from, READ_AHEAD);
+                        self.read_ahead = from + READ_AHEAD;
                     }
                     let bytes = match seg.batch_bytes(&loc) {
                         Ok(b) => b,
@@ -334,6 +350,7 @@ impl Records {
                     self.next = self.next.max(later.base);
                     self.seg = Some(Arc::clone(later));
                     self.previous = None;
+                    self.read_ahead = 0;
                 }
             }
         }

@@ -32,6 +32,9 @@ pub struct SegmentCore {
     pub(crate) index_damaged: AtomicBool,
     /// Check batch CRCs on read.
     pub(crate) verify_checksums: bool,
+    /// Set once a point read found a batch spanning several pages: such reads then time
+    /// their lookup to tell a cold file from a warm one (`segment::read_at`).
+    pub(crate) large_batches: AtomicBool,
 }
 
 /// A batch located in a segment's log.

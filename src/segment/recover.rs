@@ -176,6 +176,8 @@ pub(crate) fn new_core(
     verify_checksums: bool,
 ) -> SegmentCore {
     let [log, index, time] = maps;
+    // Lookups fault in single pages; iterators read ahead explicitly (`Records`).
+    log.advise_random();
     SegmentCore {
         base,
         paths,
@@ -186,6 +188,7 @@ pub(crate) fn new_core(
         max_timestamp: AtomicI64::new(max_timestamp),
         index_damaged: AtomicBool::new(false),
         verify_checksums,
+        large_batches: AtomicBool::new(false),
     }
 }
 
