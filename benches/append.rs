@@ -7,8 +7,8 @@
 //!   kernel's dirty-page writeback to the real disk neither throttles nor disturbs the
 //!   measurement: it measures the CPU and memory cost of each append path. Every sample
 //!   writes into fresh files (created and removed outside the timed region, at most
-//!   `CHUNK_BYTES` of values per file set) so memory stays bounded and every path pays for
-//!   first-touch page faults alike.
+//!   `common::CHUNK_BYTES` (256 MiB) of values per file set) so memory stays bounded and every
+//!   path pays for first-touch page faults alike.
 //! * `append_durable/*`: each append is durable before it returns (pagelog
 //!   `FlushPolicy::EveryAppend`, `write` + `fdatasync` for the baseline), on the real disk
 //!   (the temp dir under `/tmp`). commitlog 0.2.0's `flush()` only calls `File::flush`, which
@@ -16,66 +16,24 @@
 //!   figure: it is shown only to make that plain.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::fs::File;
 use std::hint::black_box;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use commitlog::message::MessageBuf;
 use commitlog::{CommitLog, LogOptions};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pagelog::{FlushPolicy, NewRecord, Store, TopicConfig};
 
-/// Largest amount of value bytes written into one set of fresh files within a sample.
-const CHUNK_BYTES: u64 = 256 << 20;
 const BATCH: usize = 100;
 const SIZES: [(usize, &str); 3] = [(100, "100B"), (1024, "1KiB"), (64 * 1024, "64KiB")];
 
-fn shm_dir() -> tempfile::TempDir {
-    let base = Path::new("/dev/shm");
-    if base.is_dir() {
-        tempfile::tempdir_in(base).unwrap()
-    } else {
-        tempfile::tempdir().unwrap()
-    }
-}
-
-fn disk_dir() -> tempfile::TempDir {
-    // Under /tmp, which is on the real disk on the benchmark machine (see docs/BENCHMARKS.md);
-    // PAGELOG_BENCH_DISK_DIR overrides it.
-    match std::env::var_os("PAGELOG_BENCH_DISK_DIR") {
-        Some(d) => tempfile::tempdir_in(d).unwrap(),
-        None => tempfile::tempdir().unwrap(),
-    }
-}
-
 fn value(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 31 + 7) as u8).collect()
-}
-
-/// Runs `iters` iterations in chunks of at most `CHUNK_BYTES` value bytes, each chunk on a
-/// fresh state made by `setup` and dropped by `teardown`; only `run` is timed.
-fn chunked<S>(
-    iters: u64,
-    bytes_per_iter: u64,
-    mut setup: impl FnMut(u64) -> S,
-    mut run: impl FnMut(&mut S, u64),
-    mut teardown: impl FnMut(S),
-) -> Duration {
-    let per_chunk = (CHUNK_BYTES / bytes_per_iter).max(1);
-    let mut left = iters;
-    let mut total = Duration::ZERO;
-    while left > 0 {
-        let n = left.min(per_chunk);
-        let mut state = setup(n);
-        let t = Instant::now();
-        run(&mut state, n);
-        total += t.elapsed();
-        teardown(state);
-        left -= n;
-    }
-    total
 }
 
 fn topic_config(flush: FlushPolicy) -> TopicConfig {
@@ -122,7 +80,7 @@ fn bench_nosync(c: &mut Criterion) {
             // growing log).
             g.bench_function("memcpy_vec", |b| {
                 b.iter_custom(|iters| {
-                    chunked(
+                    common::chunked(
                         iters,
                         bytes_per_iter,
                         |n| Vec::<u8>::with_capacity((n * bytes_per_iter) as usize),
@@ -145,11 +103,11 @@ fn bench_nosync(c: &mut Criterion) {
 
             // write(2) of the same bytes to a file on tmpfs: one call per record, one per
             // batch for batches (the concatenated values).
-            let dir = shm_dir();
+            let dir = common::shm_dir();
             let file_path = dir.path().join("raw.bin");
             g.bench_function("file_write", |b| {
                 b.iter_custom(|iters| {
-                    chunked(
+                    common::chunked(
                         iters,
                         bytes_per_iter,
                         |_| File::create(&file_path).unwrap(),
@@ -174,7 +132,7 @@ fn bench_nosync(c: &mut Criterion) {
             let mut seq = 0u64;
             g.bench_function("pagelog", |b| {
                 b.iter_custom(|iters| {
-                    chunked(
+                    common::chunked(
                         iters,
                         bytes_per_iter,
                         |_| {
@@ -210,7 +168,7 @@ fn bench_nosync(c: &mut Criterion) {
             let cl_root = dir.path().join("commitlog");
             g.bench_function("commitlog", |b| {
                 b.iter_custom(|iters| {
-                    chunked(
+                    common::chunked(
                         iters,
                         bytes_per_iter,
                         |n| {
@@ -275,11 +233,11 @@ fn bench_durable(c: &mut Criterion) {
             g.warm_up_time(Duration::from_millis(500));
             g.measurement_time(Duration::from_secs(2));
 
-            let dir = disk_dir();
+            let dir = common::disk_dir();
             let file_path = dir.path().join("raw.bin");
             g.bench_function("file_write_fdatasync", |b| {
                 b.iter_custom(|iters| {
-                    chunked(
+                    common::chunked(
                         iters,
                         bytes_per_iter,
                         |_| fresh_file(&file_path),
@@ -305,7 +263,7 @@ fn bench_durable(c: &mut Criterion) {
             // reserves its segment files: fdatasync then does not have to grow the file.
             g.bench_function("file_write_fdatasync_fallocated", |b| {
                 b.iter_custom(|iters| {
-                    chunked(
+                    common::chunked(
                         iters,
                         bytes_per_iter,
                         |n| {
@@ -341,7 +299,7 @@ fn bench_durable(c: &mut Criterion) {
             let mut seq = 0u64;
             g.bench_function("pagelog_every_append", |b| {
                 b.iter_custom(|iters| {
-                    chunked(
+                    common::chunked(
                         iters,
                         bytes_per_iter,
                         |_| {
@@ -385,7 +343,7 @@ fn bench_durable(c: &mut Criterion) {
                 let cl_root = dir.path().join("commitlog");
                 g.bench_function("commitlog_append_flush_NOT_durable", |b| {
                     b.iter_custom(|iters| {
-                        chunked(
+                        common::chunked(
                             iters,
                             bytes_per_iter,
                             |n| {

@@ -4,6 +4,8 @@
 //! thread doing `write` + `fdatasync` per record on a plain file in the same directory.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::fs::File;
 use std::hint::black_box;
 use std::io::Write;
@@ -13,16 +15,9 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use pagelog::{FlushPolicy, NewRecord, Store, TopicConfig};
 
-fn disk_dir() -> tempfile::TempDir {
-    match std::env::var_os("PAGELOG_BENCH_DISK_DIR") {
-        Some(d) => tempfile::tempdir_in(d).unwrap(),
-        None => tempfile::tempdir().unwrap(),
-    }
-}
-
 fn bench_group_commit(c: &mut Criterion) {
     let v = vec![0x5au8; 100];
-    let dir = disk_dir();
+    let dir = common::disk_dir();
     let mut g = c.benchmark_group("group_commit/100B");
     g.sample_size(10);
     g.warm_up_time(Duration::from_millis(500));

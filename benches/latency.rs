@@ -20,6 +20,8 @@
 //! with the default `Interval(1 s)` (a background flusher syncs once a second).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::VecDeque;
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
@@ -31,13 +33,6 @@ const WARMUP: usize = 100;
 const ROUNDS: usize = 5;
 const GAP: Duration = Duration::from_micros(200);
 const SIZE: usize = 100;
-
-fn disk_dir() -> tempfile::TempDir {
-    match std::env::var_os("PAGELOG_BENCH_DISK_DIR") {
-        Some(d) => tempfile::tempdir_in(d).unwrap(),
-        None => tempfile::tempdir().unwrap(),
-    }
-}
 
 fn encode(t0: Instant) -> [u8; SIZE] {
     let mut v = [0x5au8; SIZE];
@@ -126,7 +121,7 @@ fn main() {
         "pagelog, default Interval(1 s)",
     ];
     let mut lats: Vec<Vec<u64>> = vec![Vec::new(); names.len()];
-    let dir = disk_dir();
+    let dir = common::disk_dir();
     let store = Store::open(dir.path()).unwrap();
     let parts: Vec<Partition> = [FlushPolicy::Never, FlushPolicy::default()]
         .iter()

@@ -14,6 +14,8 @@
 //! overrides), which must have the room (checked first) and is removed at the end.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -24,13 +26,6 @@ use pagelog::{NewRecord, Partition, Store, TopicConfig};
 const SIZE: usize = 100;
 const BATCH: usize = 100;
 const STEPS: u64 = 8;
-
-fn disk_dir() -> tempfile::TempDir {
-    match std::env::var_os("PAGELOG_BENCH_DISK_DIR") {
-        Some(d) => tempfile::tempdir_in(d).unwrap(),
-        None => tempfile::tempdir().unwrap(),
-    }
-}
 
 /// (RssAnon, RssFile) in KiB.
 fn rss() -> (u64, u64) {
@@ -97,7 +92,7 @@ fn main() {
     let batches = (value_bytes / (SIZE * BATCH) as u64).max(STEPS);
     let per_step = batches / STEPS;
 
-    let dir = disk_dir();
+    let dir = common::disk_dir();
     let need = value_bytes + value_bytes / 5 + (1 << 30);
     let free = free_bytes(dir.path());
     assert!(

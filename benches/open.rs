@@ -7,21 +7,14 @@
 //! is what is measured here (cold-cache open is a later step of issue 6).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use pagelog::{FlushPolicy, NewRecord, Store, TopicConfig};
-
-fn shm_dir() -> tempfile::TempDir {
-    let base = Path::new("/dev/shm");
-    if base.is_dir() {
-        tempfile::tempdir_in(base).unwrap()
-    } else {
-        tempfile::tempdir().unwrap()
-    }
-}
 
 /// Appends batches of `per_batch` values of `size` bytes until `stop(bytes, segments)`.
 fn fill(p: &pagelog::Partition, size: usize, per_batch: usize, stop: impl Fn(u64, usize) -> bool) {
@@ -67,7 +60,7 @@ fn bench_clean_reopen(c: &mut Criterion) {
     g.measurement_time(Duration::from_secs(1));
     for seg_mib in [1u64, 8] {
         for segments in [1usize, 10, 100] {
-            let dir = shm_dir();
+            let dir = common::shm_dir();
             let root = dir.path().join("store");
             let bytes = {
                 let store = Store::open(&root).unwrap();
@@ -130,7 +123,7 @@ fn bench_unclean(c: &mut Criterion) {
         ("1KiB_batch64", 1024, 64, 256u64),
         ("100B_single", 100, 1, 64),
     ] {
-        let dir = shm_dir();
+        let dir = common::shm_dir();
         let pristine = dir.path().join("pristine");
         let (bytes, records) = {
             let store = Store::open(&pristine).unwrap();

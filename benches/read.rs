@@ -9,6 +9,8 @@
 //! appended.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::hint::black_box;
 use std::path::Path;
 use std::time::Duration;
@@ -23,13 +25,6 @@ const SIZE: usize = 100;
 const BATCH: u64 = 100;
 const T0: i64 = 1_700_000_000_000;
 const PROBES: usize = 4096;
-
-fn disk_dir() -> tempfile::TempDir {
-    match std::env::var_os("PAGELOG_BENCH_DISK_DIR") {
-        Some(d) => tempfile::tempdir_in(d).unwrap(),
-        None => tempfile::tempdir().unwrap(),
-    }
-}
 
 fn value(i: u64) -> [u8; SIZE] {
     let mut v = [0u8; SIZE];
@@ -141,7 +136,7 @@ fn read_commitlog(log: &CommitLog, off: u64) -> u64 {
 }
 
 fn bench_reads(c: &mut Criterion) {
-    let dir = disk_dir();
+    let dir = common::disk_dir();
     let store = Store::open(dir.path().join("store")).unwrap();
     let mut topics = Vec::new();
     for (batched, shape) in [(false, "single"), (true, "batch100")] {

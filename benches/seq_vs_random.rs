@@ -42,6 +42,8 @@
 //! machine) or `PAGELOG_BENCH_DISK_DIR`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::fs::{File, OpenOptions};
 use std::hint::black_box;
 use std::io::{Read, Write};
@@ -63,15 +65,7 @@ const TOPIC: &str = "t";
 /// Size of the file the random 4 KiB writes land in.
 const RANDOM_WRITE_FILE: u64 = 64 << 20;
 /// Largest amount written into one set of fresh files by the sequential write benchmarks.
-const CHUNK_BYTES: u64 = 256 << 20;
 const SYNC_EVERY: u64 = 1000;
-
-fn disk_dir() -> tempfile::TempDir {
-    match std::env::var_os("PAGELOG_BENCH_DISK_DIR") {
-        Some(d) => tempfile::tempdir_in(d).unwrap(),
-        None => tempfile::tempdir().unwrap(),
-    }
-}
 
 fn value(i: u64) -> [u8; SIZE] {
     let mut v = [0u8; SIZE];
@@ -349,7 +343,7 @@ fn diagnose(data: &Data, offsets: &[u64]) {
 }
 
 fn bench_reads(c: &mut Criterion) {
-    let dir = disk_dir();
+    let dir = common::disk_dir();
     let data = Data::create(dir.path().join("store"));
     let offsets = probe_offsets();
     let positions = probe_positions(data.log_len);
@@ -541,30 +535,6 @@ fn bench_reads(c: &mut Criterion) {
     open.store.close().unwrap();
 }
 
-/// Runs `iters` iterations in chunks of at most `CHUNK_BYTES`, each on fresh state made by
-/// `setup` and dropped by `teardown`; only `run` is timed.
-fn chunked<S>(
-    iters: u64,
-    bytes_per_iter: u64,
-    mut setup: impl FnMut(u64) -> S,
-    mut run: impl FnMut(&mut S, u64),
-    mut teardown: impl FnMut(S),
-) -> Duration {
-    let per_chunk = (CHUNK_BYTES / bytes_per_iter).max(1);
-    let mut left = iters;
-    let mut total = Duration::ZERO;
-    while left > 0 {
-        let n = left.min(per_chunk);
-        let mut state = setup(n);
-        let t = Instant::now();
-        run(&mut state, n);
-        total += t.elapsed();
-        teardown(state);
-        left -= n;
-    }
-    total
-}
-
 fn fallocated(path: &Path, len: u64) -> File {
     let f = OpenOptions::new()
         .read(true)
@@ -581,7 +551,7 @@ fn fallocated(path: &Path, len: u64) -> File {
 }
 
 fn bench_writes(c: &mut Criterion) {
-    let dir = disk_dir();
+    let dir = common::disk_dir();
     let vals: Vec<[u8; SIZE]> = (0..BATCH).map(value).collect();
     let recs: Vec<NewRecord<'_>> = vals.iter().map(|v| NewRecord::new(v)).collect();
     let concat: Vec<u8> = vals.concat();
@@ -597,7 +567,7 @@ fn bench_writes(c: &mut Criterion) {
     let mut seq = 0u64;
     g.bench_function("pagelog_append_seq_sync_every_1000", |b| {
         b.iter_custom(|iters| {
-            chunked(
+            common::chunked(
                 iters,
                 concat.len() as u64,
                 |_| {
@@ -630,7 +600,7 @@ fn bench_writes(c: &mut Criterion) {
     let path = dir.path().join("raw.bin");
     g.bench_function("raw_write_seq_fdatasync_every_1000", |b| {
         b.iter_custom(|iters| {
-            chunked(
+            common::chunked(
                 iters,
                 concat.len() as u64,
                 |n| fallocated(&path, n * concat.len() as u64),
@@ -673,7 +643,7 @@ fn bench_writes(c: &mut Criterion) {
     }
     g.bench_function("raw_seq_4k_write_fdatasync", |b| {
         b.iter_custom(|iters| {
-            chunked(
+            common::chunked(
                 iters,
                 PAGE as u64,
                 |n| fallocated(&path, n * PAGE as u64),

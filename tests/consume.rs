@@ -498,41 +498,27 @@ fn lent_records_match_owned_ones_across_segments_gaps_and_truncation() {
         Option<Vec<u8>>,
         Vec<(String, Vec<u8>)>,
     );
+    // `Record` and `RecordRef` share their accessors but no trait: one macro reads both.
+    macro_rules! seen {
+        ($r:expr) => {{
+            let r = $r;
+            let h = r.headers().map(|(k, v)| (k.to_string(), v.to_vec()));
+            let (key, value) = (
+                r.key().map(<[u8]>::to_vec),
+                r.value_opt().map(<[u8]>::to_vec),
+            );
+            (r.offset(), r.timestamp(), key, value, h.collect())
+        }};
+    }
     let owned = |from: u64| -> Vec<Seen> {
-        p.iter_from(from)
-            .unwrap()
-            .map(|r| {
-                let r = r.unwrap();
-                let h = r
-                    .headers()
-                    .map(|(k, v)| (k.to_string(), v.to_vec()))
-                    .collect();
-                (
-                    r.offset(),
-                    r.timestamp(),
-                    r.key().map(<[u8]>::to_vec),
-                    r.value_opt().map(<[u8]>::to_vec),
-                    h,
-                )
-            })
-            .collect()
+        let it = p.iter_from(from).unwrap();
+        it.map(|r| seen!(r.unwrap())).collect()
     };
     let lent = |from: u64| -> Vec<Seen> {
         let mut it = p.iter_from(from).unwrap();
         let mut out = Vec::new();
         while let Some(r) = it.next_ref() {
-            let r = r.unwrap();
-            let h = r
-                .headers()
-                .map(|(k, v)| (k.to_string(), v.to_vec()))
-                .collect();
-            out.push((
-                r.offset(),
-                r.timestamp(),
-                r.key().map(<[u8]>::to_vec),
-                r.value_opt().map(<[u8]>::to_vec),
-                h,
-            ));
+            out.push(seen!(r.unwrap()));
         }
         out
     };

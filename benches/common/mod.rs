@@ -1,0 +1,55 @@
+//! Helpers shared by the benchmarks (each bench file includes this with `mod common;`).
+#![allow(
+    dead_code,
+    reason = "each benchmark uses a different subset of these helpers"
+)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// A temporary directory on the real disk: under the system temp dir (`/tmp`, on the disk on
+/// the benchmark machine, see docs/BENCHMARKS.md), or under `PAGELOG_BENCH_DISK_DIR`.
+pub fn disk_dir() -> tempfile::TempDir {
+    match std::env::var_os("PAGELOG_BENCH_DISK_DIR") {
+        Some(d) => tempfile::tempdir_in(d).unwrap(),
+        None => tempfile::tempdir().unwrap(),
+    }
+}
+
+/// A temporary directory on tmpfs (`/dev/shm`) where there is one, else in the temp dir.
+pub fn shm_dir() -> tempfile::TempDir {
+    let base = Path::new("/dev/shm");
+    if base.is_dir() {
+        tempfile::tempdir_in(base).unwrap()
+    } else {
+        tempfile::tempdir().unwrap()
+    }
+}
+
+/// Largest amount of value bytes written into one set of fresh files within a sample.
+pub const CHUNK_BYTES: u64 = 256 << 20;
+
+/// Runs `iters` iterations in chunks of at most [`CHUNK_BYTES`] value bytes, each chunk on a
+/// fresh state made by `setup` and dropped by `teardown`; only `run` is timed.
+pub fn chunked<S>(
+    iters: u64,
+    bytes_per_iter: u64,
+    mut setup: impl FnMut(u64) -> S,
+    mut run: impl FnMut(&mut S, u64),
+    mut teardown: impl FnMut(S),
+) -> Duration {
+    let per_chunk = (CHUNK_BYTES / bytes_per_iter).max(1);
+    let mut left = iters;
+    let mut total = Duration::ZERO;
+    while left > 0 {
+        let n = left.min(per_chunk);
+        let mut state = setup(n);
+        let t = Instant::now();
+        run(&mut state, n);
+        total += t.elapsed();
+        teardown(state);
+        left -= n;
+    }
+    total
+}
