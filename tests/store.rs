@@ -215,8 +215,10 @@ fn a_log_cut_short_from_outside_is_reported_not_looped_over() {
         let store = Store::open(dir.path()).unwrap();
         let t = store.create_topic("t", small()).unwrap();
         let p = t.partition(0).unwrap();
+        // Timestamp = offset, to ask for a timestamp inside the part that will be cut.
         while p.info().segments < 3 {
-            p.append(NewRecord::new(&[1u8; 300])).unwrap();
+            let ts = p.next_offset() as i64;
+            p.append(NewRecord::new(&[1u8; 300]).timestamp(ts)).unwrap();
         }
         store.close().unwrap();
     }
@@ -247,6 +249,12 @@ fn a_log_cut_short_from_outside_is_reported_not_looped_over() {
         .parse::<u64>()
         .unwrap();
     assert!(matches!(p.read(second - 1), Err(Error::Corrupt { .. })));
+    // The timestamp lookup does not skip to a later segment either.
+    let found = p.offset_for_timestamp(second as i64 - 1);
+    assert!(
+        matches!(&found, Err(Error::Corrupt { path, .. }) if path == &first),
+        "{found:?}"
+    );
     assert!(
         p.read(second).unwrap().is_some(),
         "later segments still read"

@@ -253,9 +253,13 @@ impl SegmentCore {
             Some(max) if max >= ts => {}
             _ => return Ok(None),
         }
+        // Loaded before the log: every batch below it is in the log read below.
+        let end = self.next_offset();
         let start = self.time_floor(ts);
+        let mut covered = start;
         let mut at = self.locate(start)?;
         while let Some(loc) = at {
+            covered = loc.header.next_offset();
             if loc.header.max_timestamp >= ts {
                 let bytes = self.batch_bytes(&loc)?;
                 for r in batch::RecordIter::new(bytes, &loc.header) {
@@ -266,6 +270,15 @@ impl SegmentCore {
                 }
             }
             at = self.next_batch(self.log.prefix(), &loc)?;
+        }
+        // Batches tile a segment's offsets: a log that ends before them was cut short from
+        // outside, and the record looked for may have been in the missing part.
+        if covered < end {
+            return Err(Error::Corrupt {
+                path: self.paths.log.clone(),
+                position: self.log.published() as u64,
+                reason: format!("log ends before offset {covered}, which it should hold"),
+            });
         }
         Ok(None)
     }

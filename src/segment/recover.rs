@@ -349,8 +349,9 @@ fn indexes_look_intact(paths: &SegmentPaths, log_len: usize) -> bool {
     index_ok && time_ok
 }
 
-/// Rebuilds both index files of a segment from its log without changing the log.
-fn rebuild_indexes(paths: &SegmentPaths, base: u64, limits: &Limits) -> Result<()> {
+/// Rebuilds both index files of a segment from its log without changing the log; returns the
+/// offset after the last valid batch.
+fn rebuild_indexes(paths: &SegmentPaths, base: u64, limits: &Limits) -> Result<u64> {
     let mut scan = with_file_bytes(&paths.log, |log| scan(log, base, limits))?;
     scan.add_seal_entry(base, limits);
     let (index_bytes, time_bytes) = scan.encoded_indexes();
@@ -362,7 +363,7 @@ fn rebuild_indexes(paths: &SegmentPaths, base: u64, limits: &Limits) -> Result<(
         w.trim().map_err(io_err(path))?;
         w.mapping().sync_data().map_err(io_err(path))?;
     }
-    Ok(())
+    Ok(scan.next_offset)
 }
 
 /// Opens a sealed segment that needs no recovery (wholly below the recovery point, or
@@ -378,10 +379,17 @@ pub fn open_sealed(
 ) -> Result<SegmentCore> {
     check_no_writer(&paths.log).map_err(io_err(&paths.log))?;
     let log_len = fs::metadata(&paths.log).map_err(io_err(&paths.log))?.len() as usize;
-    if !indexes_look_intact(&paths, log_len) {
-        rebuild_indexes(&paths, base, limits)?;
-    }
+    // A log whose batches end before the next segment's base was cut short from outside.
+    let cut_short =
+        !indexes_look_intact(&paths, log_len) && rebuild_indexes(&paths, base, limits)? < next_base;
     let core = open_mappings(paths, base, log_len, next_base, i64::MIN, verify_checksums)?;
+    if cut_short {
+        // Its largest timestamp is unknown: timestamp lookups must look into it (and report
+        // the damage) rather than skip it for a later segment.
+        core.max_timestamp
+            .store(i64::MAX, std::sync::atomic::Ordering::Release);
+        return Ok(core);
+    }
     // The entry written at seal time carries the segment's largest timestamp and covers the
     // last offset, so normally nothing is read. If the last entry is missing, the batch
     // headers after the last entry that is there make up the difference.
