@@ -144,6 +144,12 @@ impl Inner {
             .map_err(crate::error::io_err(&active.paths.log))?;
         if !sealed.is_empty() {
             let w = &mut *self.writer.lock();
+            // Checked again under the writer lock: a roll whose seal failed poisons the
+            // partition in the critical section that queued its untrimmed segment, possibly
+            // after the check above; the recovery point must not move past that segment.
+            if let Some(reason) = self.commit.poisoned() {
+                return Err(self.poisoned_error(reason));
+            }
             w.unsynced_sealed
                 .retain(|s| !sealed.iter().any(|d| Arc::ptr_eq(s, d)));
             let point = w
