@@ -251,6 +251,38 @@ impl MapWriter {
         }
     }
 
+    /// Writes `bytes` right after the watermark with `pwrite(2)` instead of through the
+    /// mapping (reserving file blocks first, as [`tail_mut`](Self::tail_mut) does); `false`
+    /// if they do not fit in the mapping. The kernel copies them into the page cache pages
+    /// the mapping shares, without a page fault per page; readers see them once published.
+    ///
+    /// # Errors
+    /// The reservation's or the write's I/O error; bytes past the watermark may then hold
+    /// part of `bytes`, which is unpublished free space like any other.
+    pub fn write_tail(&mut self, bytes: &[u8]) -> io::Result<bool> {
+        let start = self.published();
+        let Some(end) = start
+            .checked_add(bytes.len())
+            .filter(|&e| e <= self.map.len)
+        else {
+            return Ok(false);
+        };
+        if end as u64 > self.allocated {
+            self.reserve(end as u64)?;
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::FileExt;
+            self.map.file.write_all_at(bytes, start as u64)?;
+        }
+        #[cfg(not(unix))]
+        match self.tail_mut(bytes.len())? {
+            Some(dst) => dst.copy_from_slice(bytes),
+            None => return Ok(false),
+        }
+        Ok(true)
+    }
+
     /// Makes the first `new_len` bytes readable. Release: the writes made through
     /// [`tail_mut`](Self::tail_mut) happen-before any reader that observes `new_len`.
     ///
@@ -454,6 +486,32 @@ mod tests {
         w.publish(10);
         let _ = w.tail_mut((64 << 10) - 5)?;
         assert_eq!(std::fs::metadata(&path)?.len(), 128 << 10);
+        Ok(())
+    }
+
+    #[test]
+    fn written_tails_read_back_through_the_mapping_once_published() -> io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("f");
+        let mut w = MapWriter::create(&path, 1 << 20, 64 << 10)?;
+        let map = Arc::clone(w.mapping());
+        let a = vec![7u8; 100 << 10]; // past the first 64 KiB reservation
+        assert!(w.write_tail(&a)?);
+        assert!(
+            map.prefix().is_empty(),
+            "unpublished bytes are not readable"
+        );
+        w.publish(a.len());
+        assert!(w.write_tail(b"tail")?);
+        w.publish(a.len() + 4);
+        assert_eq!(&map.prefix()[..a.len()], &a[..]);
+        assert_eq!(&map.prefix()[a.len()..], b"tail");
+        assert!(
+            !w.write_tail(&vec![0; 1 << 20])?,
+            "past the mapping: refused"
+        );
+        w.trim()?;
+        assert_eq!(std::fs::metadata(&path)?.len(), (a.len() + 4) as u64);
         Ok(())
     }
 

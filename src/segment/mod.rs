@@ -358,6 +358,7 @@ pub(crate) fn create_files(
         first_timestamp: None,
         max_timestamp: i64::MIN,
         rule: writer::IndexRule::EMPTY,
+        scratch: Vec::new(),
     };
     Ok((core, writer))
 }

@@ -275,6 +275,7 @@ pub fn recover(
             first_timestamp: scan.first_timestamp,
             max_timestamp: scan.max_timestamp,
             rule: scan.rule,
+            scratch: Vec::new(),
         };
         Ok((core, Some(writer), recovery))
     } else {
@@ -503,6 +504,7 @@ pub fn open_active_clean(
         first_timestamp,
         max_timestamp,
         rule,
+        scratch: Vec::new(),
     };
     Ok(Some((core, writer)))
 }
