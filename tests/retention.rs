@@ -250,8 +250,13 @@ fn hooks_see_sealed_segments_and_can_veto_deletion() {
         3,
         "the vetoed segment and everything after it stay"
     );
-    assert_eq!(report.len(), 1, "{report:?}");
-    assert!(report[0].contains("archive unavailable"));
+    // Each pass that meets the veto reports it: this one, and a background pass (run after a
+    // roll) if one got there too.
+    assert!(!report.is_empty(), "the veto is reported");
+    assert!(
+        report.iter().all(|r| r.contains("archive unavailable")),
+        "{report:?}"
+    );
 }
 
 #[test]
