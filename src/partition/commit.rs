@@ -25,6 +25,10 @@ struct State {
     epoch: u64,
     /// Recent truncations as (epoch after it, offset cut to); older ones merged into the first.
     cuts: Vec<(u64, u64)>,
+    /// Callers waiting for the sync in flight.
+    waiting: usize,
+    /// How many callers the last sync woke: appenders likely to append again at once.
+    woken: usize,
 }
 
 /// Group-commit coordinator of one partition.
@@ -110,6 +114,7 @@ impl GroupCommit {
         poisoned: impl Fn(String) -> Error,
     ) -> Result<()> {
         let mut st = self.state.lock();
+        let mut yielded = false;
         loop {
             if let Some(reason) = &st.poisoned {
                 return Err(poisoned(reason.clone()));
@@ -131,7 +136,17 @@ impl GroupCommit {
                 return Ok(());
             }
             if st.in_flight {
+                st.waiting += 1;
                 self.done.wait(&mut st);
+                st.waiting -= 1;
+                continue;
+            }
+            if st.woken > 0 && !yielded {
+                // The last sync woke other appenders, which are about to append again: let
+                // them run first (one yield, no sleep) so that this sync covers their records
+                // too, instead of leaving them for the next one. A lone appender never yields.
+                yielded = true;
+                parking_lot::MutexGuard::unlocked(&mut st, std::thread::yield_now);
                 continue;
             }
             st = self.lead(st, &sync);
@@ -186,6 +201,7 @@ impl GroupCommit {
                     self.poisoned_flag.store(true, Ordering::Release);
                 }
             }
+            st.woken = st.waiting;
             self.done.notify_all();
         }
         st
