@@ -11,6 +11,7 @@
 //! ones it gained as soon as their previous owner has released them. A partition is never
 //! read by two members of a group at once.
 
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -109,6 +110,79 @@ pub(crate) fn list(topic_dir: &Path) -> Result<Vec<String>> {
     Ok(names)
 }
 
+/// The consumer groups of one topic loaded in this process, shared by the topic (which hands
+/// them to consumers) and its partitions (whose truncation lowers their committed offsets).
+#[derive(Debug)]
+pub(crate) struct Groups {
+    topic_dir: PathBuf,
+    partitions: u32,
+    notifier: Arc<Notifier>,
+    loaded: Mutex<HashMap<String, Arc<Group>>>,
+}
+
+impl Groups {
+    /// No group loaded yet, for the topic in `topic_dir`.
+    pub fn new(topic_dir: PathBuf, partitions: u32, notifier: Arc<Notifier>) -> Self {
+        Self {
+            topic_dir,
+            partitions,
+            notifier,
+            loaded: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Group `name`, loaded from its offsets file the first time.
+    ///
+    /// # Errors
+    /// As [`Group::load`].
+    pub fn get(&self, name: &str) -> Result<Arc<Group>> {
+        let mut loaded = self.loaded.lock();
+        if let Some(g) = loaded.get(name) {
+            return Ok(Arc::clone(g));
+        }
+        let g = Arc::new(Group::load(
+            &self.topic_dir,
+            name,
+            self.partitions,
+            Arc::clone(&self.notifier),
+        )?);
+        loaded.insert(name.to_owned(), Arc::clone(&g));
+        Ok(g)
+    }
+
+    /// Group `name` if it is loaded.
+    pub fn loaded(&self, name: &str) -> Option<Arc<Group>> {
+        self.loaded.lock().get(name).cloned()
+    }
+
+    /// Partition `p` was truncated to `cut`: every group's committed offset for it above
+    /// `cut` becomes `cut`, in memory and on disk, so that no group skips the records
+    /// appended from the cut on. Idempotent (truncation replays it after a crash).
+    ///
+    /// # Errors
+    /// [`Error::Io`] writing an offsets file; [`Error::Corrupt`] for a damaged one.
+    pub fn lower(&self, p: u32, cut: u64) -> Result<()> {
+        // Held throughout: no group is loaded from a file while it is being rewritten.
+        let loaded = self.loaded.lock();
+        for name in list(&self.topic_dir)? {
+            if let Some(g) = loaded.get(&name) {
+                g.lower(p, cut)?;
+                continue;
+            }
+            let mut committed = read_offsets(&self.topic_dir, &name, self.partitions)?;
+            if let Some(slot) = committed.get_mut(p as usize)
+                && slot.is_some_and(|o| o > cut)
+            {
+                *slot = Some(cut);
+                let file = format!("{name}.{OFFSETS_EXT}");
+                let dir = self.topic_dir.join(GROUPS_DIR);
+                fsutil::atomic_write(&dir, &file, &meta::encode_group_offsets(&committed))?;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Group {
     /// Loads the group's committed offsets.
     pub fn load(
@@ -152,6 +226,20 @@ impl Group {
             return Ok(());
         }
         let mut st = self.state.lock();
+        self.commit_locked(&mut st, offsets)
+    }
+
+    /// Lowers the committed offset of partition `p` to `cut` if it is above it (the
+    /// partition was truncated there), durably.
+    pub fn lower(&self, p: u32, cut: u64) -> Result<()> {
+        let mut st = self.state.lock();
+        match st.committed.get(p as usize) {
+            Some(Some(o)) if *o > cut => self.commit_locked(&mut st, &[(p, cut)]),
+            _ => Ok(()),
+        }
+    }
+
+    fn commit_locked(&self, st: &mut State, offsets: &[(u32, u64)]) -> Result<()> {
         let mut next = st.committed.clone();
         for &(p, o) in offsets {
             if let Some(slot) = next.get_mut(p as usize) {

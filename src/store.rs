@@ -13,6 +13,7 @@ use crate::config::TopicConfig;
 use crate::error::{Error, Result, io_err};
 use crate::flusher::Flusher;
 use crate::fsutil;
+use crate::group::Groups;
 use crate::hooks::{Shared, StoreOptions};
 use crate::notify::Notifier;
 use crate::partition::Partition;
@@ -192,6 +193,11 @@ impl Store {
         })?;
         let topic_name: Arc<str> = name.into();
         let notifier = Arc::new(Notifier::default());
+        let groups = Arc::new(Groups::new(
+            dir.clone(),
+            config.partitions,
+            Arc::clone(&notifier),
+        ));
         let mut partitions = Vec::with_capacity(config.partitions as usize);
         for p in 0..config.partitions {
             let part = Partition::open(
@@ -204,6 +210,7 @@ impl Store {
                     flusher: Some(Arc::clone(&self.flusher)),
                     notifier: Arc::clone(&notifier),
                     shared: Arc::clone(&self.shared),
+                    groups: Some(Arc::clone(&groups)),
                 },
             )?;
             self.flusher.register(part.inner());
@@ -215,6 +222,7 @@ impl Store {
             config,
             partitions,
             notifier,
+            groups,
         ))
     }
 

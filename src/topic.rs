@@ -1,17 +1,14 @@
 //! Topics: a fixed set of partitions under one name.
 
-use std::collections::HashMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use parking_lot::Mutex;
-
 use crate::config::TopicConfig;
 use crate::consumer::{Consumer, ConsumerConfig};
 use crate::error::{Error, Result};
-use crate::group::{self, Group};
+use crate::group::{self, Group, Groups};
 use crate::notify::Notifier;
 use crate::partition::Partition;
 use crate::partitioner;
@@ -34,8 +31,8 @@ struct Inner {
     partitions: Vec<Partition>,
     round_robin: AtomicU32,
     notifier: Arc<Notifier>,
-    /// Consumer groups with members in this process.
-    groups: Mutex<HashMap<String, Arc<Group>>>,
+    /// Consumer groups loaded in this process (shared with the partitions).
+    groups: Arc<Groups>,
 }
 
 impl Topic {
@@ -45,6 +42,7 @@ impl Topic {
         config: TopicConfig,
         partitions: Vec<Partition>,
         notifier: Arc<Notifier>,
+        groups: Arc<Groups>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -54,7 +52,7 @@ impl Topic {
                 partitions,
                 round_robin: AtomicU32::new(0),
                 notifier,
-                groups: Mutex::new(HashMap::new()),
+                groups,
             }),
         }
     }
@@ -168,18 +166,7 @@ impl Topic {
 
     fn group(&self, name: &str) -> Result<Arc<Group>> {
         crate::topic::validate_topic_name(name)?;
-        let mut groups = self.inner.groups.lock();
-        if let Some(g) = groups.get(name) {
-            return Ok(Arc::clone(g));
-        }
-        let g = Arc::new(Group::load(
-            &self.inner.dir,
-            name,
-            self.partition_count(),
-            Arc::clone(&self.inner.notifier),
-        )?);
-        groups.insert(name.to_owned(), Arc::clone(&g));
-        Ok(g)
+        self.inner.groups.get(name)
     }
 
     /// The offsets group `group` committed, one per partition (`None`: nothing committed;
@@ -189,7 +176,7 @@ impl Topic {
     /// [`Error::Corrupt`] if the group's offsets file is damaged; [`Error::Io`].
     pub fn committed_offsets(&self, group: &str) -> Result<Vec<Option<u64>>> {
         crate::topic::validate_topic_name(group)?;
-        if let Some(g) = self.inner.groups.lock().get(group) {
+        if let Some(g) = self.inner.groups.loaded(group) {
             return Ok(g.committed());
         }
         group::read_offsets(&self.inner.dir, group, self.partition_count())

@@ -310,3 +310,97 @@ fn a_waiting_reader_wakes_for_records_appended_after_a_truncation() {
                 .is_empty()
     );
 }
+
+#[test]
+fn truncation_lowers_committed_group_offsets_above_the_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let t = store.create_topic("t", config().partitions(2)).unwrap();
+    let p = t.partition(0).unwrap().clone();
+    fill(&p, 200);
+    fill(t.partition(1).unwrap(), 10);
+    let cfg = pagelog::ConsumerConfig::default().auto_commit(None);
+    // A group with a live member positioned (and committed) at 150, and one committed below
+    // the cut.
+    let mut live = t.consumer("live", cfg.clone()).unwrap();
+    live.seek(0, 150).unwrap();
+    live.seek(1, 10).unwrap();
+    live.commit().unwrap();
+    assert_eq!(
+        t.committed_offsets("live").unwrap(),
+        vec![Some(150), Some(10)]
+    );
+    {
+        let mut low = t.consumer("low", cfg.clone()).unwrap();
+        low.seek(0, 40).unwrap();
+        low.seek(1, 5).unwrap();
+        low.commit().unwrap();
+    }
+
+    // The member reads on without committing yet.
+    live.seek(0, 160).unwrap();
+
+    p.truncate_to(100).unwrap();
+    // Above the cut: lowered to it; below it or on another partition: unchanged.
+    assert_eq!(
+        t.committed_offsets("live").unwrap(),
+        vec![Some(100), Some(10)]
+    );
+    assert_eq!(t.committed_offsets("low").unwrap(), vec![Some(40), Some(5)]);
+    // The live member's position moved back too: committing now (its uncommitted position was
+    // 160) keeps the cut.
+    live.commit().unwrap();
+    assert_eq!(t.committed_offsets("live").unwrap()[0], Some(100));
+    drop(live);
+
+    // Records appended after the truncation are read by the group, none skipped.
+    fill(&p, 80);
+    let mut again = t.consumer("live", cfg).unwrap();
+    let first = again
+        .poll(Duration::from_secs(5))
+        .unwrap()
+        .into_iter()
+        .find(|r| r.partition == 0)
+        .map(|r| r.offset());
+    assert_eq!(first, Some(100));
+    drop(again);
+    drop(t);
+    store.close().unwrap();
+
+    // On disk as well: a store opened later sees the lowered offset.
+    let store = Store::open(dir.path()).unwrap();
+    let t = store.topic("t").unwrap();
+    assert_eq!(
+        t.committed_offsets("live").unwrap(),
+        vec![Some(100), Some(10)]
+    );
+}
+
+#[test]
+fn a_replayed_truncation_lowers_group_offsets_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let t = store.create_topic("t", config()).unwrap();
+        let p = t.partition(0).unwrap().clone();
+        fill(&p, 200);
+        let mut c = t
+            .consumer("g", pagelog::ConsumerConfig::default().auto_commit(None))
+            .unwrap();
+        c.seek(0, 180).unwrap();
+        c.commit().unwrap();
+        drop(c);
+        store.crash();
+    }
+    // A crash right after the truncation intent was written.
+    let pdir = dir.path().join("t").join("0");
+    std::fs::write(
+        pdir.join("truncate"),
+        pagelog::codec::meta::encode_truncate(77),
+    )
+    .unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let t = store.topic("t").unwrap();
+    check_contents(t.partition(0).unwrap(), 77, "finished on open");
+    assert_eq!(t.committed_offsets("g").unwrap(), vec![Some(77)]);
+}

@@ -216,8 +216,14 @@ impl Records {
         self.part.epoch.load(Ordering::Acquire) != self.epoch
     }
 
-    /// The offset the iterator will return next (or the first one after it, in a gap).
+    /// The offset the iterator will return next (or the first one after it, in a gap). After
+    /// a truncation below it, the cut: where the iterator resumes on its next call.
     pub fn position(&self) -> u64 {
+        if self.is_stale()
+            && let Some(cut) = self.part.lowest_cut_since(self.epoch)
+        {
+            return self.next.min(cut);
+        }
         self.next
     }
 
@@ -428,9 +434,9 @@ impl Iterator for Records {
 pub struct Blocking(Records);
 
 impl Blocking {
-    /// The offset it will return next.
+    /// The offset it will return next (see [`Records::position`]).
     pub fn position(&self) -> u64 {
-        self.0.next
+        self.0.position()
     }
 }
 

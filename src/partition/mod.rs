@@ -99,6 +99,8 @@ pub(crate) struct Inner {
     flusher: Option<Arc<Flusher>>,
     /// Wakes readers waiting for records (shared by the topic's partitions).
     notifier: Arc<Notifier>,
+    /// The topic's consumer groups (see [`Context::groups`]).
+    groups: Option<Arc<crate::group::Groups>>,
 }
 
 /// What the store shares with each of its partitions.
@@ -110,6 +112,8 @@ pub(crate) struct Context {
     pub notifier: Arc<Notifier>,
     /// Store options and error log.
     pub shared: Arc<Shared>,
+    /// The topic's consumer groups, whose committed offsets a truncation lowers.
+    pub groups: Option<Arc<crate::group::Groups>>,
 }
 
 /// Summary of a partition, for tools and monitoring.

@@ -149,6 +149,7 @@ impl Partition {
             flusher,
             notifier,
             shared,
+            groups,
         } = ctx;
         if create {
             fs::create_dir_all(&dir).map_err(io_err(&dir))?;
@@ -312,6 +313,7 @@ impl Partition {
             abandoned: AtomicBool::new(false),
             flusher,
             notifier,
+            groups,
             log_start_offset: AtomicU64::new(log_start),
             retention_lock: Mutex::new(()),
             shared,
@@ -327,7 +329,11 @@ impl Partition {
             inner.write_checkpoint(false, &w)?;
             w.marked_dirty = true;
         }
-        if truncated_to.is_some() {
+        if let Some(target) = truncated_to {
+            // The interrupted truncation may not have lowered the groups' offsets yet.
+            if let Some(g) = &inner.groups {
+                g.lower(inner.id, target)?;
+            }
             fsutil::remove_if_exists(&intent_path)?;
             fsutil::sync_dir(&inner.dir)?;
         }

@@ -129,6 +129,10 @@ impl Inner {
             self.epoch.store(epoch, Ordering::Release);
         }
         self.write_checkpoint(false, w)?;
+        // Before the intent goes: a crash until then replays this on open.
+        if let Some(g) = &self.groups {
+            g.lower(self.id, target)?;
+        }
         crate::failpoint::hit("truncate.before_intent_removed");
         fsutil::remove_if_exists(&self.dir.join(TRUNCATE_FILE))?;
         fsutil::sync_dir(&self.dir)
