@@ -395,19 +395,31 @@ impl<'a> RecordIter<'a> {
     }
 
     /// Decodes the record at `state` in `batch` and moves `state` past it, in place: the
-    /// cheapest way for a cursor to step through a batch it does not borrow.
+    /// cheapest way for a cursor to step through a batch it does not borrow. Checks what
+    /// [`Iterator::next`] checks; after an error the caller must not go on with `state`.
     #[inline]
     pub fn next_at(
         batch: &'a [u8],
         header: &BatchHeader,
         state: &mut IterState,
     ) -> Option<Result<RawRecord<'a>, DecodeError>> {
-        let mut it = Self::resume(batch, header, *state);
-        let r = it.next();
-        state.pos = it.pos;
-        state.left = it.left;
-        state.next_min_delta = it.next_min_delta;
-        r
+        if state.left == 0 {
+            if state.pos != batch.len() {
+                return Some(Err(DecodeError::Invalid {
+                    at: state.pos,
+                    reason: "bytes after the last record",
+                }));
+            }
+            return None;
+        }
+        state.left -= 1;
+        Some(decode_at(
+            batch,
+            header.last_offset_delta,
+            header.first_timestamp,
+            &mut state.pos,
+            &mut state.next_min_delta,
+        ))
     }
 
     /// Steps over the records whose offset delta is below `delta`, reading only each one's
@@ -471,57 +483,76 @@ impl<'a> RecordIter<'a> {
 
     #[inline]
     fn decode_one(&mut self) -> Result<RawRecord<'a>, DecodeError> {
-        let b = self.batch;
-        let start = self.pos;
-        let mut p = start;
-        let len = varint::get_u(b, &mut p)?;
-        let end = p
-            .checked_add(usize::try_from(len).unwrap_or(usize::MAX))
-            .filter(|&e| e <= b.len())
-            .ok_or(DecodeError::Invalid {
-                at: start,
-                reason: "record length past end of batch",
-            })?;
-        let body = &b[..end];
-        let delta = varint::get_u(body, &mut p)?;
-        let delta = u32::try_from(delta)
-            .ok()
-            .filter(|&d| u64::from(d) >= self.next_min_delta && d <= self.last_delta)
-            .ok_or(DecodeError::Invalid {
-                at: start,
-                reason: "record offset delta out of order or out of range",
-            })?;
-        let ts_delta = varint::get_s(body, &mut p)?;
-        let key = get_opt(body, &mut p)?;
-        let value = get_opt(body, &mut p)?;
-        let hc_at = p;
-        let header_count = varint::get_u(body, &mut p)?;
-        let header_count = u32::try_from(header_count).map_err(|_| DecodeError::Invalid {
-            at: hc_at,
-            reason: "header count too large",
-        })?;
-        let headers_start = p;
-        for _ in 0..header_count {
-            skip_bytes(body, &mut p)?;
-            skip_bytes(body, &mut p)?;
-        }
-        if p != end {
-            return Err(DecodeError::Invalid {
-                at: p,
-                reason: "record length does not match its fields",
-            });
-        }
-        self.pos = end;
-        self.next_min_delta = u64::from(delta) + 1;
-        Ok(RawRecord {
-            offset_delta: delta,
-            timestamp: self.first_ts.wrapping_add(ts_delta),
-            key,
-            value,
-            headers: &body[headers_start..end],
-            header_count,
-        })
+        decode_at(
+            self.batch,
+            self.last_delta,
+            self.first_ts,
+            &mut self.pos,
+            &mut self.next_min_delta,
+        )
     }
+}
+
+/// Decodes the record at `*pos` of `batch` and moves `*pos` past it; `next_min_delta` is the
+/// smallest offset delta the record may have, and becomes its delta + 1. The fields are
+/// passed one by one so that a cursor can step in place, with no copy of its state.
+#[inline]
+fn decode_at<'a>(
+    b: &'a [u8],
+    last_delta: u32,
+    first_ts: i64,
+    pos: &mut usize,
+    next_min_delta: &mut u64,
+) -> Result<RawRecord<'a>, DecodeError> {
+    let start = *pos;
+    let mut p = start;
+    let len = varint::get_u(b, &mut p)?;
+    let end = p
+        .checked_add(usize::try_from(len).unwrap_or(usize::MAX))
+        .filter(|&e| e <= b.len())
+        .ok_or(DecodeError::Invalid {
+            at: start,
+            reason: "record length past end of batch",
+        })?;
+    let body = &b[..end];
+    let delta = varint::get_u(body, &mut p)?;
+    let delta = u32::try_from(delta)
+        .ok()
+        .filter(|&d| u64::from(d) >= *next_min_delta && d <= last_delta)
+        .ok_or(DecodeError::Invalid {
+            at: start,
+            reason: "record offset delta out of order or out of range",
+        })?;
+    let ts_delta = varint::get_s(body, &mut p)?;
+    let key = get_opt(body, &mut p)?;
+    let value = get_opt(body, &mut p)?;
+    let hc_at = p;
+    let header_count = varint::get_u(body, &mut p)?;
+    let header_count = u32::try_from(header_count).map_err(|_| DecodeError::Invalid {
+        at: hc_at,
+        reason: "header count too large",
+    })?;
+    let headers_start = p;
+    for _ in 0..header_count {
+        skip_bytes(body, &mut p)?;
+        skip_bytes(body, &mut p)?;
+    }
+    if p != end {
+        return Err(DecodeError::Invalid {
+            at: p,
+            reason: "record length does not match its fields",
+        });
+    }
+    *pos = end;
+    *next_min_delta = u64::from(delta) + 1;
+    Ok(RawRecord {
+        offset_delta: delta,
+        timestamp: first_ts.wrapping_add(ts_delta),
+        key,
+        value,
+        headers: &body[headers_start..end],
+        header_count,
+    })
 }
 
 #[inline]
