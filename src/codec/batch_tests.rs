@@ -214,3 +214,69 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn placed_records_and_empty_batches() {
+    let recs = [
+        (2u32, NewRecord::new(b"a").timestamp(5)),
+        (7, NewRecord::tombstone(b"k").timestamp(9)),
+    ];
+    let plan = measure_placed(&recs, 0).unwrap();
+    let mut buf = vec![0u8; plan.len];
+    encode_placed(&mut buf, 100, 9, &recs, &plan, 0);
+    check_crc(&buf).unwrap();
+    let h = BatchHeader::parse(&buf).unwrap();
+    assert_eq!(
+        (h.base_offset, h.last_offset(), h.record_count),
+        (100, 109, 2)
+    );
+    let got: Vec<_> = RecordIter::new(&buf, &h).collect::<Result<_, _>>().unwrap();
+    assert_eq!(
+        got.iter().map(|r| r.offset_delta).collect::<Vec<_>>(),
+        vec![2, 7]
+    );
+    assert_eq!(h.max_timestamp, 9);
+
+    let plan = measure_placed(&[], 0).unwrap();
+    assert_eq!((plan.len, plan.count), (HEADER_LEN, 0));
+    let mut empty = vec![0u8; plan.len];
+    encode_placed(&mut empty, 100, 4, &[], &plan, 0);
+    check_crc(&empty).unwrap();
+    let h = BatchHeader::parse(&empty).unwrap();
+    assert_eq!(
+        (h.record_count, h.next_offset(), h.max_timestamp),
+        (0, 105, i64::MIN)
+    );
+    assert_eq!(RecordIter::new(&empty, &h).count(), 0);
+}
+
+#[test]
+fn skipping_by_length_lands_where_decoding_would() {
+    let values: Vec<Vec<u8>> = (0..20u8).map(|i| vec![i; usize::from(i) * 13]).collect();
+    let recs: Vec<(u32, NewRecord<'_>)> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (i as u32 * 3, NewRecord::new(v).key(b"k")))
+        .collect();
+    let plan = measure_placed(&recs, 0).unwrap();
+    let mut buf = vec![0u8; plan.len];
+    encode_placed(&mut buf, 0, 60, &recs, &plan, 0);
+    let h = BatchHeader::parse(&buf).unwrap();
+    for target in 0..=61u32 {
+        let mut it = RecordIter::new(&buf, &h);
+        it.skip_below(target).unwrap();
+        let skipped: Vec<u32> = it.map(|r| r.unwrap().offset_delta).collect();
+        let decoded: Vec<u32> = RecordIter::new(&buf, &h)
+            .map(|r| r.unwrap().offset_delta)
+            .filter(|&d| d >= target)
+            .collect();
+        assert_eq!(skipped, decoded, "target {target}");
+    }
+    // A record length pointing past the batch is an error, and ends the iteration.
+    let mut bad = buf.clone();
+    bad[HEADER_LEN..HEADER_LEN + 3].copy_from_slice(&[0xff, 0xff, 0x7f]); // 2 MiB
+    assert!(bad.len() < 1 << 21);
+    let mut it = RecordIter::new(&bad, &h);
+    assert!(it.skip_below(30).is_err());
+    assert!(it.next().is_none());
+}
