@@ -50,9 +50,18 @@ pub(crate) struct Group {
 
 /// Path of a group's offsets file under a topic directory.
 fn offsets_path(topic_dir: &Path, group: &str) -> PathBuf {
-    topic_dir
-        .join(GROUPS_DIR)
-        .join(format!("{group}.{OFFSETS_EXT}"))
+    topic_dir.join(GROUPS_DIR).join(offsets_file(group))
+}
+
+/// Name of a group's offsets file in the groups directory.
+fn offsets_file(group: &str) -> String {
+    format!("{group}.{OFFSETS_EXT}")
+}
+
+/// Replaces group `group`'s offsets file in `groups_dir` (which exists) atomically.
+fn write_offsets(groups_dir: &Path, group: &str, committed: &[Option<u64>]) -> Result<()> {
+    let bytes = meta::encode_group_offsets(committed);
+    fsutil::atomic_write(groups_dir, &offsets_file(group), &bytes)
 }
 
 /// Reads a group's committed offsets; `None` for every partition if it never committed.
@@ -174,9 +183,7 @@ impl Groups {
                 && slot.is_some_and(|o| o > cut)
             {
                 *slot = Some(cut);
-                let file = format!("{name}.{OFFSETS_EXT}");
-                let dir = self.topic_dir.join(GROUPS_DIR);
-                fsutil::atomic_write(&dir, &file, &meta::encode_group_offsets(&committed))?;
+                write_offsets(&self.topic_dir.join(GROUPS_DIR), &name, &committed)?;
             }
         }
         Ok(())
@@ -255,8 +262,7 @@ impl Group {
                 fsutil::sync_dir(topic_dir)?;
             }
         }
-        let file = format!("{}.{OFFSETS_EXT}", self.name);
-        fsutil::atomic_write(&self.dir, &file, &meta::encode_group_offsets(&next))?;
+        write_offsets(&self.dir, &self.name, &next)?;
         st.committed = next;
         Ok(())
     }

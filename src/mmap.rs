@@ -21,8 +21,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use memmap2::{MmapOptions, MmapRaw};
 
-/// Granularity of block reservation and of trims.
-const PAGE: u64 = 4096;
+/// The page size pagelog assumes: the granularity of block reservation, trims, prefaulting
+/// and read-ahead decisions.
+pub(crate) const PAGE_SIZE: usize = 4096;
+const PAGE: u64 = PAGE_SIZE as u64;
 
 /// A file mapped into memory, readable up to its published watermark.
 #[derive(Debug)]

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use crate::codec::batch::{self, RecordIter};
 use crate::config::TopicConfig;
 use crate::error::{Error, Result, io_err};
+use crate::mmap::PAGE_SIZE as PAGE;
 use crate::record::{Fields, NewRecord, Record};
 
 use self::core::{SegmentCore, shift};
@@ -363,8 +364,6 @@ pub(crate) fn create_files(
     Ok((core, writer))
 }
 
-/// The page size the read-ahead decisions assume.
-const PAGE: usize = 4096;
 /// A lookup slower than this is taken to have read from the disk (a warm one takes < 2 µs).
 const COLD_LOOKUP: Duration = Duration::from_micros(20);
 
