@@ -5,8 +5,16 @@
 //! flight) or waits for the one in flight and checks again. A sync covers every append
 //! published before it started, so N callers arriving during one sync are served by the
 //! next single sync instead of N.
+//!
+//! On a machine with fewer cores than appenders, the callers a sync wakes cannot all append
+//! again before the first of them starts the next sync, which then covers only a few of
+//! them. So a leader whose last sync woke other callers first *gathers*: it waits, with the
+//! sync already marked in flight, until as many callers wait on it as the last sync woke, or
+//! for at most half the duration of the last sync ([`GATHER_MAX`] at most). A lone appender
+//! never gathers, so its latency is one sync.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
@@ -29,13 +37,29 @@ struct State {
     waiting: usize,
     /// How many callers the last sync woke: appenders likely to append again at once.
     woken: usize,
+    /// A leader is gathering: the sync is marked in flight but has not started.
+    gathering: bool,
+    /// Callers that started waiting since the gathering began. (`waiting` also counts callers
+    /// that the last sync woke but that have not run yet.)
+    arrived: usize,
+    /// How long the last sync took.
+    last_sync: Duration,
+    /// Tests replace the computed gathering bound with this one.
+    #[cfg(test)]
+    gather_bound: Option<Duration>,
 }
+
+/// The longest a leader gathers before its sync (a sync that takes longer than twice this
+/// is rare enough on any device for the bound not to matter).
+pub const GATHER_MAX: Duration = Duration::from_millis(1);
 
 /// Group-commit coordinator of one partition.
 #[derive(Debug, Default)]
 pub struct GroupCommit {
     state: Mutex<State>,
     done: Condvar,
+    /// Wakes a gathering leader once enough callers wait (or on poison and truncation).
+    gathered: Condvar,
     /// Mirrors `state.poisoned.is_some()` so appenders check it without taking the lock.
     poisoned_flag: AtomicBool,
     /// Mirrors `state.durable` for lock-free reads.
@@ -51,6 +75,7 @@ impl GroupCommit {
                 ..State::default()
             }),
             done: Condvar::new(),
+            gathered: Condvar::new(),
             poisoned_flag: AtomicBool::new(false),
             durable: AtomicU64::new(durable),
         }
@@ -82,6 +107,7 @@ impl GroupCommit {
         st.durable = st.durable.min(to);
         self.durable.store(st.durable, Ordering::Release);
         self.done.notify_all();
+        self.gathered.notify_all();
     }
 
     /// The sticky error, if a sync failed.
@@ -98,6 +124,7 @@ impl GroupCommit {
         st.poisoned.get_or_insert(reason);
         self.poisoned_flag.store(true, Ordering::Release);
         self.done.notify_all();
+        self.gathered.notify_all();
     }
 
     /// Returns once every offset below `target` is durable. `sync` performs one sync and
@@ -114,7 +141,6 @@ impl GroupCommit {
         poisoned: impl Fn(String) -> Error,
     ) -> Result<()> {
         let mut st = self.state.lock();
-        let mut yielded = false;
         loop {
             if let Some(reason) = &st.poisoned {
                 return Err(poisoned(reason.clone()));
@@ -137,20 +163,49 @@ impl GroupCommit {
             }
             if st.in_flight {
                 st.waiting += 1;
+                if st.gathering {
+                    st.arrived += 1;
+                    if st.arrived >= st.woken {
+                        self.gathered.notify_one();
+                    }
+                }
                 self.done.wait(&mut st);
                 st.waiting -= 1;
                 continue;
             }
-            if st.woken > 0 && !yielded {
-                // The last sync woke other appenders, which are about to append again: let
-                // them run first (one yield, no sleep) so that this sync covers their records
-                // too, instead of leaving them for the next one. A lone appender never yields.
-                yielded = true;
-                parking_lot::MutexGuard::unlocked(&mut st, std::thread::yield_now);
-                continue;
+            if st.woken > 0 {
+                st = self.gather(st);
             }
             st = self.lead(st, &sync);
         }
+    }
+
+    /// Marks a sync in flight and waits until as many callers wait for it as the last sync
+    /// woke, or for half the last sync's duration (at most [`GATHER_MAX`]). The appends of
+    /// the callers that arrive meanwhile were published before they wait, so the sync that
+    /// follows covers them.
+    fn gather<'a>(
+        &'a self,
+        mut st: parking_lot::MutexGuard<'a, State>,
+    ) -> parking_lot::MutexGuard<'a, State> {
+        st.in_flight = true;
+        st.gathering = true;
+        st.arrived = 0;
+        let bound = (st.last_sync / 2).min(GATHER_MAX);
+        #[cfg(test)]
+        let bound = st.gather_bound.unwrap_or(bound);
+        let deadline = Instant::now() + bound;
+        // A yield first: the woken callers often need no more than the rest of this time
+        // slice, which costs less than sleeping on the condition variable.
+        parking_lot::MutexGuard::unlocked(&mut st, std::thread::yield_now);
+        while st.arrived < st.woken && st.poisoned.is_none() {
+            if self.gathered.wait_until(&mut st, deadline).timed_out() {
+                break;
+            }
+        }
+        st.gathering = false;
+        st.in_flight = false;
+        st
     }
 
     /// Runs one sync now, after any sync in flight, even if everything is already durable
@@ -186,9 +241,12 @@ impl GroupCommit {
             st.in_flight = true;
             let started = st.epoch;
             drop(st);
+            let clock = Instant::now();
             let result = sync();
+            let took = clock.elapsed();
             st = self.state.lock();
             st.in_flight = false;
+            st.last_sync = took;
             match result {
                 // A sync that overlapped a truncation proves nothing about the new log.
                 Ok(_) if st.epoch != started => {}
@@ -252,6 +310,85 @@ mod tests {
             gc.wait_durable(8, 0, || panic!("no sync needed"), poisoned)
                 .is_ok()
         );
+    }
+
+    /// Runs a first sync (led by this thread, target 1) during which another caller waits
+    /// for target 2, which the sync does not cover, so that the sync wakes one caller.
+    /// Returns that caller's thread; it gathers next.
+    fn first_sync_wakes_one(
+        gc: &Arc<GroupCommit>,
+        published: &Arc<AtomicU64>,
+        syncs: &Arc<AtomicU64>,
+    ) -> std::thread::JoinHandle<Result<()>> {
+        published.store(1, Ordering::SeqCst);
+        let sync = {
+            let (published, syncs) = (Arc::clone(published), Arc::clone(syncs));
+            move || {
+                syncs.fetch_add(1, Ordering::SeqCst);
+                Ok(published.load(Ordering::SeqCst))
+            }
+        };
+        let waiter = {
+            let (gc, published, sync) = (Arc::clone(gc), Arc::clone(published), sync.clone());
+            std::thread::spawn(move || {
+                // Appended (published) only once the first sync has started.
+                while !gc.state.lock().in_flight {
+                    std::thread::yield_now();
+                }
+                published.store(2, Ordering::SeqCst);
+                gc.wait_durable(2, 0, sync, poisoned)
+            })
+        };
+        let first = gc.wait_durable(
+            1,
+            0,
+            || {
+                while gc.state.lock().waiting == 0 {
+                    std::thread::yield_now();
+                }
+                syncs.fetch_add(1, Ordering::SeqCst);
+                Ok(1)
+            },
+            poisoned,
+        );
+        assert!(first.is_ok());
+        waiter
+    }
+
+    #[test]
+    fn a_gathering_leader_covers_callers_that_arrive() {
+        let gc = Arc::new(GroupCommit::new(0));
+        gc.state.lock().gather_bound = Some(Duration::from_secs(3600));
+        let (published, syncs) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let waiter = first_sync_wakes_one(&gc, &published, &syncs);
+        // The woken caller leads the next sync, but first gathers: it waits for one caller
+        // (this thread, appending again) however long that takes.
+        while !gc.state.lock().gathering {
+            std::thread::yield_now();
+        }
+        published.store(3, Ordering::SeqCst);
+        let again = gc.wait_durable(3, 0, || panic!("the gathering leader syncs"), poisoned);
+        assert!(again.is_ok());
+        assert!(waiter.join().is_ok_and(|r| r.is_ok()));
+        assert_eq!(
+            syncs.load(Ordering::SeqCst),
+            2,
+            "one sync covered both callers"
+        );
+        assert_eq!(gc.durable(), 3);
+    }
+
+    #[test]
+    fn gathering_ends_when_woken_callers_do_not_return() {
+        let gc = Arc::new(GroupCommit::new(0));
+        gc.state.lock().gather_bound = Some(Duration::ZERO);
+        let (published, syncs) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let waiter = first_sync_wakes_one(&gc, &published, &syncs);
+        // Nobody appends again: the woken caller's gathering times out and it syncs alone.
+        assert!(waiter.join().is_ok_and(|r| r.is_ok()));
+        assert_eq!(syncs.load(Ordering::SeqCst), 2);
+        assert_eq!(gc.durable(), 2);
+        assert_eq!(gc.state.lock().woken, 0, "its sync woke nobody");
     }
 
     #[test]
