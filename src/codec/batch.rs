@@ -68,7 +68,7 @@ fn opt_len(b: Option<&[u8]>) -> i64 {
 }
 
 /// Length of one record's body (everything after its `body_len` varint).
-#[inline]
+#[inline(always)]
 fn body_len(r: &NewRecord<'_>, delta: u32, ts_delta: i64) -> usize {
     let mut n = varint::len_u(u64::from(delta)) + varint::len_s(ts_delta);
     n += varint::len_s(opt_len(r.key)) + r.key.map_or(0, <[u8]>::len);
