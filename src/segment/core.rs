@@ -9,9 +9,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
-use crate::codec::DecodeError;
 use crate::codec::batch::{self, BatchHeader};
 use crate::codec::index::{OFFSET_ENTRY_LEN, OffsetEntry, TIME_ENTRY_LEN, TimeEntry};
+use crate::codec::{DecodeError, le_u32, le_u64};
 use crate::error::{Error, Result};
 use crate::mmap::Mapping;
 use crate::segment::files::SegmentPaths;
@@ -168,6 +168,10 @@ impl SegmentCore {
             return self.first_batch(log);
         }
         let (mut pos, mut expected) = self.index_floor(entries, log, target);
+        while let Some((next_pos, next_offset)) = hop(log, pos, expected, target) {
+            pos = next_pos;
+            expected = next_offset;
+        }
         while pos < log.len() {
             let header = self.header_at(log, pos)?;
             if header.base_offset != expected {
@@ -363,6 +367,23 @@ pub(crate) fn decode_error(path: &Path, position: usize, e: DecodeError) -> Erro
 /// The first `i < n` for which `below(i)` is false (`n` if none), for a `below` that is true
 /// then false over `0..n`, searched from `guess`: exponential steps away from it, then a
 /// binary search between the last two. Costs O(log distance) probes, near `guess` first.
+/// Steps over the batch at `pos` if it cleanly ends before `target`: its base offset is
+/// `expected`, its length at least a header and within `log`. Reads only the three fields
+/// that takes; [`SegmentCore::locate`] parses the batch it stops at in full, so a header that
+/// does not hop cleanly is parsed and reported there. Returns the next batch's position and
+/// base offset.
+#[inline(always)]
+fn hop(log: &[u8], pos: usize, expected: u64, target: u64) -> Option<(usize, u64)> {
+    let h = log.get(pos..)?.first_chunk::<{ batch::HEADER_LEN }>()?;
+    let base = le_u64(h, batch::field::BASE_OFFSET);
+    let next = base
+        .checked_add(u64::from(le_u32(h, batch::field::LAST_OFFSET_DELTA)))?
+        .checked_add(1)?;
+    let len = le_u32(h, batch::field::LENGTH) as usize;
+    let fits = len >= batch::HEADER_LEN && len <= log.len() - pos;
+    (base == expected && next <= target && fits).then_some((pos + len, next))
+}
+
 fn partition_point_near(n: usize, guess: usize, below: impl Fn(usize) -> bool) -> usize {
     if n == 0 {
         return 0;

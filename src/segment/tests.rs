@@ -242,3 +242,43 @@ fn offsets_end_below_u64_max() {
     assert!(report.valid_bytes > 0);
     assert_eq!(seg.read(u64::MAX - 1).unwrap().unwrap().value(), b"last");
 }
+
+/// Damages one byte of the `.log` in place (the mapping sees it: same page cache).
+fn poke(seg: &Segment, at: u64, xor: u8) {
+    use std::os::unix::fs::FileExt;
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&seg.paths().log)
+        .unwrap();
+    let mut b = [0u8; 1];
+    f.read_exact_at(&mut b, at).unwrap();
+    f.write_all_at(&[b[0] ^ xor], at).unwrap();
+}
+
+#[test]
+fn a_lookup_steps_over_batches_on_three_fields_and_parses_the_one_it_stops_at() {
+    let dir = tempfile::tempdir().unwrap();
+    // One index entry per 4 KiB: a lookup walks ~100 single-record batches past its entry.
+    let config = cfg().index_interval_bytes(4096);
+    let mut seg = Segment::create(dir.path(), 0, &config).unwrap();
+    fill(&mut seg, 500);
+    let positions: Vec<u64> = (0..500)
+        .map(|o| seg.position_of(o).unwrap().unwrap())
+        .collect();
+    let pos = |o: u64| positions[o as usize];
+    // A batch header damaged where the walk does not look (its magic) is stepped over by a
+    // read of a later offset, and the record returned is still checked in full...
+    poke(&seg, pos(5) + batch::field::MAGIC as u64, 0xff);
+    assert_eq!(seg.read(9).unwrap().unwrap().value(), b"value-00009");
+    // ...while reading it, or scanning or verifying the segment, reports it.
+    assert!(matches!(seg.read(5), Err(Error::Corrupt { .. })));
+    assert_eq!(seg.verify().problems.len(), 1);
+    // A broken chain (a base offset that does not follow) stops the walk with an error, for
+    // offsets behind it in the same walk.
+    poke(&seg, pos(20) + batch::field::BASE_OFFSET as u64, 0x01);
+    assert!(matches!(seg.read(24), Err(Error::Corrupt { .. })));
+    // A length pointing past the log stops the walk too, instead of a read out of bounds.
+    poke(&seg, pos(30) + batch::field::LENGTH as u64 + 3, 0x7f);
+    assert!(matches!(seg.read(31), Err(Error::Corrupt { .. })));
+}
