@@ -67,9 +67,28 @@ impl Mapping {
     }
 
     /// Opens `path` read-only and maps its first `len` bytes (`len <= file length`), all of
-    /// them published. Used for sealed segments and for scanning during recovery.
+    /// them published. Used for index files and for scanning during recovery.
     pub fn open_read_only(path: &Path, len: usize) -> io::Result<Arc<Self>> {
         let file = File::open(path)?;
+        Ok(Arc::new(Self::map(file, len, len, false)?))
+    }
+
+    /// Opens `path` read-only under a shared `flock` and maps the whole file, all of it
+    /// published: how a sealed segment's `.log` is mapped. See [`Self::map_shared`].
+    pub fn open_shared(path: &Path) -> io::Result<Arc<Self>> {
+        Self::map_shared(File::open(path)?)
+    }
+
+    /// Takes a shared `flock` on `file` (converting an exclusive one this descriptor holds)
+    /// and maps the whole file as it is then, all published. The mapping keeps the
+    /// descriptor, so the lock lasts as long as the mapping: no writer of the file, which
+    /// needs the exclusive lock, can be made while it lives, neither between the lock and
+    /// the measurement nor later (docs/SAFETY.md section 6). Fails with `WouldBlock` while a
+    /// writer holds the file.
+    pub fn map_shared(file: File) -> io::Result<Arc<Self>> {
+        file.try_lock_shared().map_err(lock_error)?;
+        let len = usize::try_from(file.metadata()?.len())
+            .map_err(|_| io::Error::from(io::ErrorKind::FileTooLarge))?;
         Ok(Arc::new(Self::map(file, len, len, false)?))
     }
 
@@ -397,16 +416,6 @@ fn lock_error(e: std::fs::TryLockError) -> io::Error {
         std::fs::TryLockError::WouldBlock => io::Error::from(io::ErrorKind::WouldBlock),
         std::fs::TryLockError::Error(e) => e,
     }
-}
-
-/// Fails with `WouldBlock` if a writer holds `path`'s lock right now. Read-only mappings are
-/// sized to the file when made, so they must not be made under a live writer whose
-/// preallocated tail would later be trimmed away.
-pub fn check_no_writer(path: &Path) -> io::Result<()> {
-    let file = File::open(path)?;
-    file.try_lock_shared().map_err(lock_error)?;
-    // Dropping the file releases the shared lock.
-    Ok(())
 }
 
 /// Maps all of an already opened (and locked) `file` read-only, for a scan.

@@ -982,10 +982,12 @@ fn truncate_then_read() {
     want.extend((cut..end).map(|o| (o, new_value(o), ts(o))));
     assert_eq!(contents(&p), want);
 
-    // At a segment boundary: the segment before it becomes the active one again.
+    // At a segment boundary: the segments from it on are deleted and, as in Kafka (whose
+    // segment at the target stays, emptied), appends continue in a new, empty segment at
+    // the target; the segment before it stays sealed as it was.
     let boundary = before[2];
     p.truncate_to(boundary).unwrap();
-    assert_eq!(bases(&p), before[..2].to_vec());
+    assert_eq!(bases(&p), before[..3].to_vec());
     assert_holds(&p, 0, boundary, "at a segment boundary");
     append_range(&p, boundary, boundary + 5, 1);
     assert_holds(&p, 0, boundary + 5, "appended after the boundary cut");

@@ -337,6 +337,109 @@ fn a_store_does_not_map_a_segment_another_writer_holds() {
 }
 
 #[test]
+fn no_writer_can_be_made_for_a_segment_the_store_maps() {
+    use pagelog::Segment;
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let p = store
+            .create_topic("t", small())
+            .unwrap()
+            .partition(0)
+            .unwrap()
+            .clone();
+        while p.info().segments < 3 {
+            p.append(NewRecord::new(&[1u8; 500])).unwrap();
+        }
+        store.close().unwrap();
+    }
+    let pdir = dir.path().join("t").join("0");
+    let store = Store::open(dir.path()).unwrap();
+    let p = store.topic("t").unwrap().partition(0).unwrap().clone();
+    let first = p.read(0).unwrap().unwrap();
+    // The store mapped the sealed first segment at open; from then on (not only at the
+    // moment it checked) a standalone writer of it is refused, before it reads or changes
+    // anything, so it can neither append under the store's mapping nor cut the file.
+    let size = std::fs::metadata(pdir.join("00000000000000000000.log"))
+        .unwrap()
+        .len();
+    assert!(matches!(
+        Segment::recover(&pdir, 0, &small()),
+        Err(Error::Locked { .. })
+    ));
+    assert_eq!(
+        std::fs::metadata(pdir.join("00000000000000000000.log"))
+            .unwrap()
+            .len(),
+        size
+    );
+    // A record read from it keeps the lock after the store is gone: its mapping is alive.
+    store.close().unwrap();
+    drop(p);
+    assert!(matches!(
+        Segment::recover(&pdir, 0, &small()),
+        Err(Error::Locked { .. })
+    ));
+    assert_eq!(first.value(), &[1u8; 500][..]);
+    drop(first);
+    let (seg, _) = Segment::recover(&pdir, 0, &small()).unwrap();
+    assert!(seg.next_offset() > 0);
+}
+
+/// Base offsets of the partition's segments, from their file names.
+fn bases(p: &pagelog::Partition) -> Vec<u64> {
+    p.segment_paths()
+        .iter()
+        .filter_map(|s| s.log.file_stem()?.to_str()?.parse().ok())
+        .collect()
+}
+
+#[test]
+fn truncating_to_a_boundary_of_segments_mapped_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let boundary = {
+        let store = Store::open(dir.path()).unwrap();
+        let p = store
+            .create_topic("t", small())
+            .unwrap()
+            .partition(0)
+            .unwrap()
+            .clone();
+        while p.info().segments < 4 {
+            p.append(NewRecord::new(&[2u8; 500])).unwrap();
+        }
+        let b = bases(&p)[2];
+        store.close().unwrap();
+        b
+    };
+    // Reopened: the sealed segments are mapped under shared locks. Truncating to the base of
+    // the third keeps the second as it is (a reader holds a record of it) and continues in
+    // a new segment at the cut.
+    let store = Store::open(dir.path()).unwrap();
+    let p = store.topic("t").unwrap().partition(0).unwrap().clone();
+    let held = p.read(boundary - 1).unwrap().unwrap();
+    p.truncate_to(boundary).unwrap();
+    assert_eq!(p.next_offset(), boundary);
+    let now = bases(&p);
+    assert_eq!(now.last(), Some(&boundary));
+    assert_eq!(now.len(), 3);
+    assert_eq!(p.append(NewRecord::new(b"after")).unwrap(), boundary);
+    assert_eq!(held.value(), &[2u8; 500][..]);
+    assert_eq!(p.read(boundary).unwrap().unwrap().value(), b"after");
+    store.close().unwrap();
+    // And across a reopen.
+    let store = Store::open(dir.path()).unwrap();
+    let p = store.topic("t").unwrap().partition(0).unwrap().clone();
+    assert_eq!(p.next_offset(), boundary + 1);
+    assert_eq!(
+        p.read(boundary - 1).unwrap().unwrap().value(),
+        &[2u8; 500][..]
+    );
+    assert_eq!(p.read(boundary).unwrap().unwrap().value(), b"after");
+    assert!(p.verify().problems.is_empty());
+}
+
+#[test]
 fn batches_of_every_size_read_back_after_reopen_and_crash() {
     // Batches below, inside and above the range written with pwrite (16 KiB to 1 MiB), mixed
     // in one segment, read back the same through the mapping.

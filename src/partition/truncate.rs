@@ -78,9 +78,15 @@ impl Inner {
         *self.segments.write() = Arc::new(keep.clone());
         self.delete_segments(&doomed)?;
         crate::failpoint::hit("truncate.after_delete");
+        let replaced = match keep.last() {
+            Some(s) => rewrite_prefix(&s.paths, s.base, target)?,
+            None => false,
+        };
         let new_active = match keep.last() {
-            Some(s) => {
-                rewrite_prefix(&s.paths, s.base, target)?;
+            // The kept segment's log was cut: it becomes the active segment again, recovered
+            // from its new file (a new inode: mappings of the old one, and their shared
+            // locks, stay with readers).
+            Some(s) if replaced => {
                 crate::failpoint::hit("truncate.after_rewrite");
                 let (core, writer, _) = recover(
                     s.paths.clone(),
@@ -91,7 +97,11 @@ impl Inner {
                 )?;
                 Segment::from_parts(core, writer, &self.config)
             }
-            None => {
+            // No segment kept, or the last one ends exactly at the target (the cut falls on a
+            // segment boundary): it stays sealed as it is, and a new segment starts at the
+            // target. Recovering it as the active segment would need its writer lock, which
+            // readers' shared locks on its file refuse.
+            _ => {
                 let paths = SegmentPaths::new(&self.dir, target);
                 let (core, writer) =
                     create_files(paths, target, &self.limits, self.config.verify_checksums)?;

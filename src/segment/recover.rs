@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64};
 use crate::codec::batch::{self, BatchHeader};
 use crate::codec::index::{OFFSET_ENTRY_LEN, OffsetEntry, TIME_ENTRY_LEN, TimeEntry};
 use crate::error::{Error, Result, io_err};
-use crate::mmap::{MapWriter, Mapping, check_no_writer, lock_exclusive, map_locked_read_only};
+use crate::mmap::{MapWriter, Mapping, lock_exclusive, map_locked_read_only};
 use crate::segment::core::{SegmentCore, decode_error};
 use crate::segment::files::SegmentPaths;
 use crate::segment::writer::{IndexRule, Limits, SegmentWriter};
@@ -283,11 +283,14 @@ pub fn recover(
             w.trim().map_err(io_err(p))?;
             w.mapping().sync_data().map_err(io_err(p))?;
         }
-        drop((index, time, log_file));
+        drop((index, time));
+        // The writer lock becomes the shared lock the read-only mapping holds for its life,
+        // on the same descriptor: no other writer can come in between.
+        let log = Mapping::map_shared(log_file).map_err(io_err(&paths.log))?;
         let core = open_mappings(
             paths,
             base,
-            scan.valid_end,
+            log,
             scan.next_offset,
             scan.max_timestamp,
             verify_checksums,
@@ -296,16 +299,16 @@ pub fn recover(
     }
 }
 
-/// Maps a sealed segment read-only with a known log length and state.
+/// Maps a sealed segment's indexes read-only and makes its core, with its log already mapped
+/// (under the shared lock, [`Mapping::map_shared`]) and a known state.
 fn open_mappings(
     paths: SegmentPaths,
     base: u64,
-    log_len: usize,
+    log: Arc<Mapping>,
     next_offset: u64,
     max_timestamp: i64,
     verify_checksums: bool,
 ) -> Result<SegmentCore> {
-    let log = Mapping::open_read_only(&paths.log, log_len).map_err(io_err(&paths.log))?;
     let index = map_entries(&paths.index, OFFSET_ENTRY_LEN)?;
     let time = map_entries(&paths.time, TIME_ENTRY_LEN)?;
     Ok(new_core(
@@ -378,12 +381,15 @@ pub fn open_sealed(
     limits: &Limits,
     verify_checksums: bool,
 ) -> Result<SegmentCore> {
-    check_no_writer(&paths.log).map_err(io_err(&paths.log))?;
-    let log_len = fs::metadata(&paths.log).map_err(io_err(&paths.log))?.len() as usize;
+    // Mapped first, under a shared lock held as long as the mapping: a writer of the file
+    // (a standalone `Segment` on it) makes this fail with `Error::Locked`, and none can be
+    // made while the store maps the file.
+    let log = Mapping::open_shared(&paths.log).map_err(io_err(&paths.log))?;
+    let log_len = log.published();
     // A log whose batches end before the next segment's base was cut short from outside.
     let cut_short =
         !indexes_look_intact(&paths, log_len) && rebuild_indexes(&paths, base, limits)? < next_base;
-    let core = open_mappings(paths, base, log_len, next_base, i64::MIN, verify_checksums)?;
+    let core = open_mappings(paths, base, log, next_base, i64::MIN, verify_checksums)?;
     if cut_short {
         // Its largest timestamp is unknown: timestamp lookups must look into it (and report
         // the damage) rather than skip it for a later segment.

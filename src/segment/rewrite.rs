@@ -19,10 +19,12 @@ pub(crate) const TRUNCATING_SUFFIX: &str = ".truncating";
 /// temporary file that is synced and renamed over the `.log`, so a crash leaves the old or
 /// the new file, and mappings of the old file stay valid. Indexes are not touched; reopen
 /// the segment with [`recover`] to rebuild them. Does nothing if nothing is at or past
-/// `target`.
-pub fn rewrite_prefix(paths: &SegmentPaths, base: u64, target: u64) -> Result<()> {
-    let len = fs::metadata(&paths.log).map_err(io_err(&paths.log))?.len() as usize;
-    let old = Mapping::open_read_only(&paths.log, len).map_err(io_err(&paths.log))?;
+/// `target`. Returns whether the `.log` was replaced.
+///
+/// The old `.log` is read under a shared lock ([`Mapping::open_shared`]): a writer of it
+/// elsewhere makes this fail with `Error::Locked`.
+pub fn rewrite_prefix(paths: &SegmentPaths, base: u64, target: u64) -> Result<bool> {
+    let old = Mapping::open_shared(&paths.log).map_err(io_err(&paths.log))?;
     let log = old.prefix();
     // Walk the batches to the one holding `target` (or the end of the valid data).
     let (mut pos, mut expected) = (0usize, base);
@@ -39,7 +41,7 @@ pub fn rewrite_prefix(paths: &SegmentPaths, base: u64, target: u64) -> Result<()
         expected = h.next_offset();
     }
     if spanning.is_none() && pos == log.len() {
-        return Ok(()); // nothing to cut
+        return Ok(false); // nothing to cut
     }
     let mut out = log[..pos].to_vec();
     if let Some(h) = spanning.filter(|h| h.base_offset < target) {
@@ -64,7 +66,7 @@ pub fn rewrite_prefix(paths: &SegmentPaths, base: u64, target: u64) -> Result<()
     if let Some(dir) = paths.log.parent() {
         crate::fsutil::sync_dir(dir)?;
     }
-    Ok(())
+    Ok(true)
 }
 
 /// The records of `batch` with offsets below `target`, as one new batch with the same base
