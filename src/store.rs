@@ -187,10 +187,17 @@ impl Store {
             reason: e.to_string(),
         })?;
         config.validate().map_err(|e| Error::Corrupt {
-            path: meta_path,
+            path: meta_path.clone(),
             position: 0,
             reason: e.to_string(),
         })?;
+        if meta::stored_version(&bytes) != Some(meta::TOPIC_VERSION) {
+            // An earlier version with the same body: raise the topic's version gate before
+            // anything in it is opened, so that the development builds that wrote it, which
+            // misread what this build may write (empty batches), refuse the topic from now
+            // on (FORMAT.md, "Versions").
+            fsutil::atomic_write(&dir, TOPIC_META_FILE, &meta::encode_topic(&config))?;
+        }
         let topic_name: Arc<str> = name.into();
         let notifier = Arc::new(Notifier::default());
         let groups = Arc::new(Groups::new(

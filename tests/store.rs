@@ -484,3 +484,51 @@ fn batches_of_every_size_read_back_after_reopen_and_crash() {
         store.close().unwrap();
     }
 }
+
+#[test]
+fn a_topic_meta_of_version_1_is_opened_and_raised_to_version_2() {
+    use pagelog::codec::meta::{TOPIC_VERSION, TOPIC_VERSION_1};
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let p = store
+            .create_topic("t", small().partitions(2))
+            .unwrap()
+            .partition(1)
+            .unwrap()
+            .clone();
+        p.append(NewRecord::new(b"kept")).unwrap();
+        store.close().unwrap();
+    }
+    // As a development build wrote it: the same body under version 1.
+    let meta = dir.path().join("t").join("topic.meta");
+    let v2 = std::fs::read(&meta).unwrap();
+    assert_eq!(v2[4..6], TOPIC_VERSION.to_le_bytes());
+    let mut v1 = v2.clone();
+    v1[4..6].copy_from_slice(&TOPIC_VERSION_1.to_le_bytes());
+    let n = v1.len() - 4;
+    let crc = crc32fast::hash(&v1[..n]);
+    v1[n..].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(&meta, &v1).unwrap();
+
+    let store = Store::open(dir.path()).unwrap();
+    let t = store.topic("t").unwrap();
+    assert_eq!(t.config().partitions, 2);
+    assert_eq!(
+        t.partition(1).unwrap().read(0).unwrap().unwrap().value(),
+        b"kept"
+    );
+    // Opening raised the gate: the file is now exactly what this build writes.
+    assert_eq!(std::fs::read(&meta).unwrap(), v2);
+    store.close().unwrap();
+
+    // A version this build does not know is refused, and the file left as it is.
+    let mut v3 = v2.clone();
+    v3[4..6].copy_from_slice(&3u16.to_le_bytes());
+    let crc = crc32fast::hash(&v3[..n]);
+    v3[n..].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(&meta, &v3).unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert!(matches!(store.topic("t"), Err(Error::Corrupt { .. })));
+    assert_eq!(std::fs::read(&meta).unwrap(), v3);
+}

@@ -6,7 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 use pagelog::codec::meta::{
     CHECKPOINT_BODY_LEN, CHECKPOINT_MAGIC, FRAME_HEADER_LEN, GROUP_MAGIC, TOPIC_BODY_LEN,
-    TOPIC_MAGIC, TRUNCATE_MAGIC, VERSION, decode_checkpoint, decode_group_offsets, decode_topic,
+    TOPIC_MAGIC, TOPIC_VERSION, TOPIC_VERSION_1, TRUNCATE_MAGIC, VERSION, decode_checkpoint, decode_group_offsets, decode_topic,
     decode_truncate, encode_checkpoint, encode_group_offsets, encode_topic, encode_truncate,
 };
 
@@ -29,11 +29,11 @@ fn all(bytes: &[u8]) {
     }
 }
 
-/// `bytes` as the body of a well-framed file of this kind.
-fn framed(magic: [u8; 4], body: &[u8]) -> Vec<u8> {
+/// `bytes` as the body of a well-framed file of this kind and version.
+fn framed(magic: [u8; 4], version: u16, body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(FRAME_HEADER_LEN + body.len() + 4);
     out.extend_from_slice(&magic);
-    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&version.to_le_bytes());
     out.extend_from_slice(&0u16.to_le_bytes());
     out.extend_from_slice(&(body.len() as u32).to_le_bytes());
     out.extend_from_slice(body);
@@ -52,17 +52,19 @@ fuzz_target!(|data: &[u8]| {
         b.resize(n, 0);
         b
     };
-    let file = match kind % 5 {
-        0 => framed(TOPIC_MAGIC, &pad(TOPIC_BODY_LEN)),
-        1 => framed(CHECKPOINT_MAGIC, &pad(CHECKPOINT_BODY_LEN)),
-        2 => framed(TRUNCATE_MAGIC, &pad(8)),
-        3 => framed(GROUP_MAGIC, body),
+    let file = match kind % 6 {
+        0 => framed(TOPIC_MAGIC, TOPIC_VERSION, &pad(TOPIC_BODY_LEN)),
+        // The earlier topic.meta version, same body.
+        5 => framed(TOPIC_MAGIC, TOPIC_VERSION_1, &pad(TOPIC_BODY_LEN)),
+        1 => framed(CHECKPOINT_MAGIC, VERSION, &pad(CHECKPOINT_BODY_LEN)),
+        2 => framed(TRUNCATE_MAGIC, VERSION, &pad(8)),
+        3 => framed(GROUP_MAGIC, VERSION, body),
         // A group body whose partition count matches its length (reserved word as given).
         _ => {
             let mut b = pad(8.max(body.len() - body.len() % 8));
             let n = (b.len() - 8) / 8;
             b[..4].copy_from_slice(&(n as u32).to_le_bytes());
-            framed(GROUP_MAGIC, &b)
+            framed(GROUP_MAGIC, VERSION, &b)
         }
     };
     all(&file);

@@ -15,17 +15,26 @@ pub const FRAME_HEADER_LEN: usize = 12;
 pub const TOPIC_MAGIC: [u8; 4] = *b"PLTM";
 /// Magic of a partition `checkpoint`.
 pub const CHECKPOINT_MAGIC: [u8; 4] = *b"PLCP";
-/// Version of both bodies written by this build.
+/// Version of the checkpoint, group offsets and truncation intent bodies written by this
+/// build.
 pub const VERSION: u16 = 1;
-/// Length of the topic metadata body, version 1.
+/// Version of `topic.meta` written by this build: the topic's version gate (FORMAT.md
+/// section 9). Its body is version 1's; the number changed because development builds wrote
+/// version 1 both before and after empty batches and the cleanup-policy bytes existed, and
+/// the older of them misread what newer ones write (FORMAT.md, "Versions").
+pub const TOPIC_VERSION: u16 = 2;
+/// The earlier `topic.meta` version this build still reads (same body); a topic opened with
+/// it gets its `topic.meta` rewritten as [`TOPIC_VERSION`] before anything else is done.
+pub const TOPIC_VERSION_1: u16 = 1;
+/// Length of the topic metadata body, versions 1 and 2.
 pub const TOPIC_BODY_LEN: usize = 80;
 /// Length of the checkpoint body, version 1.
 pub const CHECKPOINT_BODY_LEN: usize = 56;
 
-fn frame(magic: [u8; 4], body: &[u8]) -> Vec<u8> {
+fn frame(magic: [u8; 4], version: u16, body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(FRAME_HEADER_LEN + body.len() + 4);
     out.extend_from_slice(&magic);
-    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&version.to_le_bytes());
     out.extend_from_slice(&0u16.to_le_bytes());
     out.extend_from_slice(&(body.len() as u32).to_le_bytes());
     out.extend_from_slice(body);
@@ -34,9 +43,15 @@ fn frame(magic: [u8; 4], body: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Checks the framing and returns the body. `body_len` is the length the kind requires, or
-/// `None` for kinds whose body length varies (then the stored length must match the file).
-fn unframe(bytes: &[u8], magic: [u8; 4], body_len: Option<usize>) -> Result<&[u8], DecodeError> {
+/// Checks the framing and returns the body. `versions` are the versions this build reads for
+/// the kind; `body_len` is the length the kind requires, or `None` for kinds whose body length
+/// varies (then the stored length must match the file).
+fn unframe<'a>(
+    bytes: &'a [u8],
+    magic: [u8; 4],
+    versions: &[u16],
+    body_len: Option<usize>,
+) -> Result<&'a [u8], DecodeError> {
     if bytes.len() < FRAME_HEADER_LEN {
         return Err(DecodeError::Truncated {
             at: bytes.len(),
@@ -49,7 +64,7 @@ fn unframe(bytes: &[u8], magic: [u8; 4], body_len: Option<usize>) -> Result<&[u8
             reason: "wrong magic: not a pagelog file of this kind",
         });
     }
-    if le_u16(bytes, 4) != VERSION {
+    if !versions.contains(&le_u16(bytes, 4)) {
         return Err(DecodeError::Invalid {
             at: 4,
             reason: "unsupported metadata version",
@@ -106,7 +121,13 @@ pub fn encode_topic(c: &TopicConfig) -> Vec<u8> {
     b[56..64].copy_from_slice(&c.retention_ms.unwrap_or(NONE).to_le_bytes());
     b[64..72].copy_from_slice(&c.retention_hard_bytes.unwrap_or(NONE).to_le_bytes());
     b[72..80].copy_from_slice(&c.delete_retention_ms.to_le_bytes());
-    frame(TOPIC_MAGIC, &b)
+    frame(TOPIC_MAGIC, TOPIC_VERSION, &b)
+}
+
+/// The version field of a metadata file, if it is long enough to have one (not checked:
+/// decode the file first).
+pub fn stored_version(bytes: &[u8]) -> Option<u16> {
+    (bytes.len() >= FRAME_HEADER_LEN).then(|| le_u16(bytes, 4))
 }
 
 /// Decodes `topic.meta`. The result still needs [`TopicConfig::validate`].
@@ -114,7 +135,12 @@ pub fn encode_topic(c: &TopicConfig) -> Vec<u8> {
 /// # Errors
 /// Any [`DecodeError`]: wrong magic, version, size, CRC, or an unknown enum value.
 pub fn decode_topic(bytes: &[u8]) -> Result<TopicConfig, DecodeError> {
-    let b = unframe(bytes, TOPIC_MAGIC, Some(TOPIC_BODY_LEN))?;
+    let b = unframe(
+        bytes,
+        TOPIC_MAGIC,
+        &[TOPIC_VERSION, TOPIC_VERSION_1],
+        Some(TOPIC_BODY_LEN),
+    )?;
     let at = FRAME_HEADER_LEN;
     let value = le_u64(b, 40);
     let flush = match b[32] {
@@ -211,7 +237,7 @@ pub fn encode_checkpoint(c: &Checkpoint) -> Vec<u8> {
     b[32..40].copy_from_slice(&c.active_len.to_le_bytes());
     b[40..48].copy_from_slice(&c.active_max_timestamp.to_le_bytes());
     b[48..56].copy_from_slice(&c.log_start_offset.to_le_bytes());
-    frame(CHECKPOINT_MAGIC, &b)
+    frame(CHECKPOINT_MAGIC, VERSION, &b)
 }
 
 /// Decodes a checkpoint file.
@@ -219,7 +245,12 @@ pub fn encode_checkpoint(c: &Checkpoint) -> Vec<u8> {
 /// # Errors
 /// Any [`DecodeError`] for a file that is not a valid checkpoint.
 pub fn decode_checkpoint(bytes: &[u8]) -> Result<Checkpoint, DecodeError> {
-    let b = unframe(bytes, CHECKPOINT_MAGIC, Some(CHECKPOINT_BODY_LEN))?;
+    let b = unframe(
+        bytes,
+        CHECKPOINT_MAGIC,
+        &[VERSION],
+        Some(CHECKPOINT_BODY_LEN),
+    )?;
     let flags = le_u32(b, 0);
     if flags > 1 || le_u32(b, 4) != 0 {
         return Err(DecodeError::Invalid {
@@ -243,7 +274,7 @@ pub const TRUNCATE_MAGIC: [u8; 4] = *b"PLTR";
 
 /// Encodes a truncation intent: body `target:u64`, the offset the log is being cut to.
 pub fn encode_truncate(target: u64) -> Vec<u8> {
-    frame(TRUNCATE_MAGIC, &target.to_le_bytes())
+    frame(TRUNCATE_MAGIC, VERSION, &target.to_le_bytes())
 }
 
 /// Decodes a truncation intent.
@@ -251,7 +282,7 @@ pub fn encode_truncate(target: u64) -> Vec<u8> {
 /// # Errors
 /// Any [`DecodeError`] for a file that is not a valid intent.
 pub fn decode_truncate(bytes: &[u8]) -> Result<u64, DecodeError> {
-    let b = unframe(bytes, TRUNCATE_MAGIC, Some(8))?;
+    let b = unframe(bytes, TRUNCATE_MAGIC, &[VERSION], Some(8))?;
     Ok(le_u64(b, 0))
 }
 
@@ -269,7 +300,7 @@ pub fn encode_group_offsets(offsets: &[Option<u64>]) -> Vec<u8> {
     for o in offsets {
         b.extend_from_slice(&o.unwrap_or(NO_OFFSET).to_le_bytes());
     }
-    frame(GROUP_MAGIC, &b)
+    frame(GROUP_MAGIC, VERSION, &b)
 }
 
 /// Decodes a group's committed offsets.
@@ -277,7 +308,7 @@ pub fn encode_group_offsets(offsets: &[Option<u64>]) -> Vec<u8> {
 /// # Errors
 /// Any [`DecodeError`] for a file that is not a valid offsets file.
 pub fn decode_group_offsets(bytes: &[u8]) -> Result<Vec<Option<u64>>, DecodeError> {
-    let b = unframe(bytes, GROUP_MAGIC, None)?;
+    let b = unframe(bytes, GROUP_MAGIC, &[VERSION], None)?;
     if b.len() < 8 || le_u32(b, 4) != 0 {
         return Err(DecodeError::Invalid {
             at: FRAME_HEADER_LEN,
@@ -306,9 +337,44 @@ mod tests {
     fn topic_roundtrip_and_golden_header() {
         let c = TopicConfig::default().partitions(4);
         let bytes = encode_topic(&c);
-        assert_eq!(&bytes[..12], b"PLTM\x01\x00\x00\x00\x50\x00\x00\x00");
+        assert_eq!(&bytes[..12], b"PLTM\x02\x00\x00\x00\x50\x00\x00\x00");
         assert_eq!(bytes.len(), FRAME_HEADER_LEN + TOPIC_BODY_LEN + 4);
-        assert_eq!(decode_topic(&bytes), Ok(c));
+        assert_eq!(decode_topic(&bytes), Ok(c.clone()));
+        assert_eq!(stored_version(&bytes), Some(TOPIC_VERSION));
+    }
+
+    /// `bytes` with its version field set to `version` and its CRC made right again.
+    fn with_version(bytes: &[u8], version: u16) -> Vec<u8> {
+        let mut b = bytes.to_vec();
+        b[4..6].copy_from_slice(&version.to_le_bytes());
+        let n = b.len() - 4;
+        let crc = crc32fast::hash(&b[..n]);
+        b[n..].copy_from_slice(&crc.to_le_bytes());
+        b
+    }
+
+    #[test]
+    fn topic_version_1_is_read_and_others_are_refused() {
+        let c = TopicConfig::default().partitions(3);
+        let v2 = encode_topic(&c);
+        let v1 = with_version(&v2, TOPIC_VERSION_1);
+        assert_eq!(decode_topic(&v1), Ok(c));
+        assert_eq!(stored_version(&v1), Some(1));
+        for v in [0u16, 3, u16::MAX] {
+            assert!(decode_topic(&with_version(&v2, v)).is_err(), "version {v}");
+        }
+        // The other kinds stay at version 1 and refuse version 2.
+        let cp = encode_checkpoint(&Checkpoint {
+            clean: true,
+            recovery_point: 0,
+            next_offset: 0,
+            active_base: 0,
+            active_len: 0,
+            active_max_timestamp: i64::MIN,
+            log_start_offset: 0,
+        });
+        assert_eq!(stored_version(&cp), Some(VERSION));
+        assert!(decode_checkpoint(&with_version(&cp, 2)).is_err());
     }
 
     #[test]
