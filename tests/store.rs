@@ -309,23 +309,30 @@ fn every_records_bounds_unsynced_records_across_threads() {
     });
 }
 
+/// Creates topic "t" (`small()`, one partition) in a store at `dir`, appends 500-byte values
+/// of `fill` until the partition has `segments` segments, closes the store and returns the
+/// segments' base offsets.
+fn closed_store_with_segments(dir: &std::path::Path, segments: usize, fill: u8) -> Vec<u64> {
+    let store = Store::open(dir).unwrap();
+    let p = store
+        .create_topic("t", small())
+        .unwrap()
+        .partition(0)
+        .unwrap()
+        .clone();
+    while p.info().segments < segments {
+        p.append(NewRecord::new(&[fill; 500])).unwrap();
+    }
+    let b = bases(&p);
+    store.close().unwrap();
+    b
+}
+
 #[test]
 fn a_store_does_not_map_a_segment_another_writer_holds() {
     use pagelog::Segment;
     let dir = tempfile::tempdir().unwrap();
-    {
-        let store = Store::open(dir.path()).unwrap();
-        let p = store
-            .create_topic("t", small())
-            .unwrap()
-            .partition(0)
-            .unwrap()
-            .clone();
-        while p.info().segments < 2 {
-            p.append(NewRecord::new(&[1u8; 500])).unwrap();
-        }
-        store.close().unwrap();
-    }
+    closed_store_with_segments(dir.path(), 2, 1);
     // Someone reopens the sealed first segment as a standalone writer...
     let pdir = dir.path().join("t").join("0");
     let (mut seg, _) = Segment::recover(&pdir, 0, &small()).unwrap();
@@ -340,19 +347,7 @@ fn a_store_does_not_map_a_segment_another_writer_holds() {
 fn no_writer_can_be_made_for_a_segment_the_store_maps() {
     use pagelog::Segment;
     let dir = tempfile::tempdir().unwrap();
-    {
-        let store = Store::open(dir.path()).unwrap();
-        let p = store
-            .create_topic("t", small())
-            .unwrap()
-            .partition(0)
-            .unwrap()
-            .clone();
-        while p.info().segments < 3 {
-            p.append(NewRecord::new(&[1u8; 500])).unwrap();
-        }
-        store.close().unwrap();
-    }
+    closed_store_with_segments(dir.path(), 3, 1);
     let pdir = dir.path().join("t").join("0");
     let store = Store::open(dir.path()).unwrap();
     let p = store.topic("t").unwrap().partition(0).unwrap().clone();
@@ -397,21 +392,7 @@ fn bases(p: &pagelog::Partition) -> Vec<u64> {
 #[test]
 fn truncating_to_a_boundary_of_segments_mapped_at_open() {
     let dir = tempfile::tempdir().unwrap();
-    let boundary = {
-        let store = Store::open(dir.path()).unwrap();
-        let p = store
-            .create_topic("t", small())
-            .unwrap()
-            .partition(0)
-            .unwrap()
-            .clone();
-        while p.info().segments < 4 {
-            p.append(NewRecord::new(&[2u8; 500])).unwrap();
-        }
-        let b = bases(&p)[2];
-        store.close().unwrap();
-        b
-    };
+    let boundary = closed_store_with_segments(dir.path(), 4, 2)[2];
     // Reopened: the sealed segments are mapped under shared locks. Truncating to the base of
     // the third keeps the second as it is (a reader holds a record of it) and continues in
     // a new segment at the cut.
