@@ -58,8 +58,14 @@ pub type SegmentHook = Arc<dyn Fn(&SegmentInfo) -> Result<(), HookError> + Send 
 #[non_exhaustive]
 pub struct StoreOptions {
     /// Called once a sealed segment is durable (synced): archive, upload or compress it from
-    /// here. Errors are recorded (see [`Store::background_errors`](crate::Store::background_errors))
-    /// and nothing else happens: the segment stays as it is. Default none.
+    /// here. **At least once** for every sealed segment, in offset order per partition, also
+    /// across restarts and crashes: the partition records (in its `hooked` file) how far the
+    /// hook got, and segments it has not accepted are passed again after a reopen. So the
+    /// hook must be idempotent. An error is recorded (see
+    /// [`Store::background_errors`](crate::Store::background_errors)) and that segment, with
+    /// the ones after it, is passed again by the next run (after the next seal, at close, or
+    /// after a reopen); the segment itself stays as it is. A segment that retention deletes
+    /// meanwhile may be passed with paths that no longer exist. Default none.
     pub on_segment_sealed: Option<SegmentHook>,
     /// Called before retention deletes a segment. If it returns an error the segment and
     /// every newer one are kept and the error is reported. Default none.

@@ -286,6 +286,24 @@ pub fn decode_truncate(bytes: &[u8]) -> Result<u64, DecodeError> {
     Ok(le_u64(b, 0))
 }
 
+/// Magic of a partition's sealed-segment hook mark (`hooked`).
+pub const HOOKED_MAGIC: [u8; 4] = *b"PLHK";
+
+/// Encodes the hook mark: body `to:u64`, the offset below which every sealed segment was
+/// accepted by the `on_segment_sealed` hook.
+pub fn encode_hooked(to: u64) -> Vec<u8> {
+    frame(HOOKED_MAGIC, VERSION, &to.to_le_bytes())
+}
+
+/// Decodes the hook mark.
+///
+/// # Errors
+/// Any [`DecodeError`] for a file that is not a valid hook mark.
+pub fn decode_hooked(bytes: &[u8]) -> Result<u64, DecodeError> {
+    let b = unframe(bytes, HOOKED_MAGIC, &[VERSION], Some(8))?;
+    Ok(le_u64(b, 0))
+}
+
 /// Magic of a consumer group's committed offsets (`groups/<group>.offsets`).
 pub const GROUP_MAGIC: [u8; 4] = *b"PLGO";
 /// Stored for a partition without a committed offset.
@@ -394,6 +412,24 @@ mod tests {
     }
 
     #[test]
+    fn hooked_roundtrip_and_golden_bytes() {
+        let bytes = encode_hooked(52_113);
+        // FORMAT.md 7.6's example; the CRC computed independently (Python's zlib.crc32).
+        assert_eq!(
+            bytes,
+            [
+                0x50, 0x4c, 0x48, 0x4b, 0x01, 0x00, 0x00, 0x00, 0x08, 0x00, 0x00, 0x00, 0x91, 0xcb,
+                0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x5b, 0x6e, 0xb7
+            ]
+        );
+        assert_eq!(decode_hooked(&bytes), Ok(52_113));
+        assert!(decode_truncate(&bytes).is_err(), "magic keeps kinds apart");
+        let mut bad = bytes.clone();
+        bad[13] ^= 1;
+        assert!(decode_hooked(&bad).is_err());
+    }
+
+    #[test]
     fn group_offsets_roundtrip() {
         let o = vec![Some(0), None, Some(42)];
         let bytes = encode_group_offsets(&o);
@@ -419,6 +455,7 @@ mod tests {
             let _ = decode_checkpoint(&bytes);
             let _ = decode_group_offsets(&bytes);
             let _ = decode_truncate(&bytes);
+            let _ = decode_hooked(&bytes);
         }
     }
 }

@@ -3,6 +3,7 @@
 mod append;
 mod commit;
 mod compact;
+mod hooked;
 mod iter;
 mod open;
 mod retention;
@@ -85,8 +86,10 @@ pub(crate) struct Inner {
     forced_deletions: AtomicU64,
     /// Sealed offsets below this were mapped by a compaction pass of this instance.
     compacted_to: AtomicU64,
-    /// Sealed, synced segments waiting for the `on_segment_sealed` hook.
-    sealed_for_hook: Mutex<Vec<Arc<SegmentCore>>>,
+    /// How far `on_segment_sealed` got (see `hooked.rs`).
+    hook_mark: Mutex<hooked::HookMark>,
+    /// One run of `on_segment_sealed` at a time.
+    hook_run: Mutex<()>,
     commit: GroupCommit,
     /// Base offset below which every segment is synced (mirrors the checkpoint).
     recovery_point: AtomicU64,
@@ -94,8 +97,12 @@ pub(crate) struct Inner {
     checkpoint_lock: Mutex<()>,
     /// Cleared when the partition is closed or deleted.
     open: AtomicBool,
-    /// Set when the partition was deleted or dropped as in a crash: no more checkpoints.
+    /// Set when the partition was closed, deleted or dropped as in a crash: no more
+    /// checkpoints.
     abandoned: AtomicBool,
+    /// Set when the partition was deleted or dropped as in a crash: nothing more is written
+    /// into its directory (a closed one still records the hook's progress).
+    discarded: AtomicBool,
     flusher: Option<Arc<Flusher>>,
     /// Wakes readers waiting for records (shared by the topic's partitions).
     notifier: Arc<Notifier>,

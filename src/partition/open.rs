@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use parking_lot::{Mutex, RwLock};
 
 use super::commit::GroupCommit;
+use super::hooked::{self, HOOKED_FILE};
 use super::truncate::TRUNCATE_FILE;
 use super::{
     CHECKPOINT_FILE, CLEANED_SUFFIX, Context, DELETED_SUFFIX, Inner, Partition, SWAP_SUFFIX,
@@ -32,7 +33,7 @@ struct Listing {
     logs: Vec<u64>,
 }
 
-/// Lists segment files, removing leftovers pagelog itself made: a checkpoint `.tmp` and
+/// Lists segment files, removing leftovers pagelog itself made: a checkpoint or hook mark `.tmp` and
 /// index files whose `.log` is gone. Files pagelog does not recognise are left alone.
 fn list(dir: &Path) -> Result<Listing> {
     finish_interrupted(dir)?;
@@ -40,7 +41,9 @@ fn list(dir: &Path) -> Result<Listing> {
     let mut indexes: BTreeMap<u64, Vec<PathBuf>> = BTreeMap::new();
     for (name, path) in regular_files(dir)? {
         let name = name.as_str();
-        if name == format!("{CHECKPOINT_FILE}{TMP_SUFFIX}") {
+        if name == format!("{CHECKPOINT_FILE}{TMP_SUFFIX}")
+            || name == format!("{HOOKED_FILE}{TMP_SUFFIX}")
+        {
             fsutil::remove_if_exists(&path)?;
             continue;
         }
@@ -291,6 +294,14 @@ impl Partition {
         } else {
             cp.map_or(0, |c| c.recovery_point)
         };
+        // No sealed segment lies at or above the active one; a mark above it (left by a
+        // truncation that a crash interrupted before it lowered the mark) is lowered now,
+        // durably, before anything is appended and sealed below it.
+        let mut hook_mark = hooked::load(&dir, &shared)?;
+        if hook_mark > active.base_offset() {
+            hook_mark = active.base_offset();
+            hooked::store(&dir, hook_mark)?;
+        }
         let inner = Arc::new(Inner {
             topic,
             id,
@@ -317,7 +328,9 @@ impl Partition {
             log_start_offset: AtomicU64::new(log_start),
             retention_lock: Mutex::new(()),
             shared,
-            sealed_for_hook: Mutex::new(Vec::new()),
+            hook_mark: Mutex::new(hooked::HookMark::new(hook_mark)),
+            hook_run: Mutex::new(()),
+            discarded: AtomicBool::new(false),
             epoch: AtomicU64::new(0),
             cuts: Mutex::new(Vec::new()),
             forced_deletions: AtomicU64::new(0),

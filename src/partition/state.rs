@@ -132,11 +132,13 @@ impl Inner {
         for seg in &sealed {
             sync_core(seg)?;
         }
-        if !sealed.is_empty() && self.shared.options.on_segment_sealed.is_some() {
-            self.sealed_for_hook.lock().extend(sealed.iter().cloned());
-            if let Some(f) = &self.flusher {
-                f.note_roll();
-            }
+        if !sealed.is_empty()
+            && self.shared.options.on_segment_sealed.is_some()
+            && let Some(f) = &self.flusher
+        {
+            // Once the recovery point moves past them, the flusher's next pass passes them
+            // to the hook.
+            f.note_roll();
         }
         active
             .log
@@ -225,12 +227,6 @@ impl Inner {
         for seg in &w.unsynced_sealed {
             sync_core(seg)?;
         }
-        if self.shared.options.on_segment_sealed.is_some() {
-            // The store runs the hook for these once the partition is closed.
-            self.sealed_for_hook
-                .lock()
-                .extend(w.unsynced_sealed.iter().cloned());
-        }
         w.unsynced_sealed.clear();
         w.active.trim_for_close()?;
         w.active.sync()?;
@@ -254,6 +250,7 @@ impl Inner {
         {
             let _guard = self.checkpoint_lock.lock();
             self.abandoned.store(true, Ordering::Release);
+            self.discarded.store(true, Ordering::Release);
         }
         w.active.release_writer();
         self.notifier.notify();
@@ -289,30 +286,6 @@ impl Inner {
         {
             self.shared
                 .report(format!("compaction of {}: {e}", self.dir.display()));
-        }
-    }
-
-    /// Calls `on_segment_sealed` for the segments synced since the last call that still
-    /// exist (retention may have deleted one meanwhile; compaction may have replaced it).
-    pub(crate) fn run_sealed_hooks(&self) {
-        let Some(hook) = &self.shared.options.on_segment_sealed else {
-            return;
-        };
-        let ready: Vec<Arc<SegmentCore>> = std::mem::take(&mut *self.sealed_for_hook.lock());
-        let current = self.segments();
-        let sealed = current.split_last().map_or(&[][..], |(_, s)| s);
-        for seg in ready {
-            // The same segment (or its compacted replacement), still sealed and listed.
-            let Some(seg) = sealed.iter().find(|s| {
-                Arc::ptr_eq(s, &seg) || (s.base == seg.base && s.next_offset() == seg.next_offset())
-            }) else {
-                continue;
-            };
-            if let Err(e) = hook(&self.segment_info(seg)) {
-                let path = seg.paths.log.display();
-                self.shared
-                    .report(format!("on_segment_sealed for {path}: {e}"));
-            }
         }
     }
 

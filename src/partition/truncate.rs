@@ -109,6 +109,9 @@ impl Inner {
                 Segment::from_parts(core, Some(writer), &self.config)
             }
         };
+        // Segments from the new active base on will be sealed again, with new contents: the
+        // hook must see them (durably lowered before anything can be appended there).
+        self.lower_hook_mark(new_active.base_offset())?;
         let mut list: Vec<Arc<SegmentCore>> = keep;
         list.retain(|s| s.base < new_active.base_offset());
         list.push(Arc::clone(new_active.core()));
