@@ -221,12 +221,71 @@ impl Consumer {
                 o.records.seek(offset);
                 Ok(())
             }
-            None => Err(Error::PartitionNotFound {
-                topic: self.topic.name().to_owned(),
-                partition,
-                partitions: self.topic.partition_count(),
-            }),
+            None => Err(self.not_owned(partition)),
         }
+    }
+
+    /// The error for a partition this member does not own.
+    fn not_owned(&self, partition: u32) -> Error {
+        Error::PartitionNotFound {
+            topic: self.topic.name().to_owned(),
+            partition,
+            partitions: self.topic.partition_count(),
+        }
+    }
+
+    /// Commits the given offsets (partition, next offset to read) of partitions this member
+    /// owns, without moving its positions: to commit part of what [`poll`](Self::poll)
+    /// returned once it is processed, or a position kept elsewhere. Durable when it returns,
+    /// like [`commit`](Self::commit); with auto-commit on, the next automatic commit stores
+    /// the positions again.
+    ///
+    /// ```
+    /// # fn main() -> pagelog::Result<()> {
+    /// # let dir = tempfile::tempdir().map_err(|e| pagelog::Error::Io { path: "tmp".into(), source: e })?;
+    /// use std::time::Duration;
+    /// use pagelog::{ConsumerConfig, Store, TopicConfig};
+    /// let store = Store::open(dir.path())?;
+    /// let topic = store.create_topic("jobs", TopicConfig::default())?;
+    /// for job in [b"a", b"b", b"c"] {
+    ///     topic.append(None, job)?;
+    /// }
+    /// let config = ConsumerConfig::default().auto_commit(None);
+    /// let mut consumer = topic.consumer("workers", config)?;
+    /// let polled = consumer.poll(Duration::from_secs(5))?;
+    /// // Only the first job is done: the group resumes at the second.
+    /// consumer.commit_offsets(&[(polled[0].partition, polled[0].offset() + 1)])?;
+    /// assert_eq!(topic.committed_offsets("workers")?, vec![Some(1)]);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::PartitionNotFound`] for a partition this member does not own;
+    /// [`Error::OffsetOutOfRange`] for an offset past the partition's next offset (committing
+    /// it would skip records not yet appended); [`Error::Io`] if the offsets file cannot be
+    /// written. Nothing is committed when an error is returned.
+    pub fn commit_offsets(&mut self, offsets: &[(u32, u64)]) -> Result<()> {
+        for &(p, offset) in offsets {
+            if !self.owned.iter().any(|o| o.partition == p) {
+                return Err(self.not_owned(p));
+            }
+            let part = self.topic.partition(p)?;
+            let end = part.next_offset();
+            if offset > end {
+                return Err(Error::OffsetOutOfRange {
+                    requested: offset,
+                    start: part.start_offset(),
+                    end,
+                });
+            }
+        }
+        self.group.commit(offsets)?;
+        for &(p, offset) in offsets {
+            if let Some(o) = self.owned.iter_mut().find(|o| o.partition == p) {
+                o.committed = Some(offset);
+            }
+        }
+        Ok(())
     }
 
     /// Follows a change of group membership: commits and releases lost partitions, takes

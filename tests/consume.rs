@@ -540,3 +540,59 @@ fn lent_records_match_owned_ones_across_segments_gaps_and_truncation() {
     assert_eq!((r.offset(), r.value()), (100, &b"after"[..]));
     assert!(it.next_ref().is_none());
 }
+
+#[test]
+fn commit_offsets_commits_part_of_a_poll_without_moving_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let t = topic(&store, "t", 2);
+    for p in 0..2 {
+        for i in 0..5 {
+            t.partition(p)
+                .unwrap()
+                .append(NewRecord::new(format!("p{p}-{i}").as_bytes()))
+                .unwrap();
+        }
+    }
+    let manual = ConsumerConfig::default().auto_commit(None);
+    {
+        let mut c = t.consumer("g", manual.clone()).unwrap();
+        let mut polled = 0;
+        while polled < 10 {
+            polled += c.poll(LONG).unwrap().len();
+        }
+        // Refused as a whole: a partition past its end, and nothing else is committed.
+        assert!(matches!(
+            c.commit_offsets(&[(0, 2), (1, 6)]),
+            Err(Error::OffsetOutOfRange {
+                requested: 6,
+                end: 5,
+                ..
+            })
+        ));
+        assert!(matches!(
+            c.commit_offsets(&[(2, 0)]),
+            Err(Error::PartitionNotFound { partition: 2, .. })
+        ));
+        assert_eq!(t.committed_offsets("g").unwrap(), vec![None, None]);
+        // Only partition 0's first two records are done.
+        c.commit_offsets(&[(0, 2)]).unwrap();
+        assert_eq!(t.committed_offsets("g").unwrap(), vec![Some(2), None]);
+        assert_eq!(c.position(0), Some(5), "positions do not move");
+    }
+    // A new member resumes partition 0 after the committed offset, partition 1 from the
+    // configured start (the beginning).
+    let mut c = t.consumer("g", manual).unwrap();
+    let mut got = Vec::new();
+    while got.len() < 8 {
+        got.extend(c.poll(LONG).unwrap().into_iter().map(|r| r.record));
+    }
+    let mut v = values(&got);
+    v.sort();
+    assert_eq!(
+        v,
+        [
+            "p0-2", "p0-3", "p0-4", "p1-0", "p1-1", "p1-2", "p1-3", "p1-4"
+        ]
+    );
+}
