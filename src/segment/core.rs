@@ -76,6 +76,23 @@ impl SegmentCore {
         }
     }
 
+    /// The error `header_at` reports for the header at `position`, for callers that checked it
+    /// another way first.
+    #[cold]
+    #[inline(never)]
+    fn header_failure(&self, log: &[u8], position: usize) -> Error {
+        match self.header_at(log, position) {
+            Err(e) => e,
+            Ok(_) => self.corrupt(
+                position,
+                DecodeError::Invalid {
+                    at: position,
+                    reason: "batch header rejected",
+                },
+            ),
+        }
+    }
+
     /// The error for the header at `position`: `e` if it did not parse, else (it parsed but
     /// is longer than the log) a batch that extends past the end.
     #[cold]
@@ -235,7 +252,15 @@ impl SegmentCore {
         if pos >= log.len() {
             return Ok(None);
         }
-        let header = self.header_at(log, pos)?;
+        // The header travels in registers on the common path: the error path is built apart,
+        // so no `Result` slot shared with it forces the header through the stack (a
+        // store-forwarding stall per batch when scanning single-record batches).
+        let Some(header) = BatchHeader::parse(&log[pos..])
+            .ok()
+            .filter(|h| h.length as usize <= log.len() - pos)
+        else {
+            return Err(self.header_failure(log, pos));
+        };
         if header.base_offset != at.header.next_offset() {
             return Err(self.corrupt(
                 pos,
