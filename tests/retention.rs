@@ -420,3 +420,35 @@ fn segments_sealed_again_after_a_truncation_reach_the_hook_again() {
     assert_eq!(got[..4], before[..]);
     assert_eq!(got[4..], after[2..], "{got:?}");
 }
+
+#[test]
+fn a_damaged_hook_mark_is_reported_and_every_sealed_segment_passed_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let accepted: Arc<Mutex<Vec<u64>>> = Arc::default();
+    let sealed = {
+        let store = Store::open_with(dir.path(), recording_hook(&accepted, |_| false)).unwrap();
+        let p = common::partition0(&store, "t", config());
+        fill(&p, 4, None);
+        let sealed = sealed_bases(&p);
+        drop(p);
+        store.close().unwrap();
+        sealed
+    };
+    assert_eq!(*accepted.lock().unwrap(), sealed);
+    let mark = dir.path().join("t").join("0").join("hooked");
+    let mut bytes = std::fs::read(&mark).unwrap();
+    bytes[13] ^= 0x40;
+    std::fs::write(&mark, &bytes).unwrap();
+    accepted.lock().unwrap().clear();
+    let store = Store::open_with(dir.path(), recording_hook(&accepted, |_| false)).unwrap();
+    let p = common::open_partition0(&store, "t");
+    let errors = store.background_errors();
+    assert!(
+        errors.iter().any(|e| e.contains("hooked")),
+        "reported: {errors:?}"
+    );
+    drop(p);
+    store.close().unwrap();
+    // Read as 0: at-least-once, never a segment skipped.
+    assert_eq!(*accepted.lock().unwrap(), sealed);
+}
