@@ -42,8 +42,8 @@ const USAGE: &str = "\
 usage: dump PATH [--batches-only] [--full-values]
 
 Prints the contents of a pagelog file and checks every checksum (like kafka-dump-log.sh).
-PATH is a segment's .log, .index or .timeindex, a topic.meta, a partition checkpoint or a
-group's .offsets file. Exits 1 if anything is corrupt.
+PATH is a segment's .log, .index or .timeindex, a topic.meta, a partition checkpoint, hooked
+mark or truncate intent, or a group's .offsets file. Exits 1 if anything is corrupt.
 
   --batches-only  for a .log: print batches, not their records
   --full-values   print whole keys and values (default: cut at 64 bytes)
@@ -96,10 +96,14 @@ fn run() -> Result<()> {
         Kind::Checkpoint
     } else if name.ends_with(".offsets") {
         Kind::GroupOffsets
+    } else if name == "hooked" {
+        Kind::Hooked
+    } else if name == "truncate" {
+        Kind::Truncate
     } else {
         return Err(format!(
             "do not know how to dump {name:?}: expected a .log, .index, .timeindex, \
-             topic.meta, checkpoint or .offsets file"
+             topic.meta, checkpoint, hooked, truncate or .offsets file"
         )
         .into());
     };
@@ -118,6 +122,14 @@ fn run() -> Result<()> {
         })?,
         Kind::Checkpoint => d.meta(&path, &data, |b| {
             meta::decode_checkpoint(b).map(|c| format!("{c:#?}"))
+        })?,
+        Kind::Hooked => d.meta(&path, &data, |b| {
+            meta::decode_hooked(b).map(|to| {
+                format!("on_segment_sealed accepted every sealed segment below offset {to}")
+            })
+        })?,
+        Kind::Truncate => d.meta(&path, &data, |b| {
+            meta::decode_truncate(b).map(|t| format!("truncation to offset {t} in progress"))
         })?,
         Kind::GroupOffsets => d.meta(&path, &data, |b| {
             meta::decode_group_offsets(b).map(|offsets| {
@@ -152,6 +164,8 @@ enum Kind {
     TopicMeta,
     Checkpoint,
     GroupOffsets,
+    Hooked,
+    Truncate,
 }
 
 struct Dumper {

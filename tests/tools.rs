@@ -1064,3 +1064,27 @@ fn kafka_export_and_import_tools() {
     let err = ctx.fails("topics import --dir $D --topic orders --log-dir /x", "");
     assert!(err.contains("import takes only"), "{err}");
 }
+
+#[test]
+fn dump_reads_the_hook_mark_and_the_truncation_intent() {
+    let ctx = Ctx::new();
+    let dir = tempfile::tempdir().unwrap();
+    let dump = |name: &str, bytes: &[u8]| -> Out {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        ctx.run_with("dump $F", &[("$F", path.to_str().unwrap())], "")
+    };
+    let out = dump("hooked", &pagelog::codec::meta::encode_hooked(52_113));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.contains("below offset 52113"), "{out:?}");
+    let out = dump("truncate", &pagelog::codec::meta::encode_truncate(333));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.contains("offset 333"), "{out:?}");
+    let mut bad = pagelog::codec::meta::encode_hooked(7);
+    bad[12] ^= 1;
+    let out = dump("hooked", &bad);
+    assert!(
+        one_line_error("dump", &out).contains("is corrupt"),
+        "{out:?}"
+    );
+}
