@@ -49,18 +49,21 @@ impl Inner {
             {
                 self.roll(&mut w)?;
             }
-            let range = match w.active.try_append(records, plan, now)? {
-                Ok(r) => r,
+            let mut first = w.active.next_offset();
+            let end = match w.active.try_append(records, plan, now)? {
+                Ok(end) => end,
                 Err(full) => {
-                    if w.active.next_offset() == w.active.base_offset() {
+                    if first == w.active.base_offset() {
                         return Err(unfit(full, plan, &self.config));
                     }
                     self.roll(&mut w)?;
+                    first = w.active.next_offset();
                     w.active
                         .try_append(records, plan, now)?
                         .map_err(|f| unfit(f, plan, &self.config))?
                 }
             };
+            let range = first..end;
             self.next_offset.store(range.end, Ordering::Release);
             let sync = match self.config.flush {
                 FlushPolicy::EveryAppend => true,

@@ -142,8 +142,9 @@ impl Segment {
         let now = now_ms();
         let max = Limits::new(&self.config).max_batch;
         let plan = plan_batch(records, now, max)?;
+        let first = self.next_offset();
         match self.try_append(BatchRecords::Contiguous(records), &plan, now)? {
-            Ok(range) => Ok(range),
+            Ok(end) => Ok(first..end),
             Err(Full::OffsetSpace) => Err(Error::OffsetsExhausted),
             Err(_) => Err(Error::SegmentFull {
                 base_offset: self.core.base,
@@ -156,7 +157,7 @@ impl Segment {
         records: BatchRecords<'_, '_>,
         plan: &batch::BatchPlan,
         now: i64,
-    ) -> Result<Result<Range<u64>, Full>> {
+    ) -> Result<Result<u64, Full>> {
         let Some(w) = self.writer.as_mut() else {
             return Err(Error::Closed(format!(
                 "sealed segment {}",

@@ -1,7 +1,6 @@
 //! The writing side of the active segment: encoding batches into the mapped log and
 //! maintaining both indexes.
 
-use std::ops::Range;
 use std::sync::atomic::Ordering;
 
 use crate::codec::batch::{self, BatchPlan};
@@ -201,15 +200,20 @@ impl BatchRecords<'_, '_> {
 }
 
 impl SegmentWriter {
-    /// Appends one encoded batch of `records` (planned with `plan`) and publishes it.
+    /// Appends one encoded batch of `records` (planned with `plan`) and publishes it. Returns
+    /// the offset after the batch (it starts at the writer's next offset before the call);
     /// `Ok(Err(full))` when it does not fit; nothing is written then.
+    ///
+    /// The end alone, not a `Range`: a two-word result written through memory by this call
+    /// was reloaded as one 16-byte load by the caller, a store-forwarding stall on every
+    /// append (22 % of the partition's append samples).
     pub fn append(
         &mut self,
         core: &SegmentCore,
         records: BatchRecords<'_, '_>,
         plan: &BatchPlan,
         now: i64,
-    ) -> Result<Result<Range<u64>, Full>> {
+    ) -> Result<Result<u64, Full>> {
         let first = self.next_offset;
         let last_rel = (first - core.base) + records.last_delta(plan);
         if last_rel > u64::from(u32::MAX) {
@@ -287,7 +291,7 @@ impl SegmentWriter {
         self.index
             .publish(self.rule.index_entries * OFFSET_ENTRY_LEN);
         self.time.publish(self.rule.time_entries * TIME_ENTRY_LEN);
-        Ok(Ok(first..last + 1))
+        Ok(Ok(last + 1))
     }
 
     /// Writes the final time-index entry and trims all three files to their contents.
