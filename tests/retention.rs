@@ -346,6 +346,33 @@ fn sealed_bases(p: &Partition) -> Vec<u64> {
     bases
 }
 
+/// Creates topic "t" in a store at `dir` opened with `options`, fills its partition to
+/// `segments` segments, closes the store and returns the sealed segments' bases.
+fn closed_after_sealing(dir: &std::path::Path, options: StoreOptions, segments: usize) -> Vec<u64> {
+    let store = Store::open_with(dir, options).unwrap();
+    let p = common::partition0(&store, "t", config());
+    fill(&p, segments, None);
+    let sealed = sealed_bases(&p);
+    drop(p);
+    store.close().unwrap();
+    sealed
+}
+
+/// Opens the store at `dir` with `options`, runs `f` on it and topic "t"'s partition, then
+/// closes the store (which runs the seal hook for what it has not accepted).
+fn reopened<T>(
+    dir: &std::path::Path,
+    options: StoreOptions,
+    f: impl FnOnce(&Store, &Partition) -> T,
+) -> T {
+    let store = Store::open_with(dir, options).unwrap();
+    let p = common::open_partition0(&store, "t");
+    let out = f(&store, &p);
+    drop(p);
+    store.close().unwrap();
+    out
+}
+
 #[test]
 fn segments_the_hook_did_not_accept_before_a_crash_reach_it_after_the_reopen() {
     let dir = tempfile::tempdir().unwrap();
@@ -359,12 +386,10 @@ fn segments_the_hook_did_not_accept_before_a_crash_reach_it_after_the_reopen() {
         store.crash();
     }
     assert!(accepted.lock().unwrap().is_empty());
-    let store = Store::open_with(dir.path(), recording_hook(&accepted, |_| false)).unwrap();
-    let p = common::open_partition0(&store, "t");
-    let sealed = sealed_bases(&p);
+    let sealed = reopened(dir.path(), recording_hook(&accepted, |_| false), |_, p| {
+        sealed_bases(p)
+    });
     assert_eq!(sealed.len(), 4);
-    drop(p);
-    store.close().unwrap();
     // Every segment sealed before the crash, once, in order: nothing was accepted before.
     assert_eq!(*accepted.lock().unwrap(), sealed);
 }
@@ -373,26 +398,16 @@ fn segments_the_hook_did_not_accept_before_a_crash_reach_it_after_the_reopen() {
 fn the_hook_resumes_after_a_failure_and_a_restart_without_repeating_what_it_accepted() {
     let dir = tempfile::tempdir().unwrap();
     let accepted: Arc<Mutex<Vec<u64>>> = Arc::default();
-    let sealed = {
-        // The first call fails; later ones succeed.
-        let store = Store::open_with(dir.path(), recording_hook(&accepted, |n| n == 0)).unwrap();
-        let p = common::partition0(&store, "t", config());
-        fill(&p, 5, None);
-        let sealed = sealed_bases(&p);
-        drop(p);
-        store.close().unwrap();
-        sealed
-    };
+    // The first call fails; later ones succeed.
+    let sealed = closed_after_sealing(dir.path(), recording_hook(&accepted, |n| n == 0), 5);
     // The failed segment was passed again (the first one: runs stop at a failure and keep
     // the order), and everything was accepted by the close, in order.
     assert_eq!(*accepted.lock().unwrap(), sealed);
     assert!(dir.path().join("t").join("0").join("hooked").is_file());
     // Reopened with nothing new sealed: nothing is passed again.
-    let store = Store::open_with(dir.path(), recording_hook(&accepted, |_| false)).unwrap();
-    let p = common::open_partition0(&store, "t");
-    p.append(NewRecord::new(&VALUE)).unwrap();
-    drop(p);
-    store.close().unwrap();
+    reopened(dir.path(), recording_hook(&accepted, |_| false), |_, p| {
+        p.append(NewRecord::new(&VALUE)).unwrap()
+    });
     assert_eq!(*accepted.lock().unwrap(), sealed);
 }
 
@@ -425,30 +440,20 @@ fn segments_sealed_again_after_a_truncation_reach_the_hook_again() {
 fn a_damaged_hook_mark_is_reported_and_every_sealed_segment_passed_again() {
     let dir = tempfile::tempdir().unwrap();
     let accepted: Arc<Mutex<Vec<u64>>> = Arc::default();
-    let sealed = {
-        let store = Store::open_with(dir.path(), recording_hook(&accepted, |_| false)).unwrap();
-        let p = common::partition0(&store, "t", config());
-        fill(&p, 4, None);
-        let sealed = sealed_bases(&p);
-        drop(p);
-        store.close().unwrap();
-        sealed
-    };
+    let sealed = closed_after_sealing(dir.path(), recording_hook(&accepted, |_| false), 4);
     assert_eq!(*accepted.lock().unwrap(), sealed);
     let mark = dir.path().join("t").join("0").join("hooked");
     let mut bytes = std::fs::read(&mark).unwrap();
     bytes[13] ^= 0x40;
     std::fs::write(&mark, &bytes).unwrap();
     accepted.lock().unwrap().clear();
-    let store = Store::open_with(dir.path(), recording_hook(&accepted, |_| false)).unwrap();
-    let p = common::open_partition0(&store, "t");
-    let errors = store.background_errors();
+    let errors = reopened(dir.path(), recording_hook(&accepted, |_| false), |s, _| {
+        s.background_errors()
+    });
     assert!(
         errors.iter().any(|e| e.contains("hooked")),
         "reported: {errors:?}"
     );
-    drop(p);
-    store.close().unwrap();
     // Read as 0: at-least-once, never a segment skipped.
     assert_eq!(*accepted.lock().unwrap(), sealed);
 }
