@@ -1,13 +1,14 @@
-//! Metadata parsing: `decode_topic`, `decode_checkpoint`, `decode_group_offsets` and
-//! `decode_truncate` on arbitrary bytes, each also with its frame (magic, version, body length,
+//! Metadata parsing: `decode_topic`, `decode_checkpoint`, `decode_group_offsets`,
+//! `decode_truncate` and `decode_hooked` on arbitrary bytes, each also with its frame (magic, version, body length,
 //! CRC) fixed up so that the body decoders see every body.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use pagelog::codec::meta::{
-    CHECKPOINT_BODY_LEN, CHECKPOINT_MAGIC, FRAME_HEADER_LEN, GROUP_MAGIC, TOPIC_BODY_LEN,
-    TOPIC_MAGIC, TOPIC_VERSION, TOPIC_VERSION_1, TRUNCATE_MAGIC, VERSION, decode_checkpoint, decode_group_offsets, decode_topic,
-    decode_truncate, encode_checkpoint, encode_group_offsets, encode_topic, encode_truncate,
+    CHECKPOINT_BODY_LEN, CHECKPOINT_MAGIC, GROUP_MAGIC, HOOKED_MAGIC, TOPIC_BODY_LEN, TOPIC_MAGIC,
+    TOPIC_VERSION, TOPIC_VERSION_1, TRUNCATE_MAGIC, VERSION, decode_checkpoint,
+    decode_group_offsets, decode_hooked, decode_topic, decode_truncate, encode_checkpoint,
+    encode_group_offsets, encode_hooked, encode_topic, encode_truncate, frame,
 };
 
 fn all(bytes: &[u8]) {
@@ -27,19 +28,9 @@ fn all(bytes: &[u8]) {
     if let Ok(t) = decode_truncate(bytes) {
         assert_eq!(encode_truncate(t), bytes, "truncate intent round trip");
     }
-}
-
-/// `bytes` as the body of a well-framed file of this kind and version.
-fn framed(magic: [u8; 4], version: u16, body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(FRAME_HEADER_LEN + body.len() + 4);
-    out.extend_from_slice(&magic);
-    out.extend_from_slice(&version.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    out.extend_from_slice(body);
-    let crc = crc32fast::hash(&out);
-    out.extend_from_slice(&crc.to_le_bytes());
-    out
+    if let Ok(t) = decode_hooked(bytes) {
+        assert_eq!(encode_hooked(t), bytes, "hook mark round trip");
+    }
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -52,19 +43,20 @@ fuzz_target!(|data: &[u8]| {
         b.resize(n, 0);
         b
     };
-    let file = match kind % 6 {
-        0 => framed(TOPIC_MAGIC, TOPIC_VERSION, &pad(TOPIC_BODY_LEN)),
+    let file = match kind % 7 {
+        6 => frame(HOOKED_MAGIC, VERSION, &pad(8)),
+        0 => frame(TOPIC_MAGIC, TOPIC_VERSION, &pad(TOPIC_BODY_LEN)),
         // The earlier topic.meta version, same body.
-        5 => framed(TOPIC_MAGIC, TOPIC_VERSION_1, &pad(TOPIC_BODY_LEN)),
-        1 => framed(CHECKPOINT_MAGIC, VERSION, &pad(CHECKPOINT_BODY_LEN)),
-        2 => framed(TRUNCATE_MAGIC, VERSION, &pad(8)),
-        3 => framed(GROUP_MAGIC, VERSION, body),
+        5 => frame(TOPIC_MAGIC, TOPIC_VERSION_1, &pad(TOPIC_BODY_LEN)),
+        1 => frame(CHECKPOINT_MAGIC, VERSION, &pad(CHECKPOINT_BODY_LEN)),
+        2 => frame(TRUNCATE_MAGIC, VERSION, &pad(8)),
+        3 => frame(GROUP_MAGIC, VERSION, body),
         // A group body whose partition count matches its length (reserved word as given).
         _ => {
             let mut b = pad(8.max(body.len() - body.len() % 8));
             let n = (b.len() - 8) / 8;
             b[..4].copy_from_slice(&(n as u32).to_le_bytes());
-            framed(GROUP_MAGIC, VERSION, &b)
+            frame(GROUP_MAGIC, VERSION, &b)
         }
     };
     all(&file);

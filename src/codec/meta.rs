@@ -31,7 +31,10 @@ pub const TOPIC_BODY_LEN: usize = 80;
 /// Length of the checkpoint body, version 1.
 pub const CHECKPOINT_BODY_LEN: usize = 56;
 
-fn frame(magic: [u8; 4], version: u16, body: &[u8]) -> Vec<u8> {
+/// Frames `body` as a metadata file of kind `magic` and `version`: header, body, CRC. Public
+/// for tools and fuzzers that build files of any version; the `encode_*` functions are the
+/// way to write this build's files.
+pub fn frame(magic: [u8; 4], version: u16, body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(FRAME_HEADER_LEN + body.len() + 4);
     out.extend_from_slice(&magic);
     out.extend_from_slice(&version.to_le_bytes());
