@@ -87,8 +87,7 @@ impl Mapping {
     /// writer holds the file.
     pub fn map_shared(file: File) -> io::Result<Arc<Self>> {
         file.try_lock_shared().map_err(lock_error)?;
-        let len = usize::try_from(file.metadata()?.len())
-            .map_err(|_| io::Error::from(io::ErrorKind::FileTooLarge))?;
+        let len = whole_len(&file)?;
         Ok(Arc::new(Self::map(file, len, len, false)?))
     }
 
@@ -420,9 +419,14 @@ fn lock_error(e: std::fs::TryLockError) -> io::Error {
 
 /// Maps all of an already opened (and locked) `file` read-only, for a scan.
 pub fn map_locked_read_only(file: &File) -> io::Result<Arc<Mapping>> {
-    let len = usize::try_from(file.metadata()?.len())
-        .map_err(|_| io::Error::from(io::ErrorKind::FileTooLarge))?;
+    let len = whole_len(file)?;
     Ok(Arc::new(Mapping::map(file.try_clone()?, len, len, false)?))
+}
+
+/// The length of `file`, which must fit the address space to be mapped whole.
+fn whole_len(file: &File) -> io::Result<usize> {
+    usize::try_from(file.metadata()?.len())
+        .map_err(|_| io::Error::from(io::ErrorKind::FileTooLarge))
 }
 
 /// Reserves `[offset, offset + len)` of `file` on disk, extending its length.
