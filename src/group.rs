@@ -164,6 +164,20 @@ impl Groups {
         self.loaded.lock().get(name).cloned()
     }
 
+    /// For every group with members in this process (a live consumer), its committed offset
+    /// of partition `p` (`None` if it never committed there): what consumer-aware retention
+    /// must keep, whether or not the group has an offsets file yet.
+    pub fn live_committed(&self, p: u32) -> Vec<Option<u64>> {
+        self.loaded
+            .lock()
+            .values()
+            .filter_map(|g| {
+                let st = g.state.lock();
+                (!st.members.is_empty()).then(|| st.committed.get(p as usize).copied().flatten())
+            })
+            .collect()
+    }
+
     /// Partition `p` was truncated to `cut`: every group's committed offset for it above
     /// `cut` becomes `cut`, in memory and on disk, so that no group skips the records
     /// appended from the cut on. Idempotent (truncation replays it after a crash).

@@ -139,6 +139,32 @@ fn delete_records_before_raises_the_start_and_persists() {
 }
 
 #[test]
+fn a_live_consumer_that_has_not_committed_yet_holds_retention_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let c = config()
+        .retention_bytes(Some(4096))
+        .retain_until_consumed(true);
+    let t = store.create_topic("t", c).unwrap();
+    let p = t.partition(0).unwrap().clone();
+    // Joined, reading, never committed: no offsets file exists.
+    let mut consumer = t
+        .consumer("new", ConsumerConfig::default().auto_commit(None))
+        .unwrap();
+    fill(&p, 6, None);
+    assert!(!consumer.poll(Duration::from_secs(30)).unwrap().is_empty());
+    assert!(t.groups().unwrap().is_empty(), "no offsets file yet");
+    let report = t.enforce_retention().unwrap();
+    assert_eq!(report.segments_deleted, 0);
+    assert_eq!(report.kept_for_groups, 1);
+    assert_eq!(p.start_offset(), 0, "background passes kept it too");
+    // Gone without a commit: nothing holds the records any more.
+    drop(consumer);
+    t.enforce_retention().unwrap();
+    assert!(p.start_offset() > 0);
+}
+
+#[test]
 fn consumer_aware_retention_waits_for_commits_unless_the_hard_cap_is_hit() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();

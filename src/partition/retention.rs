@@ -69,7 +69,9 @@ impl Inner {
     }
 
     /// The offset below which every consumer group of the topic has committed, if
-    /// consumer-aware retention is on and the topic has groups.
+    /// consumer-aware retention is on and the topic has groups: those with an offsets file,
+    /// and those with live members in this process that have not committed yet (a group that
+    /// never committed on this partition holds all of it).
     fn consumed_floor(&self) -> Result<Option<u64>> {
         if !self.config.retain_until_consumed {
             return Ok(None);
@@ -85,6 +87,11 @@ impl Inner {
                 .copied()
                 .flatten()
                 .unwrap_or(0);
+            floor = Some(floor.map_or(c, |f| f.min(c)));
+        }
+        let live = self.groups.as_ref().map(|g| g.live_committed(self.id));
+        for c in live.into_iter().flatten() {
+            let c = c.unwrap_or(0);
             floor = Some(floor.map_or(c, |f| f.min(c)));
         }
         Ok(floor)
