@@ -10,6 +10,9 @@ mod retention;
 mod state;
 mod truncate;
 
+#[cfg(test)]
+mod tests;
+
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -108,6 +111,9 @@ pub(crate) struct Inner {
     notifier: Arc<Notifier>,
     /// The topic's consumer groups (see [`Context::groups`]).
     groups: Option<Arc<crate::group::Groups>>,
+    /// Tests: runs once at the start of the next `sync_once`, after its first poison check.
+    #[cfg(test)]
+    before_snapshot: Mutex<Option<tests::Interleave>>,
 }
 
 /// What the store shares with each of its partitions.

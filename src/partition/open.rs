@@ -331,6 +331,8 @@ impl Partition {
             hook_mark: Mutex::new(hooked::HookMark::new(hook_mark)),
             hook_run: Mutex::new(()),
             discarded: AtomicBool::new(false),
+            #[cfg(test)]
+            before_snapshot: Mutex::new(None),
             epoch: AtomicU64::new(0),
             cuts: Mutex::new(Vec::new()),
             forced_deletions: AtomicU64::new(0),

@@ -116,10 +116,14 @@ impl Inner {
 
     /// One sync: the sealed segments waiting for one, then the active log. Returns the offset
     /// below which everything is now durable.
-    fn sync_once(&self) -> Result<u64> {
+    pub(super) fn sync_once(&self) -> Result<u64> {
         // After a failed sync nothing may be reported durable, nor the recovery point moved.
         if let Some(reason) = self.commit.poisoned() {
             return Err(self.poisoned_error(reason));
+        }
+        #[cfg(test)]
+        if let Some(step) = self.before_snapshot.lock().take() {
+            (step.0)(self);
         }
         let (target, active, sealed) = {
             let w = self.writer.lock();
