@@ -44,6 +44,9 @@
 //! Tests that try many combinations run them all and then list every failing one.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::rng::Rng;
 use std::fs;
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
@@ -64,31 +67,6 @@ const HEADER: usize = batch::HEADER_LEN;
 // ---------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------
-
-/// splitmix64: a tiny seeded generator, so every run damages the same bytes.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn nonzero_byte(&mut self) -> u8 {
-        1 + self.below(255) as u8
-    }
-
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
 
 fn config() -> TopicConfig {
     TopicConfig::default()

@@ -39,6 +39,9 @@
 #![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::rng::Rng;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::ops::Range;
@@ -151,29 +154,6 @@ fn topic_config(s: &Scenario) -> TopicConfig {
 // Deterministic, self-checking records
 // ---------------------------------------------------------------------------------------------
 
-/// SplitMix64: a tiny seeded PRNG (no crates needed).
-#[derive(Debug, Clone)]
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (n > 0; the tiny modulo bias does not matter here).
-    fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-}
-
 fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01B3)
@@ -197,26 +177,24 @@ const TRAILER_LEN: usize = 8;
 
 impl Desc {
     fn mix(&self) -> u64 {
-        let mut r = Rng::new(
-            u64::from(self.round) << 48
-                ^ u64::from(self.partition) << 40
-                ^ u64::from(self.thread) << 32
-                ^ self.seq.rotate_left(13)
-                ^ u64::from(self.idx) << 20
-                ^ u64::from(self.count),
-        );
-        r.next_u64()
+        let mut r = Rng(u64::from(self.round) << 48
+            ^ u64::from(self.partition) << 40
+            ^ u64::from(self.thread) << 32
+            ^ self.seq.rotate_left(13)
+            ^ u64::from(self.idx) << 20
+            ^ u64::from(self.count));
+        r.next()
     }
 
     /// The value: a header naming `self`, a body derived from it, and an FNV-1a checksum.
     /// The first record of a batch is occasionally large, so a batch (at most 6 records) stays
     /// well under the 64 KiB segment.
     fn payload(&self) -> Vec<u8> {
-        let mut rng = Rng::new(self.mix());
-        let body = if self.idx == 0 && rng.below(12) == 0 {
-            8 * 1024 + rng.below(12 * 1024)
+        let mut rng = Rng(self.mix());
+        let body = if self.idx == 0 && rng.below_u64(12) == 0 {
+            8 * 1024 + rng.below_u64(12 * 1024)
         } else {
-            rng.below(2048)
+            rng.below_u64(2048)
         } as usize;
         let len = HEADER_LEN + body + TRAILER_LEN;
         let mut v = Vec::with_capacity(len);
@@ -229,7 +207,7 @@ impl Desc {
         v.extend_from_slice(&self.count.to_le_bytes());
         v.extend_from_slice(&(len as u32).to_le_bytes());
         while v.len() < HEADER_LEN + body {
-            let word = rng.next_u64().to_le_bytes();
+            let word = rng.next().to_le_bytes();
             let n = (HEADER_LEN + body - v.len()).min(8);
             v.extend_from_slice(&word[..n]);
         }
@@ -441,13 +419,13 @@ fn child_writer() {
 }
 
 fn write_forever(s: &Scenario, p: &Partition, round: u32, thread: u32, seed: u64) {
-    let mut rng = Rng::new(seed ^ u64::from(thread).wrapping_mul(0xA076_1D64_78BD_642F));
+    let mut rng = Rng(seed ^ u64::from(thread).wrapping_mul(0xA076_1D64_78BD_642F));
     let id = p.id();
     for seq in 0u64.. {
-        let count = 1 + rng.below(u64::from(s.max_batch)) as u32;
+        let count = 1 + rng.below_u64(u64::from(s.max_batch)) as u32;
         let batch = Batch::new(round, id, thread, seq, count);
         let range = batch.with_records(|recs| {
-            if recs.len() == 1 && rng.below(2) == 0 {
+            if recs.len() == 1 && rng.below_u64(2) == 0 {
                 let o = or_die(p.append(recs[0]), "append");
                 o..o + 1
             } else {
@@ -849,7 +827,7 @@ const ROUNDS_PER_DIR: u32 = 12;
 fn run_scenario(s: &Scenario) {
     let started = Instant::now();
     let seed = parent_seed(s);
-    let mut rng = Rng::new(seed);
+    let mut rng = Rng(seed);
     let rounds = rounds(s);
     let mut round = 1;
     while round <= rounds {
@@ -884,18 +862,18 @@ fn run_dir(
             s.name
         );
         // Now and then kill the child while it opens (and maybe recovers) the store.
-        let target = if rng.below(6) == 0 {
+        let target = if rng.below_u64(6) == 0 {
             0
         } else {
-            1 + rng.below(s.max_acks)
+            1 + rng.below_u64(s.max_acks)
         };
-        let child_seed = rng.next_u64();
+        let child_seed = rng.next();
         let events = run_child(s, dir.path(), round, child_seed, target, &ctx);
         let _guard = store_guard();
         let store = verify_round(s, dir.path(), round, &events, &mut model, &ctx);
         // Leave the store either closed cleanly or as a crash would, so that the next child
         // opens on the clean path or recovers over what this round recovered.
-        if rng.below(2) == 0 {
+        if rng.below_u64(2) == 0 {
             store.close().unwrap();
         } else {
             store.crash();

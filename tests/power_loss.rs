@@ -105,6 +105,9 @@
 #![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::rng::Rng;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -113,6 +116,11 @@ use std::time::Instant;
 
 use pagelog::codec::meta::decode_checkpoint;
 use pagelog::{FlushPolicy, Header, NewRecord, Store, TopicConfig};
+
+/// The generator for `seed` (mixed first, as this file's sequences always were).
+fn seeded(seed: u64) -> Rng {
+    Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
+}
 
 const MANUAL: &str = "manual";
 const SYNCED: &str = "sync";
@@ -127,36 +135,6 @@ const MAX_FAILURES: usize = 5;
 
 // ---------------------------------------------------------------------------------------------
 // Seeded PRNG (SplitMix64): no dependency, the same sequence everywhere.
-
-#[derive(Debug, Clone)]
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Self(seed ^ 0x9E37_79B9_7F4A_7C15)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in `lo..=hi`.
-    fn range(&mut self, lo: usize, hi: usize) -> usize {
-        debug_assert!(lo <= hi);
-        lo + (self.next() % (hi - lo + 1) as u64) as usize
-    }
-    fn below(&mut self, n: usize) -> usize {
-        self.range(0, n - 1)
-    }
-    fn chance(&mut self, p: f64) -> bool {
-        ((self.next() >> 11) as f64 / (1u64 << 53) as f64) < p
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Self-checking values.
@@ -326,7 +304,7 @@ fn part_dir(root: &Path, topic: &str, id: u32) -> PathBuf {
 fn run_workload(seed: u64, shape: Shape) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("store");
-    let mut rng = Rng::new(seed);
+    let mut rng = seeded(seed);
     let store = Store::open(&root).unwrap();
     let manual = store
         .create_topic(
@@ -872,7 +850,7 @@ fn check_image(root: &Path, run: &Run, acked: &[u64]) -> Result<Outcome, String>
         outcome.kept_unacked += next - acked;
         outcome.lost_unacked += pr.written.len() as u64 - next;
         // Appends work after recovery, and are read back.
-        let value = make_value(u64::MAX, 3, &mut Rng::new(next));
+        let value = make_value(u64::MAX, 3, &mut seeded(next));
         let o = p
             .append(NewRecord::new(&value).timestamp(BASE_TS * 2))
             .map_err(|e| format!("{}/{}: append after recovery: {e}", pr.topic, pr.id))?;
@@ -938,7 +916,7 @@ fn check_run(run: &Run, variants: usize, work: &Path) -> (Vec<String>, usize, Ou
                 None => format!("seed {:#x}, process crash at the end", run.seed),
             };
             let mut rng =
-                Rng::new(run.seed ^ (point.map_or(u64::MAX, |k| k as u64) << 16) ^ variant as u64);
+                seeded(run.seed ^ (point.map_or(u64::MAX, |k| k as u64) << 16) ^ variant as u64);
             let (images, acked): (Vec<(usize, Files)>, Vec<u64>) = run
                 .partitions
                 .iter()
@@ -1046,7 +1024,7 @@ fn power_loss_at_every_sync_point_dense_indexes() {
 fn torn_images_keep_the_synced_prefix() {
     // The image builder itself: whatever it does, the common prefix stays and the length stays
     // between the two versions.
-    let mut rng = Rng::new(7);
+    let mut rng = seeded(7);
     for _ in 0..500 {
         let common = rng.range(0, 3000);
         let mut s = rng.bytes(common);

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use pagelog::{Partition, Store, TopicConfig};
 
+pub mod rng;
+
 /// Creates topic `name` with `config` and returns its partition 0.
 pub fn partition0(store: &Store, name: &str, config: TopicConfig) -> Partition {
     store
