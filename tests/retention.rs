@@ -138,15 +138,21 @@ fn delete_records_before_raises_the_start_and_persists() {
     assert_eq!(p.append(NewRecord::new(b"x")).unwrap(), next);
 }
 
-#[test]
-fn a_live_consumer_that_has_not_committed_yet_holds_retention_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+/// Topic "t" with consumer-aware retention over a 4 KiB size limit, and its partition.
+fn consumer_aware(store: &Store) -> (pagelog::Topic, Partition) {
     let c = config()
         .retention_bytes(Some(4096))
         .retain_until_consumed(true);
     let t = store.create_topic("t", c).unwrap();
     let p = t.partition(0).unwrap().clone();
+    (t, p)
+}
+
+#[test]
+fn a_live_consumer_that_has_not_committed_yet_holds_retention_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let (t, p) = consumer_aware(&store);
     // Joined, reading, never committed: no offsets file exists.
     let mut consumer = t
         .consumer("new", ConsumerConfig::default().auto_commit(None))
@@ -168,11 +174,7 @@ fn a_live_consumer_that_has_not_committed_yet_holds_retention_back() {
 fn consumer_aware_retention_waits_for_commits_unless_the_hard_cap_is_hit() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let c = config()
-        .retention_bytes(Some(4096))
-        .retain_until_consumed(true);
-    let t = store.create_topic("t", c).unwrap();
-    let p = t.partition(0).unwrap().clone();
+    let (t, p) = consumer_aware(&store);
     let mut consumer = t.consumer("slow", ConsumerConfig::default()).unwrap();
     consumer.commit().unwrap(); // the group exists and has consumed nothing
     let next = fill(&p, 6, None);
