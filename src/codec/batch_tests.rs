@@ -107,29 +107,49 @@ fn arb_record() -> impl Strategy<Value = ArbRecord> {
     )
 }
 
+/// `recs` encoded as one batch at `base_offset` (timestamps as given, `now` 0).
+fn encode_arb(recs: &[ArbRecord], base_offset: u64) -> Vec<u8> {
+    let hs: Vec<Vec<Header<'_>>> = recs
+        .iter()
+        .map(|r| {
+            r.3.iter()
+                .map(|(k, v)| Header { key: k, value: v })
+                .collect()
+        })
+        .collect();
+    let records: Vec<NewRecord<'_>> = recs
+        .iter()
+        .zip(&hs)
+        .map(|(r, h)| NewRecord {
+            key: r.0.as_deref(),
+            value: r.1.as_deref(),
+            timestamp: Some(r.2),
+            headers: h,
+        })
+        .collect();
+    let plan = measure(&records, 0).unwrap();
+    let mut buf = vec![0u8; plan.len];
+    encode(&mut buf, base_offset, &records, &plan, 0);
+    buf
+}
+
 proptest! {
     #[test]
     fn roundtrip(recs in proptest::collection::vec(arb_record(), 1..20), base in 0u64..u64::MAX / 2) {
-        let hs: Vec<Vec<Header<'_>>> = recs.iter().map(|r| r.3.iter().map(|(k, v)| Header { key: k, value: v }).collect()).collect();
-        let records: Vec<NewRecord<'_>> = recs.iter().zip(&hs).map(|(r, h)| NewRecord {
-            key: r.0.as_deref(), value: r.1.as_deref(), timestamp: Some(r.2), headers: h,
-        }).collect();
-        let plan = measure(&records, 0).unwrap();
-        let mut buf = vec![0u8; plan.len];
-        encode(&mut buf, base, &records, &plan, 0);
+        let buf = encode_arb(&recs, base);
         let h = BatchHeader::parse(&buf)?;
         prop_assert_eq!(h.length as usize, buf.len());
         prop_assert_eq!(h.max_timestamp, recs.iter().map(|r| r.2).max().unwrap());
         check_crc(&buf)?;
         let got: Vec<_> = RecordIter::new(&buf, &h).collect::<Result<_, _>>()?;
-        prop_assert_eq!(got.len(), records.len());
-        for (i, (g, want)) in got.iter().zip(&records).enumerate() {
+        prop_assert_eq!(got.len(), recs.len());
+        for (i, (g, want)) in got.iter().zip(&recs).enumerate() {
             prop_assert_eq!(g.offset_delta as usize, i);
-            prop_assert_eq!(g.key, want.key);
-            prop_assert_eq!(g.value, want.value);
-            prop_assert_eq!(Some(g.timestamp), want.timestamp);
+            prop_assert_eq!(g.key, want.0.as_deref());
+            prop_assert_eq!(g.value, want.1.as_deref());
+            prop_assert_eq!(g.timestamp, want.2);
             let hdrs: Vec<_> = HeaderIter::new(g.headers, g.header_count).collect::<Result<_, _>>()?;
-            let want_h: Vec<_> = want.headers.iter().map(|h| (h.key, h.value)).collect();
+            let want_h: Vec<_> = want.3.iter().map(|(k, v)| (k.as_str(), v.as_slice())).collect();
             prop_assert_eq!(hdrs, want_h);
         }
     }
@@ -166,13 +186,7 @@ proptest! {
         damage in proptest::option::of((any::<usize>(), 1u8..=255)),
         skip in 0u32..14,
     ) {
-        let hs: Vec<Vec<Header<'_>>> = recs.iter().map(|r| r.3.iter().map(|(k, v)| Header { key: k, value: v }).collect()).collect();
-        let records: Vec<NewRecord<'_>> = recs.iter().zip(&hs).map(|(r, h)| NewRecord {
-            key: r.0.as_deref(), value: r.1.as_deref(), timestamp: Some(r.2), headers: h,
-        }).collect();
-        let plan = measure(&records, 0).unwrap();
-        let mut buf = vec![0u8; plan.len];
-        encode(&mut buf, 7, &records, &plan, 0);
+        let mut buf = encode_arb(&recs, 7);
         if let Some((at, x)) = damage {
             let at = HEADER_LEN + at % (buf.len() - HEADER_LEN);
             buf[at] ^= x;
@@ -197,7 +211,7 @@ proptest! {
         if damage.is_none() {
             skipped?;
             let after: Vec<u32> = after.into_iter().collect::<Result<_, _>>()?;
-            let want: Vec<u32> = (0..records.len() as u32).filter(|&d| d >= skip).collect();
+            let want: Vec<u32> = (0..recs.len() as u32).filter(|&d| d >= skip).collect();
             prop_assert_eq!(after, want);
         } else if skipped.is_ok() {
             // Skipping reads only lengths and deltas, so it may step over a damaged record the
