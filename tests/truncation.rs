@@ -110,6 +110,16 @@ fn truncation_survives_reopen_and_crash() {
     check_contents(&p, 126, "after close");
 }
 
+/// Leaves a truncation intent for `target` in partition directory `pdir`, as a crash right
+/// after it was written would.
+fn write_intent(pdir: &std::path::Path, target: u64) {
+    std::fs::write(
+        pdir.join("truncate"),
+        pagelog::codec::meta::encode_truncate(target),
+    )
+    .unwrap();
+}
+
 #[test]
 fn an_interrupted_truncation_is_finished_on_open() {
     let dir = tempfile::tempdir().unwrap();
@@ -121,11 +131,7 @@ fn an_interrupted_truncation_is_finished_on_open() {
     }
     // A crash right after the intent was written: nothing else happened yet.
     let pdir = dir.path().join("t").join("0");
-    std::fs::write(
-        pdir.join("truncate"),
-        pagelog::codec::meta::encode_truncate(77),
-    )
-    .unwrap();
+    write_intent(&pdir, 77);
     // And a leftover rewrite that never got renamed.
     std::fs::write(pdir.join("00000000000000000000.log.truncating"), b"partial").unwrap();
     let store = Store::open(dir.path()).unwrap();
@@ -394,11 +400,7 @@ fn a_replayed_truncation_lowers_group_offsets_on_disk() {
     }
     // A crash right after the truncation intent was written.
     let pdir = dir.path().join("t").join("0");
-    std::fs::write(
-        pdir.join("truncate"),
-        pagelog::codec::meta::encode_truncate(77),
-    )
-    .unwrap();
+    write_intent(&pdir, 77);
     let store = Store::open(dir.path()).unwrap();
     let t = store.topic("t").unwrap();
     check_contents(t.partition(0).unwrap(), 77, "finished on open");
