@@ -102,15 +102,8 @@ fn us(ns: u64) -> String {
 }
 
 fn main() {
-    let bench = std::env::args().any(|a| a == "--bench");
-    let samples: usize = if bench {
-        std::env::var("PAGELOG_LATENCY_SAMPLES")
-            .ok()
-            .map(|s| s.parse().expect("PAGELOG_LATENCY_SAMPLES: a number"))
-            .unwrap_or(20_000)
-    } else {
-        200
-    };
+    let bench = common::under_bench();
+    let samples: usize = common::size_param("PAGELOG_LATENCY_SAMPLES", 20_000, 200);
     // Contenders take turns, ROUNDS times, so that a burst of load from elsewhere on the
     // machine does not land on one of them only.
     let per_round = samples.div_ceil(ROUNDS);

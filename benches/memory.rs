@@ -79,15 +79,7 @@ fn row(what: &str, p: Option<&Partition>) {
 }
 
 fn main() {
-    let bench = std::env::args().any(|a| a == "--bench");
-    let gib: f64 = if bench {
-        std::env::var("PAGELOG_MEMORY_GIB")
-            .ok()
-            .map(|s| s.parse().expect("PAGELOG_MEMORY_GIB: a number"))
-            .unwrap_or(1.0)
-    } else {
-        1.0 / 16.0
-    };
+    let gib: f64 = common::size_param("PAGELOG_MEMORY_GIB", 1.0, 1.0 / 16.0);
     let value_bytes = (gib * (1u64 << 30) as f64) as u64;
     let batches = (value_bytes / (SIZE * BATCH) as u64).max(STEPS);
     let per_step = batches / STEPS;

@@ -8,6 +8,26 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+/// Run by `cargo bench` (`--bench` on the command line), not by `cargo test`.
+pub fn under_bench() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
+
+/// How much work a benchmark run without criterion does: `var` (default `bench_default`)
+/// under `cargo bench` (`--bench` on the command line), `test_default` under `cargo test`,
+/// which only checks that the benchmark runs.
+pub fn size_param<T: std::str::FromStr>(var: &str, bench_default: T, test_default: T) -> T {
+    if !under_bench() {
+        return test_default;
+    }
+    match std::env::var(var) {
+        Ok(s) => s
+            .parse()
+            .unwrap_or_else(|_| panic!("{var}: a number, got {s:?}")),
+        Err(_) => bench_default,
+    }
+}
+
 /// A temporary directory on the real disk: under the system temp dir (`/tmp`, on the disk on
 /// the benchmark machine, see docs/BENCHMARKS.md), or under `PAGELOG_BENCH_DISK_DIR`.
 pub fn disk_dir() -> tempfile::TempDir {
