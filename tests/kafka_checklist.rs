@@ -101,12 +101,7 @@ fn open(root: &Path) -> (Store, Partition) {
 
 fn create(root: &Path, config: TopicConfig) -> (Store, Partition) {
     let store = Store::open(root).unwrap();
-    let p = store
-        .create_topic(TOPIC, config)
-        .unwrap()
-        .partition(0)
-        .unwrap()
-        .clone();
+    let p = common::partition0(&store, TOPIC, config);
     (store, p)
 }
 

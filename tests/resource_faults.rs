@@ -57,6 +57,8 @@
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::ops::Range;
@@ -439,16 +441,7 @@ fn child_compact(dir: &Path) {
     }
     let range = check_log(&p, true);
     report(format!("readable {} {}", range.start, range.end));
-    let swaps = std::fs::read_dir(p.dir())
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .ends_with(".swap")
-        })
-        .count();
+    let swaps = common::count_ending(p.dir(), ".swap");
     report(format!("swap_files {swaps}"));
     report_result("close", &store.close());
 }
@@ -513,12 +506,7 @@ fn child_small_filesystem(dir: &Path) {
     let root = dir.join("store");
     let store = Store::open(&root).unwrap();
     let config = roll_config().flush(FlushPolicy::Interval(Duration::from_millis(5)));
-    let p = store
-        .create_topic(TOPIC, config)
-        .unwrap()
-        .partition(0)
-        .unwrap()
-        .clone();
+    let p = common::partition0(&store, TOPIC, config);
     let ballast = dir.join("ballast");
     std::fs::write(&ballast, vec![1u8; 256 << 10]).unwrap();
     let (next, err) = append_until_error(&p, 0, ROLL_SIZES, 100_000);

@@ -63,16 +63,7 @@ fn size_retention_keeps_a_suffix_and_the_next_offset() {
     );
     assert_eq!(p.iter().next().unwrap().unwrap().offset(), p.start_offset());
     // The files are gone; only the kept segments remain.
-    let logs = std::fs::read_dir(p.dir())
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .ends_with(".log")
-        })
-        .count();
+    let logs = common::count_ending(p.dir(), ".log");
     assert_eq!(logs, p.info().segments);
 }
 
@@ -306,16 +297,7 @@ fn interrupted_deletions_are_finished_on_open() {
     let p = common::open_partition0(&store, "t");
     assert!(p.start_offset() > 0);
     assert_eq!(p.info().segments, 2);
-    let leftovers = std::fs::read_dir(&pdir)
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .ends_with(".deleted")
-        })
-        .count();
+    let leftovers = common::count_ending(&pdir, ".deleted");
     assert_eq!(leftovers, 0);
     assert_eq!(p.iter().count() as u64, p.next_offset() - p.start_offset());
 }

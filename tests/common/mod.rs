@@ -13,6 +13,20 @@ use pagelog::{Partition, Store, TopicConfig};
 
 pub mod rng;
 
+/// How many entries of directory `dir` have names ending with `suffix`.
+pub fn count_ending(dir: &Path, suffix: &str) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(suffix)
+        })
+        .count()
+}
+
 /// Creates topic `name` with `config` and returns its partition 0.
 pub fn partition0(store: &Store, name: &str, config: TopicConfig) -> Partition {
     store
