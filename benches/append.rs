@@ -72,9 +72,7 @@ fn bench_nosync(c: &mut Criterion) {
             } else {
                 g.throughput(Throughput::Elements(per_iter as u64));
             }
-            g.sample_size(10);
-            g.warm_up_time(Duration::from_millis(500));
-            g.measurement_time(Duration::from_secs(2));
+            common::short_sampling(&mut g, Duration::from_secs(2));
 
             // memcpy of the same bytes into a Vec reserved per chunk (fresh pages, like a
             // growing log).
@@ -229,9 +227,7 @@ fn bench_durable(c: &mut Criterion) {
             } else {
                 g.throughput(Throughput::Elements(per_iter as u64));
             }
-            g.sample_size(10);
-            g.warm_up_time(Duration::from_millis(500));
-            g.measurement_time(Duration::from_secs(2));
+            common::short_sampling(&mut g, Duration::from_secs(2));
 
             let dir = common::disk_dir();
             let file_path = dir.path().join("raw.bin");

@@ -19,9 +19,7 @@ fn bench_group_commit(c: &mut Criterion) {
     let v = vec![0x5au8; 100];
     let dir = common::disk_dir();
     let mut g = c.benchmark_group("group_commit/100B");
-    g.sample_size(10);
-    g.warm_up_time(Duration::from_millis(500));
-    g.measurement_time(Duration::from_secs(3));
+    common::short_sampling(&mut g, Duration::from_secs(3));
 
     g.throughput(Throughput::Elements(1));
     let path = dir.path().join("raw.bin");

@@ -176,9 +176,7 @@ fn bench_reads(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("read_seq/100B");
     g.throughput(Throughput::Elements(N));
-    g.sample_size(10);
-    g.warm_up_time(Duration::from_millis(500));
-    g.measurement_time(Duration::from_secs(2));
+    common::short_sampling(&mut g, Duration::from_secs(2));
     g.bench_function("memcpy_values", |b| {
         let mut buf = vec![0u8; 64 << 10];
         b.iter(|| {
@@ -207,9 +205,7 @@ fn bench_reads(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("read_random/100B");
     g.throughput(Throughput::Elements(1));
-    g.sample_size(10);
-    g.warm_up_time(Duration::from_millis(500));
-    g.measurement_time(Duration::from_secs(2));
+    common::short_sampling(&mut g, Duration::from_secs(2));
     g.bench_function("memcpy_random_100B", |b| {
         let mut i = 0;
         let mut buf = [0u8; SIZE];
@@ -257,9 +253,7 @@ fn bench_reads(c: &mut Criterion) {
     // commitlog has no time index: pagelog only.
     let mut g = c.benchmark_group("offset_for_timestamp/100B");
     g.throughput(Throughput::Elements(1));
-    g.sample_size(10);
-    g.warm_up_time(Duration::from_millis(500));
-    g.measurement_time(Duration::from_secs(2));
+    common::short_sampling(&mut g, Duration::from_secs(2));
     for (label, t) in topics.iter().filter(|(l, _)| l.ends_with("/crc")) {
         let p = t.partition(0).unwrap();
         g.bench_function(format!("pagelog/{label}"), |b| {

@@ -473,10 +473,8 @@ fn bench_reads(c: &mut Criterion) {
     let bytes = std::fs::read(&data.log).unwrap();
 
     let mut g = c.benchmark_group("seq_vs_random/memory");
-    g.sample_size(10);
+    common::short_sampling(&mut g, Duration::from_secs(3));
     g.sampling_mode(SamplingMode::Flat);
-    g.warm_up_time(Duration::from_millis(500));
-    g.measurement_time(Duration::from_secs(3));
     g.throughput(Throughput::Elements(N));
     g.bench_function("pagelog_seq_scan", |b| b.iter(|| black_box(scan(p))));
     g.bench_function("raw_seq_read", |b| {
@@ -558,9 +556,7 @@ fn bench_writes(c: &mut Criterion) {
     let per_sync = SYNC_EVERY / BATCH;
 
     let mut g = c.benchmark_group("seq_vs_random/write");
-    g.sample_size(10);
-    g.warm_up_time(Duration::from_millis(500));
-    g.measurement_time(Duration::from_secs(3));
+    common::short_sampling(&mut g, Duration::from_secs(3));
 
     g.throughput(Throughput::Elements(BATCH));
     let store = Store::open(dir.path().join("store")).unwrap();

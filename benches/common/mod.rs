@@ -28,6 +28,17 @@ pub fn size_param<T: std::str::FromStr>(var: &str, bench_default: T, test_defaul
     }
 }
 
+/// Sets the sampling every group here uses: 10 samples after a 500 ms warm-up, measured for
+/// `measure` (short runs: the 2-core machine is shared and the suite must stay in minutes).
+pub fn short_sampling<M: criterion::measurement::Measurement>(
+    g: &mut criterion::BenchmarkGroup<'_, M>,
+    measure: Duration,
+) {
+    g.sample_size(10);
+    g.warm_up_time(Duration::from_millis(500));
+    g.measurement_time(measure);
+}
+
 /// A temporary directory on the real disk: under the system temp dir (`/tmp`, on the disk on
 /// the benchmark machine, see docs/BENCHMARKS.md), or under `PAGELOG_BENCH_DISK_DIR`.
 pub fn disk_dir() -> tempfile::TempDir {
