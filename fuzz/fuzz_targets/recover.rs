@@ -9,6 +9,8 @@
 //! Input layout: byte 0 = flags, byte 1 = configuration, the rest = the `.log`.
 #![no_main]
 
+mod common;
+
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
@@ -176,17 +178,7 @@ fn run(dir: &Path, data: &[u8]) {
 fuzz_target!(|data: &[u8]| {
     let dir = tempfile::Builder::new()
         .prefix("pagelog-fuzz-")
-        .tempdir_in(shm())
+        .tempdir_in(common::shm())
         .unwrap();
     run(dir.path(), data);
 });
-
-/// A memory-backed directory when there is one: recovery fsyncs, which is slow on disk.
-fn shm() -> std::path::PathBuf {
-    let shm = Path::new("/dev/shm");
-    if shm.is_dir() {
-        shm.to_path_buf()
-    } else {
-        std::env::temp_dir()
-    }
-}

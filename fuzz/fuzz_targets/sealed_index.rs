@@ -10,8 +10,9 @@
 //! relative offset)`), which forges entries that pass their checksum.
 #![no_main]
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
@@ -37,19 +38,10 @@ fn timestamp(i: u64) -> i64 {
     BASE_TS + i as i64 * 10
 }
 
-fn shm() -> std::path::PathBuf {
-    let shm = Path::new("/dev/shm");
-    if shm.is_dir() {
-        shm.to_path_buf()
-    } else {
-        std::env::temp_dir()
-    }
-}
-
 fn template() -> &'static Template {
     static T: OnceLock<Template> = OnceLock::new();
     T.get_or_init(|| {
-        let dir = tempfile::tempdir_in(shm()).unwrap();
+        let dir = tempfile::tempdir_in(common::shm()).unwrap();
         let store = Store::open(dir.path()).unwrap();
         let config = TopicConfig::default()
             .segment_bytes(4096)
@@ -148,7 +140,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let forged = mode >= 2;
 
-    let dir = tempfile::tempdir_in(shm()).unwrap();
+    let dir = tempfile::tempdir_in(common::shm()).unwrap();
     let pdir = dir.path().join("t/0");
     std::fs::create_dir_all(&pdir).unwrap();
     std::fs::write(dir.path().join("t/topic.meta"), &t.topic_meta).unwrap();
