@@ -68,39 +68,21 @@ impl SegmentCore {
     /// Decodes and bounds-checks the batch header at `position` of `log`.
     #[inline]
     pub(crate) fn header_at(&self, log: &[u8], position: usize) -> Result<BatchHeader> {
-        let rest = log.get(position..).unwrap_or_default();
-        match BatchHeader::parse(rest) {
-            Ok(h) if h.length as usize <= rest.len() => Ok(h),
+        match valid_header(log, position) {
+            Some(h) => Ok(h),
             // Built out of line: the common path stays small enough to keep in registers.
-            other => Err(self.header_error(other.err(), position)),
+            None => Err(self.header_failure(log, position)),
         }
     }
 
-    /// The error `header_at` reports for the header at `position`, for callers that checked it
-    /// another way first.
+    /// The error for the header at `position`, which [`valid_header`] refused: how it fails
+    /// to parse, or (it parsed but is longer than the log) a batch that extends past the end.
     #[cold]
     #[inline(never)]
     fn header_failure(&self, log: &[u8], position: usize) -> Error {
-        match self.header_at(log, position) {
-            Err(e) => e,
+        match BatchHeader::parse(log.get(position..).unwrap_or_default()) {
+            Err(e) => self.corrupt(position, shift(e, position)),
             Ok(_) => self.corrupt(
-                position,
-                DecodeError::Invalid {
-                    at: position,
-                    reason: "batch header rejected",
-                },
-            ),
-        }
-    }
-
-    /// The error for the header at `position`: `e` if it did not parse, else (it parsed but
-    /// is longer than the log) a batch that extends past the end.
-    #[cold]
-    #[inline(never)]
-    fn header_error(&self, e: Option<DecodeError>, position: usize) -> Error {
-        match e {
-            Some(e) => self.corrupt(position, shift(e, position)),
-            None => self.corrupt(
                 position,
                 DecodeError::Invalid {
                     at: position + batch::field::LENGTH,
@@ -166,8 +148,8 @@ impl SegmentCore {
         let pos = e.position as usize;
         let want = self.base + u64::from(e.relative_offset);
         // The entry must point at a batch that starts with exactly its offset.
-        match BatchHeader::parse(log.get(pos..).unwrap_or_default()) {
-            Ok(h) if h.base_offset == want && pos + h.length as usize <= log.len() => (pos, want),
+        match valid_header(log, pos) {
+            Some(h) if h.base_offset == want => (pos, want),
             _ => {
                 self.index_damaged.store(true, Ordering::Relaxed);
                 none
@@ -238,10 +220,7 @@ impl SegmentCore {
                 )
             })
             .filter(|&(offset, _)| offset > after)
-            .find(|&(offset, pos)| {
-                BatchHeader::parse(log.get(pos..).unwrap_or_default())
-                    .is_ok_and(|h| h.base_offset == offset && pos + h.length as usize <= log.len())
-            })
+            .find(|&(offset, pos)| valid_header(log, pos).is_some_and(|h| h.base_offset == offset))
             .map(|(offset, _)| offset)
     }
 
@@ -255,10 +234,7 @@ impl SegmentCore {
         // The header travels in registers on the common path: the error path is built apart,
         // so no `Result` slot shared with it forces the header through the stack (a
         // store-forwarding stall per batch when scanning single-record batches).
-        let Some(header) = BatchHeader::parse(&log[pos..])
-            .ok()
-            .filter(|h| h.length as usize <= log.len() - pos)
-        else {
+        let Some(header) = valid_header(log, pos) else {
             return Err(self.header_failure(log, pos));
         };
         if header.base_offset != at.header.next_offset() {
@@ -392,6 +368,15 @@ pub(crate) fn decode_error(path: &Path, position: usize, e: DecodeError) -> Erro
 /// The first `i < n` for which `below(i)` is false (`n` if none), for a `below` that is true
 /// then false over `0..n`, searched from `guess`: exponential steps away from it, then a
 /// binary search between the last two. Costs O(log distance) probes, near `guess` first.
+/// The batch header at `position` of `log` if it parses and the batch lies within `log`.
+#[inline(always)]
+fn valid_header(log: &[u8], position: usize) -> Option<BatchHeader> {
+    let rest = log.get(position..)?;
+    BatchHeader::parse(rest)
+        .ok()
+        .filter(|h| h.length as usize <= rest.len())
+}
+
 /// Steps over the batch at `pos` if it cleanly ends before `target`: its base offset is
 /// `expected`, its length at least a header and within `log`. Reads only the three fields
 /// that takes; [`SegmentCore::locate`] parses the batch it stops at in full, so a header that
