@@ -1088,3 +1088,35 @@ fn dump_reads_the_hook_mark_and_the_truncation_intent() {
         "{out:?}"
     );
 }
+
+/// Issue 13's reproduction: one flipped byte in a batch header of a sealed segment made the
+/// console consumer print a prefix of the topic and exit 0. It must fail with the damage's
+/// file instead.
+#[test]
+fn console_consumer_fails_at_a_damaged_header_instead_of_ending_early() {
+    let ctx = Ctx::new();
+    ctx.ok(
+        "topics create --dir $D --topic c --segment-bytes 8192 --index-interval-bytes 256",
+        "",
+    );
+    let input: String = (0..2000).map(|i| format!("msg-{i}\n")).collect();
+    ctx.ok("console_producer --dir $D --topic c", &input);
+    let log = ctx.path().join("c/0/00000000000000000940.log");
+    let mut bytes = std::fs::read(&log).unwrap();
+    // The high byte of the last_offset_delta of the batch holding offset 964 (bytes 24..28
+    // of its header): the batch then claims offsets far past the end of the partition.
+    let mut pos = 0;
+    while u64::from_le_bytes(bytes[pos + 16..pos + 24].try_into().unwrap()) != 964 {
+        pos += u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().unwrap()) as usize;
+    }
+    bytes[pos + 27] ^= 0xeb;
+    std::fs::write(&log, &bytes).unwrap();
+    let out = ctx.run(
+        "console_consumer --dir $D --topic c --from-beginning --timeout-ms 200",
+        "",
+    );
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert_eq!(out.stdout.lines().count(), 964, "every record before the damage");
+    let error = out.stderr.lines().find(|l| l.starts_with("error: ")).unwrap();
+    assert!(error.contains("00000000000000000940.log"), "{error}");
+}

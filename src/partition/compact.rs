@@ -86,11 +86,25 @@ fn for_each_batch(
 ) -> Result<()> {
     let log = seg.log.prefix();
     let mut at = seg.locate(seg.base)?;
+    let mut covered = seg.base;
     while let Some(loc) = at {
         let bytes = seg.batch_bytes_unchecked(&loc)?;
         crate::segment::core::check_batch_crc(&seg.paths.log, loc.position, bytes)?;
         f(&loc.header, bytes)?;
+        covered = loc.header.next_offset();
         at = seg.next_batch(log, &loc)?;
+    }
+    // Batches tile a sealed segment's offsets: a log that ends before its next offset was
+    // cut short, and a rewrite would turn the missing records into a gap.
+    if covered != seg.next_offset() {
+        return Err(Error::Corrupt {
+            path: seg.paths.log.clone(),
+            position: log.len() as u64,
+            reason: format!(
+                "batches cover offsets up to {covered}, the segment ends at {}",
+                seg.next_offset()
+            ),
+        });
     }
     Ok(())
 }

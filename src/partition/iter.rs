@@ -5,10 +5,11 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::Inner;
+use crate::codec::batch::field::LAST_OFFSET_DELTA;
 use crate::codec::batch::{IterState, RecordIter};
 use crate::error::{Error, Result};
 use crate::record::{Fields, Record, RecordRef};
-use crate::segment::core::{Located, SegmentCore, shift};
+use crate::segment::core::{Located, SegmentCore, check_batch_crc, shift};
 
 /// Iterator over a partition's records in offset order, returned by
 /// [`Partition::iter_from`](crate::Partition::iter_from).
@@ -68,6 +69,8 @@ pub struct Records {
     out: Fields,
     /// Read-ahead was requested for `seg`'s log up to this position.
     read_ahead: usize,
+    /// Offsets stepped over past damaged data.
+    skipped: u64,
 }
 
 /// How far ahead of its position an iterator asks the kernel to read (segment logs are
@@ -91,13 +94,18 @@ impl Records {
             part,
             out: Fields::default(),
             read_ahead: 0,
+            skipped: 0,
         }
     }
 
     /// Makes the iterator continue past damaged data: it still returns the error (with its
-    /// location), then resumes after the damaged batch, or, if the batch header itself is
-    /// unreadable, at the next batch the offset index points to (else the next segment).
-    /// The records in between are skipped.
+    /// location), then resumes after the damaged batch when the batch after it confirms
+    /// where it ends, or else (the header itself is unreadable or its offsets are wrong) at
+    /// the next batch the offset index points to, else at the next segment. The offsets in
+    /// between are skipped and counted in [`skipped`](Self::skipped).
+    ///
+    /// Without it the iterator never steps over damage: it returns the error and then
+    /// `None` for good, and never ends quietly before the partition's next offset.
     #[must_use]
     pub fn skip_damaged(mut self) -> Self {
         self.skip_damaged = true;
@@ -181,18 +189,41 @@ impl Records {
         Blocking(self)
     }
 
-    /// Repositions after an error when skipping damaged data. Always moves forward.
+    /// Offsets this iterator stepped over because they lay in damaged data (see
+    /// [`skip_damaged`](Self::skip_damaged)), since it was made. Records it returned plus
+    /// the offsets it skipped account for every offset it passed (offsets that compaction
+    /// removed aside).
+    pub fn skipped(&self) -> u64 {
+        self.skipped
+    }
+
+    /// Repositions after an error when skipping damaged data. Always moves forward, and
+    /// counts the offsets it steps over.
     fn skip_past_damage(&mut self) {
+        let from = self.next;
+        self.reposition_past_damage();
+        self.skipped += self.next.saturating_sub(from);
+    }
+
+    fn reposition_past_damage(&mut self) {
         self.current = None;
-        if let Some(loc) = self.damaged.take() {
-            self.previous = Some(loc);
-            self.next = self.next.max(loc.header.next_offset());
-            return;
-        }
         self.previous = None;
         let Some(seg) = self.seg.clone() else {
             return;
         };
+        if let Some(loc) = self.damaged.take() {
+            // A batch whose records or CRC failed: its header's offsets are trusted only if
+            // the batch after it starts right there (or it ends the segment at its next
+            // offset), so a damaged offset field never makes the skip jump too far.
+            let log = seg.log.prefix();
+            let ends_segment = loc.position + loc.header.length as usize == log.len()
+                && loc.header.next_offset() == seg.next_offset();
+            if ends_segment || matches!(seg.next_batch(log, &loc), Ok(Some(_))) {
+                self.previous = Some(loc);
+                self.next = self.next.max(loc.header.next_offset());
+                return;
+            }
+        }
         // The header at the current position is unreadable: resume at the next batch the
         // offset index points at, if any is intact, else at the next segment.
         if let Some(offset) = seg.next_indexed_batch(self.next) {
@@ -303,7 +334,18 @@ impl Records {
                     if loc.header.next_offset() > self.end {
                         self.end = self.part.next_offset.load(Ordering::Acquire);
                         if loc.header.next_offset() > self.end {
-                            return Ok(false);
+                            match past_the_end(&self.part, seg, &loc, self.epoch) {
+                                Ok(PastTheEnd::InFlight) => return Ok(false),
+                                Ok(PastTheEnd::Stale) => {
+                                    // Replaced or unlisted meanwhile: look again.
+                                    self.seg = None;
+                                    self.previous = None;
+                                    continue;
+                                }
+                                // Its header's offsets are wrong: a skip resumes at the
+                                // next batch the index knows, not after this one.
+                                Err(e) => return Err(e),
+                            }
                         }
                     }
                     let batch_end = loc.position + loc.header.length as usize;
@@ -361,6 +403,56 @@ impl Records {
             }
         }
     }
+}
+
+/// What a batch whose offsets reach past the partition's next offset turned out to be.
+enum PastTheEnd {
+    /// Being published right now: not there for readers yet.
+    InFlight,
+    /// Its segment was replaced or unlisted meanwhile (truncation, compaction, retention):
+    /// the position must be looked up again.
+    Stale,
+}
+
+/// Tells a batch the writer is publishing right now from a damaged header that claims offsets
+/// the partition never had (which, taken for "nothing there yet", would end a read early
+/// and quietly).
+///
+/// The writer publishes a batch's bytes, then the segment's and the partition's next offset,
+/// all under its lock, and rolls only after that: so once a later segment is listed, every
+/// batch of the segments before it is counted in the partition's next offset, loaded here
+/// after the list. A batch of any listed segment but the last that is not counted there is
+/// damaged. A batch of the last one may be in flight; it is genuine if its CRC checks, which
+/// is checked here whatever the topic's read setting (this path is taken once per batch a
+/// reader catches in flight, never per record).
+#[cold]
+#[inline(never)]
+fn past_the_end(part: &Inner, seg: &SegmentCore, loc: &Located, epoch: u64) -> Result<PastTheEnd> {
+    let segs = part.segments();
+    let end = part.next_offset.load(Ordering::Acquire);
+    if part.epoch.load(Ordering::Acquire) != epoch || loc.header.next_offset() <= end {
+        return Ok(PastTheEnd::Stale);
+    }
+    let Some(i) = segs.iter().position(|s| std::ptr::eq(s.as_ref(), seg)) else {
+        return Ok(PastTheEnd::Stale);
+    };
+    if i + 1 == segs.len() {
+        check_batch_crc(
+            &seg.paths.log,
+            loc.position,
+            seg.batch_bytes_unchecked(loc)?,
+        )?;
+        return Ok(PastTheEnd::InFlight);
+    }
+    Err(Error::Corrupt {
+        path: seg.paths.log.clone(),
+        position: (loc.position + LAST_OFFSET_DELTA) as u64,
+        reason: format!(
+            "batch at offset {} claims offsets up to {}, past the partition's end {end}",
+            loc.header.base_offset,
+            loc.header.last_offset()
+        ),
+    })
 }
 
 impl Records {

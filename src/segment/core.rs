@@ -265,8 +265,10 @@ impl SegmentCore {
         let mut at = self.locate(start)?;
         while let Some(loc) = at {
             covered = loc.header.next_offset();
+            // Every batch walked is checked, not only the one holding the answer: a damaged
+            // `max_timestamp` would otherwise make the walk pass the record looked for.
+            let bytes = self.batch_bytes(&loc)?;
             if loc.header.max_timestamp >= ts {
-                let bytes = self.batch_bytes(&loc)?;
                 for r in batch::RecordIter::new(bytes, &loc.header) {
                     let r = r.map_err(|e| self.corrupt(loc.position, shift(e, loc.position)))?;
                     if r.timestamp >= ts {
