@@ -13,7 +13,13 @@ pub const TMP_SUFFIX: &str = ".tmp";
 /// `name`, fsync `dir`. A crash leaves either the old or the new contents (and perhaps a
 /// stray `.tmp`, removed on the next open).
 pub fn atomic_write(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
-    let tmp = dir.join(format!("{name}{TMP_SUFFIX}"));
+    atomic_write_via(dir, name, &format!("{name}{TMP_SUFFIX}"), bytes)
+}
+
+/// As [`atomic_write`], through the temporary file `dir/tmp_name`: for names too long to
+/// take a suffix within the 255-byte limit on file names.
+pub fn atomic_write_via(dir: &Path, name: &str, tmp_name: &str, bytes: &[u8]) -> Result<()> {
+    let tmp = dir.join(tmp_name);
     let dst = dir.join(name);
     let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
     f.write_all(bytes).map_err(io_err(&tmp))?;

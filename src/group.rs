@@ -58,10 +58,22 @@ fn offsets_file(group: &str) -> String {
     format!("{group}.{OFFSETS_EXT}")
 }
 
+/// Name of the temporary file a commit of `group` writes before renaming it into place:
+/// `<group>.tmp`, which fits the 255-byte file-name limit for every valid group name (the
+/// longer `<group>.offsets.tmp` would not).
+fn offsets_tmp_file(group: &str) -> String {
+    format!("{group}{}", fsutil::TMP_SUFFIX)
+}
+
 /// Replaces group `group`'s offsets file in `groups_dir` (which exists) atomically.
 fn write_offsets(groups_dir: &Path, group: &str, committed: &[Option<u64>]) -> Result<()> {
     let bytes = meta::encode_group_offsets(committed);
-    fsutil::atomic_write(groups_dir, &offsets_file(group), &bytes)
+    fsutil::atomic_write_via(
+        groups_dir,
+        &offsets_file(group),
+        &offsets_tmp_file(group),
+        &bytes,
+    )
 }
 
 /// Reads a group's committed offsets; `None` for every partition if it never committed.
@@ -110,7 +122,7 @@ pub(crate) fn list(topic_dir: &Path) -> Result<Vec<String>> {
             continue;
         };
         if let Some(group) = name.strip_suffix(&format!(".{OFFSETS_EXT}"))
-            && crate::topic::validate_topic_name(group).is_ok()
+            && crate::topic::validate_group_name(group).is_ok()
         {
             names.push(group.to_owned());
         }
@@ -213,10 +225,14 @@ impl Group {
         notifier: Arc<Notifier>,
     ) -> Result<Self> {
         let committed = read_offsets(topic_dir, name, partitions)?;
-        // A commit interrupted before its rename: the committed file is the truth.
-        let mut tmp = offsets_path(topic_dir, name).into_os_string();
-        tmp.push(fsutil::TMP_SUFFIX);
-        fsutil::remove_if_exists(Path::new(&tmp))?;
+        // A commit interrupted before its rename: the committed file is the truth. (Builds
+        // before group names were limited to 247 characters wrote `<group>.offsets.tmp`.)
+        let groups = topic_dir.join(GROUPS_DIR);
+        fsutil::remove_if_exists(&groups.join(offsets_tmp_file(name)))?;
+        if name.len() + OFFSETS_EXT.len() + 1 + fsutil::TMP_SUFFIX.len() <= 255 {
+            let legacy = format!("{}{}", offsets_file(name), fsutil::TMP_SUFFIX);
+            fsutil::remove_if_exists(&groups.join(legacy))?;
+        }
         Ok(Self {
             name: name.to_owned(),
             dir: topic_dir.join(GROUPS_DIR),

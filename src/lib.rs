@@ -59,6 +59,7 @@ mod partition;
 mod partitioner;
 mod record;
 mod segment;
+mod staging;
 mod store;
 mod topic;
 
@@ -75,4 +76,4 @@ pub use partitioner::{murmur2, partition_for_key};
 pub use record::{Header, Headers, NewRecord, Record, RecordRef};
 pub use segment::{Problem, Recovery, Segment, SegmentPaths, VerifyReport};
 pub use store::{LOCK_FILE, Store};
-pub use topic::{Topic, validate_topic_name};
+pub use topic::{MAX_GROUP_NAME_LEN, Topic, validate_group_name, validate_topic_name};

@@ -18,14 +18,11 @@ use crate::hooks::{Shared, StoreOptions};
 use crate::notify::Notifier;
 use crate::partition::Partition;
 use crate::partition::{Context, RetentionReport};
+use crate::staging;
 use crate::topic::{TOPIC_META_FILE, Topic, validate_topic_name};
 
 /// Name of the lock file in the root directory.
 pub const LOCK_FILE: &str = "pagelog.lock";
-/// Marks a topic directory being created (`~` never occurs in topic names).
-const CREATING_SUFFIX: &str = "~creating";
-/// Marks a topic directory being deleted.
-const DELETING_SUFFIX: &str = "~deleting";
 
 /// A pagelog store: a directory holding topics (like a Kafka log dir).
 ///
@@ -87,19 +84,15 @@ impl Store {
             Err(TryLockError::WouldBlock) => return Err(Error::Locked { path: lock_path }),
             Err(TryLockError::Error(e)) => return Err(io_err(&lock_path)(e)),
         }
-        for entry in fs::read_dir(&root).map_err(io_err(&root))? {
-            let entry = entry.map_err(io_err(&root))?;
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-            if is_dir && (name.ends_with(CREATING_SUFFIX) || name.ends_with(DELETING_SUFFIX)) {
-                fs::remove_dir_all(entry.path()).map_err(io_err(entry.path()))?;
-            }
-        }
+        let left_alone = staging::clean_up(&root)?;
         let (flusher, thread) =
             Flusher::start(options.retention_check_interval).map_err(io_err(&root))?;
+        let shared = Arc::new(Shared::new(options));
+        for note in left_alone {
+            shared.report(note);
+        }
         Ok(Self {
-            shared: Arc::new(Shared::new(options)),
+            shared,
             root,
             _lock: lock,
             topics: Mutex::new(HashMap::new()),
@@ -133,11 +126,7 @@ impl Store {
                 "exists and is not a pagelog topic",
             )));
         }
-        let staging = self.root.join(format!("{name}{CREATING_SUFFIX}"));
-        if staging.exists() {
-            fs::remove_dir_all(&staging).map_err(io_err(&staging))?;
-        }
-        fs::create_dir(&staging).map_err(io_err(&staging))?;
+        let staging = staging::begin_create(&self.root)?;
         for p in 0..config.partitions {
             // Creating each partition writes its first segment and syncs its directory.
             let part = Partition::open(
@@ -151,8 +140,7 @@ impl Store {
             part.inner().close()?;
         }
         fsutil::atomic_write(&staging, TOPIC_META_FILE, &meta::encode_topic(&config))?;
-        fs::rename(&staging, &dir).map_err(io_err(&dir))?;
-        fsutil::sync_dir(&self.root)?;
+        staging::finish_create(&self.root, &staging, &dir)?;
         let topic = self.load(name, dir)?;
         topics.insert(name.to_owned(), topic.clone());
         Ok(topic)
@@ -267,10 +255,7 @@ impl Store {
         if let Some(t) = topics.remove(name) {
             t.abandon();
         }
-        let doomed = self.root.join(format!("{name}{DELETING_SUFFIX}"));
-        fs::rename(&dir, &doomed).map_err(io_err(&dir))?;
-        fsutil::sync_dir(&self.root)?;
-        fs::remove_dir_all(&doomed).map_err(io_err(&doomed))
+        staging::delete(&self.root, &dir)
     }
 
     /// Applies retention to every partition of every open topic now (it also runs in the

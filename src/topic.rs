@@ -157,7 +157,7 @@ impl Topic {
     /// the group's committed offset for it. Groups are independent of each other.
     ///
     /// # Errors
-    /// [`Error::InvalidTopicName`] for a bad group name (groups follow the topic-name rule);
+    /// [`Error::InvalidTopicName`] for a bad group name (see [`validate_group_name`]);
     /// [`Error::InvalidConfig`]; [`Error::Corrupt`] if the group's offsets file is damaged.
     pub fn consumer(&self, group: &str, config: ConsumerConfig) -> Result<Consumer> {
         let g = self.group(group)?;
@@ -165,7 +165,7 @@ impl Topic {
     }
 
     fn group(&self, name: &str) -> Result<Arc<Group>> {
-        crate::topic::validate_topic_name(name)?;
+        validate_group_name(name)?;
         self.inner.groups.get(name)
     }
 
@@ -175,7 +175,7 @@ impl Topic {
     /// # Errors
     /// [`Error::Corrupt`] if the group's offsets file is damaged; [`Error::Io`].
     pub fn committed_offsets(&self, group: &str) -> Result<Vec<Option<u64>>> {
-        crate::topic::validate_topic_name(group)?;
+        validate_group_name(group)?;
         if let Some(g) = self.inner.groups.loaded(group) {
             return Ok(g.committed());
         }
@@ -260,6 +260,26 @@ impl Topic {
             p.inner().abandon();
         }
     }
+}
+
+/// Longest group name: a group's offsets file is `<group>.offsets`, and file names are at
+/// most 255 bytes.
+pub const MAX_GROUP_NAME_LEN: usize = 247;
+
+/// Checks a consumer group name: the topic-name rule (see [`validate_topic_name`]) with at
+/// most [`MAX_GROUP_NAME_LEN`] (247) characters, so that the group's offsets file name fits.
+///
+/// # Errors
+/// [`Error::InvalidTopicName`] naming the group.
+pub fn validate_group_name(name: &str) -> Result<()> {
+    validate_topic_name(name)?;
+    if name.len() > MAX_GROUP_NAME_LEN {
+        return Err(Error::InvalidTopicName {
+            name: name.to_owned(),
+            reason: "group names are at most 247 characters",
+        });
+    }
+    Ok(())
 }
 
 /// Checks a topic name against Kafka's rule: 1 to 249 characters from `[A-Za-z0-9._-]`,

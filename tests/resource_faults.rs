@@ -944,7 +944,7 @@ fn offset_commit_and_close_fail_cleanly_without_space() {
         }
     });
     let rep = run_child("commit", dir.path(), &[]);
-    rep.assert_io("commit", libc::EFBIG, "g.offsets.tmp");
+    rep.assert_io("commit", libc::EFBIG, "g.tmp");
     assert_eq!(rep.errors("commit").len(), 2, "{}", rep.transcript);
     rep.assert_never_poisoned();
     let before = rep.one("committed_before");
@@ -979,7 +979,7 @@ fn offset_commit_and_close_fail_cleanly_without_space() {
     // A consumer of the group resumes exactly at the committed offsets (and the group's load
     // removes the `.tmp` the failed commits left).
     let mut consumer = topic.consumer("g", ConsumerConfig::default()).unwrap();
-    let tmp = topic.dir().join("groups").join("g.offsets.tmp");
+    let tmp = topic.dir().join("groups").join("g.tmp");
     assert!(!tmp.exists(), "{} left behind", tmp.display());
     let mut first: Vec<Option<u64>> = vec![None; 2];
     while first.iter().any(Option::is_none) {

@@ -307,6 +307,34 @@ pub fn decode_hooked(bytes: &[u8]) -> Result<u64, DecodeError> {
     Ok(le_u64(b, 0))
 }
 
+/// Magic of the marker file that proves a staging directory was made by pagelog
+/// (`pagelog.staging`, see `staging.rs`).
+pub const STAGING_MAGIC: [u8; 4] = *b"PLSG";
+/// The marker's one kind: a topic directory being created.
+pub const STAGING_CREATE: u8 = 1;
+
+/// Encodes a staging marker: body `kind:u8 reserved:[u8;7]`.
+pub fn encode_staging(kind: u8) -> Vec<u8> {
+    let mut b = [0u8; 8];
+    b[0] = kind;
+    frame(STAGING_MAGIC, VERSION, &b)
+}
+
+/// Decodes a staging marker; returns its kind.
+///
+/// # Errors
+/// Any [`DecodeError`] for a file that is not a valid marker.
+pub fn decode_staging(bytes: &[u8]) -> Result<u8, DecodeError> {
+    let b = unframe(bytes, STAGING_MAGIC, &[VERSION], Some(8))?;
+    if b[0] != STAGING_CREATE || b[1..].iter().any(|&x| x != 0) {
+        return Err(DecodeError::Invalid {
+            at: FRAME_HEADER_LEN,
+            reason: "unknown staging kind or reserved bytes set",
+        });
+    }
+    Ok(b[0])
+}
+
 /// Magic of a consumer group's committed offsets (`groups/<group>.offsets`).
 pub const GROUP_MAGIC: [u8; 4] = *b"PLGO";
 /// Stored for a partition without a committed offset.
@@ -430,6 +458,22 @@ mod tests {
         let mut bad = bytes.clone();
         bad[13] ^= 1;
         assert!(decode_hooked(&bad).is_err());
+    }
+
+    #[test]
+    fn staging_marker_roundtrip_and_golden_bytes() {
+        let bytes = encode_staging(STAGING_CREATE);
+        // FORMAT.md 2.1's example; the CRC computed independently (Python's zlib.crc32).
+        assert_eq!(
+            bytes,
+            [
+                0x50, 0x4c, 0x53, 0x47, 0x01, 0x00, 0x00, 0x00, 0x08, 0x00, 0x00, 0x00, 0x01, 0x00,
+                0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xa5, 0x63, 0x98, 0x10
+            ]
+        );
+        assert_eq!(decode_staging(&bytes), Ok(STAGING_CREATE));
+        assert!(decode_hooked(&bytes).is_err(), "magic keeps kinds apart");
+        assert!(decode_staging(&encode_staging(2)).is_err(), "unknown kind");
     }
 
     #[test]
