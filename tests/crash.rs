@@ -1,10 +1,11 @@
 //! Crash test: `kill -9` a writer process in the middle of appends and flushes, reopen the
 //! store, and check that recovery kept everything it promised and nothing else.
 //!
-//! The test binary re-executes itself (`std::env::current_exe()`) as the *child*, running only
-//! the [`child_writer`] test with `PAGELOG_CRASH_CHILD=<dir>` set. The child opens the store,
-//! starts writer threads that append forever, and reports on its stdout, one line per event,
-//! written only *after* the call in question returned:
+//! Each test re-executes the test binary as its *child*: the same test, run alone
+//! (`common::child_command`, with `PAGELOG_CRASH_CHILD=<dir>` and the round's number and
+//! seed), which sees `common::is_child_of` and runs [`child_writer`] instead of the parent's
+//! side. The child opens the store, starts writer threads that append forever, and reports on
+//! its stdout, one line per event, written only *after* the call in question returned:
 //!
 //! * `APPENDED <partition> <start> <end> <thread> <seq>`: `append`/`append_batch` returned
 //!   that offset range;
@@ -47,7 +48,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::ops::Range;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard};
 use std::thread;
@@ -55,10 +56,8 @@ use std::time::{Duration, Instant};
 
 use pagelog::{FlushPolicy, Header, NewRecord, Partition, Record, Store, TopicConfig};
 
-/// Set in the child: the store directory. Its presence turns `child_writer` into the writer.
+/// Set in the child: the store directory.
 const ENV_CHILD: &str = "PAGELOG_CRASH_CHILD";
-/// Set in the child: the scenario name.
-const ENV_SCENARIO: &str = "PAGELOG_CRASH_SCENARIO";
 /// Set in the child: the round number.
 const ENV_ROUND: &str = "PAGELOG_CRASH_ROUND";
 /// Set in the child: the PRNG seed of the round.
@@ -134,13 +133,6 @@ const EVERY_RECORDS: Scenario = Scenario {
     rounds: 8,
     max_acks: 400,
 };
-
-fn scenario(name: &str) -> Scenario {
-    [EVERY_APPEND, NEVER_EXPLICIT_FLUSH, EVERY_RECORDS]
-        .into_iter()
-        .find(|s| s.name == name)
-        .unwrap_or_else(|| panic!("unknown scenario {name:?}"))
-}
 
 fn topic_config(s: &Scenario) -> TopicConfig {
     TopicConfig::default()
@@ -356,8 +348,8 @@ fn check_record(partition: u32, r: &Record) -> Result<Desc, String> {
 // ---------------------------------------------------------------------------------------------
 
 /// Starts every event line. The test harness shares the child's stdout (it prints
-/// `test child_writer ... ` without a newline before the test runs), so events are found by
-/// this marker rather than at the start of a line.
+/// `test <name> ... ` without a newline before the test runs), so events are found by this
+/// marker rather than at the start of a line.
 const MARKER: &str = "@pagelog-crash@ ";
 
 /// Writes one event line to stdout in a single write, after the operation it reports
@@ -392,17 +384,11 @@ fn env_parse<T: std::str::FromStr>(name: &str) -> T {
         .unwrap_or_else(|_| panic!("{name}={v:?} does not parse"))
 }
 
-/// The child side of the crash tests. **Does nothing (and passes) unless the environment
-/// variable `PAGELOG_CRASH_CHILD` is set**, which only the crash tests below do when they run
-/// this binary as a child process. With it set, it opens the store in that directory and
-/// appends from several threads forever, reporting each returned append and flush on stdout,
-/// until the parent kills it.
-#[test]
-fn child_writer() {
-    let Ok(dir) = std::env::var(ENV_CHILD) else {
-        return;
-    };
-    let s = scenario(&std::env::var(ENV_SCENARIO).unwrap_or_default());
+/// The child's role in scenario `s` (run by the scenario's test when it is a child): opens
+/// the store in the directory `PAGELOG_CRASH_CHILD` names and appends from several threads
+/// forever, reporting each returned append and flush on stdout, until the parent kills it.
+fn child_writer(s: Scenario) -> ! {
+    let dir: String = env_parse(ENV_CHILD);
     let round: u32 = env_parse(ENV_ROUND);
     let seed: u64 = env_parse(ENV_SEED);
     say("START");
@@ -523,21 +509,13 @@ fn parent_seed(s: &Scenario) -> u64 {
         .unwrap_or_else(|| fnv1a(s.name.as_bytes()))
 }
 
-/// Runs one round's child until it reported `target` acknowledgements (`0`: until it
-/// started), kills it with SIGKILL and returns every event it reported.
-fn run_child(
-    s: &Scenario,
-    dir: &Path,
-    round: u32,
-    seed: u64,
-    target: u64,
-    ctx: &str,
-) -> Vec<Event> {
+/// Runs one round's child (test `test` as a child) until it reported `target`
+/// acknowledgements (`0`: until it started), kills it with SIGKILL and returns every event it
+/// reported.
+fn run_child(test: &str, dir: &Path, round: u32, seed: u64, target: u64, ctx: &str) -> Vec<Event> {
     let spawning = SPAWN_GUARD.write().unwrap_or_else(PoisonError::into_inner);
-    let mut child: Child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_writer", "--nocapture", "--test-threads=1"])
+    let mut child: Child = common::child_command(test)
         .env(ENV_CHILD, dir)
-        .env(ENV_SCENARIO, s.name)
         .env(ENV_ROUND, round.to_string())
         .env(ENV_SEED, seed.to_string())
         .stdin(Stdio::null())
@@ -823,8 +801,9 @@ fn check_tail(s: &Scenario, round: u32, pid: u32, tail: &[Desc], first: usize, c
 /// files of its segments) stays small however long the soak.
 const ROUNDS_PER_DIR: u32 = 12;
 
-/// The whole scenario: rounds of run-kill-verify, on one directory per `ROUNDS_PER_DIR`.
-fn run_scenario(s: &Scenario) {
+/// The whole scenario of test `test`: rounds of run-kill-verify, on one directory per
+/// `ROUNDS_PER_DIR`, each round's child being `test` run as a child.
+fn run_scenario(test: &str, s: &Scenario) {
     let started = Instant::now();
     let seed = parent_seed(s);
     let mut rng = Rng(seed);
@@ -832,7 +811,7 @@ fn run_scenario(s: &Scenario) {
     let mut round = 1;
     while round <= rounds {
         let last = rounds.min(round + ROUNDS_PER_DIR - 1);
-        run_dir(s, &mut rng, seed, round..=last, rounds);
+        run_dir(test, s, &mut rng, seed, round..=last, rounds);
         round = last + 1;
     }
     if std::env::var_os("PAGELOG_CRASH_VERBOSE").is_some() {
@@ -842,6 +821,7 @@ fn run_scenario(s: &Scenario) {
 
 /// Creates the topic in a fresh directory and runs `rounds` on it.
 fn run_dir(
+    test: &str,
     s: &Scenario,
     rng: &mut Rng,
     seed: u64,
@@ -868,7 +848,7 @@ fn run_dir(
             1 + rng.below_u64(s.max_acks)
         };
         let child_seed = rng.next();
-        let events = run_child(s, dir.path(), round, child_seed, target, &ctx);
+        let events = run_child(test, dir.path(), round, child_seed, target, &ctx);
         let _guard = store_guard();
         let store = verify_round(s, dir.path(), round, &events, &mut model, &ctx);
         // Leave the store either closed cleanly or as a crash would, so that the next child
@@ -907,19 +887,31 @@ fn run_dir(
 /// once durable, so concurrent appenders share syncs (group commit).
 #[test]
 fn crash_every_append_group_commit() {
-    run_scenario(&EVERY_APPEND);
+    let test = test_name!();
+    if common::is_child_of(test) {
+        child_writer(EVERY_APPEND);
+    }
+    run_scenario(test, &EVERY_APPEND);
 }
 
 /// `Never`: each thread appends a batch, then calls `flush()` explicitly; both the returned
 /// appends and the flushed ones must survive the kill.
 #[test]
 fn crash_never_with_explicit_flush() {
-    run_scenario(&NEVER_EXPLICIT_FLUSH);
+    let test = test_name!();
+    if common::is_child_of(test) {
+        child_writer(NEVER_EXPLICIT_FLUSH);
+    }
+    run_scenario(test, &NEVER_EXPLICIT_FLUSH);
 }
 
 /// `EveryRecords(16)`: the appender that crosses the threshold syncs; reported
 /// `durable_offset`s and every returned append must survive the kill.
 #[test]
 fn crash_every_records() {
-    run_scenario(&EVERY_RECORDS);
+    let test = test_name!();
+    if common::is_child_of(test) {
+        child_writer(EVERY_RECORDS);
+    }
+    run_scenario(test, &EVERY_RECORDS);
 }

@@ -1,19 +1,26 @@
 //! Crashes at every step of segment deletion, truncation and the compaction swap.
 //!
-//! Each case prepares a store, then runs the operation in a child process (this test binary,
-//! re-run with `PAGELOG_STEP`) built with the `failpoints` feature and `PAGELOG_FAILPOINT`
-//! naming one step: the library aborts the child right there, as `kill -9` would. The parent
+//! Each case prepares a store, then runs the operation in a child process built with the
+//! `failpoints` feature, with `PAGELOG_FAILPOINT` naming one step: the library aborts the
+//! child right there, as `kill -9` would. The child is the test itself, re-run alone in this
+//! test binary (`common::child_command`, `PAGELOG_STEP_DIR` naming the store); there it sees
+//! `common::is_child_of` and plays the child's role instead of the parent's. The parent
 //! checks that the child really died at that step, reopens the store, and checks that the log
 //! opens, verifies clean, and holds what the operation promises: deletion leaves a contiguous
 //! suffix, truncation is finished from its intent file, compaction keeps every key's latest
 //! record at its offset.
+//!
+//! [`a_child_runs_the_test_that_started_it`] (top level and in a module) checks the mechanism
+//! itself: `test_name!` names a test as `--exact` expects, so the child runs exactly that test.
 #![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
 
 use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::Command;
+use std::process::Stdio;
 
 use pagelog::{FlushPolicy, NewRecord, Partition, Store, TopicConfig};
 
@@ -54,47 +61,39 @@ fn prepare(dir: &Path) {
     store.close().unwrap();
 }
 
-/// The child: runs one operation on the prepared store; the failpoint aborts it.
-#[test]
-fn child_step() {
-    let (Ok(step), Ok(dir)) = (
-        std::env::var("PAGELOG_STEP"),
-        std::env::var("PAGELOG_STEP_DIR"),
-    ) else {
-        return; // not a child run: nothing to do
-    };
+/// Set in the child: the store directory.
+const ENV_DIR: &str = "PAGELOG_STEP_DIR";
+const SIGABRT: i32 = 6;
+
+/// The child's role: opens the store in `PAGELOG_STEP_DIR` and runs `op` on it; the failpoint
+/// aborts it there.
+fn child(op: impl FnOnce(&Store)) -> ! {
+    let dir = std::env::var(ENV_DIR).unwrap();
     let store = Store::open(&dir).unwrap();
-    let p = store.topic("t").unwrap().partition(0).unwrap().clone();
-    match step.as_str() {
-        "retention" => drop(p.delete_records_before(DELETE_BEFORE).unwrap()),
-        "truncate" => p.truncate_to(TRUNCATE_TO).unwrap(),
-        "compact" => drop(p.compact().unwrap()),
-        other => panic!("unknown step {other}"),
-    }
+    op(&store);
     // Reaching this line means the failpoint was not hit; the parent reports it.
     std::process::exit(0);
 }
 
-fn crash_at(dir: &Path, step: &str, failpoint: &str) {
-    let exe = std::env::current_exe().unwrap();
-    let status = Command::new(exe)
-        .args(["--exact", "child_step", "--nocapture", "--test-threads=1"])
-        .env("PAGELOG_STEP", step)
-        .env("PAGELOG_STEP_DIR", dir)
+/// Partition 0 of topic `t`.
+fn partition_t(store: &Store) -> Partition {
+    store.topic("t").unwrap().partition(0).unwrap().clone()
+}
+
+/// Runs test `test` as the child on `dir` and checks that it aborted at `failpoint`.
+fn crash_at(test: &str, dir: &Path, failpoint: &str) {
+    let status = common::child_command(test)
+        .env(ENV_DIR, dir)
         .env("PAGELOG_FAILPOINT", failpoint)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .status()
         .unwrap();
     assert_eq!(
         status.signal(),
-        Some(libc_sigabrt()),
-        "{step}: the child did not stop at {failpoint} ({status})"
+        Some(SIGABRT),
+        "{test}: the child did not stop at {failpoint} ({status})"
     );
-}
-
-fn libc_sigabrt() -> i32 {
-    6
 }
 
 fn reopen(dir: &Path) -> (Store, Partition) {
@@ -128,6 +127,14 @@ fn check_originals(p: &Partition) -> (u64, u64) {
 
 #[test]
 fn crash_during_retention_deletion() {
+    let test = test_name!();
+    if common::is_child_of(test) {
+        child(|store| {
+            partition_t(store)
+                .delete_records_before(DELETE_BEFORE)
+                .unwrap();
+        });
+    }
     for fp in [
         "retention.after_unlist",
         "delete.after_first_rename",
@@ -135,7 +142,7 @@ fn crash_during_retention_deletion() {
     ] {
         let dir = tempfile::tempdir().unwrap();
         prepare(dir.path());
-        crash_at(dir.path(), "retention", fp);
+        crash_at(test, dir.path(), fp);
         let (store, p) = reopen(dir.path());
         assert_eq!(p.next_offset(), N, "{fp}");
         assert_eq!(
@@ -165,6 +172,10 @@ fn crash_during_retention_deletion() {
 
 #[test]
 fn crash_during_truncation() {
+    let test = test_name!();
+    if common::is_child_of(test) {
+        child(|store| partition_t(store).truncate_to(TRUNCATE_TO).unwrap());
+    }
     for fp in [
         "truncate.after_intent",
         "truncate.after_delete",
@@ -174,7 +185,7 @@ fn crash_during_truncation() {
     ] {
         let dir = tempfile::tempdir().unwrap();
         prepare(dir.path());
-        crash_at(dir.path(), "truncate", fp);
+        crash_at(test, dir.path(), fp);
         let (store, p) = reopen(dir.path());
         assert_eq!(
             p.next_offset(),
@@ -191,6 +202,12 @@ fn crash_during_truncation() {
 
 #[test]
 fn crash_during_the_compaction_swap() {
+    let test = test_name!();
+    if common::is_child_of(test) {
+        child(|store| {
+            partition_t(store).compact().unwrap();
+        });
+    }
     for fp in [
         "compact.after_cleaned",
         "compact.after_first_swap_rename",
@@ -199,7 +216,7 @@ fn crash_during_the_compaction_swap() {
     ] {
         let dir = tempfile::tempdir().unwrap();
         prepare(dir.path());
-        crash_at(dir.path(), "compact", fp);
+        crash_at(test, dir.path(), fp);
         let (store, p) = reopen(dir.path());
         assert_eq!(p.next_offset(), N, "{fp}");
         check_originals(&p);
@@ -217,5 +234,49 @@ fn crash_during_the_compaction_swap() {
         p.compact().unwrap();
         assert_eq!(check_originals(&p).1, N);
         drop(store);
+    }
+}
+
+/// In a child started by `common::child_command(test)`, reports that it runs; in the parent,
+/// starts that child and checks that it ran this test and nothing else.
+fn check_child_runs(test: &str) {
+    let mark = format!("@@ child of {test}\n");
+    if common::is_child_of(test) {
+        print!("{mark}");
+        return;
+    }
+    let out = common::child_command(test)
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}\n{stdout}", out.status);
+    assert!(
+        stdout.contains(&mark),
+        "the child ran another test:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("test result: ok. 1 passed; 0 failed"),
+        "the child ran more than this test:\n{stdout}"
+    );
+}
+
+/// `test_name!` gives a top-level test's name as `--exact` expects it, so a child started
+/// with it runs exactly this test.
+#[test]
+fn a_child_runs_the_test_that_started_it() {
+    let test = test_name!();
+    assert_eq!(test, "a_child_runs_the_test_that_started_it");
+    check_child_runs(test);
+}
+
+mod in_a_module {
+    /// The same for a test in a module: `module::name`.
+    #[test]
+    fn a_child_runs_the_test_that_started_it() {
+        let test = crate::test_name!();
+        assert_eq!(test, "in_a_module::a_child_runs_the_test_that_started_it");
+        super::check_child_runs(test);
     }
 }

@@ -1,10 +1,11 @@
 //! Exclusion between processes: one store directory, one process.
 //!
-//! The child processes are this test binary re-executed (`std::env::current_exe()`) to run
-//! only [`exclusion_child`], with `PAGELOG_EXCL_CASE` naming what to do and
-//! `PAGELOG_EXCL_DIR` the store; each reports on stdout, one `@@` line per event. The parent
-//! waits on those lines through a pipe (with a deadline that only a hang reaches), never on
-//! time.
+//! The child processes are the test itself, re-run alone in this test binary
+//! (`common::child_command`), with `PAGELOG_EXCL_CASE` naming what to do and
+//! `PAGELOG_EXCL_DIR` the store: there the test sees `common::is_child_of` and runs
+//! [`exclusion_child`] instead of the parent's side. Each child reports on stdout, one `@@`
+//! line per event. The parent waits on those lines through a pipe (with a deadline that only a
+//! hang reaches), never on time.
 //!
 //! * [`a_second_process_is_locked_out_until_the_first_closes`]: while this process has the
 //!   store open, a child's `Store::open` fails with `Error::Locked` naming the store's
@@ -21,10 +22,12 @@
 #![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdout, Stdio};
 use std::sync::{Mutex, MutexGuard, PoisonError, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -88,12 +91,11 @@ fn append_some(store: &Store, n: u64) {
     report(format!("appended {}", p.next_offset()));
 }
 
-/// The test binary as a child: runs the case named in `PAGELOG_EXCL_CASE`, if any.
-#[test]
+/// The child's role (run by a test when it is a child): the case named in
+/// `PAGELOG_EXCL_CASE`, on the store in `PAGELOG_EXCL_DIR`.
 fn exclusion_child() {
-    let (Ok(case), Ok(dir)) = (std::env::var(ENV_CASE), std::env::var(ENV_DIR)) else {
-        return; // not a child run
-    };
+    let case = std::env::var(ENV_CASE).unwrap();
+    let dir = std::env::var(ENV_DIR).unwrap();
     let dir = Path::new(&dir);
     match case.as_str() {
         // Try to open the store; if that works, append and close it.
@@ -138,14 +140,9 @@ fn exclusion_child() {
 // The parent
 // ---------------------------------------------------------------------------------------------
 
-fn spawn_child(case: &str, dir: &Path) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "exclusion_child",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+/// Starts test `test` as a child running `case` on `dir`.
+fn spawn_child(test: &str, case: &str, dir: &Path) -> Child {
+    common::child_command(test)
         .env(ENV_CASE, case)
         .env(ENV_DIR, dir)
         .stdin(Stdio::piped())
@@ -161,7 +158,7 @@ fn reports(stdout: ChildStdout) -> mpsc::Receiver<String> {
     thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { return };
-            // The harness's "test exclusion_child ... " may precede the first report.
+            // The harness's "test <name> ... " may precede the first report.
             if let Some((_, report)) = line.split_once("@@ ")
                 && tx.send(report.to_owned()).is_err()
             {
@@ -184,10 +181,11 @@ fn wait_for(rx: &mpsc::Receiver<String>, prefix: &str, deadline: Instant) -> Str
     }
 }
 
-/// Runs a child to its end; returns its reports. Fails unless it exited with success.
-fn run_child(case: &str, dir: &Path) -> Vec<String> {
+/// Runs test `test` as a child running `case` to its end; returns its reports. Fails unless
+/// it exited with success.
+fn run_child(test: &str, case: &str, dir: &Path) -> Vec<String> {
     let deadline = Instant::now() + TIMEOUT;
-    let mut child = spawn_child(case, dir);
+    let mut child = spawn_child(test, case, dir);
     drop(child.stdin.take());
     let rx = reports(child.stdout.take().unwrap());
     let mut lines = Vec::new();
@@ -242,6 +240,10 @@ fn check(store: &Store) -> u64 {
 
 #[test]
 fn a_second_process_is_locked_out_until_the_first_closes() {
+    let test = test_name!();
+    if common::is_child_of(test) {
+        return exclusion_child();
+    }
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let lock = dir.path().join(LOCK_FILE);
@@ -252,9 +254,9 @@ fn a_second_process_is_locked_out_until_the_first_closes() {
         .join(format!("{:020}.log", 0));
 
     let store = prepare(dir.path());
-    let lines = run_child("open", dir.path());
+    let lines = run_child(test, "open", dir.path());
     assert_eq!(lines[0], format!("open locked {}", lock.display()));
-    let lines = run_child("segment", dir.path());
+    let lines = run_child(test, "segment", dir.path());
     assert_eq!(lines[0], format!("segment locked {}", active_log.display()));
     // The failed attempts changed nothing: this process goes on appending.
     let p = store.topic(TOPIC).unwrap().partition(0).unwrap().clone();
@@ -263,13 +265,13 @@ fn a_second_process_is_locked_out_until_the_first_closes() {
     drop(p);
 
     store.close().unwrap();
-    let lines = run_child("open", dir.path());
+    let lines = run_child(test, "open", dir.path());
     assert_eq!(lines, ["open ok", "appended 16", "done"]);
 
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(check(&store), 16);
     drop(store); // a plain drop releases the lock too
-    let lines = run_child("open", dir.path());
+    let lines = run_child(test, "open", dir.path());
     assert_eq!(lines, ["open ok", "appended 21", "done"]);
 
     let store = Store::open(dir.path()).unwrap();
@@ -277,12 +279,12 @@ fn a_second_process_is_locked_out_until_the_first_closes() {
     store.close().unwrap();
 }
 
-/// Starts a child that opens the store (prepared with 10 records), appends 50 and then
-/// holds it; returns the child, its reports and the end it reported.
-fn start_holder(case: &str, dir: &Path) -> (Child, mpsc::Receiver<String>, u64) {
+/// Starts test `test` as a child that opens the store (prepared with 10 records), appends 50
+/// and then holds it; returns the child, its reports and the end it reported.
+fn start_holder(test: &str, case: &str, dir: &Path) -> (Child, mpsc::Receiver<String>, u64) {
     prepare(dir).close().unwrap();
     let deadline = Instant::now() + TIMEOUT;
-    let mut child = spawn_child(case, dir);
+    let mut child = spawn_child(test, case, dir);
     let rx = reports(child.stdout.take().unwrap());
     let appended = wait_for(&rx, "appended ", deadline);
     let end = appended["appended ".len()..].parse().unwrap();
@@ -309,9 +311,13 @@ fn reopen_after_holder(dir: &Path, end: u64) {
 
 #[test]
 fn a_killed_holder_releases_the_lock() {
+    let test = test_name!();
+    if common::is_child_of(test) {
+        return exclusion_child();
+    }
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, rx, end) = start_holder("hold", dir.path());
+    let (mut child, rx, end) = start_holder(test, "hold", dir.path());
     wait_for(&rx, "holding", Instant::now() + TIMEOUT);
     match Store::open(dir.path()) {
         Err(Error::Locked { path }) => assert_eq!(path, dir.path().join(LOCK_FILE)),
@@ -326,9 +332,13 @@ fn a_killed_holder_releases_the_lock() {
 
 #[test]
 fn an_exited_holder_releases_the_lock() {
+    let test = test_name!();
+    if common::is_child_of(test) {
+        return exclusion_child();
+    }
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, rx, end) = start_holder("exit", dir.path());
+    let (mut child, rx, end) = start_holder(test, "exit", dir.path());
     wait_for(&rx, "done", Instant::now() + TIMEOUT);
     let status = child.wait().unwrap();
     assert!(status.success(), "{status}");

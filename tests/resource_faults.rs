@@ -1,9 +1,10 @@
 //! Resource faults: running out of space during append, roll, compaction, offset commit and
 //! close.
 //!
-//! Each case runs the operation in a child process: this test binary re-executed
-//! (`std::env::current_exe()`) to run only [`fault_child`], with `PAGELOG_FAULT_CASE` naming
-//! the case and `PAGELOG_FAULT_DIR` the store. The child ignores `SIGXFSZ` and lowers its
+//! Each case runs the operation in a child process: the test itself, re-run alone in this
+//! test binary (`common::child_command`), with `PAGELOG_FAULT_CASE` naming the case and
+//! `PAGELOG_FAULT_DIR` the store; there the test sees `common::is_child_of` and runs
+//! [`fault_child`] instead of the parent's side. The child ignores `SIGXFSZ` and lowers its
 //! soft `RLIMIT_FSIZE`, so that a write, `ftruncate` or `posix_fallocate` past the limit fails
 //! with `EFBIG` instead of killing the process: to pagelog this looks exactly like a disk
 //! that is full for files larger than the limit. The child reports on stdout, one `@@` line
@@ -303,13 +304,11 @@ fn file_len(path: &Path) -> u64 {
     std::fs::metadata(path).map_or(0, |m| m.len())
 }
 
-/// The test binary as a child: runs the case named in `PAGELOG_FAULT_CASE`, if any.
-#[test]
+/// The child's role (run by a test when it is a child): the case named in
+/// `PAGELOG_FAULT_CASE`, on the store in `PAGELOG_FAULT_DIR`.
 fn fault_child() {
-    let (Ok(case), Ok(dir)) = (std::env::var(ENV_CASE), std::env::var(ENV_DIR)) else {
-        return; // not a child run
-    };
-    let dir = PathBuf::from(dir);
+    let case = std::env::var(ENV_CASE).unwrap();
+    let dir = PathBuf::from(std::env::var(ENV_DIR).unwrap());
     match case.as_str() {
         "append" => child_append(&dir),
         "roll" => child_roll(&dir),
@@ -654,20 +653,24 @@ impl Reported {
     }
 }
 
-/// Runs the child for `case` on `dir` (through `wrapper`, a command prefix, if given) and
-/// returns what it reported. Fails unless it exited normally after reporting `done`.
-fn run_child(case: &str, dir: &Path, wrapper: &[&str]) -> Reported {
-    let exe = std::env::current_exe().unwrap();
+/// Runs test `test` as the child for `case` on `dir` (through `wrapper`, a command prefix, if
+/// given) and returns what it reported. Fails unless it exited normally after reporting
+/// `done`.
+fn run_child(test: &str, case: &str, dir: &Path, wrapper: &[&str]) -> Reported {
+    let child = common::child_command(test);
     let mut cmd = match wrapper.split_first() {
         Some((program, args)) => {
+            // `wrapper... <test binary> <its arguments>`, with the child's environment.
             let mut c = Command::new(program);
-            c.args(args).arg(&exe);
+            c.args(args).arg(child.get_program()).args(child.get_args());
+            for (name, value) in child.get_envs() {
+                c.env(name, value.unwrap());
+            }
             c
         }
-        None => Command::new(&exe),
+        None => child,
     };
-    cmd.args(["--exact", "fault_child", "--nocapture", "--test-threads=1"])
-        .env(ENV_CASE, case)
+    cmd.env(ENV_CASE, case)
         .env(ENV_DIR, dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -699,7 +702,7 @@ fn run_child(case: &str, dir: &Path, wrapper: &[&str]) -> Reported {
     if std::env::var_os("PAGELOG_FAULT_VERBOSE").is_some() {
         eprintln!("child {case}:\n{transcript}");
     }
-    // The harness's own "test fault_child ... " may precede the first report on its line.
+    // The harness's own "test <name> ... " may precede the first report on its line.
     let lines: Vec<String> = stdout
         .lines()
         .filter_map(|l| l.split_once("@@ ").map(|(_, report)| report))
@@ -763,13 +766,17 @@ fn roll_config() -> TopicConfig {
 
 #[test]
 fn append_fails_cleanly_at_the_file_size_limit() {
+    let test = test_name!();
+    if common::is_child_of(test) {
+        return fault_child();
+    }
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let config = TopicConfig::default()
         .segment_bytes(8 << 20)
         .flush(FlushPolicy::Interval(Duration::from_millis(5)));
     prepare(dir.path(), config, |_| {});
-    let rep = run_child("append", dir.path(), &[]);
+    let rep = run_child(test, "append", dir.path(), &[]);
     rep.assert_io("append", libc::EFBIG, ".log");
     rep.assert_never_poisoned();
     assert_eq!(rep.errors("retry").len(), 3);
@@ -782,11 +789,15 @@ fn append_fails_cleanly_at_the_file_size_limit() {
 
 #[test]
 fn a_roll_into_a_full_disk_fails_the_append_not_the_partition() {
+    let test = test_name!();
+    if common::is_child_of(test) {
+        return fault_child();
+    }
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let config = roll_config().flush(FlushPolicy::Interval(Duration::from_millis(5)));
     prepare(dir.path(), config, |_| {});
-    let rep = run_child("roll", dir.path(), &[]);
+    let rep = run_child(test, "roll", dir.path(), &[]);
     // An append after the roll failed to reserve space in a segment file (the roll itself
     // reserves nothing; the new segment's file takes what little room the limit leaves).
     let failed_at = rep.acked_end_before(|l| l.starts_with("error append"));
@@ -841,10 +852,14 @@ fn assert_full_disk_is_not_fatal(rep: &Reported) {
 /// for it is a full disk, not a failed sync.
 #[test]
 fn a_full_disk_at_a_roll_does_not_poison_the_partition() {
+    let test = test_name!();
+    if common::is_child_of(test) {
+        return fault_child();
+    }
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     prepare(dir.path(), roll_config().flush(FlushPolicy::Never), |_| {});
-    let rep = run_child("roll_seal", dir.path(), &[]);
+    let rep = run_child(test, "roll_seal", dir.path(), &[]);
     // The guarantees every case checks hold: a reopen recovers everything acked.
     reopen_and_resume(dir.path(), &rep, false);
     assert_full_disk_is_not_fatal(&rep);
@@ -857,10 +872,14 @@ fn a_full_disk_at_a_roll_does_not_poison_the_partition() {
 /// sync succeeded.
 #[test]
 fn a_checkpoint_that_cannot_be_written_does_not_poison_the_partition() {
+    let test = test_name!();
+    if common::is_child_of(test) {
+        return fault_child();
+    }
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     prepare(dir.path(), roll_config().flush(FlushPolicy::Never), |_| {});
-    let rep = run_child("checkpoint", dir.path(), &[]);
+    let rep = run_child(test, "checkpoint", dir.path(), &[]);
     // The guarantees every case checks hold: a reopen recovers everything acked.
     reopen_and_resume(dir.path(), &rep, false);
     assert_full_disk_is_not_fatal(&rep);
@@ -868,6 +887,10 @@ fn a_checkpoint_that_cannot_be_written_does_not_poison_the_partition() {
 
 #[test]
 fn compaction_fails_cleanly_without_space() {
+    let test = test_name!();
+    if common::is_child_of(test) {
+        return fault_child();
+    }
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     const N: u64 = 1200;
@@ -882,7 +905,7 @@ fn compaction_fails_cleanly_without_space() {
         }
         assert!(p.info().segments >= 4);
     });
-    let rep = run_child("compact", dir.path(), &[]);
+    let rep = run_child(test, "compact", dir.path(), &[]);
     rep.assert_io("compact", libc::EFBIG, ".log.cleaned");
     assert_eq!(rep.errors("compact").len(), 2);
     assert_eq!(rep.one("readable"), format!("0 {N}"));
@@ -930,6 +953,10 @@ fn compaction_fails_cleanly_without_space() {
 
 #[test]
 fn offset_commit_and_close_fail_cleanly_without_space() {
+    let test = test_name!();
+    if common::is_child_of(test) {
+        return fault_child();
+    }
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let config = roll_config().partitions(2).flush(FlushPolicy::Never);
@@ -943,7 +970,7 @@ fn offset_commit_and_close_fail_cleanly_without_space() {
             prepared.push(next);
         }
     });
-    let rep = run_child("commit", dir.path(), &[]);
+    let rep = run_child(test, "commit", dir.path(), &[]);
     rep.assert_io("commit", libc::EFBIG, "g.tmp");
     assert_eq!(rep.errors("commit").len(), 2, "{}", rep.transcript);
     rep.assert_never_poisoned();
@@ -998,6 +1025,10 @@ fn offset_commit_and_close_fail_cleanly_without_space() {
 
 #[test]
 fn a_small_filesystem_runs_out_of_space() {
+    let test = test_name!();
+    if common::is_child_of(test) {
+        return fault_child();
+    }
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     const MOUNT: &str = "mount -t tmpfs -o size=1m pagelog-test \"$PAGELOG_FAULT_DIR\"";
@@ -1023,7 +1054,7 @@ fn a_small_filesystem_runs_out_of_space() {
         &script,
         "sh",
     ];
-    let rep = run_child("smallfs", dir.path(), &wrapper);
+    let rep = run_child(test, "smallfs", dir.path(), &wrapper);
     // The first failure is a clear error: no space for a reservation (`Io`), or a partition
     // poisoned by a failed checkpoint write (see the checkpoint case above).
     let errors = rep.errors("append");

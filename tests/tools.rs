@@ -1116,7 +1116,15 @@ fn console_consumer_fails_at_a_damaged_header_instead_of_ending_early() {
         "",
     );
     assert_eq!(out.code, Some(1), "{out:?}");
-    assert_eq!(out.stdout.lines().count(), 964, "every record before the damage");
-    let error = out.stderr.lines().find(|l| l.starts_with("error: ")).unwrap();
+    assert_eq!(
+        out.stdout.lines().count(),
+        964,
+        "every record before the damage"
+    );
+    let error = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap();
     assert!(error.contains("00000000000000000940.log"), "{error}");
 }

@@ -1,4 +1,34 @@
 //! Helpers shared by the integration tests (each test file includes this with `mod common;`).
+//!
+//! **Child processes.** A test that needs a second process runs *itself* again: the child is
+//! the same `#[test]` function, re-run alone in a new process of this test binary, so no test
+//! exists only to be a child (one that passes doing nothing in a normal run). The pattern:
+//!
+//! ```ignore
+//! #[test]
+//! fn a_parent_test() {
+//!     let test = test_name!(); // "a_parent_test"
+//!     if common::is_child_of(test) {
+//!         return child_role(); // a plain function, reading its orders from the environment
+//!     }
+//!     let status = common::child_command(test).env("MY_CASE", "x").status().unwrap();
+//!     // ... check what the child did ...
+//! }
+//! ```
+//!
+//! * [`test_name!`] yields the enclosing test function's name as libtest's `--exact` expects
+//!   it: `name` for a test at the top of the file, `module::name` for one in `mod module`.
+//! * [`child_command`]`(test)` is this test binary with `--exact <test> --nocapture
+//!   --test-threads=1` (so it runs that test and nothing else) and the environment variable
+//!   [`ENV_CHILD_OF`] set to `test`; the caller adds the child's orders (more environment
+//!   variables) and its pipes.
+//! * [`is_child_of`]`(test)` is true exactly in such a child: the test then plays the child's
+//!   role instead of the parent's. Nothing else sets the variable, so in a normal run every
+//!   test is a parent.
+//!
+//! The child shares its stdout with libtest, which prints `test <name> ... ` (without a newline)
+//! before the test runs: children mark their report lines and parents look for the mark rather
+//! than at the start of a line.
 #![allow(
     dead_code,
     reason = "each test file uses a different subset of these helpers"
@@ -12,6 +42,46 @@ use std::time::{Duration, Instant, SystemTime};
 use pagelog::{Partition, Store, TopicConfig};
 
 pub mod rng;
+
+/// Set in a child process (see the module docs): the name of the test it runs as a child.
+pub const ENV_CHILD_OF: &str = "PAGELOG_CHILD_OF";
+
+/// The name of the enclosing test function as libtest's `--exact` expects it: `name` for a
+/// test at the top of the test file, `module::name` for one in `mod module`. A `&'static str`.
+#[macro_export]
+macro_rules! test_name {
+    () => {{
+        fn f() {}
+        $crate::common::test_name_of(::std::any::type_name_of_val(&f))
+    }};
+}
+
+/// The test name in the type name `<crate>::<path>::<test>::f` of the function that
+/// [`test_name!`] declares inside the test: `<path>::<test>`.
+pub fn test_name_of(inner_fn: &'static str) -> &'static str {
+    let test = inner_fn
+        .strip_suffix("::f")
+        .unwrap_or_else(|| panic!("{inner_fn} is not a function f"));
+    let (_crate, path) = test
+        .split_once("::")
+        .unwrap_or_else(|| panic!("{inner_fn} is not inside a function"));
+    path
+}
+
+/// This test binary, set up to run test `test` alone as a child process (see the module docs):
+/// `--exact <test> --nocapture --test-threads=1`, with [`ENV_CHILD_OF`]` = test`.
+pub fn child_command(test: &str) -> Command {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(ENV_CHILD_OF, test);
+    cmd
+}
+
+/// Whether this process is a child started by [`child_command`]`(test)`: then test `test`
+/// plays the child's role.
+pub fn is_child_of(test: &str) -> bool {
+    std::env::var_os(ENV_CHILD_OF).is_some_and(|v| v == test)
+}
 
 /// How many entries of directory `dir` have names ending with `suffix`.
 pub fn count_ending(dir: &Path, suffix: &str) -> usize {
