@@ -8,7 +8,8 @@
 //!
 //! * it holds a valid marker file `pagelog.staging`, which a creation writes (and syncs)
 //!   before anything else, or a valid `topic.meta`, which a deletion removes last; or
-//! * it is empty (a creation stopped right after its `mkdir`).
+//! * it is empty (a creation stopped right after its `mkdir`), or holds nothing but the
+//!   marker's temporary file, no longer than a marker (it stopped while writing it).
 //!
 //! Anything else is left alone and reported in the store's error log, whatever its name. A
 //! marker found in a topic directory is the trace of a creation that stopped after its
@@ -112,7 +113,10 @@ pub(crate) fn clean_up(root: &Path) -> Result<Vec<String>> {
                 fsutil::remove_if_exists(&marker)?;
             }
         } else if is_staging_name(&name) {
-            if is_marker(&path.join(MARKER_FILE)) || is_topic_meta(&path.join(TOPIC_META_FILE)) {
+            if is_marker(&path.join(MARKER_FILE))
+                || is_topic_meta(&path.join(TOPIC_META_FILE))
+                || holds_only_marker_tmp(&path)
+            {
                 remove_staged(&path)?;
             } else if fs::remove_dir(&path).is_err() {
                 left_alone.push(format!(
@@ -166,6 +170,19 @@ fn is_staging_name(name: &str) -> bool {
         name.strip_prefix(prefix)
             .is_some_and(|id| id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()))
     })
+}
+
+/// True if `dir` holds nothing but a marker being written (`pagelog.staging.tmp`, at most a
+/// marker's size): a creation that stopped before its marker was renamed into place.
+fn holds_only_marker_tmp(dir: &Path) -> bool {
+    let tmp = format!("{MARKER_FILE}{}", fsutil::TMP_SUFFIX);
+    let marker_len = meta::encode_staging(meta::STAGING_CREATE).len() as u64;
+    let Ok(entries) = fs::read_dir(dir) else {
+        return false;
+    };
+    let entries: Vec<_> = entries.collect();
+    matches!(entries.as_slice(), [Ok(e)] if e.file_name() == tmp.as_str()
+        && e.metadata().is_ok_and(|m| m.is_file() && m.len() <= marker_len))
 }
 
 fn is_marker(path: &Path) -> bool {

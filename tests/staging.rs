@@ -39,6 +39,9 @@ fn directories_of_the_user_are_left_alone_whatever_their_names() {
         "~deleting.0123456789abcdef/0/keep",
         // A marker that is not pagelog's (wrong bytes) proves nothing.
         "~creating.00000000000000aa/pagelog.staging",
+        // Nor does a marker's temporary file beside other files.
+        "~creating.00000000000000ab/pagelog.staging.tmp",
+        "~creating.00000000000000ab/mine.txt",
     ];
     for f in user_files {
         write(&root.join(f), b"the user's");
@@ -52,6 +55,7 @@ fn directories_of_the_user_are_left_alone_whatever_their_names() {
         "~creating.0123456789abcdef",
         "~deleting.0123456789abcdef",
         "~creating.00000000000000aa",
+        "~creating.00000000000000ab",
     ] {
         assert!(
             notes.iter().any(|n| n.contains(d) && n.contains("left")),
@@ -79,6 +83,9 @@ fn leftovers_pagelog_made_are_removed_and_topics_kept() {
     write(&creating.join("pagelog.staging"), &marker());
     let empty = root.join("~creating.00000000000000c2");
     fs::create_dir(&empty).unwrap();
+    // Stopped while writing its marker: only the marker's temporary file, cut short.
+    let writing = root.join("~creating.00000000000000c3");
+    write(&writing.join("pagelog.staging.tmp"), &marker()[..10]);
     let deleting = root.join("~deleting.00000000000000d1");
     fs::create_dir(&deleting).unwrap();
     common::copy_dir(&root.join("t"), &deleting);
@@ -90,7 +97,7 @@ fn leftovers_pagelog_made_are_removed_and_topics_kept() {
     write(&root.join("t/pagelog.staging"), &marker());
 
     let store = Store::open(root).unwrap();
-    for gone in [&creating, &empty, &deleting, &almost] {
+    for gone in [&creating, &empty, &writing, &deleting, &almost] {
         assert!(!gone.exists(), "{} removed", gone.display());
     }
     assert!(
