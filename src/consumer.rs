@@ -263,7 +263,8 @@ impl Consumer {
     /// [`Error::PartitionNotFound`] for a partition this member does not own;
     /// [`Error::OffsetOutOfRange`] for an offset past the partition's next offset (committing
     /// it would skip records not yet appended); [`Error::Io`] if the offsets file cannot be
-    /// written. Nothing is committed when an error is returned.
+    /// written; [`Error::Closed`] once the store was closed or the topic deleted. Nothing is
+    /// committed when an error is returned.
     pub fn commit_offsets(&mut self, offsets: &[(u32, u64)]) -> Result<()> {
         for &(p, offset) in offsets {
             if !self.owned.iter().any(|o| o.partition == p) {
@@ -473,7 +474,9 @@ impl Consumer {
     /// last record `poll` returned. Durable when it returns (atomic file replace with fsync).
     ///
     /// # Errors
-    /// [`Error::Io`] if the offsets file cannot be written.
+    /// [`Error::Io`] if the offsets file cannot be written; [`Error::Closed`] once the store
+    /// was closed or the topic deleted (nothing is written then: the directory may be gone or
+    /// held by another store).
     pub fn commit(&mut self) -> Result<()> {
         self.commit_owned(&self.owned)?;
         for o in &mut self.owned {

@@ -16,7 +16,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 
 use crate::codec::meta;
 use crate::error::{Error, Result, io_err};
@@ -46,6 +46,43 @@ pub(crate) struct Group {
     dir: PathBuf,
     state: Mutex<State>,
     notifier: Arc<Notifier>,
+    gate: Arc<Gate>,
+}
+
+/// Whether the groups of a topic may still write into its directory. `delete_topic` and
+/// `Store::close` shut it (waiting for the writes under way), so that no handle that outlives
+/// them writes into a directory that was deleted, re-created or opened by another store.
+#[derive(Debug)]
+pub(crate) struct Gate {
+    topic: String,
+    open: RwLock<bool>,
+}
+
+impl Gate {
+    fn new(topic_dir: &Path) -> Self {
+        let topic = topic_dir
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        Self {
+            topic,
+            open: RwLock::new(true),
+        }
+    }
+
+    /// Holds the gate open for one write; `Error::Closed` once it is shut.
+    fn enter(&self) -> Result<RwLockReadGuard<'_, bool>> {
+        let open = self.open.read();
+        if *open {
+            Ok(open)
+        } else {
+            Err(Error::Closed(format!("topic {:?}", self.topic)))
+        }
+    }
+
+    /// Shuts the gate once the writes under way are done.
+    fn shut(&self) {
+        *self.open.write() = false;
+    }
 }
 
 /// Path of a group's offsets file under a topic directory.
@@ -127,12 +164,14 @@ pub(crate) struct Groups {
     partitions: u32,
     notifier: Arc<Notifier>,
     loaded: Mutex<HashMap<String, Arc<Group>>>,
+    gate: Arc<Gate>,
 }
 
 impl Groups {
     /// No group loaded yet, for the topic in `topic_dir`.
     pub fn new(topic_dir: PathBuf, partitions: u32, notifier: Arc<Notifier>) -> Self {
         Self {
+            gate: Arc::new(Gate::new(&topic_dir)),
             topic_dir,
             partitions,
             notifier,
@@ -143,9 +182,10 @@ impl Groups {
     /// Group `name`, loaded from its offsets file the first time.
     ///
     /// # Errors
-    /// As [`Group::load`].
+    /// [`Error::Closed`] once the topic was closed or deleted; as [`Group::load`].
     pub fn get(&self, name: &str) -> Result<Arc<Group>> {
         let mut loaded = self.loaded.lock();
+        drop(self.gate.enter()?);
         if let Some(g) = loaded.get(name) {
             return Ok(Arc::clone(g));
         }
@@ -154,9 +194,16 @@ impl Groups {
             name,
             self.partitions,
             Arc::clone(&self.notifier),
+            Arc::clone(&self.gate),
         )?);
         loaded.insert(name.to_owned(), Arc::clone(&g));
         Ok(g)
+    }
+
+    /// The topic was closed or deleted: from now on no group writes into its directory, and
+    /// no group is handed out. Waits for the commits under way.
+    pub fn close(&self) {
+        self.gate.shut();
     }
 
     /// Group `name` if it is loaded.
@@ -197,6 +244,7 @@ impl Groups {
                 && slot.is_some_and(|o| o > cut)
             {
                 *slot = Some(cut);
+                let _open = self.gate.enter()?;
                 write_offsets(&self.topic_dir.join(GROUPS_DIR), &name, &committed)?;
             }
         }
@@ -211,6 +259,7 @@ impl Group {
         name: &str,
         partitions: u32,
         notifier: Arc<Notifier>,
+        gate: Arc<Gate>,
     ) -> Result<Self> {
         let committed = read_offsets(topic_dir, name, partitions)?;
         // A commit interrupted before its rename: the committed file is the truth.
@@ -228,6 +277,7 @@ impl Group {
                 owners: vec![None; partitions as usize],
             }),
             notifier,
+            gate,
         })
     }
 
@@ -270,8 +320,15 @@ impl Group {
         if next == st.committed {
             return Ok(());
         }
+        // Held until the file is in place: a close or deletion of the topic waits for it.
+        let _open = self.gate.enter()?;
         if !self.dir.is_dir() {
-            fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
+            // Only `groups/` itself: a topic directory that is gone stays gone.
+            match fs::create_dir(&self.dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(io_err(&self.dir)(e)),
+            }
             if let Some(topic_dir) = self.dir.parent() {
                 fsutil::sync_dir(topic_dir)?;
             }

@@ -252,8 +252,9 @@ impl Store {
         Ok(names)
     }
 
-    /// Deletes a topic and its data. Handles to it stop accepting appends; records already
-    /// read stay valid (their mappings outlive the files).
+    /// Deletes a topic and its data. Handles to it stop accepting appends and commits
+    /// ([`Error::Closed`]; nothing is written into the topic's directory afterwards); records
+    /// already read stay valid (their mappings outlive the files).
     ///
     /// # Errors
     /// [`Error::TopicNotFound`]; [`Error::Io`].
@@ -304,7 +305,8 @@ impl Store {
 
     /// Closes the store cleanly: stops the flusher, syncs every partition, trims active
     /// segments and writes clean checkpoints, so the next open reads no record data. Handles
-    /// still held refuse appends afterwards; records read earlier stay valid.
+    /// still held refuse appends, commits and new consumers afterwards ([`Error::Closed`]);
+    /// records read earlier stay valid.
     ///
     /// # Errors
     /// The first error met while closing; the store is closed regardless.

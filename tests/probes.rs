@@ -1,0 +1,95 @@
+//! Promises of the README and the rustdoc probed the way a user would: handles that outlive
+//! their store or topic, damaged files next to good ones, misbehaving hooks, positions past
+//! the end, quiet topics, and option ranges. Each test is named after the promise it checks.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use pagelog::{ConsumerConfig, Error, FlushPolicy, NewRecord, Partition, Store, TopicConfig};
+
+const LONG: Duration = Duration::from_secs(30);
+
+fn small() -> TopicConfig {
+    TopicConfig::default()
+        .segment_bytes(4096)
+        .index_interval_bytes(256)
+        .flush(FlushPolicy::Never)
+}
+
+fn fill(p: &Partition, n: u64) {
+    for i in 0..n {
+        p.append(NewRecord::new(format!("value {i:04}").as_bytes()))
+            .unwrap();
+    }
+}
+
+/// Polls `c` until it has returned `n` records; returns their offsets.
+fn poll_n(c: &mut pagelog::Consumer, n: usize) -> Vec<u64> {
+    let mut got = Vec::new();
+    while got.len() < n {
+        let batch = c.poll(LONG).unwrap();
+        assert!(!batch.is_empty(), "timed out after {got:?}");
+        got.extend(batch.iter().map(|r| r.offset()));
+    }
+    got
+}
+
+#[test]
+fn a_consumer_that_outlives_delete_topic_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let t = store.create_topic("t", small()).unwrap();
+    fill(t.partition(0).unwrap(), 3);
+    let auto = ConsumerConfig::default().auto_commit(Some(Duration::from_secs(60)));
+    let mut c = t.consumer("g", auto.clone()).unwrap();
+    assert_eq!(poll_n(&mut c, 3), [0, 1, 2]);
+    store.delete_topic("t").unwrap();
+    assert!(
+        matches!(c.commit(), Err(Error::Closed(_))),
+        "a commit into a deleted topic is refused"
+    );
+    assert!(matches!(t.consumer("h", auto), Err(Error::Closed(_))));
+    drop(c); // its auto-commit is refused as well
+    assert!(
+        !dir.path().join("t").exists(),
+        "nothing re-created the deleted topic's directory"
+    );
+    store.create_topic("t", small()).unwrap();
+    store.delete_topic("t").unwrap();
+}
+
+#[test]
+fn a_consumer_of_a_closed_store_commits_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let t = store.create_topic("t", small()).unwrap();
+    fill(t.partition(0).unwrap(), 60);
+    let manual = ConsumerConfig::default().auto_commit(None);
+    let mut stale = t.consumer("g", manual.clone()).unwrap();
+    assert_eq!(poll_n(&mut stale, 60).len(), 60);
+    store.close().unwrap();
+    assert!(matches!(
+        t.consumer("other", manual.clone()),
+        Err(Error::Closed(_))
+    ));
+
+    let store = Store::open(dir.path()).unwrap();
+    let t2 = store.topic("t").unwrap();
+    let mut fresh = t2.consumer("g", manual).unwrap();
+    fresh.seek(0, 20).unwrap();
+    fresh.commit().unwrap();
+    assert!(matches!(stale.commit(), Err(Error::Closed(_))));
+    drop(stale);
+    assert_eq!(t2.committed_offsets("g").unwrap(), vec![Some(20)]);
+    drop(fresh);
+    drop(t2);
+    store.close().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(
+        store.topic("t").unwrap().committed_offsets("g").unwrap(),
+        vec![Some(20)],
+        "on disk too"
+    );
+}
