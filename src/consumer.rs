@@ -121,8 +121,6 @@ impl Deref for ConsumerRecord {
 struct Owned {
     partition: u32,
     records: Records,
-    /// Position last committed (or loaded), to skip no-op commits.
-    committed: Option<u64>,
     /// An error met after other records were collected; returned by the next poll.
     pending: Option<Error>,
 }
@@ -211,7 +209,10 @@ impl Consumer {
             .map(|o| o.records.position())
     }
 
-    /// Moves this member's position on an owned `partition` to `offset`.
+    /// Moves this member's position on an owned `partition` to `offset`; an offset past the
+    /// partition's end moves it to the end (the next offset now), one below the start to the
+    /// start, as [`Records::seek`] does. So a [`commit`](Self::commit) after it never stores
+    /// an offset past the end, which would skip the records appended later.
     ///
     /// # Errors
     /// [`Error::PartitionNotFound`] if this member does not own `partition`.
@@ -281,11 +282,6 @@ impl Consumer {
             }
         }
         self.group.commit(offsets)?;
-        for &(p, offset) in offsets {
-            if let Some(o) = self.owned.iter_mut().find(|o| o.partition == p) {
-                o.committed = Some(offset);
-            }
-        }
         Ok(())
     }
 
@@ -328,7 +324,6 @@ impl Consumer {
                 Ok(records) => self.owned.push(Owned {
                     partition: p,
                     records,
-                    committed,
                     pending: None,
                 }),
                 Err(e) => {
@@ -461,10 +456,12 @@ impl Consumer {
         Ok(())
     }
 
+    /// Commits the positions of `owned`. The group compares them with its committed offsets,
+    /// which a truncation may have lowered since this member last committed, and writes only
+    /// if one differs.
     fn commit_owned(&self, owned: &[Owned]) -> Result<()> {
         let offsets: Vec<(u32, u64)> = owned
             .iter()
-            .filter(|o| o.committed != Some(o.records.position()))
             .map(|o| (o.partition, o.records.position()))
             .collect();
         self.group.commit(&offsets)
@@ -479,9 +476,6 @@ impl Consumer {
     /// held by another store).
     pub fn commit(&mut self) -> Result<()> {
         self.commit_owned(&self.owned)?;
-        for o in &mut self.owned {
-            o.committed = Some(o.records.position());
-        }
         self.last_commit = Instant::now();
         Ok(())
     }

@@ -93,3 +93,45 @@ fn a_consumer_of_a_closed_store_commits_nothing() {
         "on disk too"
     );
 }
+
+#[test]
+fn seeking_past_the_end_moves_to_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let t = store.create_topic("t", small()).unwrap();
+    let p = t.partition(0).unwrap().clone();
+    fill(&p, 10);
+    let mut it = p.iter();
+    it.seek(1000);
+    let mut c = t
+        .consumer("g", ConsumerConfig::default().auto_commit(None))
+        .unwrap();
+    c.seek(0, 1000).unwrap();
+    c.commit().unwrap();
+    assert_eq!(t.committed_offsets("g").unwrap(), vec![Some(10)]);
+    fill(&p, 6);
+    assert_eq!(t.group_lag("g").unwrap(), vec![6]);
+    let offsets: Vec<u64> = it.map(|r| r.unwrap().offset()).collect();
+    assert_eq!(offsets, (10..16).collect::<Vec<_>>());
+    assert_eq!(poll_n(&mut c, 6), (10..16).collect::<Vec<_>>());
+}
+
+#[test]
+fn commit_after_a_truncation_stores_the_new_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let t = store.create_topic("t", small()).unwrap();
+    let p = t.partition(0).unwrap().clone();
+    fill(&p, 10);
+    let mut c = t
+        .consumer("g", ConsumerConfig::default().auto_commit(None))
+        .unwrap();
+    assert_eq!(poll_n(&mut c, 10).len(), 10);
+    c.commit().unwrap();
+    p.truncate_to(5).unwrap();
+    assert_eq!(t.committed_offsets("g").unwrap(), vec![Some(5)]);
+    fill(&p, 5);
+    assert_eq!(poll_n(&mut c, 5), [5, 6, 7, 8, 9]);
+    c.commit().unwrap();
+    assert_eq!(t.committed_offsets("g").unwrap(), vec![Some(10)]);
+}
