@@ -11,7 +11,7 @@
 //! ones it gained as soon as their previous owner has released them. A partition is never
 //! read by two members of a group at once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,6 +21,7 @@ use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 use crate::codec::meta;
 use crate::error::{Error, Result, io_err};
 use crate::fsutil;
+use crate::hooks::Shared;
 use crate::notify::Notifier;
 
 /// Directory of a topic holding its groups' offset files.
@@ -165,17 +166,52 @@ pub(crate) struct Groups {
     notifier: Arc<Notifier>,
     loaded: Mutex<HashMap<String, Arc<Group>>>,
     gate: Arc<Gate>,
+    /// The store's background error log, where damaged offsets files are reported.
+    shared: Arc<Shared>,
+    /// Groups whose offsets file was found damaged and reported (once until it reads again).
+    damaged: Mutex<HashSet<String>>,
 }
 
 impl Groups {
     /// No group loaded yet, for the topic in `topic_dir`.
-    pub fn new(topic_dir: PathBuf, partitions: u32, notifier: Arc<Notifier>) -> Self {
+    pub fn new(
+        topic_dir: PathBuf,
+        partitions: u32,
+        notifier: Arc<Notifier>,
+        shared: Arc<Shared>,
+    ) -> Self {
         Self {
             gate: Arc::new(Gate::new(&topic_dir)),
             topic_dir,
             partitions,
             notifier,
             loaded: Mutex::new(HashMap::new()),
+            shared,
+            damaged: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// Group `name`'s offsets from its file, for work that must not stop at one damaged file
+    /// (truncation, retention): a file that does not decode, or was written for another
+    /// partition count, is reported to the store's error log (once, until it reads again) and
+    /// gives `None`, the group then counting as having no committed offsets. The file is left
+    /// as it is; joining that group still fails with `Error::Corrupt`.
+    fn read_tolerant(&self, name: &str) -> Result<Option<Vec<Option<u64>>>> {
+        match read_offsets(&self.topic_dir, name, self.partitions) {
+            Ok(offsets) => {
+                self.damaged.lock().remove(name);
+                Ok(Some(offsets))
+            }
+            Err(e @ Error::Corrupt { .. }) => {
+                if self.damaged.lock().insert(name.to_owned()) {
+                    self.shared.report(format!(
+                        "{e}; group {name:?} counts as having committed nothing until the \
+                         file is repaired or removed"
+                    ));
+                }
+                Ok(None)
+            }
+            Err(e) => Err(e),
         }
     }
 
@@ -211,26 +247,41 @@ impl Groups {
         self.loaded.lock().get(name).cloned()
     }
 
-    /// For every group with members in this process (a live consumer), its committed offset
-    /// of partition `p` (`None` if it never committed there): what consumer-aware retention
-    /// must keep, whether or not the group has an offsets file yet.
-    pub fn live_committed(&self, p: u32) -> Vec<Option<u64>> {
-        self.loaded
-            .lock()
-            .values()
-            .filter_map(|g| {
-                let st = g.state.lock();
-                (!st.members.is_empty()).then(|| st.committed.get(p as usize).copied().flatten())
-            })
-            .collect()
+    /// The offset of partition `p` below which every group of the topic has committed, or
+    /// `None` if the topic has no group: what consumer-aware retention must keep. The groups
+    /// are those with an offsets file and those with members in this process (a live
+    /// consumer), whether or not they have a file yet; a group that never committed on `p`,
+    /// or whose file is damaged (reported, see `read_tolerant`), counts as 0.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the groups directory or a file cannot be read.
+    pub fn consumed_floor(&self, p: u32) -> Result<Option<u64>> {
+        let mut floor: Option<u64> = None;
+        let mut hold = |c: Option<u64>| {
+            let c = c.unwrap_or(0);
+            floor = Some(floor.map_or(c, |f| f.min(c)));
+        };
+        for name in list(&self.topic_dir)? {
+            let committed = self.read_tolerant(&name)?;
+            hold(committed.and_then(|c| c.get(p as usize).copied().flatten()));
+        }
+        for g in self.loaded.lock().values() {
+            let st = g.state.lock();
+            if !st.members.is_empty() {
+                hold(st.committed.get(p as usize).copied().flatten());
+            }
+        }
+        Ok(floor)
     }
 
     /// Partition `p` was truncated to `cut`: every group's committed offset for it above
     /// `cut` becomes `cut`, in memory and on disk, so that no group skips the records
-    /// appended from the cut on. Idempotent (truncation replays it after a crash).
+    /// appended from the cut on. Idempotent (truncation replays it after a crash). A damaged
+    /// offsets file is reported and left alone (see `read_tolerant`): it holds no offset to
+    /// lower.
     ///
     /// # Errors
-    /// [`Error::Io`] writing an offsets file; [`Error::Corrupt`] for a damaged one.
+    /// [`Error::Io`] reading or writing an offsets file.
     pub fn lower(&self, p: u32, cut: u64) -> Result<()> {
         // Held throughout: no group is loaded from a file while it is being rewritten.
         let loaded = self.loaded.lock();
@@ -239,7 +290,9 @@ impl Groups {
                 g.lower(p, cut)?;
                 continue;
             }
-            let mut committed = read_offsets(&self.topic_dir, &name, self.partitions)?;
+            let Some(mut committed) = self.read_tolerant(&name)? else {
+                continue;
+            };
             if let Some(slot) = committed.get_mut(p as usize)
                 && slot.is_some_and(|o| o > cut)
             {

@@ -204,6 +204,7 @@ impl Store {
             dir.clone(),
             config.partitions,
             Arc::clone(&notifier),
+            Arc::clone(&self.shared),
         ));
         let mut partitions = Vec::with_capacity(config.partitions as usize);
         for p in 0..config.partitions {

@@ -94,6 +94,70 @@ fn a_consumer_of_a_closed_store_commits_nothing() {
     );
 }
 
+/// Writes a foreign `groups/legacy.offsets` into topic directory `topic_dir`.
+fn foreign_offsets_file(topic_dir: &std::path::Path) {
+    std::fs::create_dir_all(topic_dir.join("groups")).unwrap();
+    std::fs::write(topic_dir.join("groups").join("legacy.offsets"), b"hello").unwrap();
+}
+
+#[test]
+fn a_damaged_offsets_file_does_not_block_truncation_or_the_topic() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let t = store.create_topic("t", small()).unwrap();
+    let p = t.partition(0).unwrap().clone();
+    fill(&p, 100);
+    foreign_offsets_file(t.dir());
+    p.truncate_to(50).unwrap();
+    assert_eq!(p.next_offset(), 50);
+    assert_eq!(p.append(NewRecord::new(b"after")).unwrap(), 50);
+    let errors = store.background_errors();
+    assert!(
+        errors.iter().any(|e| e.contains("legacy.offsets")),
+        "the damaged file is reported: {errors:?}"
+    );
+    assert_eq!(t.groups().unwrap(), ["legacy"], "still listed");
+    assert!(
+        matches!(t.committed_offsets("legacy"), Err(Error::Corrupt { .. })),
+        "asking for that group's offsets says it is damaged"
+    );
+    drop((p, t));
+    store.close().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let t = store.topic("t").unwrap();
+    assert_eq!(t.partition(0).unwrap().next_offset(), 51);
+    assert!(!t.dir().join("0").join("truncate").exists());
+}
+
+#[test]
+fn a_damaged_offsets_file_holds_consumer_aware_retention_back_without_failing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let c = small()
+        .retention_bytes(Some(4096))
+        .retain_until_consumed(true)
+        .retention_hard_bytes(Some(12_000));
+    let t = store.create_topic("t", c).unwrap();
+    let p = t.partition(0).unwrap().clone();
+    foreign_offsets_file(t.dir());
+    while p.info().segments < 8 {
+        fill(&p, 10);
+    }
+    let report = p.enforce_retention().unwrap();
+    assert_eq!(
+        report.kept_for_groups, 1,
+        "a group whose file cannot be read counts as never committed: it holds the rest"
+    );
+    assert!(p.info().forced_deletions > 0, "the hard cap still deletes");
+    assert!(p.info().bytes <= 12_000);
+    assert!(
+        store
+            .background_errors()
+            .iter()
+            .any(|e| e.contains("legacy.offsets"))
+    );
+}
+
 #[test]
 fn seeking_past_the_end_moves_to_the_end() {
     let dir = tempfile::tempdir().unwrap();

@@ -364,9 +364,13 @@ impl Partition {
     /// Applies the topic's retention rules now (they also run after every roll, in the
     /// background). See [`RetentionReport`].
     ///
+    /// Under consumer-aware retention a group whose offsets file is damaged counts as having
+    /// committed nothing (reported once to
+    /// [`Store::background_errors`](crate::Store::background_errors); the file is left alone).
+    ///
     /// # Errors
-    /// [`Error::Io`] if a file cannot be renamed or removed; [`Error::Corrupt`] if a group's
-    /// offsets file is damaged (consumer-aware retention then deletes nothing).
+    /// [`Error::Io`] if a file cannot be renamed or removed or a group's offsets file cannot
+    /// be read.
     pub fn enforce_retention(&self) -> Result<RetentionReport> {
         self.inner.enforce_retention()
     }
@@ -383,8 +387,11 @@ impl Partition {
 
     /// Discards every record at and above `offset` (rollback, replica repair); appends
     /// continue at `offset`. Readers see the discarded records no more: iterators past the
-    /// cut move back to it and read what is appended next. A concurrent durable append whose
-    /// records were discarded gets [`Error::Truncated`]. Crash-safe: an intent file makes
+    /// cut move back to it and read what is appended next, and every consumer group committed
+    /// past the cut has its committed offset lowered to it (a group whose offsets file is
+    /// damaged holds no offset to lower: it is reported to
+    /// [`Store::background_errors`](crate::Store::background_errors) and left alone). A
+    /// concurrent durable append whose records were discarded gets [`Error::Truncated`]. Crash-safe: an intent file makes
     /// the next open finish an interrupted truncation.
     ///
     /// The segment holding `offset` is rewritten up to it (a new file renamed over the old

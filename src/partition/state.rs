@@ -75,7 +75,8 @@ impl Inner {
         if let Err(e) = old.seal_without_sync() {
             // Trimming failed: the old segment keeps its zero tail, which recovery handles,
             // but say so loudly rather than carry on as if the roll were clean.
-            self.commit.poison(e.to_string());
+            self.commit
+                .poison(format!("sealing segment {} failed: {e}", old.base_offset()));
         }
         w.unsynced_sealed.push(Arc::clone(old.core()));
         {
