@@ -8,6 +8,7 @@
 //! out the interval), by the retention interval, or by shutdown. With nothing to do it does
 //! not wake at all. It stops and is joined when the `Store` closes.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
@@ -15,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
+use crate::hooks::panic_message;
 use crate::partition::Inner;
 
 #[derive(Debug, Default)]
@@ -121,10 +123,14 @@ impl Flusher {
             drop(st);
             let interval_due = self.dirty.swap(false, Ordering::AcqRel);
             for p in &parts {
-                p.background_flush(
-                    interval_due && p.interval().is_some(),
-                    rolled || retention_due,
-                );
+                let interval = interval_due && p.interval().is_some();
+                // Hooks' panics are caught where they are called; this catches pagelog's own,
+                // so that one partition's failure cannot stop the syncs of all the others.
+                let work =
+                    AssertUnwindSafe(|| p.background_flush(interval, rolled || retention_due));
+                if let Err(panic) = catch_unwind(work) {
+                    p.background_panicked(panic_message(panic.as_ref()));
+                }
             }
             drop(parts);
             st = self.state.lock();

@@ -5,9 +5,13 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use pagelog::{ConsumerConfig, Error, FlushPolicy, NewRecord, Partition, Store, TopicConfig};
+use pagelog::{
+    ConsumerConfig, Error, FlushPolicy, NewRecord, Partition, SegmentInfo, Store, StoreOptions,
+    TopicConfig,
+};
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -156,6 +160,48 @@ fn a_damaged_offsets_file_holds_consumer_aware_retention_back_without_failing_it
             .iter()
             .any(|e| e.contains("legacy.offsets"))
     );
+}
+
+#[test]
+fn a_panicking_hook_is_reported_and_the_flusher_keeps_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = StoreOptions::default()
+        .on_segment_sealed(Arc::new(|_: &SegmentInfo| panic!("sealed hook bug")))
+        .before_segment_delete(Arc::new(|_: &SegmentInfo| panic!("delete hook bug")));
+    let store = Store::open_with(dir.path(), options).unwrap();
+    let c = small()
+        .flush(FlushPolicy::Interval(Duration::from_millis(50)))
+        .retention_bytes(Some(4096));
+    let p = common::partition0(&store, "t", c);
+    while p.info().segments < 4 {
+        fill(&p, 10);
+    }
+    let mut errors = Vec::new();
+    common::eventually("both hook panics reported", || {
+        errors.extend(store.background_errors());
+        ["sealed hook bug", "delete hook bug"]
+            .iter()
+            .all(|m| errors.iter().any(|e| e.contains(m)))
+    });
+    // The flusher still performs interval syncs.
+    p.append(NewRecord::new(b"later")).unwrap();
+    let end = p.next_offset();
+    common::eventually("an interval sync", || p.durable_offset() >= end);
+    // On the caller's thread the panic is a hook error too: the segment is kept.
+    let segments = p.info().segments;
+    let report = p.enforce_retention().unwrap();
+    assert_eq!(report.segments_deleted, 0);
+    assert!(
+        report
+            .hook_errors
+            .iter()
+            .any(|e| e.contains("delete hook bug")),
+        "{report:?}"
+    );
+    assert_eq!(p.info().segments, segments);
+    drop(p);
+    // The close runs the seal hook for what it has not accepted: that panic is caught too.
+    store.close().unwrap();
 }
 
 #[test]

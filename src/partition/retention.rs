@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering;
 use super::Inner;
 use crate::error::{Result, io_err};
 use crate::fsutil;
-use crate::hooks::SegmentInfo;
+use crate::hooks::{SegmentInfo, call_hook};
 use crate::segment::core::SegmentCore;
 use crate::segment::now_ms;
 
@@ -128,7 +128,7 @@ impl Inner {
                 break;
             }
             if let Some(hook) = &self.shared.options.before_segment_delete
-                && let Err(e) = hook(&self.segment_info(seg))
+                && let Err(e) = call_hook(hook, &self.segment_info(seg))
             {
                 let msg = format!("before_segment_delete for {}: {e}", seg.paths.log.display());
                 self.shared.report(msg.clone());

@@ -294,6 +294,17 @@ impl Inner {
         }
     }
 
+    /// Background work on this partition panicked (a pagelog bug, not a hook's: those are
+    /// caught where they are called). Its state may be half updated, so the partition is
+    /// poisoned (nothing more is acknowledged until a reopen recovers from disk) and the panic
+    /// reported; the flusher goes on with the other partitions.
+    pub(crate) fn background_panicked(&self, message: &str) {
+        let reason = format!("background work panicked: {message}");
+        self.shared
+            .report(format!("partition {}: {reason}", self.dir.display()));
+        self.commit.poison(reason);
+    }
+
     /// Retention from the background thread: errors go to the store's error log.
     fn background_retention(&self) {
         if self.has_retention()
