@@ -114,7 +114,9 @@ pub struct TopicConfig {
     pub cleanup_policy: CleanupPolicy,
     /// Compaction keeps a tombstone (a record with a null value) that is the latest for its
     /// key until it is this many milliseconds old (by its timestamp), so consumers see the
-    /// delete; then it is dropped. Default 1 day; range `0..`.
+    /// delete; then the next pass drops it, with or without new data to compact (under a
+    /// compacting policy the background runs that pass when the tombstone expires, once a
+    /// pass of this store has seen it). Default 1 day; range `0..`.
     pub delete_retention_ms: u64,
 }
 

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pagelog::{
-    ConsumerConfig, Error, FlushPolicy, NewRecord, Partition, SegmentInfo, Store, StoreOptions,
-    TopicConfig,
+    CleanupPolicy, ConsumerConfig, Error, FlushPolicy, NewRecord, Partition, SegmentInfo, Store,
+    StoreOptions, TopicConfig,
 };
 
 const LONG: Duration = Duration::from_secs(30);
@@ -244,4 +244,58 @@ fn commit_after_a_truncation_stores_the_new_position() {
     assert_eq!(poll_n(&mut c, 5), [5, 6, 7, 8, 9]);
     c.commit().unwrap();
     assert_eq!(t.committed_offsets("g").unwrap(), vec![Some(10)]);
+}
+
+/// A tombstone for `key` whose timestamp is `age_ms` in the past, then 30 key-less 200-byte
+/// records, so that the tombstone's segment is sealed.
+fn tombstone_then_filler(p: &Partition, age_ms: i64) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    p.append(NewRecord::tombstone(b"gone").timestamp(now - age_ms))
+        .unwrap();
+    for _ in 0..30 {
+        p.append(NewRecord::new(&[7u8; 200])).unwrap();
+    }
+    assert!(p.info().segments > 1, "the tombstone's segment is sealed");
+}
+
+fn has_tombstone(p: &Partition) -> bool {
+    p.iter().any(|r| r.unwrap().value_opt().is_none())
+}
+
+#[test]
+fn an_expired_tombstone_goes_on_a_quiet_topic() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    // Kept for 3 s after its timestamp, which lies 1 s back: it expires in about 2 s.
+    let p = common::partition0(&store, "t", small().delete_retention_ms(3000));
+    tombstone_then_filler(&p, 1000);
+    let first = p.compact().unwrap();
+    assert_eq!(first.tombstones_removed, 0, "not expired yet");
+    assert!(has_tombstone(&p));
+    // Nothing is appended any more; a later pass drops the tombstone once it has expired.
+    let mut removed = 0;
+    common::eventually("a pass that drops the expired tombstone", || {
+        removed += p.compact().unwrap().tombstones_removed;
+        removed > 0
+    });
+    assert_eq!(removed, 1);
+    assert!(!has_tombstone(&p));
+}
+
+#[test]
+fn an_expired_tombstone_goes_in_the_background_on_a_quiet_topic() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let c = small()
+        .cleanup_policy(CleanupPolicy::Compact)
+        .delete_retention_ms(3000);
+    let p = common::partition0(&store, "t", c);
+    tombstone_then_filler(&p, 1000);
+    common::eventually("background compaction drops the expired tombstone", || {
+        !has_tombstone(&p)
+    });
+    assert!(store.background_errors().is_empty());
 }

@@ -13,6 +13,13 @@
 //! every record is folded into the next batch's range, and a segment left with no record is a
 //! single empty batch. Offsets never change. The active segment is never touched.
 //!
+//! Expired tombstones. A tombstone is dropped by the first pass after it has expired, also
+//! when no new keyed data arrived since the last pass (then the map is empty and the pass
+//! only rewrites segments holding expired tombstones). Each pass that completes records when
+//! the first tombstone it kept will expire (`Inner::tombstones_due`): a pass with nothing new
+//! to map returns at once before then, and under a compacting policy the flusher wakes at
+//! that moment to run a pass (`Inner::tombstones_due_at`).
+//!
 //! Swap protocol (Kafka's): the new `.log`, `.index` and `.timeindex` are written as
 //! `<name>.cleaned` and synced; each is renamed to `<name>.swap`; the directory is synced
 //! (from here the swap is decided); each `.swap` is renamed over its live file (indexes
@@ -40,6 +47,11 @@ use crate::segment::recover::{open_sealed, scan};
 pub(crate) const CLEANED_SUFFIX: &str = ".cleaned";
 /// Suffix of a compacted file whose swap is decided.
 pub(crate) const SWAP_SUFFIX: &str = ".swap";
+/// `tombstones_due` when the last pass kept no tombstone.
+pub(crate) const NO_TOMBSTONE: i64 = i64::MAX;
+/// `tombstones_due` after a failed pass: the next explicit pass scans every sealed segment,
+/// and the flusher sets no timer (a pass that fails again would otherwise run at every wake).
+pub(crate) const UNKNOWN: i64 = i64::MIN;
 
 /// What a compaction pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -102,8 +114,28 @@ fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
 }
 
 impl Inner {
-    /// One compaction pass over the sealed segments.
+    /// One compaction pass over the sealed segments. After a failure, when tombstones expire
+    /// is unknown.
     pub(crate) fn compact(&self) -> Result<CompactionReport> {
+        let result = self.compact_pass();
+        if result.is_err() {
+            self.tombstones_due.store(UNKNOWN, Ordering::Release);
+        }
+        result
+    }
+
+    /// When the first tombstone kept by the last pass expires, if the background must run a
+    /// pass for it: the topic compacts, the partition is open and a pass kept one.
+    pub(crate) fn tombstones_due_at(&self) -> Option<i64> {
+        let due = self.tombstones_due.load(Ordering::Acquire);
+        (self.config.cleanup_policy.compacts()
+            && self.open.load(Ordering::Acquire)
+            && due != NO_TOMBSTONE
+            && due != UNKNOWN)
+            .then_some(due)
+    }
+
+    fn compact_pass(&self) -> Result<CompactionReport> {
         let _pass = self.retention_lock.lock();
         let mut report = CompactionReport::default();
         if !self.open.load(Ordering::Acquire) {
@@ -140,15 +172,19 @@ impl Inner {
                 break 'map;
             }
         }
-        if map.is_empty() {
+        let now = now_ms();
+        if map.is_empty() && self.tombstones_due.load(Ordering::Acquire) > now {
+            // No keyed record in the dirty segments (so nothing superseded, no tombstone
+            // there), and no tombstone of the clean ones has expired: nothing to rewrite.
+            self.compacted_to.fetch_max(end, Ordering::AcqRel);
             return Ok(report);
         }
         // Rewrite phase.
-        let now = now_ms();
         let keep_tombstones = self.config.delete_retention_ms.min(i64::MAX as u64) as i64;
+        let mut due = NO_TOMBSTONE;
         for seg in sealed.iter().filter(|s| s.next_offset() <= end) {
             if let Some((bytes, removed, tombstones)) =
-                self.rewrite(seg, &map, now, keep_tombstones)?
+                self.rewrite(seg, &map, now, keep_tombstones, &mut due)?
             {
                 let before = seg.size();
                 let new = self.swap_in(seg, &bytes)?;
@@ -159,17 +195,26 @@ impl Inner {
             }
         }
         self.compacted_to.fetch_max(end, Ordering::AcqRel);
+        self.tombstones_due.store(due, Ordering::Release);
+        if due != NO_TOMBSTONE
+            && let Some(f) = &self.flusher
+        {
+            // Its timer may need to come forward.
+            f.note_deadline();
+        }
         Ok(report)
     }
 
     /// The compacted contents of `seg` with the number of records and tombstones removed,
-    /// or `None` if nothing in it would change.
+    /// or `None` if nothing in it would change. Lowers `due` to the moment the first
+    /// tombstone it keeps expires.
     fn rewrite(
         &self,
         seg: &SegmentCore,
         map: &HashMap<u128, u64>,
         now: i64,
         keep_tombstones: i64,
+        due: &mut i64,
     ) -> Result<Option<(Vec<u8>, u64, u64)>> {
         let (mut removed, mut tombstones) = (0u64, 0u64);
         let mut out = Vec::new();
@@ -188,6 +233,11 @@ impl Inner {
                 let expired =
                     r.value.is_none() && now.saturating_sub(r.timestamp) > keep_tombstones;
                 if latest && !expired {
+                    if r.value.is_none() {
+                        // It expires once `now - timestamp` exceeds the retention.
+                        let expires = r.timestamp.saturating_add(keep_tombstones);
+                        *due = (*due).min(expires.saturating_add(1));
+                    }
                     kept.push((offset, OwnedRecord::from_raw(&r, &seg.paths.log)?));
                 } else {
                     removed += 1;

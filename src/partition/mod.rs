@@ -16,7 +16,7 @@ mod tests;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 
@@ -89,6 +89,10 @@ pub(crate) struct Inner {
     forced_deletions: AtomicU64,
     /// Sealed offsets below this were mapped by a compaction pass of this instance.
     compacted_to: AtomicU64,
+    /// When (ms since the epoch) the first tombstone that the last compaction pass kept
+    /// expires; `compact::NO_TOMBSTONE` if it kept none, `compact::UNKNOWN` after a failed
+    /// pass (see `compact.rs`).
+    tombstones_due: AtomicI64,
     /// How far `on_segment_sealed` got (see `hooked.rs`).
     hook_mark: Mutex<hooked::HookMark>,
     /// One run of `on_segment_sealed` at a time.
@@ -405,9 +409,10 @@ impl Partition {
     }
 
     /// Compacts the sealed segments now: keeps only the latest record per key (and drops
-    /// tombstones older than `delete_retention_ms`); offsets never change. Works whatever
-    /// the topic's cleanup policy; under a compacting policy it also runs in the background
-    /// after rolls once half the sealed data is new since the last pass.
+    /// tombstones older than `delete_retention_ms`, also when nothing new was sealed since
+    /// the last pass); offsets never change. Works whatever the topic's cleanup policy; under
+    /// a compacting policy it also runs in the background after rolls once half the sealed
+    /// data is new since the last pass, and when a tombstone a pass kept expires.
     ///
     /// # Errors
     /// [`Error::ChecksumMismatch`] / [`Error::Corrupt`] if a sealed segment is damaged (it is

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64};
 
 use parking_lot::{Mutex, RwLock};
 
@@ -337,6 +337,8 @@ impl Partition {
             cuts: Mutex::new(Vec::new()),
             forced_deletions: AtomicU64::new(0),
             compacted_to: AtomicU64::new(0),
+            // Nothing is mapped yet, so the first pass maps (and scans) everything.
+            tombstones_due: AtomicI64::new(super::compact::NO_TOMBSTONE),
         });
         if recovered {
             // Record the recovery so a crash before the next checkpoint does not redo it.

@@ -284,9 +284,11 @@ impl Inner {
         if pending || retention_due {
             self.background_retention();
         }
-        if (pending || retention_due)
-            && self.config.cleanup_policy.compacts()
-            && self.dirty_ratio_reached()
+        let tombstones_expired = self
+            .tombstones_due_at()
+            .is_some_and(|due| due <= crate::segment::now_ms());
+        if self.config.cleanup_policy.compacts()
+            && (((pending || retention_due) && self.dirty_ratio_reached()) || tombstones_expired)
             && let Err(e) = self.compact()
         {
             self.shared
