@@ -29,7 +29,8 @@ pub struct ConsumerConfig {
     /// Where to start without a committed offset. Default [`StartFrom::Earliest`].
     pub start: StartFrom,
     /// Commit automatically at most this often, from `poll` (and when the consumer is dropped
-    /// or loses a partition). Default `None`: only [`Consumer::commit`] commits.
+    /// or loses a partition). Default `None`: only [`Consumer::commit`] commits; range
+    /// positive when set.
     pub auto_commit: Option<Duration>,
     /// Upper bound on the bytes (keys, values, headers) one `poll` returns; at least one
     /// record is always returned. Default 1 MiB; range `1..`.
@@ -87,13 +88,15 @@ impl ConsumerConfig {
     pub fn validate(&self) -> Result<()> {
         if self.max_poll_bytes == 0 {
             return Err(Error::InvalidConfig(
-                "max_poll_bytes must be at least 1".into(),
+                "max_poll_bytes must be at least 1, got 0".into(),
             ));
         }
-        if self.auto_commit.is_some_and(|d| d.is_zero()) {
-            return Err(Error::InvalidConfig(
-                "auto_commit interval must be positive".into(),
-            ));
+        if let Some(d) = self.auto_commit
+            && d.is_zero()
+        {
+            return Err(Error::InvalidConfig(format!(
+                "auto_commit interval must be positive when set, got {d:?}"
+            )));
         }
         Ok(())
     }

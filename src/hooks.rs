@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
+use crate::error::Error;
+
 /// What a hook is told about a segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SegmentInfo {
@@ -95,15 +97,38 @@ pub struct StoreOptions {
     /// segment and every newer one are kept and the error is reported. Default none.
     pub before_segment_delete: Option<SegmentHook>,
     /// Besides after every roll, enforce retention in the background this often (needed for
-    /// age-based retention of partitions that stop rolling). Default `None`.
+    /// age-based retention of partitions that stop rolling). Default `None` (only after
+    /// rolls); range at least 1 ms when set (an interval too long for the clock to represent
+    /// never comes).
     pub retention_check_interval: Option<Duration>,
     /// Largest number of distinct keys one compaction pass maps (about 24 bytes each plus
     /// hash-table overhead); a pass that fills it compacts what it mapped and leaves the
-    /// rest for the next pass. Default 1 000 000; range `1..` (0 counts as 1).
+    /// rest for the next pass. Default 1 000 000; range `1..`.
     pub compaction_max_keys: usize,
 }
 
 impl StoreOptions {
+    /// Checks every field against its documented range;
+    /// [`Store::open_with`](crate::Store::open_with) calls it before it touches the directory.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the first field out of range and the value given.
+    pub fn validate(&self) -> Result<(), Error> {
+        if let Some(d) = self.retention_check_interval
+            && d < Duration::from_millis(1)
+        {
+            return Err(Error::InvalidConfig(format!(
+                "retention_check_interval must be at least 1 ms when set, got {d:?}"
+            )));
+        }
+        if self.compaction_max_keys == 0 {
+            return Err(Error::InvalidConfig(
+                "compaction_max_keys must be at least 1, got 0".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Sets [`on_segment_sealed`](Self::on_segment_sealed).
     #[must_use]
     pub fn on_segment_sealed(mut self, hook: SegmentHook) -> Self {

@@ -71,8 +71,10 @@ impl Store {
     /// As [`open`](Self::open), with hooks and background retention settings.
     ///
     /// # Errors
-    /// As [`open`](Self::open).
+    /// [`Error::InvalidConfig`] if an option is out of range ([`StoreOptions::validate`];
+    /// nothing is created then); otherwise as [`open`](Self::open).
     pub fn open_with(root: impl AsRef<Path>, options: StoreOptions) -> Result<Self> {
+        options.validate()?;
         let root = root.as_ref().to_path_buf();
         fs::create_dir_all(&root).map_err(io_err(&root))?;
         let lock_path = root.join(LOCK_FILE);

@@ -299,3 +299,80 @@ fn an_expired_tombstone_goes_in_the_background_on_a_quiet_topic() {
     });
     assert!(store.background_errors().is_empty());
 }
+
+#[test]
+fn options_out_of_range_are_refused_naming_the_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    for (options, given) in [
+        (
+            StoreOptions::default().retention_check_interval(Some(Duration::ZERO)),
+            "0ns",
+        ),
+        (StoreOptions::default().compaction_max_keys(0), "0"),
+    ] {
+        match Store::open_with(&root, options) {
+            Err(Error::InvalidConfig(m)) => assert!(m.contains(given), "{m}"),
+            other => panic!("accepted: {other:?}"),
+        }
+    }
+    assert!(!root.exists(), "refused before anything was created");
+    assert!(StoreOptions::default().validate().is_ok());
+}
+
+#[test]
+fn invalid_config_messages_name_the_value_given() {
+    let max = format!("{:?}", Duration::MAX);
+    let cases: Vec<(pagelog::Result<()>, &str)> = vec![
+        (
+            TopicConfig::default()
+                .flush(FlushPolicy::Interval(Duration::MAX))
+                .validate(),
+            &max,
+        ),
+        (
+            TopicConfig::default()
+                .flush(FlushPolicy::Interval(Duration::from_micros(10)))
+                .validate(),
+            "10µs",
+        ),
+        (
+            TopicConfig::default()
+                .flush(FlushPolicy::EveryRecords(0))
+                .validate(),
+            "got 0",
+        ),
+        (
+            TopicConfig::default().retention_bytes(Some(0)).validate(),
+            "got 0",
+        ),
+        (
+            TopicConfig::default()
+                .retention_ms(Some(u64::MAX))
+                .validate(),
+            "got 18446744073709551615",
+        ),
+        (
+            ConsumerConfig::default().max_poll_bytes(0).validate(),
+            "got 0",
+        ),
+        (
+            ConsumerConfig::default()
+                .auto_commit(Some(Duration::ZERO))
+                .validate(),
+            "0ns",
+        ),
+    ];
+    for (result, given) in cases {
+        match result {
+            Err(Error::InvalidConfig(m)) => {
+                assert!(m.contains(given), "{m:?} does not name {given:?}");
+                assert!(
+                    !(given == max && m.contains("at least 1 ms")),
+                    "{m:?} names the wrong bound"
+                );
+            }
+            other => panic!("accepted: {other:?}"),
+        }
+    }
+}

@@ -146,7 +146,8 @@ impl Inner {
             return Ok(report);
         };
         // Map phase.
-        let max_keys = self.shared.options.compaction_max_keys.max(1);
+        // At least 1: `Store::open_with` validated the options.
+        let max_keys = self.shared.options.compaction_max_keys;
         let mapped_to = self.compacted_to.load(Ordering::Acquire);
         let mut map: HashMap<u128, u64> = HashMap::new();
         let mut end = sealed.last().map_or(0, |s| s.next_offset());
@@ -246,7 +247,7 @@ impl Inner {
             }
             if !kept.is_empty() {
                 if let Some(done) = pending.take() {
-                    done.encode_into(&mut out)?;
+                    done.encode_into(&mut out, &seg.paths.log)?;
                 }
                 pending = Some(OutBatch {
                     base: next_base,
@@ -270,7 +271,7 @@ impl Inner {
             last: seg_last,
             ..last
         }
-        .encode_into(&mut out)?;
+        .encode_into(&mut out, &seg.paths.log)?;
         Ok(Some((out, removed, tombstones)))
     }
 
@@ -358,7 +359,8 @@ struct OutBatch {
 }
 
 impl OutBatch {
-    fn encode_into(&self, out: &mut Vec<u8>) -> Result<()> {
+    /// Appends the encoded batch to `out`; `log` is the segment being compacted.
+    fn encode_into(&self, out: &mut Vec<u8>, log: &Path) -> Result<()> {
         let headers: Vec<Vec<Header<'_>>> = self
             .records
             .iter()
@@ -383,8 +385,14 @@ impl OutBatch {
                 ((offset - self.base) as u32, rec)
             })
             .collect();
-        let plan = batch::measure_placed(&placed, 0).ok_or_else(|| {
-            Error::InvalidConfig("a compacted batch does not fit the batch format".into())
+        // A subset of one stored batch's records, so it fits unless pagelog has a bug.
+        let plan = batch::measure_placed(&placed, 0).ok_or_else(|| Error::Corrupt {
+            path: log.to_path_buf(),
+            position: 0,
+            reason: format!(
+                "the compacted batch at offset {} does not fit the batch format (a pagelog bug)",
+                self.base
+            ),
         })?;
         let start = out.len();
         out.resize(start + plan.len, 0);
