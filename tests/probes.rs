@@ -376,3 +376,43 @@ fn invalid_config_messages_name_the_value_given() {
         }
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn a_segment_log_that_is_not_a_regular_file_refuses_the_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let (logs, next) = {
+        let store = Store::open(dir.path()).unwrap();
+        let p = common::partition0(&store, "t", small());
+        while p.info().segments < 3 {
+            fill(&p, 10);
+        }
+        let logs: Vec<_> = p.segment_paths().into_iter().map(|s| s.log).collect();
+        let next = p.next_offset();
+        drop(p);
+        store.close().unwrap();
+        (logs, next)
+    };
+    let moved = dir.path().join("moved.log");
+    // The active log, then a sealed one, replaced by a symbolic link to it: the active one's
+    // offsets must not be handed out again, nor the segments after a sealed one dropped.
+    for log in [&logs[2], &logs[0]] {
+        std::fs::rename(log, &moved).unwrap();
+        std::os::unix::fs::symlink(&moved, log).unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        match store.topic("t") {
+            Err(Error::Corrupt { path, .. }) => assert_eq!(&path, log),
+            other => panic!("opened: {:?}", other.map(|t| t.partitions()[0].info())),
+        }
+        drop(store);
+        std::fs::remove_file(log).unwrap();
+        std::fs::rename(&moved, log).unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let p = common::open_partition0(&store, "t");
+    assert_eq!(
+        (p.info().segments, p.next_offset()),
+        (3, next),
+        "nothing lost"
+    );
+}
