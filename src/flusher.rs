@@ -5,8 +5,9 @@
 //! every `retention_check_interval` if set), and performs the syncs of
 //! [`FlushPolicy::Interval`](crate::FlushPolicy) topics. It sleeps on a condition variable:
 //! woken by a roll, by the first append after a sync under an interval policy (then it waits
-//! out the interval), by the retention interval, or by shutdown. With nothing to do it does
-//! not wake at all. It stops and is joined when the `Store` closes.
+//! out the interval), by the retention interval, when a tombstone kept by a compaction pass of
+//! a compacting topic expires, or by shutdown. With nothing to do it does not wake at all. It
+//! stops and is joined when the `Store` closes.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};

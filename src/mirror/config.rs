@@ -57,10 +57,10 @@ pub struct MirrorConfig {
     /// If set, each shipped record gets one more header with this key whose value is
     /// `<partition>:<offset>` of the record in pagelog (ASCII decimal), so consumers of the
     /// target can drop the duplicates an at-least-once restart produces. Default `None`: the
-    /// headers are shipped as stored. A record that already has a header with this key is an
-    /// [`Error::Unmirrorable`].
+    /// headers are shipped as stored; not empty when set. A record that already has a header
+    /// with this key is an [`Error::Unmirrorable`].
     pub source_offset_header: Option<String>,
-    /// Client id sent to the broker. Default `"pagelog-mirror"`.
+    /// Client id sent to the broker. Default `"pagelog-mirror"`; not empty.
     pub client_id: String,
 }
 
