@@ -27,10 +27,11 @@ pub enum FlushPolicy {
     Never,
     /// Sync after every N records appended to a partition (checked on append; the appender
     /// that crosses the threshold performs the sync). A power loss can lose fewer than N
-    /// records per partition. N must be at least 1.
+    /// records per partition. Range: N at least 1.
     EveryRecords(u64),
     /// Sync at most this long after a record is appended, from the store's background flusher
-    /// thread. A power loss can lose about this much time of appends. Must be at least 1 ms.
+    /// thread. A power loss can lose about this much time of appends. Range: from 1 ms to
+    /// `u64::MAX` ms (about 584 million years; `topic.meta` stores whole milliseconds).
     Interval(Duration),
     /// Every append returns only once its records are durable. Concurrent appenders share one
     /// sync (group commit). A power loss loses nothing that was acknowledged.
@@ -91,7 +92,8 @@ pub struct TopicConfig {
     /// Largest encoded batch (header plus records) an append may write; batches are also
     /// limited to `segment_bytes`, whichever is smaller. Default 1 MiB; range `64..`.
     pub max_batch_bytes: u32,
-    /// When appends become durable. Default [`FlushPolicy::Interval`] of 1 s.
+    /// When appends become durable. Default [`FlushPolicy::Interval`] of 1 s; range as given
+    /// for each [`FlushPolicy`] variant.
     pub flush: FlushPolicy,
     /// Check each batch's CRC when it is read. Default `true`.
     pub verify_checksums: bool,
@@ -114,7 +116,9 @@ pub struct TopicConfig {
     pub cleanup_policy: CleanupPolicy,
     /// Compaction keeps a tombstone (a record with a null value) that is the latest for its
     /// key until it is this many milliseconds old (by its timestamp), so consumers see the
-    /// delete; then it is dropped. Default 1 day; range `0..`.
+    /// delete; then the next pass drops it, with or without new data to compact (under a
+    /// compacting policy the background runs that pass when the tombstone expires, once a
+    /// pass of this store has seen it). Default 1 day; range `0..`.
     pub delete_retention_ms: u64,
 }
 
@@ -285,16 +289,21 @@ impl TopicConfig {
             ("retention_ms", self.retention_ms),
             ("retention_hard_bytes", self.retention_hard_bytes),
         ] {
-            if v.is_some_and(|v| v == 0 || v == u64::MAX) {
-                return bad(format!("{name} must be in 1..u64::MAX when set"));
+            if let Some(v) = v
+                && (v == 0 || v == u64::MAX)
+            {
+                return bad(format!("{name} must be in 1..u64::MAX when set, got {v}"));
             }
         }
         match self.flush {
-            FlushPolicy::EveryRecords(0) => bad("flush EveryRecords(n) needs n >= 1".into()),
+            FlushPolicy::EveryRecords(0) => bad("flush EveryRecords(n) needs n >= 1, got 0".into()),
             FlushPolicy::Interval(d)
                 if d < Duration::from_millis(1) || d.as_millis() > u128::from(u64::MAX) =>
             {
-                bad(format!("flush Interval must be at least 1 ms, got {d:?}"))
+                bad(format!(
+                    "flush Interval must be from 1 ms to {} ms (u64::MAX), got {d:?}",
+                    u64::MAX
+                ))
             }
             _ => Ok(()),
         }

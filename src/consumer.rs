@@ -29,7 +29,8 @@ pub struct ConsumerConfig {
     /// Where to start without a committed offset. Default [`StartFrom::Earliest`].
     pub start: StartFrom,
     /// Commit automatically at most this often, from `poll` (and when the consumer is dropped
-    /// or loses a partition). Default `None`: only [`Consumer::commit`] commits.
+    /// or loses a partition). Default `None`: only [`Consumer::commit`] commits; range
+    /// positive when set.
     pub auto_commit: Option<Duration>,
     /// Upper bound on the bytes (keys, values, headers) one `poll` returns; at least one
     /// record is always returned. Default 1 MiB; range `1..`.
@@ -87,13 +88,15 @@ impl ConsumerConfig {
     pub fn validate(&self) -> Result<()> {
         if self.max_poll_bytes == 0 {
             return Err(Error::InvalidConfig(
-                "max_poll_bytes must be at least 1".into(),
+                "max_poll_bytes must be at least 1, got 0".into(),
             ));
         }
-        if self.auto_commit.is_some_and(|d| d.is_zero()) {
-            return Err(Error::InvalidConfig(
-                "auto_commit interval must be positive".into(),
-            ));
+        if let Some(d) = self.auto_commit
+            && d.is_zero()
+        {
+            return Err(Error::InvalidConfig(format!(
+                "auto_commit interval must be positive when set, got {d:?}"
+            )));
         }
         Ok(())
     }
@@ -121,8 +124,6 @@ impl Deref for ConsumerRecord {
 struct Owned {
     partition: u32,
     records: Records,
-    /// Position last committed (or loaded), to skip no-op commits.
-    committed: Option<u64>,
     /// An error met after other records were collected; returned by the next poll.
     pending: Option<Error>,
 }
@@ -211,7 +212,10 @@ impl Consumer {
             .map(|o| o.records.position())
     }
 
-    /// Moves this member's position on an owned `partition` to `offset`.
+    /// Moves this member's position on an owned `partition` to `offset`; an offset past the
+    /// partition's end moves it to the end (the next offset now), one below the start to the
+    /// start, as [`Records::seek`] does. So a [`commit`](Self::commit) after it never stores
+    /// an offset past the end, which would skip the records appended later.
     ///
     /// # Errors
     /// [`Error::PartitionNotFound`] if this member does not own `partition`.
@@ -263,7 +267,8 @@ impl Consumer {
     /// [`Error::PartitionNotFound`] for a partition this member does not own;
     /// [`Error::OffsetOutOfRange`] for an offset past the partition's next offset (committing
     /// it would skip records not yet appended); [`Error::Io`] if the offsets file cannot be
-    /// written. Nothing is committed when an error is returned.
+    /// written; [`Error::Closed`] once the store was closed or the topic deleted. Nothing is
+    /// committed when an error is returned.
     pub fn commit_offsets(&mut self, offsets: &[(u32, u64)]) -> Result<()> {
         for &(p, offset) in offsets {
             if !self.owned.iter().any(|o| o.partition == p) {
@@ -280,11 +285,6 @@ impl Consumer {
             }
         }
         self.group.commit(offsets)?;
-        for &(p, offset) in offsets {
-            if let Some(o) = self.owned.iter_mut().find(|o| o.partition == p) {
-                o.committed = Some(offset);
-            }
-        }
         Ok(())
     }
 
@@ -327,7 +327,6 @@ impl Consumer {
                 Ok(records) => self.owned.push(Owned {
                     partition: p,
                     records,
-                    committed,
                     pending: None,
                 }),
                 Err(e) => {
@@ -460,10 +459,12 @@ impl Consumer {
         Ok(())
     }
 
+    /// Commits the positions of `owned`. The group compares them with its committed offsets,
+    /// which a truncation may have lowered since this member last committed, and writes only
+    /// if one differs.
     fn commit_owned(&self, owned: &[Owned]) -> Result<()> {
         let offsets: Vec<(u32, u64)> = owned
             .iter()
-            .filter(|o| o.committed != Some(o.records.position()))
             .map(|o| (o.partition, o.records.position()))
             .collect();
         self.group.commit(&offsets)
@@ -473,12 +474,11 @@ impl Consumer {
     /// last record `poll` returned. Durable when it returns (atomic file replace with fsync).
     ///
     /// # Errors
-    /// [`Error::Io`] if the offsets file cannot be written.
+    /// [`Error::Io`] if the offsets file cannot be written; [`Error::Closed`] once the store
+    /// was closed or the topic deleted (nothing is written then: the directory may be gone or
+    /// held by another store).
     pub fn commit(&mut self) -> Result<()> {
         self.commit_owned(&self.owned)?;
-        for o in &mut self.owned {
-            o.committed = Some(o.records.position());
-        }
         self.last_commit = Instant::now();
         Ok(())
     }

@@ -131,14 +131,16 @@ pub enum Error {
         partitions: u32,
     },
 
-    /// An earlier sync of this partition failed, so data reported as written may not be
-    /// durable. The partition refuses appends and flushes until it is reopened (close and
-    /// reopen the store), which recovers the log from disk.
-    #[error("partition {} is poisoned by an earlier failed sync: {reason}", path.display())]
+    /// An earlier sync, seal or truncation of this partition failed (`reason` says which),
+    /// so data reported as written may not be durable, or the partition may be half
+    /// truncated. The partition refuses appends and flushes until it is reopened (close and
+    /// reopen the store), which recovers the log from disk and finishes an interrupted
+    /// truncation.
+    #[error("partition {} is poisoned until it is reopened: {reason}", path.display())]
     Poisoned {
         /// The partition directory.
         path: PathBuf,
-        /// The original error.
+        /// What failed, with the original error.
         reason: String,
     },
 

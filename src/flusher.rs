@@ -5,9 +5,11 @@
 //! every `retention_check_interval` if set), and performs the syncs of
 //! [`FlushPolicy::Interval`](crate::FlushPolicy) topics. It sleeps on a condition variable:
 //! woken by a roll, by the first append after a sync under an interval policy (then it waits
-//! out the interval), by the retention interval, or by shutdown. With nothing to do it does
-//! not wake at all. It stops and is joined when the `Store` closes.
+//! out the interval), by the retention interval, when a tombstone kept by a compaction pass of
+//! a compacting topic expires, or by shutdown. With nothing to do it does not wake at all. It
+//! stops and is joined when the `Store` closes.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
@@ -15,7 +17,9 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
+use crate::hooks::panic_message;
 use crate::partition::Inner;
+use crate::segment::now_ms;
 
 #[derive(Debug, Default)]
 struct State {
@@ -68,6 +72,12 @@ impl Flusher {
         }
     }
 
+    /// A compaction pass set when the next tombstone expires: the thread recomputes its timer.
+    pub fn note_deadline(&self) {
+        let _guard = self.state.lock();
+        self.wake.notify_one();
+    }
+
     /// Asks the thread to stop; the caller joins it.
     pub fn stop(&self) {
         self.state.lock().stop = true;
@@ -79,12 +89,33 @@ impl Flusher {
         st.partitions.iter().filter_map(Weak::upgrade).collect()
     }
 
+    /// When the first tombstone kept by a compaction pass of a compacting partition expires:
+    /// the flusher then runs a pass on it.
+    fn next_tombstone(st: &mut State) -> Option<Instant> {
+        let due = Self::live(st)
+            .iter()
+            .filter_map(|p| p.tombstones_due_at())
+            .min()?;
+        let wait = u64::try_from(due.saturating_sub(now_ms())).unwrap_or(0);
+        Instant::now().checked_add(Duration::from_millis(wait))
+    }
+
+    /// The earliest timer: the retention interval or an expiring tombstone. Recomputed at
+    /// every wake (`note_deadline` wakes the thread when a compaction pass on another thread
+    /// set an earlier one).
+    fn timer(next_retention: Option<Instant>, st: &mut State) -> Option<Instant> {
+        next_retention
+            .into_iter()
+            .chain(Self::next_tombstone(st))
+            .min()
+    }
+
     fn run(&self, retention_every: Option<Duration>) {
         let mut next_retention = retention_every.and_then(|d| Instant::now().checked_add(d));
         let mut st = self.state.lock();
         loop {
             while !st.stop && !st.roll && !self.dirty.load(Ordering::Acquire) {
-                match next_retention {
+                match Self::timer(next_retention, &mut st) {
                     Some(t) if Instant::now() >= t => break,
                     Some(t) => {
                         self.wake.wait_until(&mut st, t);
@@ -95,21 +126,33 @@ impl Flusher {
             if st.stop {
                 return;
             }
-            let retention_due = next_retention.is_some_and(|t| Instant::now() >= t);
+            let now = Instant::now();
+            let retention_due = next_retention.is_some_and(|t| now >= t);
+            let tombstones_due = Self::next_tombstone(&mut st).is_some_and(|t| now >= t);
             if retention_due {
                 next_retention = retention_every.and_then(|d| Instant::now().checked_add(d));
             }
-            if !st.roll && !retention_due {
-                // Interval policy: let the interval pass (a roll or stop cuts it short).
+            if !st.roll && !retention_due && !tombstones_due {
+                // Interval policy: let the interval pass (a roll, a stop or a timer cuts it
+                // short; syncing early is harmless).
                 let interval = Self::live(&mut st)
                     .iter()
                     .filter_map(|p| p.interval())
                     .min()
                     .unwrap_or(Duration::from_millis(1));
-                let deadline = Instant::now() + interval;
+                let deadline = Instant::now()
+                    .checked_add(interval)
+                    .into_iter()
+                    .chain(Self::timer(next_retention, &mut st))
+                    .min();
                 while !st.stop && !st.roll {
-                    if self.wake.wait_until(&mut st, deadline).timed_out() {
-                        break;
+                    match deadline {
+                        Some(d) => {
+                            if self.wake.wait_until(&mut st, d).timed_out() {
+                                break;
+                            }
+                        }
+                        None => self.wake.wait(&mut st),
                     }
                 }
                 if st.stop {
@@ -121,10 +164,14 @@ impl Flusher {
             drop(st);
             let interval_due = self.dirty.swap(false, Ordering::AcqRel);
             for p in &parts {
-                p.background_flush(
-                    interval_due && p.interval().is_some(),
-                    rolled || retention_due,
-                );
+                let interval = interval_due && p.interval().is_some();
+                // Hooks' panics are caught where they are called; this catches pagelog's own,
+                // so that one partition's failure cannot stop the syncs of all the others.
+                let work =
+                    AssertUnwindSafe(|| p.background_flush(interval, rolled || retention_due));
+                if let Err(panic) = catch_unwind(work) {
+                    p.background_panicked(panic_message(panic.as_ref()));
+                }
             }
             drop(parts);
             st = self.state.lock();

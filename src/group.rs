@@ -11,16 +11,17 @@
 //! ones it gained as soon as their previous owner has released them. A partition is never
 //! read by two members of a group at once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 
 use crate::codec::meta;
 use crate::error::{Error, Result, io_err};
 use crate::fsutil;
+use crate::hooks::Shared;
 use crate::notify::Notifier;
 
 /// Directory of a topic holding its groups' offset files.
@@ -46,6 +47,43 @@ pub(crate) struct Group {
     dir: PathBuf,
     state: Mutex<State>,
     notifier: Arc<Notifier>,
+    gate: Arc<Gate>,
+}
+
+/// Whether the groups of a topic may still write into its directory. `delete_topic` and
+/// `Store::close` shut it (waiting for the writes under way), so that no handle that outlives
+/// them writes into a directory that was deleted, re-created or opened by another store.
+#[derive(Debug)]
+pub(crate) struct Gate {
+    topic: String,
+    open: RwLock<bool>,
+}
+
+impl Gate {
+    fn new(topic_dir: &Path) -> Self {
+        let topic = topic_dir
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        Self {
+            topic,
+            open: RwLock::new(true),
+        }
+    }
+
+    /// Holds the gate open for one write; `Error::Closed` once it is shut.
+    fn enter(&self) -> Result<RwLockReadGuard<'_, bool>> {
+        let open = self.open.read();
+        if *open {
+            Ok(open)
+        } else {
+            Err(Error::Closed(format!("topic {:?}", self.topic)))
+        }
+    }
+
+    /// Shuts the gate once the writes under way are done.
+    fn shut(&self) {
+        *self.open.write() = false;
+    }
 }
 
 /// Path of a group's offsets file under a topic directory.
@@ -139,25 +177,63 @@ pub(crate) struct Groups {
     partitions: u32,
     notifier: Arc<Notifier>,
     loaded: Mutex<HashMap<String, Arc<Group>>>,
+    gate: Arc<Gate>,
+    /// The store's background error log, where damaged offsets files are reported.
+    shared: Arc<Shared>,
+    /// Groups whose offsets file was found damaged and reported (once until it reads again).
+    damaged: Mutex<HashSet<String>>,
 }
 
 impl Groups {
     /// No group loaded yet, for the topic in `topic_dir`.
-    pub fn new(topic_dir: PathBuf, partitions: u32, notifier: Arc<Notifier>) -> Self {
+    pub fn new(
+        topic_dir: PathBuf,
+        partitions: u32,
+        notifier: Arc<Notifier>,
+        shared: Arc<Shared>,
+    ) -> Self {
         Self {
+            gate: Arc::new(Gate::new(&topic_dir)),
             topic_dir,
             partitions,
             notifier,
             loaded: Mutex::new(HashMap::new()),
+            shared,
+            damaged: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// Group `name`'s offsets from its file, for work that must not stop at one damaged file
+    /// (truncation, retention): a file that does not decode, or was written for another
+    /// partition count, is reported to the store's error log (once, until it reads again) and
+    /// gives `None`, the group then counting as having no committed offsets. The file is left
+    /// as it is; joining that group still fails with `Error::Corrupt`.
+    fn read_tolerant(&self, name: &str) -> Result<Option<Vec<Option<u64>>>> {
+        match read_offsets(&self.topic_dir, name, self.partitions) {
+            Ok(offsets) => {
+                self.damaged.lock().remove(name);
+                Ok(Some(offsets))
+            }
+            Err(e @ Error::Corrupt { .. }) => {
+                if self.damaged.lock().insert(name.to_owned()) {
+                    self.shared.report(format!(
+                        "{e}; group {name:?} counts as having committed nothing until the \
+                         file is repaired or removed"
+                    ));
+                }
+                Ok(None)
+            }
+            Err(e) => Err(e),
         }
     }
 
     /// Group `name`, loaded from its offsets file the first time.
     ///
     /// # Errors
-    /// As [`Group::load`].
+    /// [`Error::Closed`] once the topic was closed or deleted; as [`Group::load`].
     pub fn get(&self, name: &str) -> Result<Arc<Group>> {
         let mut loaded = self.loaded.lock();
+        drop(self.gate.enter()?);
         if let Some(g) = loaded.get(name) {
             return Ok(Arc::clone(g));
         }
@@ -166,9 +242,16 @@ impl Groups {
             name,
             self.partitions,
             Arc::clone(&self.notifier),
+            Arc::clone(&self.gate),
         )?);
         loaded.insert(name.to_owned(), Arc::clone(&g));
         Ok(g)
+    }
+
+    /// The topic was closed or deleted: from now on no group writes into its directory, and
+    /// no group is handed out. Waits for the commits under way.
+    pub fn close(&self) {
+        self.gate.shut();
     }
 
     /// Group `name` if it is loaded.
@@ -176,26 +259,41 @@ impl Groups {
         self.loaded.lock().get(name).cloned()
     }
 
-    /// For every group with members in this process (a live consumer), its committed offset
-    /// of partition `p` (`None` if it never committed there): what consumer-aware retention
-    /// must keep, whether or not the group has an offsets file yet.
-    pub fn live_committed(&self, p: u32) -> Vec<Option<u64>> {
-        self.loaded
-            .lock()
-            .values()
-            .filter_map(|g| {
-                let st = g.state.lock();
-                (!st.members.is_empty()).then(|| st.committed.get(p as usize).copied().flatten())
-            })
-            .collect()
+    /// The offset of partition `p` below which every group of the topic has committed, or
+    /// `None` if the topic has no group: what consumer-aware retention must keep. The groups
+    /// are those with an offsets file and those with members in this process (a live
+    /// consumer), whether or not they have a file yet; a group that never committed on `p`,
+    /// or whose file is damaged (reported, see `read_tolerant`), counts as 0.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the groups directory or a file cannot be read.
+    pub fn consumed_floor(&self, p: u32) -> Result<Option<u64>> {
+        let mut floor: Option<u64> = None;
+        let mut hold = |c: Option<u64>| {
+            let c = c.unwrap_or(0);
+            floor = Some(floor.map_or(c, |f| f.min(c)));
+        };
+        for name in list(&self.topic_dir)? {
+            let committed = self.read_tolerant(&name)?;
+            hold(committed.and_then(|c| c.get(p as usize).copied().flatten()));
+        }
+        for g in self.loaded.lock().values() {
+            let st = g.state.lock();
+            if !st.members.is_empty() {
+                hold(st.committed.get(p as usize).copied().flatten());
+            }
+        }
+        Ok(floor)
     }
 
     /// Partition `p` was truncated to `cut`: every group's committed offset for it above
     /// `cut` becomes `cut`, in memory and on disk, so that no group skips the records
-    /// appended from the cut on. Idempotent (truncation replays it after a crash).
+    /// appended from the cut on. Idempotent (truncation replays it after a crash). A damaged
+    /// offsets file is reported and left alone (see `read_tolerant`): it holds no offset to
+    /// lower.
     ///
     /// # Errors
-    /// [`Error::Io`] writing an offsets file; [`Error::Corrupt`] for a damaged one.
+    /// [`Error::Io`] reading or writing an offsets file.
     pub fn lower(&self, p: u32, cut: u64) -> Result<()> {
         // Held throughout: no group is loaded from a file while it is being rewritten.
         let loaded = self.loaded.lock();
@@ -204,11 +302,14 @@ impl Groups {
                 g.lower(p, cut)?;
                 continue;
             }
-            let mut committed = read_offsets(&self.topic_dir, &name, self.partitions)?;
+            let Some(mut committed) = self.read_tolerant(&name)? else {
+                continue;
+            };
             if let Some(slot) = committed.get_mut(p as usize)
                 && slot.is_some_and(|o| o > cut)
             {
                 *slot = Some(cut);
+                let _open = self.gate.enter()?;
                 write_offsets(&self.topic_dir.join(GROUPS_DIR), &name, &committed)?;
             }
         }
@@ -223,6 +324,7 @@ impl Group {
         name: &str,
         partitions: u32,
         notifier: Arc<Notifier>,
+        gate: Arc<Gate>,
     ) -> Result<Self> {
         let committed = read_offsets(topic_dir, name, partitions)?;
         // A commit interrupted before its rename: the committed file is the truth. (Builds
@@ -244,6 +346,7 @@ impl Group {
                 owners: vec![None; partitions as usize],
             }),
             notifier,
+            gate,
         })
     }
 
@@ -286,8 +389,15 @@ impl Group {
         if next == st.committed {
             return Ok(());
         }
+        // Held until the file is in place: a close or deletion of the topic waits for it.
+        let _open = self.gate.enter()?;
         if !self.dir.is_dir() {
-            fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
+            // Only `groups/` itself: a topic directory that is gone stays gone.
+            match fs::create_dir(&self.dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(io_err(&self.dir)(e)),
+            }
             if let Some(topic_dir) = self.dir.parent() {
                 fsutil::sync_dir(topic_dir)?;
             }

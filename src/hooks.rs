@@ -1,12 +1,16 @@
 //! Store-wide options: segment hooks, background retention, and the log of background errors.
 
+use std::any::Any;
 use std::collections::VecDeque;
 use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
+
+use crate::error::Error;
 
 /// What a hook is told about a segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,8 +42,30 @@ pub type HookError = Box<dyn std::error::Error + Send + Sync>;
 /// last seals, on the thread closing the store) or on the thread enforcing retention (for
 /// deletes). A `before_segment_delete` hook must not call `enforce_retention`,
 /// `delete_records_before`, `truncate_to` or `compact` on the same partition: those wait for
-/// the pass that is calling the hook.
+/// the pass that is calling the hook. A hook that panics is treated as one that returned an
+/// error (the panic is caught, unless the program is built with `panic = "abort"`), so it
+/// stops neither the background thread nor `Store::close`.
 pub type SegmentHook = Arc<dyn Fn(&SegmentInfo) -> Result<(), HookError> + Send + Sync>;
+
+/// Calls `hook` on `info`; an error or a panic becomes the message to report. A panicking
+/// hook must not take down the flusher thread, a retention pass or `Store::close`: pagelog's
+/// own state is not being changed while a hook runs, so carrying on is sound.
+pub(crate) fn call_hook(hook: &SegmentHook, info: &SegmentInfo) -> Result<(), String> {
+    match catch_unwind(AssertUnwindSafe(|| hook(info))) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(panic) => Err(format!("panicked: {}", panic_message(panic.as_ref()))),
+    }
+}
+
+/// The message of a panic payload (`panic!` with a literal or a format string).
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a payload that is not a string")
+}
 
 /// Options of a [`Store`](crate::Store), given to [`Store::open_with`](crate::Store::open_with).
 ///
@@ -61,25 +87,48 @@ pub struct StoreOptions {
     /// here. **At least once** for every sealed segment, in offset order per partition, also
     /// across restarts and crashes: the partition records (in its `hooked` file) how far the
     /// hook got, and segments it has not accepted are passed again after a reopen. So the
-    /// hook must be idempotent. An error is recorded (see
+    /// hook must be idempotent. An error, or a panic, is recorded (see
     /// [`Store::background_errors`](crate::Store::background_errors)) and that segment, with
     /// the ones after it, is passed again by the next run (after the next seal, at close, or
     /// after a reopen); the segment itself stays as it is. A segment that retention deletes
     /// meanwhile may be passed with paths that no longer exist. Default none.
     pub on_segment_sealed: Option<SegmentHook>,
-    /// Called before retention deletes a segment. If it returns an error the segment and
-    /// every newer one are kept and the error is reported. Default none.
+    /// Called before retention deletes a segment. If it returns an error, or panics, the
+    /// segment and every newer one are kept and the error is reported. Default none.
     pub before_segment_delete: Option<SegmentHook>,
     /// Besides after every roll, enforce retention in the background this often (needed for
-    /// age-based retention of partitions that stop rolling). Default `None`.
+    /// age-based retention of partitions that stop rolling). Default `None` (only after
+    /// rolls); range at least 1 ms when set (an interval too long for the clock to represent
+    /// never comes).
     pub retention_check_interval: Option<Duration>,
     /// Largest number of distinct keys one compaction pass maps (about 24 bytes each plus
     /// hash-table overhead); a pass that fills it compacts what it mapped and leaves the
-    /// rest for the next pass. Default 1 000 000; range `1..` (0 counts as 1).
+    /// rest for the next pass. Default 1 000 000; range `1..`.
     pub compaction_max_keys: usize,
 }
 
 impl StoreOptions {
+    /// Checks every field against its documented range;
+    /// [`Store::open_with`](crate::Store::open_with) calls it before it touches the directory.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the first field out of range and the value given.
+    pub fn validate(&self) -> Result<(), Error> {
+        if let Some(d) = self.retention_check_interval
+            && d < Duration::from_millis(1)
+        {
+            return Err(Error::InvalidConfig(format!(
+                "retention_check_interval must be at least 1 ms when set, got {d:?}"
+            )));
+        }
+        if self.compaction_max_keys == 0 {
+            return Err(Error::InvalidConfig(
+                "compaction_max_keys must be at least 1, got 0".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Sets [`on_segment_sealed`](Self::on_segment_sealed).
     #[must_use]
     pub fn on_segment_sealed(mut self, hook: SegmentHook) -> Self {

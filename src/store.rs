@@ -68,8 +68,10 @@ impl Store {
     /// As [`open`](Self::open), with hooks and background retention settings.
     ///
     /// # Errors
-    /// As [`open`](Self::open).
+    /// [`Error::InvalidConfig`] if an option is out of range ([`StoreOptions::validate`];
+    /// nothing is created then); otherwise as [`open`](Self::open).
     pub fn open_with(root: impl AsRef<Path>, options: StoreOptions) -> Result<Self> {
+        options.validate()?;
         let root = root.as_ref().to_path_buf();
         fs::create_dir_all(&root).map_err(io_err(&root))?;
         let lock_path = root.join(LOCK_FILE);
@@ -192,6 +194,7 @@ impl Store {
             dir.clone(),
             config.partitions,
             Arc::clone(&notifier),
+            Arc::clone(&self.shared),
         ));
         let mut partitions = Vec::with_capacity(config.partitions as usize);
         for p in 0..config.partitions {
@@ -240,8 +243,9 @@ impl Store {
         Ok(names)
     }
 
-    /// Deletes a topic and its data. Handles to it stop accepting appends; records already
-    /// read stay valid (their mappings outlive the files).
+    /// Deletes a topic and its data. Handles to it stop accepting appends and commits
+    /// ([`Error::Closed`]; nothing is written into the topic's directory afterwards); records
+    /// already read stay valid (their mappings outlive the files).
     ///
     /// # Errors
     /// [`Error::TopicNotFound`]; [`Error::Io`].
@@ -289,7 +293,8 @@ impl Store {
 
     /// Closes the store cleanly: stops the flusher, syncs every partition, trims active
     /// segments and writes clean checkpoints, so the next open reads no record data. Handles
-    /// still held refuse appends afterwards; records read earlier stay valid.
+    /// still held refuse appends, commits and new consumers afterwards ([`Error::Closed`]);
+    /// records read earlier stay valid.
     ///
     /// # Errors
     /// The first error met while closing; the store is closed regardless.

@@ -158,7 +158,8 @@ impl Topic {
     ///
     /// # Errors
     /// [`Error::InvalidTopicName`] for a bad group name (see [`validate_group_name`]);
-    /// [`Error::InvalidConfig`]; [`Error::Corrupt`] if the group's offsets file is damaged.
+    /// [`Error::InvalidConfig`]; [`Error::Corrupt`] if the group's offsets file is damaged;
+    /// [`Error::Closed`] once the store was closed or the topic deleted.
     pub fn consumer(&self, group: &str, config: ConsumerConfig) -> Result<Consumer> {
         let g = self.group(group)?;
         Consumer::new(self.clone(), g, config)
@@ -237,6 +238,8 @@ impl Topic {
         &self.inner.notifier
     }
 
+    /// Closes every partition, then the groups: handles that outlive the store neither
+    /// append nor commit.
     pub(crate) fn close(&self) -> Result<()> {
         let mut first = Ok(());
         for p in &self.inner.partitions {
@@ -245,6 +248,7 @@ impl Topic {
                 first = r;
             }
         }
+        self.inner.groups.close();
         first
     }
 
@@ -255,10 +259,13 @@ impl Topic {
         }
     }
 
+    /// Abandons every partition (waiting for passes under way, which may lower group
+    /// offsets), then closes the groups: nothing writes into the directory afterwards.
     pub(crate) fn abandon(&self) {
         for p in &self.inner.partitions {
             p.inner().abandon();
         }
+        self.inner.groups.close();
     }
 }
 

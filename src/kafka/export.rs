@@ -30,14 +30,15 @@ pub struct ExportOptions {
     /// Partition number in the directory name; default the partition's own.
     pub partition: Option<u32>,
     /// Kafka's `segment.bytes`: a segment is rolled before it would exceed this (a batch
-    /// larger than it gets a segment of its own). Default 1 GiB; at most `i32::MAX`.
+    /// larger than it gets a segment of its own). Default 1 GiB; range from a batch header's
+    /// 61 bytes to `i32::MAX`.
     pub segment_bytes: u32,
     /// Kafka's `index.interval.bytes`; default 4096.
     pub index_interval_bytes: u32,
-    /// Most records per batch; default 1000.
+    /// Most records per batch; default 1000; range `1..`.
     pub max_batch_records: usize,
     /// Batches are closed before they would exceed this many bytes (a single larger record
-    /// gets a batch of its own); default 1 MiB, Kafka's `max.message.bytes`.
+    /// gets a batch of its own); default 1 MiB, Kafka's `max.message.bytes`; range `1..`.
     pub max_batch_bytes: usize,
     /// Bytes written between two progress reports; default 64 MiB.
     pub progress_interval_bytes: u64,
@@ -174,9 +175,10 @@ pub fn export_with_progress(
         )));
     }
     if o.max_batch_records == 0 || o.max_batch_bytes == 0 {
-        return Err(Error::InvalidConfig(
-            "max_batch_records and max_batch_bytes must be at least 1".into(),
-        ));
+        return Err(Error::InvalidConfig(format!(
+            "max_batch_records and max_batch_bytes must be at least 1, got {} and {}",
+            o.max_batch_records, o.max_batch_bytes
+        )));
     }
     let (start, next) = (partition.start_offset(), partition.next_offset());
     let from = o.from.unwrap_or(start);

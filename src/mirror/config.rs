@@ -57,10 +57,10 @@ pub struct MirrorConfig {
     /// If set, each shipped record gets one more header with this key whose value is
     /// `<partition>:<offset>` of the record in pagelog (ASCII decimal), so consumers of the
     /// target can drop the duplicates an at-least-once restart produces. Default `None`: the
-    /// headers are shipped as stored. A record that already has a header with this key is an
-    /// [`Error::Unmirrorable`].
+    /// headers are shipped as stored; not empty when set. A record that already has a header
+    /// with this key is an [`Error::Unmirrorable`].
     pub source_offset_header: Option<String>,
-    /// Client id sent to the broker. Default `"pagelog-mirror"`.
+    /// Client id sent to the broker. Default `"pagelog-mirror"`; not empty.
     pub client_id: String,
 }
 
@@ -170,46 +170,53 @@ impl MirrorConfig {
     /// `retry_backoff_max < retry_backoff_min`, an empty `source_offset_header` or
     /// `client_id`; [`Error::InvalidTopicName`] for a bad `target_topic`.
     pub fn validate(&self) -> Result<()> {
-        let bad = |m: &str| Err(Error::InvalidConfig(m.to_owned()));
+        let bad = |m: String| Err(Error::InvalidConfig(m));
         if self.brokers.is_empty() {
-            return bad("mirror needs at least one broker address");
+            return bad("mirror needs at least one broker address, got none".into());
         }
         for b in &self.brokers {
             let port_ok = b
                 .rsplit_once(':')
                 .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
             if !port_ok {
-                return Err(Error::InvalidConfig(format!(
-                    "broker address {b:?} is not host:port"
-                )));
+                return bad(format!("broker address {b:?} is not host:port"));
             }
         }
         if let Some(t) = &self.target_topic {
             validate_topic_name(t)?;
         }
         if self.batch_max_records == 0 {
-            return bad("batch_max_records must be at least 1");
+            return bad("batch_max_records must be at least 1, got 0".into());
         }
         if self.batch_max_bytes == 0 {
-            return bad("batch_max_bytes must be at least 1");
+            return bad("batch_max_bytes must be at least 1, got 0".into());
         }
         if self.replication_factor < 1 {
-            return bad("replication_factor must be at least 1");
+            return bad(format!(
+                "replication_factor must be at least 1, got {}",
+                self.replication_factor
+            ));
         }
-        if self.request_timeout.is_zero() || self.poll_timeout.is_zero() {
-            return bad("request_timeout and poll_timeout must be positive");
-        }
-        if self.retry_backoff_min.is_zero() {
-            return bad("retry_backoff_min must be positive");
+        for (name, d) in [
+            ("request_timeout", self.request_timeout),
+            ("poll_timeout", self.poll_timeout),
+            ("retry_backoff_min", self.retry_backoff_min),
+        ] {
+            if d.is_zero() {
+                return bad(format!("{name} must be positive, got {d:?}"));
+            }
         }
         if self.retry_backoff_max < self.retry_backoff_min {
-            return bad("retry_backoff_max must be at least retry_backoff_min");
+            return bad(format!(
+                "retry_backoff_max must be at least retry_backoff_min ({:?}), got {:?}",
+                self.retry_backoff_min, self.retry_backoff_max
+            ));
         }
         if self.source_offset_header.as_deref() == Some("") {
-            return bad("source_offset_header must not be empty");
+            return bad("source_offset_header must not be empty when set, got \"\"".into());
         }
         if self.client_id.is_empty() {
-            return bad("client_id must not be empty");
+            return bad("client_id must not be empty, got \"\"".into());
         }
         Ok(())
     }

@@ -255,7 +255,7 @@ impl GroupCommit {
                     self.durable.store(st.durable, Ordering::Release);
                 }
                 Err(e) => {
-                    st.poisoned.get_or_insert(e.to_string());
+                    st.poisoned.get_or_insert(format!("a sync failed: {e}"));
                     self.poisoned_flag.store(true, Ordering::Release);
                 }
             }

@@ -13,6 +13,13 @@
 //! every record is folded into the next batch's range, and a segment left with no record is a
 //! single empty batch. Offsets never change. The active segment is never touched.
 //!
+//! Expired tombstones. A tombstone is dropped by the first pass after it has expired, also
+//! when no new keyed data arrived since the last pass (then the map is empty and the pass
+//! only rewrites segments holding expired tombstones). Each pass that completes records when
+//! the first tombstone it kept will expire (`Inner::tombstones_due`): a pass with nothing new
+//! to map returns at once before then, and under a compacting policy the flusher wakes at
+//! that moment to run a pass (`Inner::tombstones_due_at`).
+//!
 //! Swap protocol (Kafka's): the new `.log`, `.index` and `.timeindex` are written as
 //! `<name>.cleaned` and synced; each is renamed to `<name>.swap`; the directory is synced
 //! (from here the swap is decided); each `.swap` is renamed over its live file (indexes
@@ -40,6 +47,11 @@ use crate::segment::recover::{open_sealed, scan};
 pub(crate) const CLEANED_SUFFIX: &str = ".cleaned";
 /// Suffix of a compacted file whose swap is decided.
 pub(crate) const SWAP_SUFFIX: &str = ".swap";
+/// `tombstones_due` when the last pass kept no tombstone.
+pub(crate) const NO_TOMBSTONE: i64 = i64::MAX;
+/// `tombstones_due` after a failed pass: the next explicit pass scans every sealed segment,
+/// and the flusher sets no timer (a pass that fails again would otherwise run at every wake).
+pub(crate) const UNKNOWN: i64 = i64::MIN;
 
 /// What a compaction pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -116,8 +128,28 @@ fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
 }
 
 impl Inner {
-    /// One compaction pass over the sealed segments.
+    /// One compaction pass over the sealed segments. After a failure, when tombstones expire
+    /// is unknown.
     pub(crate) fn compact(&self) -> Result<CompactionReport> {
+        let result = self.compact_pass();
+        if result.is_err() {
+            self.tombstones_due.store(UNKNOWN, Ordering::Release);
+        }
+        result
+    }
+
+    /// When the first tombstone kept by the last pass expires, if the background must run a
+    /// pass for it: the topic compacts, the partition is open and a pass kept one.
+    pub(crate) fn tombstones_due_at(&self) -> Option<i64> {
+        let due = self.tombstones_due.load(Ordering::Acquire);
+        (self.config.cleanup_policy.compacts()
+            && self.open.load(Ordering::Acquire)
+            && due != NO_TOMBSTONE
+            && due != UNKNOWN)
+            .then_some(due)
+    }
+
+    fn compact_pass(&self) -> Result<CompactionReport> {
         let _pass = self.retention_lock.lock();
         let mut report = CompactionReport::default();
         if !self.open.load(Ordering::Acquire) {
@@ -128,7 +160,8 @@ impl Inner {
             return Ok(report);
         };
         // Map phase.
-        let max_keys = self.shared.options.compaction_max_keys.max(1);
+        // At least 1: `Store::open_with` validated the options.
+        let max_keys = self.shared.options.compaction_max_keys;
         let mapped_to = self.compacted_to.load(Ordering::Acquire);
         let mut map: HashMap<u128, u64> = HashMap::new();
         let mut end = sealed.last().map_or(0, |s| s.next_offset());
@@ -154,15 +187,19 @@ impl Inner {
                 break 'map;
             }
         }
-        if map.is_empty() {
+        let now = now_ms();
+        if map.is_empty() && self.tombstones_due.load(Ordering::Acquire) > now {
+            // No keyed record in the dirty segments (so nothing superseded, no tombstone
+            // there), and no tombstone of the clean ones has expired: nothing to rewrite.
+            self.compacted_to.fetch_max(end, Ordering::AcqRel);
             return Ok(report);
         }
         // Rewrite phase.
-        let now = now_ms();
         let keep_tombstones = self.config.delete_retention_ms.min(i64::MAX as u64) as i64;
+        let mut due = NO_TOMBSTONE;
         for seg in sealed.iter().filter(|s| s.next_offset() <= end) {
             if let Some((bytes, removed, tombstones)) =
-                self.rewrite(seg, &map, now, keep_tombstones)?
+                self.rewrite(seg, &map, now, keep_tombstones, &mut due)?
             {
                 let before = seg.size();
                 let new = self.swap_in(seg, &bytes)?;
@@ -173,17 +210,26 @@ impl Inner {
             }
         }
         self.compacted_to.fetch_max(end, Ordering::AcqRel);
+        self.tombstones_due.store(due, Ordering::Release);
+        if due != NO_TOMBSTONE
+            && let Some(f) = &self.flusher
+        {
+            // Its timer may need to come forward.
+            f.note_deadline();
+        }
         Ok(report)
     }
 
     /// The compacted contents of `seg` with the number of records and tombstones removed,
-    /// or `None` if nothing in it would change.
+    /// or `None` if nothing in it would change. Lowers `due` to the moment the first
+    /// tombstone it keeps expires.
     fn rewrite(
         &self,
         seg: &SegmentCore,
         map: &HashMap<u128, u64>,
         now: i64,
         keep_tombstones: i64,
+        due: &mut i64,
     ) -> Result<Option<(Vec<u8>, u64, u64)>> {
         let (mut removed, mut tombstones) = (0u64, 0u64);
         let mut out = Vec::new();
@@ -202,6 +248,11 @@ impl Inner {
                 let expired =
                     r.value.is_none() && now.saturating_sub(r.timestamp) > keep_tombstones;
                 if latest && !expired {
+                    if r.value.is_none() {
+                        // It expires once `now - timestamp` exceeds the retention.
+                        let expires = r.timestamp.saturating_add(keep_tombstones);
+                        *due = (*due).min(expires.saturating_add(1));
+                    }
                     kept.push((offset, OwnedRecord::from_raw(&r, &seg.paths.log)?));
                 } else {
                     removed += 1;
@@ -210,7 +261,7 @@ impl Inner {
             }
             if !kept.is_empty() {
                 if let Some(done) = pending.take() {
-                    done.encode_into(&mut out)?;
+                    done.encode_into(&mut out, &seg.paths.log)?;
                 }
                 pending = Some(OutBatch {
                     base: next_base,
@@ -234,7 +285,7 @@ impl Inner {
             last: seg_last,
             ..last
         }
-        .encode_into(&mut out)?;
+        .encode_into(&mut out, &seg.paths.log)?;
         Ok(Some((out, removed, tombstones)))
     }
 
@@ -322,7 +373,8 @@ struct OutBatch {
 }
 
 impl OutBatch {
-    fn encode_into(&self, out: &mut Vec<u8>) -> Result<()> {
+    /// Appends the encoded batch to `out`; `log` is the segment being compacted.
+    fn encode_into(&self, out: &mut Vec<u8>, log: &Path) -> Result<()> {
         let headers: Vec<Vec<Header<'_>>> = self
             .records
             .iter()
@@ -347,8 +399,14 @@ impl OutBatch {
                 ((offset - self.base) as u32, rec)
             })
             .collect();
-        let plan = batch::measure_placed(&placed, 0).ok_or_else(|| {
-            Error::InvalidConfig("a compacted batch does not fit the batch format".into())
+        // A subset of one stored batch's records, so it fits unless pagelog has a bug.
+        let plan = batch::measure_placed(&placed, 0).ok_or_else(|| Error::Corrupt {
+            path: log.to_path_buf(),
+            position: 0,
+            reason: format!(
+                "the compacted batch at offset {} does not fit the batch format (a pagelog bug)",
+                self.base
+            ),
         })?;
         let start = out.len();
         out.resize(start + plan.len, 0);

@@ -10,7 +10,7 @@ use super::Inner;
 use crate::codec::meta;
 use crate::error::Result;
 use crate::fsutil;
-use crate::hooks::Shared;
+use crate::hooks::{Shared, call_hook};
 
 /// Name of the hook mark file in a partition directory.
 pub(crate) const HOOKED_FILE: &str = "hooked";
@@ -74,7 +74,7 @@ impl Inner {
         let sealed = current.split_last().map_or(&[][..], |(_, s)| s);
         let mut to = from;
         for seg in sealed.iter().filter(|s| s.base >= from && s.base < durable) {
-            if let Err(e) = hook(&self.segment_info(seg)) {
+            if let Err(e) = call_hook(hook, &self.segment_info(seg)) {
                 let path = seg.paths.log.display();
                 self.shared
                     .report(format!("on_segment_sealed for {path}: {e}"));

@@ -112,8 +112,13 @@ impl Records {
         self
     }
 
-    /// Moves the iterator to `offset` (clamped to the partition's range on the next read).
+    /// Moves the iterator to `offset`, clamped to the partition's range: past the end it
+    /// moves to the end (the next offset now, so it reads the records appended from then on),
+    /// below the start to the start (checked again on the next read, as the start may rise).
     pub fn seek(&mut self, offset: u64) {
+        let start = self.part.start_offset.load(Ordering::Acquire);
+        let end = self.part.next_offset.load(Ordering::Acquire);
+        let offset = offset.max(start).min(end);
         self.seg = None;
         self.current = None;
         self.previous = None;

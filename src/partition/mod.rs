@@ -16,7 +16,7 @@ mod tests;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 
@@ -89,6 +89,10 @@ pub(crate) struct Inner {
     forced_deletions: AtomicU64,
     /// Sealed offsets below this were mapped by a compaction pass of this instance.
     compacted_to: AtomicU64,
+    /// When (ms since the epoch) the first tombstone that the last compaction pass kept
+    /// expires; `compact::NO_TOMBSTONE` if it kept none, `compact::UNKNOWN` after a failed
+    /// pass (see `compact.rs`).
+    tombstones_due: AtomicI64,
     /// How far `on_segment_sealed` got (see `hooked.rs`).
     hook_mark: Mutex<hooked::HookMark>,
     /// One run of `on_segment_sealed` at a time.
@@ -364,9 +368,13 @@ impl Partition {
     /// Applies the topic's retention rules now (they also run after every roll, in the
     /// background). See [`RetentionReport`].
     ///
+    /// Under consumer-aware retention a group whose offsets file is damaged counts as having
+    /// committed nothing (reported once to
+    /// [`Store::background_errors`](crate::Store::background_errors); the file is left alone).
+    ///
     /// # Errors
-    /// [`Error::Io`] if a file cannot be renamed or removed; [`Error::Corrupt`] if a group's
-    /// offsets file is damaged (consumer-aware retention then deletes nothing).
+    /// [`Error::Io`] if a file cannot be renamed or removed or a group's offsets file cannot
+    /// be read.
     pub fn enforce_retention(&self) -> Result<RetentionReport> {
         self.inner.enforce_retention()
     }
@@ -383,8 +391,11 @@ impl Partition {
 
     /// Discards every record at and above `offset` (rollback, replica repair); appends
     /// continue at `offset`. Readers see the discarded records no more: iterators past the
-    /// cut move back to it and read what is appended next. A concurrent durable append whose
-    /// records were discarded gets [`Error::Truncated`]. Crash-safe: an intent file makes
+    /// cut move back to it and read what is appended next, and every consumer group committed
+    /// past the cut has its committed offset lowered to it (a group whose offsets file is
+    /// damaged holds no offset to lower: it is reported to
+    /// [`Store::background_errors`](crate::Store::background_errors) and left alone). A
+    /// concurrent durable append whose records were discarded gets [`Error::Truncated`]. Crash-safe: an intent file makes
     /// the next open finish an interrupted truncation.
     ///
     /// The segment holding `offset` is rewritten up to it (a new file renamed over the old
@@ -398,9 +409,10 @@ impl Partition {
     }
 
     /// Compacts the sealed segments now: keeps only the latest record per key (and drops
-    /// tombstones older than `delete_retention_ms`); offsets never change. Works whatever
-    /// the topic's cleanup policy; under a compacting policy it also runs in the background
-    /// after rolls once half the sealed data is new since the last pass.
+    /// tombstones older than `delete_retention_ms`, also when nothing new was sealed since
+    /// the last pass); offsets never change. Works whatever the topic's cleanup policy; under
+    /// a compacting policy it also runs in the background after rolls once half the sealed
+    /// data is new since the last pass, and when a tombstone a pass kept expires.
     ///
     /// # Errors
     /// [`Error::ChecksumMismatch`] / [`Error::Corrupt`] if a sealed segment is damaged (it is

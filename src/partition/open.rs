@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64};
 
 use parking_lot::{Mutex, RwLock};
 
@@ -31,6 +31,8 @@ use crate::segment::{Segment, SegmentPaths, create_files};
 struct Listing {
     /// Base offsets that have a `.log`.
     logs: Vec<u64>,
+    /// Entries named like a `.log` that are not regular files.
+    odd_logs: Vec<OddLog>,
 }
 
 /// Lists segment files, removing leftovers pagelog itself made: a checkpoint or hook mark `.tmp` and
@@ -39,7 +41,8 @@ fn list(dir: &Path) -> Result<Listing> {
     finish_interrupted(dir)?;
     let mut logs = BTreeSet::new();
     let mut indexes: BTreeMap<u64, Vec<PathBuf>> = BTreeMap::new();
-    for (name, path) in regular_files(dir)? {
+    let found = entries(dir)?;
+    for (name, path) in found.files {
         let name = name.as_str();
         if name == format!("{CHECKPOINT_FILE}{TMP_SUFFIX}")
             || name == format!("{HOOKED_FILE}{TMP_SUFFIX}")
@@ -64,6 +67,7 @@ fn list(dir: &Path) -> Result<Listing> {
     }
     Ok(Listing {
         logs: logs.into_iter().collect(),
+        odd_logs: found.odd_logs,
     })
 }
 
@@ -80,7 +84,7 @@ fn finish_interrupted(dir: &Path) -> Result<()> {
             .and_then(|n| parse_file_name(n).map(|(base, _)| (base, n.to_owned())))
     };
     let mut compactions: BTreeMap<u64, Vec<(String, PathBuf)>> = BTreeMap::new();
-    for (name, path) in regular_files(dir)? {
+    for (name, path) in entries(dir)?.files {
         if ours(&name, DELETED_SUFFIX).is_some() || ours(&name, TRUNCATING_SUFFIX).is_some() {
             fsutil::remove_if_exists(&path)?;
         } else if let Some((base, _)) = ours(&name, CLEANED_SUFFIX).or(ours(&name, SWAP_SUFFIX)) {
@@ -115,20 +119,82 @@ fn finish_interrupted(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The regular files of `dir` with UTF-8 names. Only regular files can be pagelog's: a
-/// directory (or anything else) with a segment-like name is foreign and left alone.
-fn regular_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
-    let mut files = Vec::new();
+/// What a directory listing found: its regular files with UTF-8 names, and the entries
+/// named like a segment's `.log` that are not regular files.
+struct Entries {
+    files: Vec<(String, PathBuf)>,
+    odd_logs: Vec<OddLog>,
+}
+
+/// An entry named `<base>.log` that is not a regular file.
+struct OddLog {
+    base: u64,
+    path: PathBuf,
+    /// "a directory", "a symbolic link" or "a special file".
+    kind: &'static str,
+}
+
+/// Lists `dir`. Only regular files can be pagelog's; other entries are left alone, but those
+/// named like a segment's `.log` are reported in `odd_logs` (see `check_odd_logs`).
+fn entries(dir: &Path) -> Result<Entries> {
+    let mut found = Entries {
+        files: Vec::new(),
+        odd_logs: Vec::new(),
+    };
     for entry in fs::read_dir(dir).map_err(io_err(dir))? {
         let entry = entry.map_err(io_err(dir))?;
-        if !entry.file_type().is_ok_and(|t| t.is_file()) {
+        let Ok(name) = entry.file_name().into_string() else {
             continue;
-        }
-        if let Ok(name) = entry.file_name().into_string() {
-            files.push((name, entry.path()));
+        };
+        let kind = entry.file_type().map_err(io_err(entry.path()))?;
+        if kind.is_file() {
+            found.files.push((name, entry.path()));
+        } else if let Some((base, LOG_EXT)) = parse_file_name(&name) {
+            let kind = if kind.is_dir() {
+                "a directory"
+            } else if kind.is_symlink() {
+                "a symbolic link"
+            } else {
+                "a special file"
+            };
+            found.odd_logs.push(OddLog {
+                base,
+                path: entry.path(),
+                kind,
+            });
         }
     }
-    Ok(files)
+    Ok(found)
+}
+
+/// Refuses the open if an entry named `<base>.log` that is not a regular file (a symbolic
+/// link, a directory, a device) lies within the log as far as pagelog knows it: at or below
+/// the highest segment base found or the active base the checkpoint names. Ignoring it would
+/// make the segment before it the active one and hand out its offsets again, or leave a hole
+/// that an unclean open takes for lost data and drops every later segment at. Above both it
+/// lies past the end of the log and is not pagelog's: it is left alone.
+fn check_odd_logs(odd_logs: &[OddLog], bases: &[u64], cp: Option<&Checkpoint>) -> Result<()> {
+    let last_known = bases
+        .last()
+        .copied()
+        .into_iter()
+        .chain(cp.map(|c| c.active_base))
+        .max();
+    match odd_logs
+        .iter()
+        .find(|o| last_known.is_some_and(|k| o.base <= k))
+    {
+        Some(o) => Err(Error::Corrupt {
+            path: o.path.clone(),
+            position: 0,
+            reason: format!(
+                "a segment's log is {}, not a regular file, so the offsets it holds are \
+                 unknown: put the segment file back (or move the entry away if it is not one)",
+                o.kind
+            ),
+        }),
+        None => Ok(()),
+    }
 }
 
 fn remove_segment(dir: &Path, base: u64) -> Result<()> {
@@ -170,6 +236,7 @@ impl Partition {
         // A damaged checkpoint is never trusted: everything is recovered instead.
         let mut cp: Option<Checkpoint> =
             fsutil::read_optional(&cp_path)?.and_then(|b| meta::decode_checkpoint(&b).ok());
+        check_odd_logs(&listing.odd_logs, &listing.logs, cp.as_ref())?;
         let mut bases = listing.logs;
         // An interrupted truncation is finished before anything else.
         let intent_path = dir.join(TRUNCATE_FILE);
@@ -337,6 +404,8 @@ impl Partition {
             cuts: Mutex::new(Vec::new()),
             forced_deletions: AtomicU64::new(0),
             compacted_to: AtomicU64::new(0),
+            // Nothing is mapped yet, so the first pass maps (and scans) everything.
+            tombstones_due: AtomicI64::new(super::compact::NO_TOMBSTONE),
         });
         if recovered {
             // Record the recovery so a crash before the next checkpoint does not redo it.

@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering;
 use super::Inner;
 use crate::error::{Result, io_err};
 use crate::fsutil;
-use crate::hooks::SegmentInfo;
+use crate::hooks::{SegmentInfo, call_hook};
 use crate::segment::core::SegmentCore;
 use crate::segment::now_ms;
 
@@ -69,32 +69,13 @@ impl Inner {
     }
 
     /// The offset below which every consumer group of the topic has committed, if
-    /// consumer-aware retention is on and the topic has groups: those with an offsets file,
-    /// and those with live members in this process that have not committed yet (a group that
-    /// never committed on this partition holds all of it).
+    /// consumer-aware retention is on and the topic has groups (see
+    /// `Groups::consumed_floor`).
     fn consumed_floor(&self) -> Result<Option<u64>> {
-        if !self.config.retain_until_consumed {
-            return Ok(None);
+        match &self.groups {
+            Some(groups) if self.config.retain_until_consumed => groups.consumed_floor(self.id),
+            _ => Ok(None),
         }
-        let Some(topic_dir) = self.dir.parent() else {
-            return Ok(None);
-        };
-        let mut floor: Option<u64> = None;
-        for g in crate::group::list(topic_dir)? {
-            let committed = crate::group::read_offsets(topic_dir, &g, self.config.partitions)?;
-            let c = committed
-                .get(self.id as usize)
-                .copied()
-                .flatten()
-                .unwrap_or(0);
-            floor = Some(floor.map_or(c, |f| f.min(c)));
-        }
-        let live = self.groups.as_ref().map(|g| g.live_committed(self.id));
-        for c in live.into_iter().flatten() {
-            let c = c.unwrap_or(0);
-            floor = Some(floor.map_or(c, |f| f.min(c)));
-        }
-        Ok(floor)
     }
 
     /// True if some retention rule is configured (or the start offset was raised).
@@ -147,7 +128,7 @@ impl Inner {
                 break;
             }
             if let Some(hook) = &self.shared.options.before_segment_delete
-                && let Err(e) = hook(&self.segment_info(seg))
+                && let Err(e) = call_hook(hook, &self.segment_info(seg))
             {
                 let msg = format!("before_segment_delete for {}: {e}", seg.paths.log.display());
                 self.shared.report(msg.clone());

@@ -75,7 +75,8 @@ impl Inner {
         if let Err(e) = old.seal_without_sync() {
             // Trimming failed: the old segment keeps its zero tail, which recovery handles,
             // but say so loudly rather than carry on as if the roll were clean.
-            self.commit.poison(e.to_string());
+            self.commit
+                .poison(format!("sealing segment {} failed: {e}", old.base_offset()));
         }
         w.unsynced_sealed.push(Arc::clone(old.core()));
         {
@@ -283,14 +284,27 @@ impl Inner {
         if pending || retention_due {
             self.background_retention();
         }
-        if (pending || retention_due)
-            && self.config.cleanup_policy.compacts()
-            && self.dirty_ratio_reached()
+        let tombstones_expired = self
+            .tombstones_due_at()
+            .is_some_and(|due| due <= crate::segment::now_ms());
+        if self.config.cleanup_policy.compacts()
+            && (((pending || retention_due) && self.dirty_ratio_reached()) || tombstones_expired)
             && let Err(e) = self.compact()
         {
             self.shared
                 .report(format!("compaction of {}: {e}", self.dir.display()));
         }
+    }
+
+    /// Background work on this partition panicked (a pagelog bug, not a hook's: those are
+    /// caught where they are called). Its state may be half updated, so the partition is
+    /// poisoned (nothing more is acknowledged until a reopen recovers from disk) and the panic
+    /// reported; the flusher goes on with the other partitions.
+    pub(crate) fn background_panicked(&self, message: &str) {
+        let reason = format!("background work panicked: {message}");
+        self.shared
+            .report(format!("partition {}: {reason}", self.dir.display()));
+        self.commit.poison(reason);
     }
 
     /// Retention from the background thread: errors go to the store's error log.
