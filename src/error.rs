@@ -3,6 +3,9 @@
 use std::io;
 use std::path::PathBuf;
 
+pub use crate::codec::Corruption;
+use crate::codec::DecodeError;
+
 /// Everything that can go wrong in pagelog. Each variant says when it happens and what to do.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -28,8 +31,9 @@ pub enum Error {
         path: PathBuf,
         /// Byte position of the damage in that file.
         position: u64,
-        /// Which rule of docs/FORMAT.md was broken.
-        reason: String,
+        /// Which rule of docs/FORMAT.md was broken: match on it to tell kinds of damage
+        /// apart.
+        reason: Corruption,
     },
 
     /// A batch's stored CRC does not match its bytes: the data was damaged after it was
@@ -131,17 +135,17 @@ pub enum Error {
         partitions: u32,
     },
 
-    /// An earlier sync, seal or truncation of this partition failed (`reason` says which),
-    /// so data reported as written may not be durable, or the partition may be half
-    /// truncated. The partition refuses appends and flushes until it is reopened (close and
-    /// reopen the store), which recovers the log from disk and finishes an interrupted
-    /// truncation.
-    #[error("partition {} is poisoned until it is reopened: {reason}", path.display())]
+    /// A sync, seal or truncation of this partition failed (`cause` says which, with the
+    /// original error's kind), so data reported as written may not be durable, or the
+    /// partition may be half truncated. The partition refuses appends and flushes until it is
+    /// reopened (close and reopen the store), which recovers the log from disk and finishes an
+    /// interrupted truncation.
+    #[error("partition {} is poisoned until it is reopened: {cause}", path.display())]
     Poisoned {
         /// The partition directory.
         path: PathBuf,
-        /// What failed, with the original error.
-        reason: String,
+        /// What failed.
+        cause: PoisonCause,
     },
 
     /// The records this call was waiting on were discarded by a concurrent
@@ -292,6 +296,75 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Attaches a path to an `io::Error`. `WouldBlock` becomes [`Error::Locked`]: on the files
 /// pagelog opens (regular files, blocking mode, no locked mappings) only a non-blocking lock
 /// attempt reports it.
+/// The operation whose failure poisoned a partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PoisonedBy {
+    /// An `fdatasync` of the partition's files (a flush, a durable append, the background).
+    Sync,
+    /// Sealing a segment at a roll (trimming its preallocated space).
+    Seal,
+    /// A truncation, which the next open finishes from its intent file.
+    Truncation,
+    /// Background work that panicked.
+    Background,
+}
+
+/// Why a partition is poisoned: what failed, and how.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{} failed: {message}", match .by {
+    PoisonedBy::Sync => "a sync",
+    PoisonedBy::Seal => "sealing a segment",
+    PoisonedBy::Truncation => "a truncation",
+    PoisonedBy::Background => "background work",
+})]
+pub struct PoisonCause {
+    /// The operation that failed.
+    pub by: PoisonedBy,
+    /// The kind of the I/O error behind it, if it was one (`StorageFull`, `Other` for EIO,
+    /// ...).
+    pub kind: Option<io::ErrorKind>,
+    /// The failure's message, with the file it concerned.
+    pub message: String,
+}
+
+impl PoisonCause {
+    /// The cause for `error`, met by `by`.
+    pub(crate) fn new(by: PoisonedBy, error: &Error) -> Self {
+        let kind = match error {
+            Error::Io { source, .. } => Some(source.kind()),
+            Error::Poisoned { cause, .. } => cause.kind,
+            _ => None,
+        };
+        Self {
+            by,
+            kind,
+            message: error.to_string(),
+        }
+    }
+}
+
+impl Error {
+    /// [`Error::Corrupt`] for `file` at `position`.
+    pub(crate) fn corrupt(file: impl Into<PathBuf>, position: u64, reason: Corruption) -> Self {
+        Error::Corrupt {
+            path: file.into(),
+            position,
+            reason,
+        }
+    }
+
+    /// The error for a metadata file that failed to decode (a CRC failure included, as
+    /// [`Corruption::Checksum`] at byte 0).
+    pub(crate) fn metadata(file: impl Into<PathBuf>, e: &DecodeError) -> Self {
+        Error::Corrupt {
+            path: file.into(),
+            position: e.position().unwrap_or(0) as u64,
+            reason: e.corruption(),
+        }
+    }
+}
+
 pub(crate) fn io_err(path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> Error {
     let path = path.into();
     move |source| {

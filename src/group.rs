@@ -19,7 +19,7 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 
 use crate::codec::meta;
-use crate::error::{Error, Result, io_err};
+use crate::error::{Corruption, Error, Result, io_err};
 use crate::fsutil;
 use crate::hooks::Shared;
 use crate::notify::Notifier;
@@ -127,20 +127,16 @@ pub(crate) fn read_offsets(
     let Some(bytes) = fsutil::read_optional(&path)? else {
         return Ok(vec![None; partitions as usize]);
     };
-    let offsets = meta::decode_group_offsets(&bytes).map_err(|e| Error::Corrupt {
-        path: path.clone(),
-        position: 0,
-        reason: e.to_string(),
-    })?;
+    let offsets = meta::decode_group_offsets(&bytes).map_err(|e| Error::metadata(&path, &e))?;
     if offsets.len() != partitions as usize {
-        return Err(Error::Corrupt {
+        return Err(Error::corrupt(
             path,
-            position: 0,
-            reason: format!(
-                "offsets for {} partitions, the topic has {partitions}",
-                offsets.len()
-            ),
-        });
+            0,
+            Corruption::PartitionCount {
+                found: offsets.len(),
+                expected: partitions,
+            },
+        ));
     }
     Ok(offsets)
 }

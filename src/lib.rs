@@ -67,7 +67,7 @@ pub use config::{
     CleanupPolicy, FlushPolicy, MAX_PARTITIONS, MAX_SEGMENT_BYTES, MIN_SEGMENT_BYTES, TopicConfig,
 };
 pub use consumer::{Consumer, ConsumerConfig, ConsumerRecord, StartFrom};
-pub use error::{Error, Result};
+pub use error::{Corruption, Error, PoisonCause, PoisonedBy, Result};
 pub use hooks::{HookError, SegmentHook, SegmentInfo, StoreOptions};
 pub use partition::{
     Blocking, CompactionReport, Partition, PartitionInfo, Records, RetentionReport,

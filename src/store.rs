@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 
 use crate::codec::meta;
 use crate::config::TopicConfig;
-use crate::error::{Error, Result, io_err};
+use crate::error::{Corruption, Error, Result, io_err};
 use crate::flusher::Flusher;
 use crate::fsutil;
 use crate::group::Groups;
@@ -171,15 +171,15 @@ impl Store {
     fn load(&self, name: &str, dir: PathBuf) -> Result<Topic> {
         let meta_path = dir.join(TOPIC_META_FILE);
         let bytes = fs::read(&meta_path).map_err(io_err(&meta_path))?;
-        let config = meta::decode_topic(&bytes).map_err(|e| Error::Corrupt {
-            path: meta_path.clone(),
-            position: 0,
-            reason: e.to_string(),
-        })?;
-        config.validate().map_err(|e| Error::Corrupt {
-            path: meta_path.clone(),
-            position: 0,
-            reason: e.to_string(),
+        let config = meta::decode_topic(&bytes).map_err(|e| Error::metadata(&meta_path, &e))?;
+        config.validate().map_err(|e| {
+            Error::corrupt(
+                &meta_path,
+                0,
+                Corruption::Config {
+                    reason: e.to_string(),
+                },
+            )
         })?;
         if meta::stored_version(&bytes) != Some(meta::TOPIC_VERSION) {
             // An earlier version with the same body: raise the topic's version gate before

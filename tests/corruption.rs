@@ -53,7 +53,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use pagelog::codec::batch;
-use pagelog::{Error, FlushPolicy, NewRecord, Partition, Segment, Store, TopicConfig};
+use pagelog::{Corruption, Error, FlushPolicy, NewRecord, Partition, Segment, Store, TopicConfig};
 use proptest::prelude::*;
 use tempfile::TempDir;
 
@@ -929,6 +929,34 @@ fn directories_named_like_segment_files_are_left_alone() {
 // (h) damaged topic.meta
 // ---------------------------------------------------------------------------------------
 
+/// Whether a `Corrupt` reason is the one expected for a kind of damage.
+type ReasonCheck = dyn Fn(&Corruption) -> bool;
+
+/// The reason a damaged `topic.meta` must be reported with, by the kind of damage.
+fn meta_reason_fits(what: &str, r: &Corruption) -> bool {
+    use Corruption::{Checksum, Config, Length, Reserved, Truncated, UnknownFormat};
+    if let Some(i) = what
+        .strip_prefix("byte ")
+        .and_then(|w| w.strip_suffix(" flipped"))
+    {
+        // Framing (FORMAT.md 7.1): magic, version, reserved, body length; the CRC covers
+        // everything before it, the body included.
+        return match i.parse::<usize>().unwrap() {
+            0..=5 => matches!(r, UnknownFormat { .. }),
+            6..=7 => matches!(r, Reserved { .. }),
+            8..=11 => matches!(r, Length { .. }),
+            _ => matches!(r, Checksum { .. }),
+        };
+    }
+    match what {
+        "empty" => matches!(r, Truncated { .. }),
+        w if w.starts_with("cut to") => matches!(r, Truncated { .. }),
+        "wrong magic" | "a checkpoint's magic" | "garbage" => matches!(r, UnknownFormat { .. }),
+        "one byte too many" | "doubled" => matches!(r, Length { .. }),
+        _ => matches!(r, Config { .. }),
+    }
+}
+
 #[test]
 fn damaged_topic_meta_is_reported_as_corrupt() {
     let fx = Fixture::build_with(Shutdown::Clean, 80);
@@ -965,7 +993,13 @@ fn damaged_topic_meta_is_reported_as_corrupt() {
         fs::write(&meta, &bytes).unwrap();
         let store = Store::open(fx.dir.path()).unwrap();
         match store.topic(TOPIC) {
-            Err(Error::Corrupt { path, .. }) => assert_eq!(path, meta, "topic.meta {what}"),
+            Err(Error::Corrupt { path, reason, .. }) => {
+                assert_eq!(path, meta, "topic.meta {what}");
+                assert!(
+                    meta_reason_fits(&what, &reason),
+                    "topic.meta {what}: reason {reason:?}"
+                );
+            }
             other => panic!("topic.meta {what}: expected Error::Corrupt, got {other:?}"),
         }
         let _ = store.topics().unwrap();
@@ -979,7 +1013,15 @@ fn damaged_topic_meta_is_reported_as_corrupt() {
     .unwrap();
     let store = Store::open(fx.dir.path()).unwrap();
     match store.topic(TOPIC) {
-        Err(Error::Corrupt { path, .. }) => assert!(path.starts_with(fx.dir.path().join(TOPIC))),
+        Err(Error::Corrupt { path, reason, .. }) => {
+            assert!(path.starts_with(fx.dir.path().join(TOPIC)));
+            assert_eq!(
+                reason,
+                Corruption::Missing {
+                    what: "partition directory"
+                }
+            );
+        }
         other => panic!("topic.meta claiming 3 partitions: expected Error::Corrupt, got {other:?}"),
     }
     store.close().unwrap();
@@ -1003,17 +1045,23 @@ fn damaged_batch_in_a_sealed_segment_is_reported_not_hidden() {
     let m = batches[batches.len() / 2];
     // (byte inside the batch, is it covered by the CRC only: then the error is exactly a
     // ChecksumMismatch at the batch's position)
-    let targets = [
-        ("payload", HEADER + (m.len - HEADER) / 2, true),
-        ("last byte", m.len - 1, true),
-        ("CRC", 1, true),
-        ("max timestamp", 41, true),
-        ("length", 4, false),
-        ("length high byte", 7, false),
-        ("base offset", 16, false),
-        ("magic", 8, false),
+    // The reason a `Corrupt` must carry, for the damage that is not a CRC mismatch.
+    let truncated = |r: &Corruption| matches!(r, Corruption::Truncated { .. });
+    let out_of_order = |r: &Corruption| matches!(r, Corruption::OffsetOrder { .. });
+    let unknown = |r: &Corruption| matches!(r, Corruption::UnknownFormat { .. });
+    let never = |_: &Corruption| false;
+    let targets: [(&str, usize, bool, &ReasonCheck); 8] = [
+        ("payload", HEADER + (m.len - HEADER) / 2, true, &never),
+        ("last byte", m.len - 1, true, &never),
+        ("CRC", 1, true, &never),
+        ("max timestamp", 41, true, &never),
+        // One byte more or less: still inside the log, so the CRC covers another range.
+        ("length", 4, false, &never),
+        ("length high byte", 7, false, &truncated),
+        ("base offset", 16, false, &out_of_order),
+        ("magic", 8, false, &unknown),
     ];
-    for (what, at, crc_only) in targets {
+    for (what, at, crc_only, reason_is) in targets {
         let ctx = format!("{what} (byte {at}) of the batch at {} flipped", m.pos);
         let copy = fx.copy();
         let log = part_dir(copy.path()).join(&name);
@@ -1030,7 +1078,10 @@ fn damaged_batch_in_a_sealed_segment_is_reported_not_hidden() {
                     assert_eq!(path, log, "{ctx}");
                     assert_eq!(position, m.pos as u64, "{ctx}");
                 }
-                Err(Error::Corrupt { path, .. }) if !crc_only => assert_eq!(path, log, "{ctx}"),
+                Err(Error::Corrupt { path, reason, .. }) if !crc_only => {
+                    assert_eq!(path, log, "{ctx}");
+                    assert!(reason_is(&reason), "{ctx}: reason {reason:?}");
+                }
                 other => panic!("{ctx}: read({o}) gave {other:?}"),
             }
         }

@@ -28,7 +28,9 @@ use std::time::Duration;
 use common::rng::Rng;
 use pagelog::codec::batch::HEADER_LEN;
 use pagelog::kafka::{ExportOptions, export};
-use pagelog::{ConsumerConfig, Error, FlushPolicy, NewRecord, Partition, Store, TopicConfig};
+use pagelog::{
+    ConsumerConfig, Corruption, Error, FlushPolicy, NewRecord, Partition, Store, TopicConfig,
+};
 
 const TOPIC: &str = "t";
 const T0: i64 = 1_700_000_000_000;
@@ -356,9 +358,17 @@ fn a_damaged_last_offset_delta_is_reported_where_it_is() {
         .find_map(Result::err)
         .expect("the scan reports the damage");
     match err {
-        Error::Corrupt { path, position, .. } => {
+        Error::Corrupt {
+            path,
+            position,
+            reason,
+        } => {
             assert_eq!(&path, target);
             assert_eq!(position, (pos + 24) as u64, "the last_offset_delta field");
+            assert!(
+                matches!(reason, Corruption::PastTheEnd { end, .. } if end == total),
+                "{reason:?}"
+            );
         }
         other => panic!("expected Corrupt, got {other:?}"),
     }
@@ -388,7 +398,10 @@ fn a_log_cut_short_is_not_compacted_into_a_gap() {
     let store = Store::open(fixture.path()).unwrap();
     let p = common::open_partition0(&store, TOPIC);
     match p.compact() {
-        Err(Error::Corrupt { path, .. }) => assert_eq!(&path, target),
+        Err(Error::Corrupt { path, reason, .. }) => {
+            assert_eq!(&path, target);
+            assert!(matches!(reason, Corruption::CutShort { .. }), "{reason:?}");
+        }
         other => panic!("compaction of a cut-short segment gave {other:?}"),
     }
 }

@@ -401,7 +401,15 @@ fn a_segment_log_that_is_not_a_regular_file_refuses_the_open() {
         std::os::unix::fs::symlink(&moved, log).unwrap();
         let store = Store::open(dir.path()).unwrap();
         match store.topic("t") {
-            Err(Error::Corrupt { path, .. }) => assert_eq!(&path, log),
+            Err(Error::Corrupt { path, reason, .. }) => {
+                assert_eq!(&path, log);
+                assert_eq!(
+                    reason,
+                    pagelog::Corruption::NotRegularFile {
+                        found: "a symbolic link"
+                    }
+                );
+            }
             other => panic!("opened: {:?}", other.map(|t| t.partitions()[0].info())),
         }
         drop(store);

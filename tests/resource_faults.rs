@@ -194,8 +194,8 @@ fn describe(e: &Error) -> String {
                 path.display()
             )
         }
-        Error::Poisoned { path, reason } => {
-            format!("Poisoned 0 {} ({reason})", path.display())
+        Error::Poisoned { path, cause } => {
+            format!("Poisoned 0 {} ({cause})", path.display())
         }
         other => format!("Other 0 {other:?}"),
     }

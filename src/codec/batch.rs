@@ -10,7 +10,7 @@
 //! The CRC-32 (IEEE, as computed by crc32fast) covers bytes `[4, length)`.
 
 use super::varint;
-use super::{DecodeError, le_i64, le_u16, le_u32, le_u64};
+use super::{Corruption, DecodeError, le_i64, le_u16, le_u32, le_u64};
 use crate::record::NewRecord;
 
 /// Size of the fixed batch header.
@@ -261,30 +261,55 @@ impl BatchHeader {
         let invalid = |at, reason| Err(DecodeError::Invalid { at, reason });
         let length = le_u32(buf, field::LENGTH);
         if (length as usize) < HEADER_LEN {
-            return invalid(field::LENGTH, "batch length shorter than its header");
+            return invalid(
+                field::LENGTH,
+                Corruption::Length {
+                    what: "batch length shorter than its header",
+                },
+            );
         }
         if buf[field::MAGIC] != MAGIC {
-            return invalid(field::MAGIC, "unknown batch magic");
+            return invalid(
+                field::MAGIC,
+                Corruption::UnknownFormat {
+                    what: "unknown batch magic",
+                },
+            );
         }
         if buf[field::ATTRIBUTES] != 0
             || le_u16(buf, field::RESERVED1) != 0
             || le_u32(buf, field::RESERVED2) != 0
         {
-            return invalid(field::ATTRIBUTES, "reserved batch bits set");
+            return invalid(
+                field::ATTRIBUTES,
+                Corruption::Reserved {
+                    what: "reserved batch bits set",
+                },
+            );
         }
         // A batch may hold no records at all: compaction leaves such a header where every
         // record of a segment was removed, so that offsets still tile the segment.
         let record_count = le_u32(buf, field::RECORD_COUNT);
         let last_offset_delta = le_u32(buf, field::LAST_OFFSET_DELTA);
         if u64::from(last_offset_delta) + 1 < u64::from(record_count) {
-            return invalid(field::LAST_OFFSET_DELTA, "more records than offsets");
+            return invalid(
+                field::LAST_OFFSET_DELTA,
+                Corruption::OffsetOrder {
+                    what: "more records than offsets",
+                },
+            );
         }
         let base_offset = le_u64(buf, field::BASE_OFFSET);
         if base_offset
             .checked_add(u64::from(last_offset_delta) + 1)
             .is_none()
         {
-            return invalid(field::BASE_OFFSET, "offset range overflows u64");
+            return invalid(
+                field::BASE_OFFSET,
+                Corruption::OffsetOrder {
+                    what: "offset range overflows u64",
+                },
+            );
         }
         Ok(Self {
             crc: le_u32(buf, field::CRC),
@@ -407,7 +432,9 @@ impl<'a> RecordIter<'a> {
             if state.pos != batch.len() {
                 return Some(Err(DecodeError::Invalid {
                     at: state.pos,
-                    reason: "bytes after the last record",
+                    reason: Corruption::Length {
+                        what: "bytes after the last record",
+                    },
                 }));
             }
             return None;
@@ -439,7 +466,9 @@ impl<'a> RecordIter<'a> {
                     .filter(|&e| e <= self.batch.len())
                     .ok_or(DecodeError::Invalid {
                         at: start,
-                        reason: "record length past end of batch",
+                        reason: Corruption::Length {
+                            what: "record length past end of batch",
+                        },
                     })?;
                 let d = varint::get_u(&self.batch[..end], &mut p)?;
                 Ok((end, d))
@@ -458,7 +487,9 @@ impl<'a> RecordIter<'a> {
                 self.failed = true;
                 return Err(DecodeError::Invalid {
                     at: start,
-                    reason: "record offset delta out of order or out of range",
+                    reason: Corruption::OffsetOrder {
+                        what: "record offset delta out of order or out of range",
+                    },
                 });
             }
             self.pos = end;
@@ -512,7 +543,9 @@ fn decode_at<'a>(
         .filter(|&e| e <= b.len())
         .ok_or(DecodeError::Invalid {
             at: start,
-            reason: "record length past end of batch",
+            reason: Corruption::Length {
+                what: "record length past end of batch",
+            },
         })?;
     let body = &b[..end];
     let delta = varint::get_u(body, &mut p)?;
@@ -521,7 +554,9 @@ fn decode_at<'a>(
         .filter(|&d| u64::from(d) >= *next_min_delta && d <= last_delta)
         .ok_or(DecodeError::Invalid {
             at: start,
-            reason: "record offset delta out of order or out of range",
+            reason: Corruption::OffsetOrder {
+                what: "record offset delta out of order or out of range",
+            },
         })?;
     let ts_delta = varint::get_s(body, &mut p)?;
     let key = get_opt(body, &mut p)?;
@@ -530,7 +565,9 @@ fn decode_at<'a>(
     let header_count = varint::get_u(body, &mut p)?;
     let header_count = u32::try_from(header_count).map_err(|_| DecodeError::Invalid {
         at: hc_at,
-        reason: "header count too large",
+        reason: Corruption::Length {
+            what: "header count too large",
+        },
     })?;
     let headers_start = p;
     for _ in 0..header_count {
@@ -540,7 +577,9 @@ fn decode_at<'a>(
     if p != end {
         return Err(DecodeError::Invalid {
             at: p,
-            reason: "record length does not match its fields",
+            reason: Corruption::Length {
+                what: "record length does not match its fields",
+            },
         });
     }
     *pos = end;
@@ -564,14 +603,18 @@ fn get_opt<'a>(b: &'a [u8], p: &mut usize) -> Result<Option<&'a [u8]>, DecodeErr
     }
     let len = usize::try_from(len).map_err(|_| DecodeError::Invalid {
         at,
-        reason: "negative field length",
+        reason: Corruption::Length {
+            what: "negative field length",
+        },
     })?;
     let end = p
         .checked_add(len)
         .filter(|&e| e <= b.len())
         .ok_or(DecodeError::Invalid {
             at,
-            reason: "field length past end of record",
+            reason: Corruption::Length {
+                what: "field length past end of record",
+            },
         })?;
     let s = &b[*p..end];
     *p = end;
@@ -587,7 +630,9 @@ fn skip_bytes<'a>(b: &'a [u8], p: &mut usize) -> Result<&'a [u8], DecodeError> {
         .filter(|&e| e <= b.len())
         .ok_or(DecodeError::Invalid {
             at,
-            reason: "header length past end of record",
+            reason: Corruption::Length {
+                what: "header length past end of record",
+            },
         })?;
     let s = &b[*p..end];
     *p = end;
@@ -607,7 +652,9 @@ impl<'a> Iterator for RecordIter<'a> {
                 self.failed = true;
                 return Some(Err(DecodeError::Invalid {
                     at: self.pos,
-                    reason: "bytes after the last record",
+                    reason: Corruption::Length {
+                        what: "bytes after the last record",
+                    },
                 }));
             }
             return None;
@@ -661,7 +708,9 @@ impl<'a> Iterator for HeaderIter<'a> {
             let v = skip_bytes(self.bytes, &mut self.pos)?;
             let k = std::str::from_utf8(k).map_err(|_| DecodeError::Invalid {
                 at,
-                reason: "header key is not UTF-8",
+                reason: Corruption::Value {
+                    what: "header key is not UTF-8",
+                },
             })?;
             Ok((k, v))
         });

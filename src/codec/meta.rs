@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use super::{DecodeError, le_i64, le_u16, le_u32, le_u64};
+use super::{Corruption, DecodeError, le_i64, le_u16, le_u32, le_u64};
 use crate::config::{CleanupPolicy, FlushPolicy, TopicConfig};
 
 /// Bytes before the body.
@@ -64,28 +64,50 @@ fn unframe<'a>(
     if bytes[..4] != magic {
         return Err(DecodeError::Invalid {
             at: 0,
-            reason: "wrong magic: not a pagelog file of this kind",
+            reason: Corruption::UnknownFormat {
+                what: "wrong magic: not a pagelog file of this kind",
+            },
         });
     }
     if !versions.contains(&le_u16(bytes, 4)) {
         return Err(DecodeError::Invalid {
             at: 4,
-            reason: "unsupported metadata version",
+            reason: Corruption::UnknownFormat {
+                what: "unsupported metadata version",
+            },
         });
     }
     let stored = le_u32(bytes, 8) as usize;
     let body_len = body_len.unwrap_or(stored);
     let total = FRAME_HEADER_LEN + body_len + 4;
-    if stored != body_len || le_u16(bytes, 6) != 0 {
+    if le_u16(bytes, 6) != 0 {
         return Err(DecodeError::Invalid {
             at: 6,
-            reason: "unexpected metadata body length or reserved bits",
+            reason: Corruption::Reserved {
+                what: "metadata header",
+            },
         });
     }
-    if bytes.len() != total {
+    if stored != body_len {
+        return Err(DecodeError::Invalid {
+            at: 8,
+            reason: Corruption::Length {
+                what: "unexpected metadata body length",
+            },
+        });
+    }
+    if bytes.len() < total {
         return Err(DecodeError::Truncated {
             at: bytes.len(),
-            what: "metadata file of the wrong size",
+            what: "metadata file",
+        });
+    }
+    if bytes.len() > total {
+        return Err(DecodeError::Invalid {
+            at: total,
+            reason: Corruption::Length {
+                what: "bytes after the metadata file's CRC",
+            },
         });
     }
     let expected = le_u32(bytes, total - 4);
@@ -154,7 +176,9 @@ pub fn decode_topic(bytes: &[u8]) -> Result<TopicConfig, DecodeError> {
         _ => {
             return Err(DecodeError::Invalid {
                 at: at + 32,
-                reason: "unknown flush policy",
+                reason: Corruption::Value {
+                    what: "unknown flush policy",
+                },
             });
         }
     };
@@ -163,7 +187,9 @@ pub fn decode_topic(bytes: &[u8]) -> Result<TopicConfig, DecodeError> {
         1 => Ok(true),
         _ => Err(DecodeError::Invalid {
             at: at + i,
-            reason: "flag is neither 0 nor 1",
+            reason: Corruption::Value {
+                what: "flag is neither 0 nor 1",
+            },
         }),
     };
     let verify_checksums = flag(33)?;
@@ -175,14 +201,18 @@ pub fn decode_topic(bytes: &[u8]) -> Result<TopicConfig, DecodeError> {
         _ => {
             return Err(DecodeError::Invalid {
                 at: at + 35,
-                reason: "unknown cleanup policy",
+                reason: Corruption::Value {
+                    what: "unknown cleanup policy",
+                },
             });
         }
     };
     if b[36..40].iter().any(|&x| x != 0) {
         return Err(DecodeError::Invalid {
             at: at + 36,
-            reason: "reserved bytes set",
+            reason: Corruption::Reserved {
+                what: "reserved bytes set",
+            },
         });
     }
     let opt = |i: usize| Some(le_u64(b, i)).filter(|&v| v != NONE);
@@ -258,7 +288,9 @@ pub fn decode_checkpoint(bytes: &[u8]) -> Result<Checkpoint, DecodeError> {
     if flags > 1 || le_u32(b, 4) != 0 {
         return Err(DecodeError::Invalid {
             at: FRAME_HEADER_LEN,
-            reason: "unknown checkpoint flags",
+            reason: Corruption::Value {
+                what: "unknown checkpoint flags",
+            },
         });
     }
     Ok(Checkpoint {
@@ -329,7 +361,9 @@ pub fn decode_staging(bytes: &[u8]) -> Result<u8, DecodeError> {
     if b[0] != STAGING_CREATE || b[1..].iter().any(|&x| x != 0) {
         return Err(DecodeError::Invalid {
             at: FRAME_HEADER_LEN,
-            reason: "unknown staging kind or reserved bytes set",
+            reason: Corruption::Value {
+                what: "unknown staging kind or reserved bytes set",
+            },
         });
     }
     Ok(b[0])
@@ -361,14 +395,18 @@ pub fn decode_group_offsets(bytes: &[u8]) -> Result<Vec<Option<u64>>, DecodeErro
     if b.len() < 8 || le_u32(b, 4) != 0 {
         return Err(DecodeError::Invalid {
             at: FRAME_HEADER_LEN,
-            reason: "malformed offsets body",
+            reason: Corruption::Length {
+                what: "malformed offsets body",
+            },
         });
     }
     let n = le_u32(b, 0) as usize;
     if b.len() != 8 + 8 * n {
         return Err(DecodeError::Invalid {
             at: FRAME_HEADER_LEN,
-            reason: "offset count does not match the body length",
+            reason: Corruption::Length {
+                what: "offset count does not match the body length",
+            },
         });
     }
     Ok((0..n)

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, PoisonCause, PoisonedBy, Result};
 
 #[derive(Debug, Default)]
 struct State {
@@ -27,7 +27,7 @@ struct State {
     /// A sync is running.
     in_flight: bool,
     /// The error of a failed sync; sticky.
-    poisoned: Option<String>,
+    poisoned: Option<PoisonCause>,
     /// Bumped by every truncation: syncs started before it report nothing, and waiters for
     /// appends made before it are told their records are gone.
     epoch: u64,
@@ -111,7 +111,7 @@ impl GroupCommit {
     }
 
     /// The sticky error, if a sync failed.
-    pub fn poisoned(&self) -> Option<String> {
+    pub fn poisoned(&self) -> Option<PoisonCause> {
         if !self.poisoned_flag.load(Ordering::Acquire) {
             return None;
         }
@@ -119,9 +119,9 @@ impl GroupCommit {
     }
 
     /// Marks the partition poisoned with `reason`.
-    pub fn poison(&self, reason: String) {
+    pub fn poison(&self, cause: PoisonCause) {
         let mut st = self.state.lock();
-        st.poisoned.get_or_insert(reason);
+        st.poisoned.get_or_insert(cause);
         self.poisoned_flag.store(true, Ordering::Release);
         self.done.notify_all();
         self.gathered.notify_all();
@@ -138,7 +138,7 @@ impl GroupCommit {
         target: u64,
         mut epoch: u64,
         sync: impl Fn() -> Result<u64>,
-        poisoned: impl Fn(String) -> Error,
+        poisoned: impl Fn(PoisonCause) -> Error,
     ) -> Result<()> {
         let mut st = self.state.lock();
         loop {
@@ -214,7 +214,7 @@ impl GroupCommit {
     pub fn sync_now(
         &self,
         sync: impl Fn() -> Result<u64>,
-        poisoned: impl Fn(String) -> Error,
+        poisoned: impl Fn(PoisonCause) -> Error,
     ) -> Result<()> {
         let mut st = self.state.lock();
         while st.in_flight {
@@ -255,7 +255,8 @@ impl GroupCommit {
                     self.durable.store(st.durable, Ordering::Release);
                 }
                 Err(e) => {
-                    st.poisoned.get_or_insert(format!("a sync failed: {e}"));
+                    st.poisoned
+                        .get_or_insert(PoisonCause::new(PoisonedBy::Sync, &e));
                     self.poisoned_flag.store(true, Ordering::Release);
                 }
             }
@@ -272,10 +273,10 @@ mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicU64, Ordering};
 
-    fn poisoned(reason: String) -> Error {
+    fn poisoned(cause: PoisonCause) -> Error {
         Error::Poisoned {
             path: "p".into(),
-            reason,
+            cause,
         }
     }
 
@@ -391,11 +392,26 @@ mod tests {
         assert_eq!(gc.state.lock().woken, 0, "its sync woke nobody");
     }
 
+    fn eio_kind() -> std::io::ErrorKind {
+        std::io::Error::from_raw_os_error(5).kind()
+    }
+
     #[test]
     fn a_failed_sync_poisons_for_good() {
         let gc = GroupCommit::new(0);
-        let r = gc.wait_durable(1, 0, || Err(Error::Closed("disk".into())), poisoned);
-        assert!(matches!(r, Err(Error::Poisoned { .. })));
+        let eio = || Error::Io {
+            path: "seg.log".into(),
+            source: std::io::Error::from_raw_os_error(5),
+        };
+        let r = gc.wait_durable(1, 0, || Err(eio()), poisoned);
+        match r {
+            Err(Error::Poisoned { cause, .. }) => {
+                assert_eq!(cause.by, PoisonedBy::Sync);
+                assert_eq!(cause.kind, Some(eio_kind()), "the I/O error kind is kept");
+                assert!(cause.message.contains("seg.log"), "{}", cause.message);
+            }
+            other => panic!("{other:?}"),
+        }
         let r = gc.wait_durable(1, 0, || Ok(5), poisoned);
         assert!(matches!(r, Err(Error::Poisoned { .. })), "sticky");
         assert_eq!(gc.durable(), 0);

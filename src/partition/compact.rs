@@ -36,7 +36,7 @@ use std::sync::atomic::Ordering;
 
 use super::Inner;
 use crate::codec::batch::{self, BatchHeader, HeaderIter, RecordIter};
-use crate::error::{Error, Result, io_err};
+use crate::error::{Corruption, Error, Result, io_err};
 use crate::fsutil;
 use crate::record::{Header, NewRecord};
 use crate::segment::core::{SegmentCore, decode_error, shift};
@@ -109,14 +109,11 @@ fn for_each_batch(
     // Batches tile a sealed segment's offsets: a log that ends before its next offset was
     // cut short, and a rewrite would turn the missing records into a gap.
     if covered != seg.next_offset() {
-        return Err(Error::Corrupt {
-            path: seg.paths.log.clone(),
-            position: log.len() as u64,
-            reason: format!(
-                "batches cover offsets up to {covered}, the segment ends at {}",
-                seg.next_offset()
-            ),
-        });
+        return Err(Error::corrupt(
+            &seg.paths.log,
+            log.len() as u64,
+            Corruption::CutShort { offset: covered },
+        ));
     }
     Ok(())
 }
@@ -298,7 +295,9 @@ impl Inner {
             return Err(Error::Corrupt {
                 path: paths.log.clone(),
                 position: s.valid_end as u64,
-                reason: "compacted segment does not re-read as written (a pagelog bug)".into(),
+                reason: Corruption::Inconsistent {
+                    what: "compacted segment does not re-read as written",
+                },
             });
         }
         s.add_seal_entry(seg.base, &self.limits);
@@ -400,13 +399,14 @@ impl OutBatch {
             })
             .collect();
         // A subset of one stored batch's records, so it fits unless pagelog has a bug.
-        let plan = batch::measure_placed(&placed, 0).ok_or_else(|| Error::Corrupt {
-            path: log.to_path_buf(),
-            position: 0,
-            reason: format!(
-                "the compacted batch at offset {} does not fit the batch format (a pagelog bug)",
-                self.base
-            ),
+        let plan = batch::measure_placed(&placed, 0).ok_or_else(|| {
+            Error::corrupt(
+                log,
+                0,
+                Corruption::Inconsistent {
+                    what: "a compacted batch does not fit the batch format",
+                },
+            )
         })?;
         let start = out.len();
         out.resize(start + plan.len, 0);

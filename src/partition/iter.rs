@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use super::Inner;
 use crate::codec::batch::field::LAST_OFFSET_DELTA;
 use crate::codec::batch::{IterState, RecordIter};
-use crate::error::{Error, Result};
+use crate::error::{Corruption, Error, Result};
 use crate::record::{Fields, Record, RecordRef};
 use crate::segment::core::{Located, SegmentCore, check_batch_crc, shift};
 
@@ -391,14 +391,11 @@ impl Records {
                     }
                     if seg.next_offset() > self.next {
                         // Batches tile a segment's offsets: the log was cut short from outside.
-                        return Err(Error::Corrupt {
-                            path: seg.paths.log.clone(),
-                            position: log.len() as u64,
-                            reason: format!(
-                                "log ends before offset {}, which it should hold",
-                                self.next
-                            ),
-                        });
+                        return Err(Error::corrupt(
+                            &seg.paths.log,
+                            log.len() as u64,
+                            Corruption::CutShort { offset: self.next },
+                        ));
                     }
                     self.next = self.next.max(later.base);
                     self.seg = Some(Arc::clone(later));
@@ -449,15 +446,15 @@ fn past_the_end(part: &Inner, seg: &SegmentCore, loc: &Located, epoch: u64) -> R
         )?;
         return Ok(PastTheEnd::InFlight);
     }
-    Err(Error::Corrupt {
-        path: seg.paths.log.clone(),
-        position: (loc.position + LAST_OFFSET_DELTA) as u64,
-        reason: format!(
-            "batch at offset {} claims offsets up to {}, past the partition's end {end}",
-            loc.header.base_offset,
-            loc.header.last_offset()
-        ),
-    })
+    Err(Error::corrupt(
+        &seg.paths.log,
+        (loc.position + LAST_OFFSET_DELTA) as u64,
+        Corruption::PastTheEnd {
+            base: loc.header.base_offset,
+            last: loc.header.last_offset(),
+            end,
+        },
+    ))
 }
 
 impl Records {

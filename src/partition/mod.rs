@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use parking_lot::{Mutex, RwLock};
 
 use crate::config::TopicConfig;
-use crate::error::{Error, Result};
+use crate::error::{Corruption, Error, Result};
 use crate::flusher::Flusher;
 use crate::hooks::Shared;
 use crate::notify::Notifier;
@@ -283,11 +283,11 @@ impl Partition {
             // between them), so a committed offset no batch covers means the log was cut
             // short from outside.
             if target < seg.next_offset().min(end) && seg.locate(target)?.is_none() {
-                return Err(Error::Corrupt {
-                    path: seg.paths.log.clone(),
-                    position: seg.size(),
-                    reason: format!("log ends before offset {target}, which it should hold"),
-                });
+                return Err(Error::corrupt(
+                    &seg.paths.log,
+                    seg.size(),
+                    Corruption::CutShort { offset: target },
+                ));
             }
             target = seg.next_offset();
             i += 1;

@@ -18,7 +18,7 @@ use super::{
 };
 use crate::codec::meta::{self, Checkpoint};
 use crate::config::TopicConfig;
-use crate::error::{Error, Result, io_err};
+use crate::error::{Corruption, Error, Result, io_err};
 use crate::fsutil::{self, TMP_SUFFIX};
 use crate::segment::core::SegmentCore;
 use crate::segment::files::{INDEX_EXT, LOG_EXT, TIME_EXT, file_name, parse_file_name};
@@ -184,15 +184,13 @@ fn check_odd_logs(odd_logs: &[OddLog], bases: &[u64], cp: Option<&Checkpoint>) -
         .iter()
         .find(|o| last_known.is_some_and(|k| o.base <= k))
     {
-        Some(o) => Err(Error::Corrupt {
-            path: o.path.clone(),
-            position: 0,
-            reason: format!(
-                "a segment's log is {}, not a regular file, so the offsets it holds are \
-                 unknown: put the segment file back (or move the entry away if it is not one)",
-                o.kind
-            ),
-        }),
+        // The offsets it holds are unknown: put the segment file back (or move the entry
+        // away if it is not one).
+        Some(o) => Err(Error::corrupt(
+            &o.path,
+            0,
+            Corruption::NotRegularFile { found: o.kind },
+        )),
         None => Ok(()),
     }
 }
@@ -223,11 +221,13 @@ impl Partition {
         if create {
             fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         } else if !dir.is_dir() {
-            return Err(Error::Corrupt {
-                path: dir,
-                position: 0,
-                reason: "partition directory is missing".into(),
-            });
+            return Err(Error::corrupt(
+                dir,
+                0,
+                Corruption::Missing {
+                    what: "partition directory",
+                },
+            ));
         }
         let limits = Limits::new(config);
         let verify = config.verify_checksums;
@@ -242,11 +242,8 @@ impl Partition {
         let intent_path = dir.join(TRUNCATE_FILE);
         let truncated_to = match fsutil::read_optional(&intent_path)? {
             Some(bytes) => {
-                let target = meta::decode_truncate(&bytes).map_err(|e| Error::Corrupt {
-                    path: intent_path.clone(),
-                    position: 0,
-                    reason: e.to_string(),
-                })?;
+                let target =
+                    meta::decode_truncate(&bytes).map_err(|e| Error::metadata(&intent_path, &e))?;
                 for &b in bases.iter().filter(|&&b| b >= target) {
                     remove_segment(&dir, b)?;
                 }
@@ -345,11 +342,13 @@ impl Partition {
             }
         }
         let Some(active) = active else {
-            return Err(Error::Corrupt {
-                path: dir,
-                position: 0,
-                reason: "no active segment after opening".into(),
-            });
+            return Err(Error::corrupt(
+                dir,
+                0,
+                Corruption::Inconsistent {
+                    what: "no active segment after opening",
+                },
+            ));
         };
         let mut list = sealed;
         list.push(Arc::clone(active.core()));

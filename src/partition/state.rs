@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 
 use super::{CHECKPOINT_FILE, Inner, WriterState};
 use crate::codec::meta::{self, Checkpoint};
-use crate::error::{Error, Result};
+use crate::error::{Error, PoisonCause, PoisonedBy, Result};
 use crate::fsutil;
 use crate::segment::core::SegmentCore;
 use crate::segment::{Segment, SegmentPaths, create_files, sync_core};
@@ -15,10 +15,10 @@ impl Inner {
         Error::Closed(format!("partition {} of topic {:?}", self.id, &*self.topic))
     }
 
-    pub(super) fn poisoned_error(&self, reason: String) -> Error {
+    pub(super) fn poisoned_error(&self, cause: PoisonCause) -> Error {
         Error::Poisoned {
             path: self.dir.clone(),
-            reason,
+            cause,
         }
     }
 
@@ -75,8 +75,7 @@ impl Inner {
         if let Err(e) = old.seal_without_sync() {
             // Trimming failed: the old segment keeps its zero tail, which recovery handles,
             // but say so loudly rather than carry on as if the roll were clean.
-            self.commit
-                .poison(format!("sealing segment {} failed: {e}", old.base_offset()));
+            self.commit.poison(PoisonCause::new(PoisonedBy::Seal, &e));
         }
         w.unsynced_sealed.push(Arc::clone(old.core()));
         {
@@ -304,7 +303,11 @@ impl Inner {
         let reason = format!("background work panicked: {message}");
         self.shared
             .report(format!("partition {}: {reason}", self.dir.display()));
-        self.commit.poison(reason);
+        self.commit.poison(PoisonCause {
+            by: PoisonedBy::Background,
+            kind: None,
+            message: reason,
+        });
     }
 
     /// Retention from the background thread: errors go to the store's error log.

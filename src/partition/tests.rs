@@ -47,7 +47,11 @@ fn a_sync_does_not_move_the_recovery_point_past_a_roll_that_poisoned() {
         // The roll of a failing seal, in one critical section: queue the segment, poison.
         let mut w = inner.writer.lock();
         inner.roll(&mut w).unwrap();
-        inner.commit.poison("trim failed (simulated)".into());
+        inner.commit.poison(crate::error::PoisonCause {
+            by: crate::error::PoisonedBy::Seal,
+            kind: None,
+            message: "trim failed (simulated)".into(),
+        });
     })));
     let sync = inner.sync_once();
     assert!(matches!(sync, Err(Error::Poisoned { .. })), "{sync:?}");

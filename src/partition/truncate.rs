@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 
 use super::{Inner, WriterState};
 use crate::codec::meta;
-use crate::error::{Error, Result};
+use crate::error::{Error, PoisonCause, PoisonedBy, Result};
 use crate::fsutil;
 use crate::segment::core::SegmentCore;
 use crate::segment::recover::recover;
@@ -59,7 +59,7 @@ impl Inner {
             // Half done: refuse further work; reopening completes the truncation from the
             // intent file.
             self.commit
-                .poison(format!("truncation to {target} failed: {e}"));
+                .poison(PoisonCause::new(PoisonedBy::Truncation, e));
         }
         self.notifier.notify();
         result

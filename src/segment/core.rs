@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 use crate::codec::batch::{self, BatchHeader};
 use crate::codec::index::{OFFSET_ENTRY_LEN, OffsetEntry, TIME_ENTRY_LEN, TimeEntry};
-use crate::codec::{DecodeError, le_u32, le_u64};
+use crate::codec::{Corruption, DecodeError, le_u32, le_u64};
 use crate::error::{Error, Result};
 use crate::mmap::Mapping;
 use crate::segment::files::SegmentPaths;
@@ -84,9 +84,9 @@ impl SegmentCore {
             Err(e) => self.corrupt(position, shift(e, position)),
             Ok(_) => self.corrupt(
                 position,
-                DecodeError::Invalid {
+                DecodeError::Truncated {
                     at: position + batch::field::LENGTH,
-                    reason: "batch extends past the end of the log",
+                    what: "batch: it extends past the end of the log",
                 },
             ),
         }
@@ -178,7 +178,9 @@ impl SegmentCore {
                     pos,
                     DecodeError::Invalid {
                         at: pos + batch::field::BASE_OFFSET,
-                        reason: "batch base offset does not follow the previous batch",
+                        reason: Corruption::OffsetOrder {
+                            what: "batch base offset does not follow the previous batch",
+                        },
                     },
                 ));
             }
@@ -242,7 +244,9 @@ impl SegmentCore {
                 pos,
                 DecodeError::Invalid {
                     at: pos + batch::field::BASE_OFFSET,
-                    reason: "batch base offset does not follow the previous batch",
+                    reason: Corruption::OffsetOrder {
+                        what: "batch base offset does not follow the previous batch",
+                    },
                 },
             ));
         }
@@ -281,11 +285,11 @@ impl SegmentCore {
         // Batches tile a segment's offsets: a log that ends before them was cut short from
         // outside, and the record looked for may have been in the missing part.
         if covered < end {
-            return Err(Error::Corrupt {
-                path: self.paths.log.clone(),
-                position: self.log.published() as u64,
-                reason: format!("log ends before offset {covered}, which it should hold"),
-            });
+            return Err(Error::corrupt(
+                &self.paths.log,
+                self.log.published() as u64,
+                Corruption::CutShort { offset: covered },
+            ));
         }
         Ok(None)
     }
@@ -329,18 +333,12 @@ pub(crate) fn check_batch_crc(path: &Path, position: usize, bytes: &[u8]) -> Res
 
 /// Moves a decode error's relative position to an absolute one.
 pub(crate) fn shift(e: DecodeError, by: usize) -> DecodeError {
-    match e {
-        DecodeError::Truncated { at, what } => DecodeError::Truncated { at: at + by, what },
-        DecodeError::Varint { at } => DecodeError::Varint { at: at + by },
-        DecodeError::Invalid { at, reason } => DecodeError::Invalid {
-            at: at + by,
-            reason,
-        },
-        c @ DecodeError::Checksum { .. } => c,
-    }
+    e.shifted(by)
 }
 
-/// Converts a decode error at `position` of `path` into the public error.
+/// Converts a decode error at `position` of `path` (its own positions already absolute)
+/// into the public error: a CRC failure is [`Error::ChecksumMismatch`] of the batch at
+/// `position`, anything else [`Error::Corrupt`] where the decoder stopped.
 pub(crate) fn decode_error(path: &Path, position: usize, e: DecodeError) -> Error {
     match e {
         DecodeError::Checksum { expected, got } => Error::ChecksumMismatch {
@@ -349,21 +347,7 @@ pub(crate) fn decode_error(path: &Path, position: usize, e: DecodeError) -> Erro
             expected,
             got,
         },
-        DecodeError::Truncated { at, what } => Error::Corrupt {
-            path: path.to_path_buf(),
-            position: at as u64,
-            reason: format!("truncated {what}"),
-        },
-        DecodeError::Varint { at } => Error::Corrupt {
-            path: path.to_path_buf(),
-            position: at as u64,
-            reason: "malformed varint".into(),
-        },
-        DecodeError::Invalid { at, reason } => Error::Corrupt {
-            path: path.to_path_buf(),
-            position: at as u64,
-            reason: reason.into(),
-        },
+        other => Error::metadata(path, &other),
     }
 }
 

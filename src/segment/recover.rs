@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64};
 
 use crate::codec::batch::{self, BatchHeader};
 use crate::codec::index::{OFFSET_ENTRY_LEN, OffsetEntry, TIME_ENTRY_LEN, TimeEntry};
-use crate::error::{Error, Result, io_err};
+use crate::error::{Corruption, Error, Result, io_err};
 use crate::mmap::{MapWriter, Mapping, lock_exclusive, map_locked_read_only};
 use crate::segment::core::{SegmentCore, decode_error};
 use crate::segment::files::SegmentPaths;
@@ -134,10 +134,14 @@ pub(crate) fn valid_batch(
 /// Reads a whole file through a temporary read-only mapping.
 fn with_file_bytes<T>(path: &Path, f: impl FnOnce(&[u8]) -> T) -> Result<T> {
     let len = fs::metadata(path).map_err(io_err(path))?.len();
-    let len = usize::try_from(len).map_err(|_| Error::Corrupt {
-        path: path.to_path_buf(),
-        position: 0,
-        reason: "file larger than the address space".into(),
+    let len = usize::try_from(len).map_err(|_| {
+        Error::corrupt(
+            path,
+            0,
+            Corruption::TooLarge {
+                what: "file larger than the address space",
+            },
+        )
     })?;
     let map = Mapping::open_read_only(path, len).map_err(io_err(path))?;
     Ok(f(map.prefix()))

@@ -4,7 +4,7 @@ use std::fs;
 use std::path::Path;
 
 use crate::codec::batch::{self, BatchHeader, RecordIter};
-use crate::error::{Error, Result, io_err};
+use crate::error::{Corruption, Error, Result, io_err};
 use crate::mmap::Mapping;
 use crate::segment::core::decode_error;
 use crate::segment::files::SegmentPaths;
@@ -106,10 +106,14 @@ fn reencode_head(batch: &[u8], h: &BatchHeader, target: u64, path: &Path) -> Res
             (r.offset_delta, rec)
         })
         .collect();
-    let plan = batch::measure_placed(&records, 0).ok_or_else(|| Error::Corrupt {
-        path: path.to_path_buf(),
-        position: 0,
-        reason: "batch too large to re-encode".into(),
+    let plan = batch::measure_placed(&records, 0).ok_or_else(|| {
+        Error::corrupt(
+            path,
+            0,
+            Corruption::TooLarge {
+                what: "batch too large to re-encode",
+            },
+        )
     })?;
     let mut out = vec![0u8; plan.len];
     batch::encode_placed(
