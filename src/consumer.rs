@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::group::Group;
+use crate::names::validate_group_name;
 use crate::partition::Records;
 use crate::record::Record;
 use crate::topic::Topic;
@@ -99,6 +100,30 @@ impl ConsumerConfig {
             )));
         }
         Ok(())
+    }
+}
+
+impl Topic {
+    /// Joins consumer group `group` as a new member and returns the [`Consumer`].
+    ///
+    /// The members of a group in this process split the partitions: ordered by when they
+    /// joined, with `n` members, partition `p` goes to the member at position `p % n`. A
+    /// member that joins or leaves (is dropped) moves partitions between members; a moved
+    /// partition is read by its new member only after the old one released it, starting at
+    /// the group's committed offset for it. Groups are independent of each other.
+    ///
+    /// # Errors
+    /// [`Error::InvalidTopicName`] for a bad group name (see [`validate_group_name`](crate::validate_group_name));
+    /// [`Error::InvalidConfig`]; [`Error::Corrupt`] if the group's offsets file is damaged;
+    /// [`Error::Closed`] once the store was closed or the topic deleted.
+    pub fn consumer(&self, group: &str, config: ConsumerConfig) -> Result<Consumer> {
+        let g = self.group(group)?;
+        Consumer::new(self.clone(), g, config)
+    }
+
+    fn group(&self, name: &str) -> Result<Arc<Group>> {
+        validate_group_name(name)?;
+        self.group_registry().get(name)
     }
 }
 

@@ -18,23 +18,43 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 
 use crate::hooks::panic_message;
-use crate::partition::Inner;
 use crate::segment::now_ms;
 
-#[derive(Debug, Default)]
+/// The background work of one partition, as the flusher drives it.
+pub(crate) trait Background: Send + Sync {
+    /// Syncs rolled segments (and, when `interval_due`, everything appended), runs hooks,
+    /// and, when `retention_due` or after a roll, retention and compaction.
+    fn background_flush(&self, interval_due: bool, retention_due: bool);
+    /// Background work panicked: poison the partition and report it.
+    fn background_panicked(&self, message: &str);
+    /// The flush policy's interval, if it has one.
+    fn interval(&self) -> Option<Duration>;
+    /// When the first tombstone kept by compaction expires (ms since the epoch), if any.
+    fn tombstones_due_at(&self) -> Option<i64>;
+}
+
+#[derive(Default)]
 struct State {
-    partitions: Vec<Weak<Inner>>,
+    partitions: Vec<Weak<dyn Background>>,
     roll: bool,
     stop: bool,
 }
 
 /// Shared handle to the flusher thread.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Flusher {
     state: Mutex<State>,
     wake: Condvar,
     /// Set by appenders under an interval policy; cleared when the flusher syncs.
     dirty: AtomicBool,
+}
+
+impl std::fmt::Debug for Flusher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Flusher")
+            .field("partitions", &self.state.lock().partitions.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Flusher {
@@ -51,7 +71,7 @@ impl Flusher {
     }
 
     /// Adds a partition to look after.
-    pub fn register(&self, p: &Arc<Inner>) {
+    pub fn register(&self, p: &Arc<dyn Background>) {
         let mut st = self.state.lock();
         st.partitions.retain(|w| w.strong_count() > 0);
         st.partitions.push(Arc::downgrade(p));
@@ -84,7 +104,7 @@ impl Flusher {
         self.wake.notify_one();
     }
 
-    fn live(st: &mut State) -> Vec<Arc<Inner>> {
+    fn live(st: &mut State) -> Vec<Arc<dyn Background>> {
         st.partitions.retain(|w| w.strong_count() > 0);
         st.partitions.iter().filter_map(Weak::upgrade).collect()
     }

@@ -156,7 +156,7 @@ pub(crate) fn list(topic_dir: &Path) -> Result<Vec<String>> {
             continue;
         };
         if let Some(group) = name.strip_suffix(&format!(".{OFFSETS_EXT}"))
-            && crate::topic::validate_group_name(group).is_ok()
+            && crate::names::validate_group_name(group).is_ok()
         {
             names.push(group.to_owned());
         }
@@ -178,6 +178,16 @@ pub(crate) struct Groups {
     shared: Arc<Shared>,
     /// Groups whose offsets file was found damaged and reported (once until it reads again).
     damaged: Mutex<HashSet<String>>,
+}
+
+impl crate::partition::ConsumerGroups for Groups {
+    fn consumed_floor(&self, partition: u32) -> Result<Option<u64>> {
+        self.consumed_floor_of(partition)
+    }
+
+    fn lower(&self, partition: u32, cut: u64) -> Result<()> {
+        self.lower_all(partition, cut)
+    }
 }
 
 impl Groups {
@@ -263,7 +273,7 @@ impl Groups {
     ///
     /// # Errors
     /// [`Error::Io`] if the groups directory or a file cannot be read.
-    pub fn consumed_floor(&self, p: u32) -> Result<Option<u64>> {
+    fn consumed_floor_of(&self, p: u32) -> Result<Option<u64>> {
         let mut floor: Option<u64> = None;
         let mut hold = |c: Option<u64>| {
             let c = c.unwrap_or(0);
@@ -290,7 +300,7 @@ impl Groups {
     ///
     /// # Errors
     /// [`Error::Io`] reading or writing an offsets file.
-    pub fn lower(&self, p: u32, cut: u64) -> Result<()> {
+    fn lower_all(&self, p: u32, cut: u64) -> Result<()> {
         // Held throughout: no group is loaded from a file while it is being rewritten.
         let loaded = self.loaded.lock();
         for name in list(&self.topic_dir)? {

@@ -54,6 +54,7 @@ pub mod kafka;
 #[cfg(feature = "mirror")]
 pub mod mirror;
 mod mmap;
+mod names;
 mod notify;
 mod partition;
 mod partitioner;
@@ -63,17 +64,19 @@ mod staging;
 mod store;
 mod topic;
 
+pub use codec::record::{Header, NewRecord};
 pub use config::{
     CleanupPolicy, FlushPolicy, MAX_PARTITIONS, MAX_SEGMENT_BYTES, MIN_SEGMENT_BYTES, TopicConfig,
 };
 pub use consumer::{Consumer, ConsumerConfig, ConsumerRecord, StartFrom};
 pub use error::{Corruption, Error, PoisonCause, PoisonedBy, Result};
 pub use hooks::{HookError, SegmentHook, SegmentInfo, StoreOptions};
+pub use names::{MAX_GROUP_NAME_LEN, validate_group_name, validate_topic_name};
 pub use partition::{
     Blocking, CompactionReport, Partition, PartitionInfo, Records, RetentionReport,
 };
 pub use partitioner::{murmur2, partition_for_key};
-pub use record::{Header, Headers, NewRecord, Record, RecordRef};
+pub use record::{Headers, Record, RecordRef};
 pub use segment::{Problem, Recovery, Segment, SegmentPaths, VerifyReport};
 pub use store::{LOCK_FILE, Store};
-pub use topic::{MAX_GROUP_NAME_LEN, Topic, validate_group_name, validate_topic_name};
+pub use topic::Topic;

@@ -23,7 +23,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::codec::meta;
 use crate::error::{Result, io_err};
 use crate::fsutil;
-use crate::topic::{TOPIC_META_FILE, validate_topic_name};
+use crate::names::validate_topic_name;
+use crate::topic::TOPIC_META_FILE;
 
 /// The marker that proves a staging directory is pagelog's (FORMAT.md 2.1).
 pub(crate) const MARKER_FILE: &str = "pagelog.staging";
@@ -202,7 +203,7 @@ mod tests {
         for prefix in [CREATING, DELETING] {
             let name = unique_name(prefix);
             assert!(is_staging_name(&name), "{name}");
-            assert!(crate::topic::validate_topic_name(&name).is_err());
+            assert!(crate::names::validate_topic_name(&name).is_err());
             assert_ne!(unique_name(prefix), name);
         }
         for name in [

@@ -15,11 +15,12 @@ use crate::flusher::Flusher;
 use crate::fsutil;
 use crate::group::Groups;
 use crate::hooks::{Shared, StoreOptions};
+use crate::names::validate_topic_name;
 use crate::notify::Notifier;
 use crate::partition::Partition;
 use crate::partition::{Context, RetentionReport};
 use crate::staging;
-use crate::topic::{TOPIC_META_FILE, Topic, validate_topic_name};
+use crate::topic::{TOPIC_META_FILE, Topic};
 
 /// Name of the lock file in the root directory.
 pub const LOCK_FILE: &str = "pagelog.lock";
@@ -208,10 +209,11 @@ impl Store {
                     flusher: Some(Arc::clone(&self.flusher)),
                     notifier: Arc::clone(&notifier),
                     shared: Arc::clone(&self.shared),
-                    groups: Some(Arc::clone(&groups)),
+                    groups: Some(Arc::clone(&groups) as Arc<dyn crate::partition::ConsumerGroups>),
                 },
             )?;
-            self.flusher.register(part.inner());
+            self.flusher
+                .register(&(Arc::clone(part.inner()) as Arc<dyn crate::flusher::Background>));
             partitions.push(part);
         }
         Ok(Topic::new(

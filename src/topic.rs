@@ -5,14 +5,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use crate::codec::record::NewRecord;
 use crate::config::TopicConfig;
-use crate::consumer::{Consumer, ConsumerConfig};
 use crate::error::{Error, Result};
-use crate::group::{self, Group, Groups};
+use crate::group::{self, Groups};
+use crate::names::validate_group_name;
 use crate::notify::Notifier;
 use crate::partition::Partition;
 use crate::partitioner;
-use crate::record::NewRecord;
 
 /// Name of the metadata file in a topic directory.
 pub(crate) const TOPIC_META_FILE: &str = "topic.meta";
@@ -148,28 +148,6 @@ impl Topic {
         self.inner.partitions.iter().try_for_each(Partition::flush)
     }
 
-    /// Joins consumer group `group` as a new member and returns the [`Consumer`].
-    ///
-    /// The members of a group in this process split the partitions: ordered by when they
-    /// joined, with `n` members, partition `p` goes to the member at position `p % n`. A
-    /// member that joins or leaves (is dropped) moves partitions between members; a moved
-    /// partition is read by its new member only after the old one released it, starting at
-    /// the group's committed offset for it. Groups are independent of each other.
-    ///
-    /// # Errors
-    /// [`Error::InvalidTopicName`] for a bad group name (see [`validate_group_name`]);
-    /// [`Error::InvalidConfig`]; [`Error::Corrupt`] if the group's offsets file is damaged;
-    /// [`Error::Closed`] once the store was closed or the topic deleted.
-    pub fn consumer(&self, group: &str, config: ConsumerConfig) -> Result<Consumer> {
-        let g = self.group(group)?;
-        Consumer::new(self.clone(), g, config)
-    }
-
-    fn group(&self, name: &str) -> Result<Arc<Group>> {
-        validate_group_name(name)?;
-        self.inner.groups.get(name)
-    }
-
     /// The offsets group `group` committed, one per partition (`None`: nothing committed;
     /// a committed offset is the next offset the group will read).
     ///
@@ -200,6 +178,11 @@ impl Topic {
                 p.next_offset().saturating_sub(from)
             })
             .collect())
+    }
+
+    /// The topic's consumer groups in this process.
+    pub(crate) fn group_registry(&self) -> &Arc<Groups> {
+        &self.inner.groups
     }
 
     /// Names of the groups that have committed offsets for this topic, sorted.
@@ -267,54 +250,4 @@ impl Topic {
         }
         self.inner.groups.close();
     }
-}
-
-/// Longest group name: a group's offsets file is `<group>.offsets`, and file names are at
-/// most 255 bytes.
-pub const MAX_GROUP_NAME_LEN: usize = 247;
-
-/// Checks a consumer group name: the topic-name rule (see [`validate_topic_name`]) with at
-/// most [`MAX_GROUP_NAME_LEN`] (247) characters, so that the group's offsets file name fits.
-///
-/// # Errors
-/// [`Error::InvalidTopicName`] naming the group.
-pub fn validate_group_name(name: &str) -> Result<()> {
-    validate_topic_name(name)?;
-    if name.len() > MAX_GROUP_NAME_LEN {
-        return Err(Error::InvalidTopicName {
-            name: name.to_owned(),
-            reason: "group names are at most 247 characters",
-        });
-    }
-    Ok(())
-}
-
-/// Checks a topic name against Kafka's rule: 1 to 249 characters from `[A-Za-z0-9._-]`,
-/// not `.` or `..`.
-///
-/// # Errors
-/// [`Error::InvalidTopicName`].
-pub fn validate_topic_name(name: &str) -> Result<()> {
-    let bad = |reason| {
-        Err(Error::InvalidTopicName {
-            name: name.to_owned(),
-            reason,
-        })
-    };
-    if name.is_empty() {
-        return bad("empty");
-    }
-    if name.len() > 249 {
-        return bad("longer than 249 characters");
-    }
-    if name == "." || name == ".." {
-        return bad("'.' and '..' are not allowed");
-    }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
-    {
-        return bad("only ASCII letters, digits, '.', '_' and '-' are allowed");
-    }
-    Ok(())
 }

@@ -11,7 +11,7 @@
 
 use super::varint;
 use super::{Corruption, DecodeError, le_i64, le_u16, le_u32, le_u64};
-use crate::record::NewRecord;
+use crate::codec::record::NewRecord;
 
 /// Size of the fixed batch header.
 pub const HEADER_LEN: usize = 48;

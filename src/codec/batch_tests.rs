@@ -1,5 +1,5 @@
 use super::*;
-use crate::record::Header;
+use crate::codec::record::Header;
 use proptest::prelude::*;
 
 /// The exact bytes of a one-record batch. Changing the format must change this test.

@@ -5,6 +5,7 @@
 pub mod batch;
 pub mod index;
 pub mod meta;
+pub mod record;
 pub mod varint;
 
 /// Why a byte sequence is not a valid encoding. Positions are relative to the slice that was

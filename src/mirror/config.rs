@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::consumer::StartFrom;
 use crate::error::{Error, Result};
-use crate::topic::validate_topic_name;
+use crate::names::validate_topic_name;
 
 /// Settings of a [`Mirror`](super::Mirror). Build one with struct-update syntax over
 /// [`Default`] or with the setters; [`Mirror::new`](super::Mirror::new) calls

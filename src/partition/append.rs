@@ -6,9 +6,9 @@ use std::sync::atomic::Ordering;
 
 use super::Inner;
 use crate::codec::batch::{self, BatchPlan};
+use crate::codec::record::NewRecord;
 use crate::config::{FlushPolicy, TopicConfig};
 use crate::error::{Error, Result};
-use crate::record::NewRecord;
 use crate::segment::BatchRecords;
 use crate::segment::writer::Full;
 

@@ -36,9 +36,9 @@ use std::sync::atomic::Ordering;
 
 use super::Inner;
 use crate::codec::batch::{self, BatchHeader, HeaderIter, RecordIter};
+use crate::codec::record::{Header, NewRecord};
 use crate::error::{Corruption, Error, Result, io_err};
 use crate::fsutil;
-use crate::record::{Header, NewRecord};
 use crate::segment::core::{SegmentCore, decode_error, shift};
 use crate::segment::now_ms;
 use crate::segment::recover::{open_sealed, scan};

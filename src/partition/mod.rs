@@ -20,12 +20,13 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 
+use crate::codec::record::NewRecord;
 use crate::config::TopicConfig;
 use crate::error::{Corruption, Error, Result};
 use crate::flusher::Flusher;
 use crate::hooks::Shared;
 use crate::notify::Notifier;
-use crate::record::{NewRecord, Record};
+use crate::record::Record;
 use crate::segment::core::SegmentCore;
 use crate::segment::writer::Limits;
 use crate::segment::{self, BatchRecords, Segment, SegmentPaths, now_ms, plan_batch};
@@ -114,10 +115,27 @@ pub(crate) struct Inner {
     /// Wakes readers waiting for records (shared by the topic's partitions).
     notifier: Arc<Notifier>,
     /// The topic's consumer groups (see [`Context::groups`]).
-    groups: Option<Arc<crate::group::Groups>>,
+    groups: Option<Arc<dyn ConsumerGroups>>,
     /// Tests: runs once at the start of the next `sync_once`, after its first poison check.
     #[cfg(test)]
     before_snapshot: Mutex<Option<tests::Interleave>>,
+}
+
+/// What a partition needs of its topic's consumer groups (the topic's `group::Groups`).
+pub(crate) trait ConsumerGroups: std::fmt::Debug + Send + Sync {
+    /// The offset of partition `partition` below which every group has committed, `None`
+    /// without groups: what consumer-aware retention keeps.
+    ///
+    /// # Errors
+    /// [`Error::Io`] reading the groups' files.
+    fn consumed_floor(&self, partition: u32) -> Result<Option<u64>>;
+
+    /// Lowers every group's committed offset for `partition` above `cut` to `cut`, durably
+    /// (after a truncation to `cut`).
+    ///
+    /// # Errors
+    /// [`Error::Io`] reading or writing an offsets file.
+    fn lower(&self, partition: u32, cut: u64) -> Result<()>;
 }
 
 /// What the store shares with each of its partitions.
@@ -130,7 +148,7 @@ pub(crate) struct Context {
     /// Store options and error log.
     pub shared: Arc<Shared>,
     /// The topic's consumer groups, whose committed offsets a truncation lowers.
-    pub groups: Option<Arc<crate::group::Groups>>,
+    pub groups: Option<Arc<dyn ConsumerGroups>>,
 }
 
 /// Summary of a partition, for tools and monitoring.

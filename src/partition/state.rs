@@ -328,3 +328,21 @@ impl Inner {
         }
     }
 }
+
+impl crate::flusher::Background for Inner {
+    fn background_flush(&self, interval_due: bool, retention_due: bool) {
+        Inner::background_flush(self, interval_due, retention_due);
+    }
+
+    fn background_panicked(&self, message: &str) {
+        Inner::background_panicked(self, message);
+    }
+
+    fn interval(&self) -> Option<std::time::Duration> {
+        Inner::interval(self)
+    }
+
+    fn tombstones_due_at(&self) -> Option<i64> {
+        Inner::tombstones_due_at(self)
+    }
+}

@@ -4,9 +4,9 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 
 use super::{Context, Inner, Partition};
+use crate::codec::record::NewRecord;
 use crate::config::{FlushPolicy, TopicConfig};
 use crate::error::Error;
-use crate::record::NewRecord;
 
 /// A step run inside `sync_once` (see `Inner::before_snapshot`).
 pub(crate) struct Interleave(pub Box<dyn FnOnce(&Inner) + Send>);

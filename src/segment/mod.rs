@@ -17,10 +17,11 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::codec::batch::{self, RecordIter};
+use crate::codec::record::NewRecord;
 use crate::config::TopicConfig;
 use crate::error::{Error, Result, io_err};
 use crate::mmap::PAGE_SIZE as PAGE;
-use crate::record::{Fields, NewRecord, Record};
+use crate::record::{Fields, Record};
 
 use self::core::{SegmentCore, shift};
 pub use self::files::SegmentPaths;

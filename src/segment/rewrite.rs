@@ -74,7 +74,7 @@ pub fn rewrite_prefix(paths: &SegmentPaths, base: u64, target: u64) -> Result<bo
 /// are kept, and if no record lies below `target` the batch is empty, so offsets still tile.
 fn reencode_head(batch: &[u8], h: &BatchHeader, target: u64, path: &Path) -> Result<Vec<u8>> {
     use crate::codec::batch::HeaderIter;
-    use crate::record::{Header, NewRecord};
+    use crate::codec::record::{Header, NewRecord};
     let keep = target - h.base_offset;
     let mut raws = Vec::new();
     for r in RecordIter::new(batch, h) {

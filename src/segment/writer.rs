@@ -5,10 +5,10 @@ use std::sync::atomic::Ordering;
 
 use crate::codec::batch::{self, BatchPlan};
 use crate::codec::index::{OFFSET_ENTRY_LEN, OffsetEntry, TIME_ENTRY_LEN, TimeEntry};
+use crate::codec::record::NewRecord;
 use crate::config::TopicConfig;
 use crate::error::{Result, io_err};
 use crate::mmap::MapWriter;
-use crate::record::NewRecord;
 use crate::segment::core::SegmentCore;
 
 /// How much of the log file is reserved on disk at a time.
