@@ -20,11 +20,20 @@ use parking_lot::{Condvar, Mutex};
 use crate::hooks::panic_message;
 use crate::segment::now_ms;
 
+/// What the flusher found due for a partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Due {
+    /// The flush policy's interval passed with appends not yet synced.
+    pub(crate) interval: bool,
+    /// The retention check interval passed, or a segment rolled.
+    pub(crate) retention: bool,
+}
+
 /// The background work of one partition, as the flusher drives it.
 pub(crate) trait Background: Send + Sync {
     /// Syncs rolled segments (and, when `interval_due`, everything appended), runs hooks,
     /// and, when `retention_due` or after a roll, retention and compaction.
-    fn background_flush(&self, interval_due: bool, retention_due: bool);
+    fn background_flush(&self, due: Due);
     /// Background work panicked: poison the partition and report it.
     fn background_panicked(&self, message: &str);
     /// The flush policy's interval, if it has one.
@@ -187,8 +196,12 @@ impl Flusher {
                 let interval = interval_due && p.interval().is_some();
                 // Hooks' panics are caught where they are called; this catches pagelog's own,
                 // so that one partition's failure cannot stop the syncs of all the others.
-                let work =
-                    AssertUnwindSafe(|| p.background_flush(interval, rolled || retention_due));
+                let work = AssertUnwindSafe(|| {
+                    p.background_flush(Due {
+                        interval,
+                        retention: rolled || retention_due,
+                    });
+                });
                 if let Err(panic) = catch_unwind(work) {
                     p.background_panicked(panic_message(panic.as_ref()));
                 }

@@ -46,7 +46,7 @@ pub(crate) fn begin_create(root: &Path) -> Result<PathBuf> {
             Err(e) => return Err(io_err(&dir)(e)),
         }
     };
-    crate::failpoint::hit("create_topic.after_mkdir");
+    crate::failpoint::hit(crate::failpoint::Failpoint::CreateTopicAfterMkdir);
     let marker = meta::encode_staging(meta::STAGING_CREATE);
     if let Err(e) = fsutil::atomic_write(&dir, MARKER_FILE, &marker) {
         // Nothing of the topic is in it yet: an empty directory is removed on open anyway.
@@ -54,7 +54,7 @@ pub(crate) fn begin_create(root: &Path) -> Result<PathBuf> {
         let _ = fs::remove_dir(&dir);
         return Err(e);
     }
-    crate::failpoint::hit("create_topic.after_marker");
+    crate::failpoint::hit(crate::failpoint::Failpoint::CreateTopicAfterMarker);
     Ok(dir)
 }
 
@@ -65,10 +65,10 @@ pub(crate) fn begin_create(root: &Path) -> Result<PathBuf> {
 /// # Errors
 /// [`Error::Io`](crate::Error::Io).
 pub(crate) fn finish_create(root: &Path, staging: &Path, dir: &Path) -> Result<()> {
-    crate::failpoint::hit("create_topic.before_rename");
+    crate::failpoint::hit(crate::failpoint::Failpoint::CreateTopicBeforeRename);
     fs::rename(staging, dir).map_err(io_err(dir))?;
     fsutil::sync_dir(root)?;
-    crate::failpoint::hit("create_topic.after_rename");
+    crate::failpoint::hit(crate::failpoint::Failpoint::CreateTopicAfterRename);
     fsutil::remove_if_exists(&dir.join(MARKER_FILE))
 }
 
@@ -87,7 +87,7 @@ pub(crate) fn delete(root: &Path, dir: &Path) -> Result<()> {
     };
     fs::rename(dir, &doomed).map_err(io_err(dir))?;
     fsutil::sync_dir(root)?;
-    crate::failpoint::hit("delete_topic.after_rename");
+    crate::failpoint::hit(crate::failpoint::Failpoint::DeleteTopicAfterRename);
     remove_staged(&doomed)
 }
 
@@ -148,7 +148,7 @@ fn remove_staged(dir: &Path) -> Result<()> {
         };
         removed.map_err(io_err(&path))?;
     }
-    crate::failpoint::hit("delete_topic.before_proof_removed");
+    crate::failpoint::hit(crate::failpoint::Failpoint::DeleteTopicBeforeProofRemoved);
     fsutil::remove_if_exists(&dir.join(TOPIC_META_FILE))?;
     fsutil::remove_if_exists(&dir.join(MARKER_FILE))?;
     fs::remove_dir(dir).map_err(io_err(dir))

@@ -18,7 +18,7 @@ use crate::hooks::{Shared, StoreOptions};
 use crate::names::validate_topic_name;
 use crate::notify::Notifier;
 use crate::partition::Partition;
-use crate::partition::{Context, RetentionReport};
+use crate::partition::{Context, OpenMode, RetentionReport};
 use crate::staging;
 use crate::topic::{TOPIC_META_FILE, Topic};
 
@@ -137,7 +137,7 @@ impl Store {
                 p,
                 staging.join(p.to_string()),
                 &config,
-                true,
+                OpenMode::Create,
                 Context::default(),
             )?;
             part.inner().close()?;
@@ -204,7 +204,7 @@ impl Store {
                 p,
                 dir.join(p.to_string()),
                 &config,
-                false,
+                OpenMode::Existing,
                 Context {
                     flusher: Some(Arc::clone(&self.flusher)),
                     notifier: Arc::clone(&notifier),

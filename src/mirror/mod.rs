@@ -423,7 +423,7 @@ impl Mirror {
             let count = batch.len();
             let target_offset = self.produce(p, batch)?;
             // Acknowledged by the broker; a crash from here to the commit duplicates it.
-            crate::failpoint::hit("mirror-after-ack");
+            crate::failpoint::hit(crate::failpoint::Failpoint::MirrorAfterAck);
             self.consumer.seek(p, last.saturating_add(1))?;
             self.consumer.commit()?;
             report.batches.push(ShippedBatch {

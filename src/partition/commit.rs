@@ -44,9 +44,23 @@ struct State {
     arrived: usize,
     /// How long the last sync took.
     last_sync: Duration,
-    /// Tests replace the computed gathering bound with this one.
-    #[cfg(test)]
-    gather_bound: Option<Duration>,
+}
+
+/// How long a leader gathers callers before its sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Gathering {
+    /// Half the duration of the last sync, at most [`GATHER_MAX`].
+    #[default]
+    Adaptive,
+    /// Exactly this long (unless enough callers arrive first).
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "tests pin the gathering time to force interleavings"
+        )
+    )]
+    Fixed(Duration),
 }
 
 /// The longest a leader gathers before its sync (a sync that takes longer than twice this
@@ -64,11 +78,17 @@ pub struct GroupCommit {
     poisoned_flag: AtomicBool,
     /// Mirrors `state.durable` for lock-free reads.
     durable: AtomicU64,
+    gathering: Gathering,
 }
 
 impl GroupCommit {
     /// A coordinator for a log whose offsets below `durable` are already durable.
     pub fn new(durable: u64) -> Self {
+        Self::with_gathering(durable, Gathering::Adaptive)
+    }
+
+    /// As [`new`](Self::new), gathering as `gathering` says.
+    pub fn with_gathering(durable: u64, gathering: Gathering) -> Self {
         Self {
             state: Mutex::new(State {
                 durable,
@@ -78,6 +98,7 @@ impl GroupCommit {
             gathered: Condvar::new(),
             poisoned_flag: AtomicBool::new(false),
             durable: AtomicU64::new(durable),
+            gathering,
         }
     }
 
@@ -191,9 +212,10 @@ impl GroupCommit {
         st.in_flight = true;
         st.gathering = true;
         st.arrived = 0;
-        let bound = (st.last_sync / 2).min(GATHER_MAX);
-        #[cfg(test)]
-        let bound = st.gather_bound.unwrap_or(bound);
+        let bound = match self.gathering {
+            Gathering::Adaptive => (st.last_sync / 2).min(GATHER_MAX),
+            Gathering::Fixed(d) => d,
+        };
         let deadline = Instant::now() + bound;
         // A yield first: the woken callers often need no more than the rest of this time
         // slice, which costs less than sleeping on the condition variable.
@@ -358,8 +380,10 @@ mod tests {
 
     #[test]
     fn a_gathering_leader_covers_callers_that_arrive() {
-        let gc = Arc::new(GroupCommit::new(0));
-        gc.state.lock().gather_bound = Some(Duration::from_secs(3600));
+        let gc = Arc::new(GroupCommit::with_gathering(
+            0,
+            Gathering::Fixed(Duration::from_secs(3600)),
+        ));
         let (published, syncs) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
         let waiter = first_sync_wakes_one(&gc, &published, &syncs);
         // The woken caller leads the next sync, but first gathers: it waits for one caller
@@ -381,8 +405,10 @@ mod tests {
 
     #[test]
     fn gathering_ends_when_woken_callers_do_not_return() {
-        let gc = Arc::new(GroupCommit::new(0));
-        gc.state.lock().gather_bound = Some(Duration::ZERO);
+        let gc = Arc::new(GroupCommit::with_gathering(
+            0,
+            Gathering::Fixed(Duration::ZERO),
+        ));
         let (published, syncs) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
         let waiter = first_sync_wakes_one(&gc, &published, &syncs);
         // Nobody appends again: the woken caller's gathering times out and it syncs alone.

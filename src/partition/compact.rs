@@ -41,7 +41,8 @@ use crate::error::{Corruption, Error, Result, io_err};
 use crate::fsutil;
 use crate::segment::core::{SegmentCore, decode_error, shift};
 use crate::segment::now_ms;
-use crate::segment::recover::{open_sealed, scan};
+use crate::segment::open::open_sealed;
+use crate::segment::scan::scan;
 
 /// Suffix of a compacted file being written.
 pub(crate) const CLEANED_SUFFIX: &str = ".cleaned";
@@ -130,7 +131,9 @@ impl Inner {
     pub(crate) fn compact(&self) -> Result<CompactionReport> {
         let result = self.compact_pass();
         if result.is_err() {
-            self.tombstones_due.store(UNKNOWN, Ordering::Release);
+            self.maintenance
+                .tombstones_due
+                .store(UNKNOWN, Ordering::Release);
         }
         result
     }
@@ -138,28 +141,28 @@ impl Inner {
     /// When the first tombstone kept by the last pass expires, if the background must run a
     /// pass for it: the topic compacts, the partition is open and a pass kept one.
     pub(crate) fn tombstones_due_at(&self) -> Option<i64> {
-        let due = self.tombstones_due.load(Ordering::Acquire);
+        let due = self.maintenance.tombstones_due.load(Ordering::Acquire);
         (self.config.cleanup_policy.compacts()
-            && self.open.load(Ordering::Acquire)
+            && self.lifecycle.is_open()
             && due != NO_TOMBSTONE
             && due != UNKNOWN)
             .then_some(due)
     }
 
     fn compact_pass(&self) -> Result<CompactionReport> {
-        let _pass = self.retention_lock.lock();
+        let _pass = self.maintenance.one_pass();
         let mut report = CompactionReport::default();
-        if !self.open.load(Ordering::Acquire) {
+        if !self.lifecycle.is_open() {
             return Ok(report);
         }
-        let segs = self.segments();
+        let segs = self.log.segments();
         let Some((_, sealed)) = segs.split_last() else {
             return Ok(report);
         };
         // Map phase.
         // At least 1: `Store::open_with` validated the options.
-        let max_keys = self.shared.options.compaction_max_keys;
-        let mapped_to = self.compacted_to.load(Ordering::Acquire);
+        let max_keys = self.env.shared.options.compaction_max_keys;
+        let mapped_to = self.maintenance.compacted_to.load(Ordering::Acquire);
         let mut map: HashMap<u128, u64> = HashMap::new();
         let mut end = sealed.last().map_or(0, |s| s.next_offset());
         'map: for seg in sealed.iter().filter(|s| s.next_offset() > mapped_to) {
@@ -185,10 +188,12 @@ impl Inner {
             }
         }
         let now = now_ms();
-        if map.is_empty() && self.tombstones_due.load(Ordering::Acquire) > now {
+        if map.is_empty() && self.maintenance.tombstones_due.load(Ordering::Acquire) > now {
             // No keyed record in the dirty segments (so nothing superseded, no tombstone
             // there), and no tombstone of the clean ones has expired: nothing to rewrite.
-            self.compacted_to.fetch_max(end, Ordering::AcqRel);
+            self.maintenance
+                .compacted_to
+                .fetch_max(end, Ordering::AcqRel);
             return Ok(report);
         }
         // Rewrite phase.
@@ -206,10 +211,14 @@ impl Inner {
                 report.bytes_reclaimed += before.saturating_sub(new.size());
             }
         }
-        self.compacted_to.fetch_max(end, Ordering::AcqRel);
-        self.tombstones_due.store(due, Ordering::Release);
+        self.maintenance
+            .compacted_to
+            .fetch_max(end, Ordering::AcqRel);
+        self.maintenance
+            .tombstones_due
+            .store(due, Ordering::Release);
         if due != NO_TOMBSTONE
-            && let Some(f) = &self.flusher
+            && let Some(f) = &self.env.flusher
         {
             // Its timer may need to come forward.
             f.note_deadline();
@@ -311,17 +320,17 @@ impl Inner {
             let cleaned = with_suffix(p, CLEANED_SUFFIX);
             write_synced(&cleaned, bytes)?;
         }
-        crate::failpoint::hit("compact.after_cleaned");
+        crate::failpoint::hit(crate::failpoint::Failpoint::CompactAfterCleaned);
         for (p, _) in files {
             let (cleaned, swap) = (with_suffix(p, CLEANED_SUFFIX), with_suffix(p, SWAP_SUFFIX));
             std::fs::rename(&cleaned, &swap).map_err(io_err(&swap))?;
-            crate::failpoint::hit("compact.after_first_swap_rename");
+            crate::failpoint::hit(crate::failpoint::Failpoint::CompactAfterFirstSwapRename);
         }
         fsutil::sync_dir(&self.dir)?; // the swap is decided
-        crate::failpoint::hit("compact.swap_decided");
+        crate::failpoint::hit(crate::failpoint::Failpoint::CompactSwapDecided);
         for (p, _) in files {
             std::fs::rename(with_suffix(p, SWAP_SUFFIX), p).map_err(io_err(p))?;
-            crate::failpoint::hit("compact.after_first_live_rename");
+            crate::failpoint::hit(crate::failpoint::Failpoint::CompactAfterFirstLiveRename);
         }
         fsutil::sync_dir(&self.dir)?;
         let new = Arc::new(open_sealed(
@@ -331,29 +340,28 @@ impl Inner {
             &self.limits,
             self.config.verify_checksums,
         )?);
-        let mut list = self.segments.write();
-        let replaced: Vec<Arc<SegmentCore>> = list
-            .iter()
-            .map(|s| {
-                if Arc::ptr_eq(s, seg) {
-                    Arc::clone(&new)
-                } else {
-                    Arc::clone(s)
-                }
-            })
-            .collect();
-        *list = Arc::new(replaced);
+        self.log.replace_segments(|list| {
+            list.iter()
+                .map(|s| {
+                    if Arc::ptr_eq(s, seg) {
+                        Arc::clone(&new)
+                    } else {
+                        Arc::clone(s)
+                    }
+                })
+                .collect()
+        });
         Ok(new)
     }
 
     /// Sealed bytes not yet covered by a compaction pass of this instance, and all sealed
     /// bytes: the background compacts when at least half are dirty.
     pub(crate) fn dirty_ratio_reached(&self) -> bool {
-        let segs = self.segments();
+        let segs = self.log.segments();
         let Some((_, sealed)) = segs.split_last() else {
             return false;
         };
-        let done = self.compacted_to.load(Ordering::Acquire);
+        let done = self.maintenance.compacted_to.load(Ordering::Acquire);
         let total: u64 = sealed.iter().map(|s| s.size()).sum();
         let dirty: u64 = sealed
             .iter()

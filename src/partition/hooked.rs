@@ -4,9 +4,9 @@
 //! whatever is durable, sealed and above it is passed (again) by the next run.
 
 use std::path::Path;
-use std::sync::atomic::Ordering;
 
 use super::Inner;
+use super::lifecycle::DirWrite;
 use crate::codec::meta;
 use crate::error::Result;
 use crate::fsutil;
@@ -58,31 +58,32 @@ impl Inner {
     /// (reported; the next run passes it again). Then records the progress in `hooked`. Runs
     /// for one partition never overlap.
     pub(crate) fn run_sealed_hooks(&self) {
-        let Some(hook) = &self.shared.options.on_segment_sealed else {
+        let Some(hook) = &self.env.shared.options.on_segment_sealed else {
             return;
         };
-        let _one_run = self.hook_run.lock();
+        let _one_run = self.maintenance.hook_run.lock();
         let (from, generation) = {
-            let m = self.hook_mark.lock();
+            let m = self.maintenance.hook_mark.lock();
             (m.to, m.generation)
         };
-        let durable = self.recovery_point.load(Ordering::Acquire);
+        let durable = self.durability.recovery_point();
         if from >= durable {
             return;
         }
-        let current = self.segments();
+        let current = self.log.segments();
         let sealed = current.split_last().map_or(&[][..], |(_, s)| s);
         let mut to = from;
         for seg in sealed.iter().filter(|s| s.base >= from && s.base < durable) {
             if let Err(e) = call_hook(hook, &self.segment_info(seg)) {
                 let path = seg.paths.log.display();
-                self.shared
+                self.env
+                    .shared
                     .report(format!("on_segment_sealed for {path}: {e}"));
                 break;
             }
             to = seg.next_offset();
         }
-        let mut m = self.hook_mark.lock();
+        let mut m = self.maintenance.hook_mark.lock();
         if to <= m.to || m.generation != generation {
             return;
         }
@@ -90,6 +91,7 @@ impl Inner {
             Ok(()) => m.to = to,
             // The hook runs again for these segments next time.
             Err(e) => self
+                .env
                 .shared
                 .report(format!("hook mark of {}: {e}", self.dir.display())),
         }
@@ -98,7 +100,7 @@ impl Inner {
     /// Lowers the hook mark to `base`, durably, when a truncation makes `base` the start of
     /// the new active segment: segments from there on will be sealed again with new contents.
     pub(crate) fn lower_hook_mark(&self, base: u64) -> Result<()> {
-        let mut m = self.hook_mark.lock();
+        let mut m = self.maintenance.hook_mark.lock();
         if m.to <= base {
             return Ok(());
         }
@@ -111,10 +113,8 @@ impl Inner {
     /// Writes `hooked`, unless the partition was deleted or dropped as in a crash (its
     /// directory may be gone or reused).
     fn write_hook_mark(&self, to: u64) -> Result<()> {
-        let _guard = self.checkpoint_lock.lock();
-        if self.discarded.load(Ordering::Acquire) {
-            return Ok(());
-        }
-        store(&self.dir, to)
+        self.lifecycle
+            .write_in_dir(DirWrite::HookMark, || store(&self.dir, to))
+            .map(drop)
     }
 }

@@ -1,10 +1,8 @@
 //! Sequential reading across a partition's segments, and tailing.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
 
-use super::Inner;
+use super::published::Published;
 use crate::codec::batch::field::LAST_OFFSET_DELTA;
 use crate::codec::batch::{IterState, RecordIter};
 use crate::error::{Corruption, Error, Result};
@@ -45,26 +43,26 @@ use crate::segment::core::{Located, SegmentCore, check_batch_crc, shift};
 /// [`skip_damaged`]: Records::skip_damaged
 #[derive(Debug)]
 pub struct Records {
-    part: Arc<Inner>,
+    pub(super) log: Arc<Published>,
     seg: Option<Arc<SegmentCore>>,
     /// The batch being read and where in it.
     current: Option<(Located, IterState)>,
     /// The last batch finished in `seg`, to step to the next one without a lookup.
     previous: Option<Located>,
     /// The next offset to return; records below it are skipped.
-    next: u64,
+    pub(super) next: u64,
     /// The partition's next offset as last seen: batches at or past it are not returned yet,
     /// so the iterator never runs ahead of `Partition::next_offset`.
     end: u64,
-    failed: bool,
+    pub(super) failed: bool,
     /// Step over damaged batches instead of stopping.
     skip_damaged: bool,
     /// The batch whose CRC or records failed, to step over it.
     damaged: Option<Located>,
     /// An error met after `poll` had already collected records, returned by the next call.
-    pending: Option<Error>,
+    pub(super) pending: Option<Error>,
     /// The partition's truncation epoch this iterator's state belongs to.
-    epoch: u64,
+    pub(super) epoch: u64,
     /// The record `step` decoded last, written in place (lent by `next_ref`).
     out: Fields,
     /// Read-ahead was requested for `seg`'s log up to this position.
@@ -79,7 +77,7 @@ pub struct Records {
 const READ_AHEAD: usize = 8 << 20;
 
 impl Records {
-    pub(super) fn new(part: Arc<Inner>, from: u64) -> Self {
+    pub(crate) fn new(log: Arc<Published>, from: u64) -> Self {
         Self {
             seg: None,
             current: None,
@@ -90,8 +88,8 @@ impl Records {
             skip_damaged: false,
             damaged: None,
             pending: None,
-            epoch: part.epoch.load(Ordering::Acquire),
-            part,
+            epoch: log.epoch(),
+            log,
             out: Fields::default(),
             read_ahead: 0,
             skipped: 0,
@@ -116,8 +114,8 @@ impl Records {
     /// moves to the end (the next offset now, so it reads the records appended from then on),
     /// below the start to the start (checked again on the next read, as the start may rise).
     pub fn seek(&mut self, offset: u64) {
-        let start = self.part.start_offset.load(Ordering::Acquire);
-        let end = self.part.next_offset.load(Ordering::Acquire);
+        let start = self.log.start_offset();
+        let end = self.log.next_offset();
         let offset = offset.max(start).min(end);
         self.seg = None;
         self.current = None;
@@ -128,70 +126,6 @@ impl Records {
         self.end = 0;
         self.next = offset;
         self.read_ahead = 0;
-    }
-
-    /// The next record, waiting up to `timeout` for one to be appended. `None` on timeout,
-    /// after an error the iterator does not skip, or once the partition is closed and every
-    /// record was read.
-    pub fn next_timeout(&mut self, timeout: Duration) -> Option<Result<Record>> {
-        let deadline = Instant::now().checked_add(timeout);
-        loop {
-            if let Some(r) = self.next() {
-                return Some(r);
-            }
-            if self.failed || self.at_closed_end() {
-                return None;
-            }
-            let (part, next, epoch) = (&self.part, self.next, self.epoch);
-            let ready = || {
-                part.next_offset.load(Ordering::Acquire) > next
-                    || !part.open.load(Ordering::Acquire)
-                    || part.epoch.load(Ordering::Acquire) != epoch
-            };
-            if !part.notifier.wait_until(deadline, ready) {
-                return None;
-            }
-        }
-    }
-
-    /// A fetch, like a Kafka consumer's: waits up to `timeout` for at least one record, then
-    /// returns every record already there, up to about `max_bytes` of keys, values and
-    /// headers (always at least one record). An empty vector means the timeout passed.
-    ///
-    /// # Errors
-    /// A damaged batch ([`Error::ChecksumMismatch`], [`Error::Corrupt`]); if records were
-    /// collected before it, they are returned and the error comes with the next call.
-    pub fn poll(&mut self, max_bytes: usize, timeout: Duration) -> Result<Vec<Record>> {
-        if let Some(e) = self.pending.take() {
-            return Err(e);
-        }
-        let mut out = Vec::new();
-        let first = match self.next_timeout(timeout) {
-            None => return Ok(out),
-            Some(r) => r?,
-        };
-        let mut bytes = first.size();
-        out.push(first);
-        while bytes < max_bytes {
-            match self.next() {
-                Some(Ok(r)) => {
-                    bytes += r.size();
-                    out.push(r);
-                }
-                Some(Err(e)) => {
-                    self.pending = Some(e);
-                    break;
-                }
-                None => break,
-            }
-        }
-        Ok(out)
-    }
-
-    /// Turns this into an iterator that blocks until each next record is appended, and ends
-    /// when the partition is closed (after its last record) or at an error it does not skip.
-    pub fn blocking(self) -> Blocking {
-        Blocking(self)
     }
 
     /// Offsets this iterator stepped over because they lay in damaged data (see
@@ -242,21 +176,20 @@ impl Records {
     /// True once the partition is closed (or its topic deleted) and this iterator has read
     /// every record it holds: nothing more will ever come.
     pub(crate) fn at_closed_end(&self) -> bool {
-        !self.part.open.load(Ordering::Acquire)
-            && self.part.next_offset.load(Ordering::Acquire) <= self.next
+        self.log.has_ended() && self.log.next_offset() <= self.next
     }
 
     /// True if the partition was truncated since this iterator last looked: its next call
     /// repositions it (so it has something to do even if `next_offset` is below its position).
     pub(crate) fn is_stale(&self) -> bool {
-        self.part.epoch.load(Ordering::Acquire) != self.epoch
+        self.log.epoch() != self.epoch
     }
 
     /// The offset the iterator will return next (or the first one after it, in a gap). After
     /// a truncation below it, the cut: where the iterator resumes on its next call.
     pub fn position(&self) -> u64 {
         if self.is_stale()
-            && let Some(cut) = self.part.lowest_cut_since(self.epoch)
+            && let Some(cut) = self.log.lowest_cut_since(self.epoch)
         {
             return self.next.min(cut);
         }
@@ -267,18 +200,18 @@ impl Records {
     /// at the end.
     #[inline]
     fn step(&mut self) -> Result<bool> {
-        let epoch = self.part.epoch.load(Ordering::Acquire);
+        let epoch = self.log.epoch();
         if epoch != self.epoch {
             // Truncated: what we were reading may be discarded. Start over from the same
             // offset, or from the new end if that is lower.
             // Back to the lowest cut since our epoch: everything from there on was rewritten
             // (and may hold new records already).
-            let cut = self.part.lowest_cut_since(self.epoch).unwrap_or(self.next);
+            let cut = self.log.lowest_cut_since(self.epoch).unwrap_or(self.next);
             self.epoch = epoch;
             self.seek(self.next.min(cut));
         }
         // Records below a raised start offset are gone for readers, even mid-segment.
-        let start = self.part.start_offset.load(Ordering::Acquire);
+        let start = self.log.start_offset();
         if self.next < start {
             self.seek(start);
         }
@@ -311,11 +244,11 @@ impl Records {
                 continue;
             }
             if self.seg.is_none() {
-                let segs = self.part.segments();
+                let segs = self.log.segments();
                 let Some(first) = segs.first() else {
                     return Ok(false);
                 };
-                let start = self.part.start_offset.load(Ordering::Acquire);
+                let start = self.log.start_offset();
                 self.next = self.next.max(first.base).max(start);
                 let i = segs
                     .partition_point(|s| s.base <= self.next)
@@ -337,9 +270,9 @@ impl Records {
                     // A batch is published in its segment just before the partition's next
                     // offset moves past it; until then it does not exist for readers.
                     if loc.header.next_offset() > self.end {
-                        self.end = self.part.next_offset.load(Ordering::Acquire);
+                        self.end = self.log.next_offset();
                         if loc.header.next_offset() > self.end {
-                            match past_the_end(&self.part, seg, &loc, self.epoch) {
+                            match past_the_end(&self.log, seg, &loc, self.epoch) {
                                 Ok(PastTheEnd::InFlight) => return Ok(false),
                                 Ok(PastTheEnd::Stale) => {
                                     // Replaced or unlisted meanwhile: look again.
@@ -382,7 +315,7 @@ impl Records {
                 None => {
                     // The end of this segment's committed data. Move on only once a later
                     // segment exists, which means this one is sealed and complete.
-                    let segs = self.part.segments();
+                    let segs = self.log.segments();
                     let Some(later) = segs.iter().find(|s| s.base > seg.base) else {
                         return Ok(false);
                     };
@@ -429,10 +362,15 @@ enum PastTheEnd {
 /// reader catches in flight, never per record).
 #[cold]
 #[inline(never)]
-fn past_the_end(part: &Inner, seg: &SegmentCore, loc: &Located, epoch: u64) -> Result<PastTheEnd> {
-    let segs = part.segments();
-    let end = part.next_offset.load(Ordering::Acquire);
-    if part.epoch.load(Ordering::Acquire) != epoch || loc.header.next_offset() <= end {
+fn past_the_end(
+    log: &Published,
+    seg: &SegmentCore,
+    loc: &Located,
+    epoch: u64,
+) -> Result<PastTheEnd> {
+    let segs = log.segments();
+    let end = log.next_offset();
+    if log.epoch() != epoch || loc.header.next_offset() <= end {
         return Ok(PastTheEnd::Stale);
     }
     let Some(i) = segs.iter().position(|s| std::ptr::eq(s.as_ref(), seg)) else {
@@ -520,31 +458,5 @@ impl Iterator for Records {
         // `step` decoded a record of the current segment, so it is set.
         let seg = self.seg.as_ref()?;
         Some(Ok(Record::new(&seg.log, self.out)))
-    }
-}
-
-/// A [`Records`] iterator that waits for new records; see [`Records::blocking`].
-#[derive(Debug)]
-pub struct Blocking(Records);
-
-impl Blocking {
-    /// The offset it will return next (see [`Records::position`]).
-    pub fn position(&self) -> u64 {
-        self.0.position()
-    }
-}
-
-impl Iterator for Blocking {
-    type Item = Result<Record>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(r) = self.0.next_timeout(Duration::from_secs(3600)) {
-                return Some(r);
-            }
-            if self.0.failed || self.0.at_closed_end() {
-                return None;
-            }
-        }
     }
 }

@@ -1,14 +1,35 @@
 //! Partitions: an ordered list of segments with one writer and any number of readers.
+//!
+//! [`Partition`] is a thin facade over [`Inner`], which is made of components, one job each,
+//! each in its own file with the invariants of its fields at its top:
+//!
+//! | component | file | what it holds | who touches it |
+//! |---|---|---|---|
+//! | [`Published`](published::Published) | `published.rs` (reads in `read.rs`, `iter.rs`, `tail.rs`) | segment list, start and next offset, truncation epoch, "ended" | readers without any lock; the writer side publishes |
+//! | [`Writer`](writer::Writer) | `writer.rs` | the active segment, sealed segments waiting for a sync | appends and rolls, under its mutex |
+//! | [`Durability`](durability::Durability) | `durability.rs`, `commit.rs` | group commit, recovery point, checkpoint | flushes, durable appends, the background |
+//! | [`Maintenance`](maintenance::Maintenance) | `maintenance.rs`, `retention.rs`, `compact.rs`, `truncate.rs`, `hooked.rs` | one pass at a time, log start offset, compaction progress, hook mark | retention, compaction, truncation, hooks |
+//! | [`Lifecycle`](lifecycle::Lifecycle) | `lifecycle.rs` | open, closing, closed, discarded | everything that writes |
+//!
+//! A partition comes back from disk through one loader, `load.rs`.
+//!
+//! Lock order (a thread holding one may take those after it, never before): maintenance
+//! pass, writer, group commit state, lifecycle directory writes, segment list.
 
-mod append;
 mod commit;
 mod compact;
+mod durability;
 mod hooked;
 mod iter;
-mod open;
+mod lifecycle;
+mod load;
+mod maintenance;
+mod published;
+mod read;
 mod retention;
-mod state;
+mod tail;
 mod truncate;
+mod writer;
 
 #[cfg(test)]
 mod tests;
@@ -16,27 +37,30 @@ mod tests;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-
-use parking_lot::{Mutex, RwLock};
 
 use crate::codec::record::NewRecord;
 use crate::config::TopicConfig;
-use crate::error::{Corruption, Error, Result};
+use crate::error::Result;
 use crate::flusher::Flusher;
 use crate::hooks::Shared;
 use crate::notify::Notifier;
 use crate::record::Record;
-use crate::segment::core::SegmentCore;
 use crate::segment::writer::Limits;
-use crate::segment::{self, BatchRecords, Segment, SegmentPaths, now_ms, plan_batch};
+use crate::segment::{BatchRecords, SegmentPaths, now_ms, plan_batch};
 
-use self::commit::GroupCommit;
+use self::durability::Durability;
+use self::lifecycle::Lifecycle;
+use self::maintenance::Maintenance;
+use self::published::Published;
+use self::writer::Writer;
+
 pub use self::compact::CompactionReport;
 pub(crate) use self::compact::{CLEANED_SUFFIX, SWAP_SUFFIX};
-pub use self::iter::{Blocking, Records};
+pub use self::iter::Records;
+pub(crate) use self::load::OpenMode;
 pub(crate) use self::retention::DELETED_SUFFIX;
 pub use self::retention::RetentionReport;
+pub use self::tail::Blocking;
 
 /// Name of the checkpoint file in a partition directory.
 pub(crate) const CHECKPOINT_FILE: &str = "checkpoint";
@@ -50,75 +74,25 @@ pub struct Partition {
     inner: Arc<Inner>,
 }
 
-/// Writer-side state, behind the writer mutex.
-#[derive(Debug)]
-struct WriterState {
-    active: Segment,
-    /// Sealed segments not yet synced; they hold the recovery point back.
-    unsynced_sealed: Vec<Arc<SegmentCore>>,
-    /// The on-disk checkpoint says "not clean" since this instance first appended.
-    marked_dirty: bool,
-    /// Closed cleanly or deleted: no more appends.
-    closed: bool,
-}
-
+/// A partition's components (see the module docs).
 #[derive(Debug)]
 pub(crate) struct Inner {
+    /// Name of the topic.
     topic: Arc<str>,
+    /// Partition number.
     id: u32,
+    /// The partition's directory.
     dir: PathBuf,
     config: TopicConfig,
     limits: Limits,
-    writer: Mutex<WriterState>,
-    /// Segments in offset order; the last is the active one. Replaced, never mutated.
-    segments: RwLock<Arc<Vec<Arc<SegmentCore>>>>,
-    next_offset: AtomicU64,
-    /// First readable offset: the larger of the log start offset and the first segment's
-    /// base. Only grows.
-    start_offset: AtomicU64,
-    /// Raised by `delete_records_before`; persisted in the checkpoint.
-    log_start_offset: AtomicU64,
-    /// One retention pass at a time.
-    retention_lock: Mutex<()>,
-    /// Store-wide options (hooks) and the background error log.
-    shared: Arc<Shared>,
-    /// Bumped by every truncation; iterators compare it to notice one.
-    epoch: AtomicU64,
-    /// Recent truncations as (epoch after it, offset cut to), oldest first.
-    cuts: Mutex<Vec<(u64, u64)>>,
-    /// Counts forced deletions (see `PartitionInfo::forced_deletions`).
-    forced_deletions: AtomicU64,
-    /// Sealed offsets below this were mapped by a compaction pass of this instance.
-    compacted_to: AtomicU64,
-    /// When (ms since the epoch) the first tombstone that the last compaction pass kept
-    /// expires; `compact::NO_TOMBSTONE` if it kept none, `compact::UNKNOWN` after a failed
-    /// pass (see `compact.rs`).
-    tombstones_due: AtomicI64,
-    /// How far `on_segment_sealed` got (see `hooked.rs`).
-    hook_mark: Mutex<hooked::HookMark>,
-    /// One run of `on_segment_sealed` at a time.
-    hook_run: Mutex<()>,
-    commit: GroupCommit,
-    /// Base offset below which every segment is synced (mirrors the checkpoint).
-    recovery_point: AtomicU64,
-    /// Serialises checkpoint writes.
-    checkpoint_lock: Mutex<()>,
-    /// Cleared when the partition is closed or deleted.
-    open: AtomicBool,
-    /// Set when the partition was closed, deleted or dropped as in a crash: no more
-    /// checkpoints.
-    abandoned: AtomicBool,
-    /// Set when the partition was deleted or dropped as in a crash: nothing more is written
-    /// into its directory (a closed one still records the hook's progress).
-    discarded: AtomicBool,
-    flusher: Option<Arc<Flusher>>,
-    /// Wakes readers waiting for records (shared by the topic's partitions).
-    notifier: Arc<Notifier>,
-    /// The topic's consumer groups (see [`Context::groups`]).
-    groups: Option<Arc<dyn ConsumerGroups>>,
-    /// Tests: runs once at the start of the next `sync_once`, after its first poison check.
-    #[cfg(test)]
-    before_snapshot: Mutex<Option<tests::Interleave>>,
+    /// What readers use.
+    log: Arc<Published>,
+    writer: Writer,
+    durability: Durability,
+    maintenance: Maintenance,
+    lifecycle: Lifecycle,
+    /// What the store provides.
+    env: Context,
 }
 
 /// What a partition needs of its topic's consumer groups (the topic's `group::Groups`).
@@ -127,14 +101,14 @@ pub(crate) trait ConsumerGroups: std::fmt::Debug + Send + Sync {
     /// without groups: what consumer-aware retention keeps.
     ///
     /// # Errors
-    /// [`Error::Io`] reading the groups' files.
+    /// [`Error::Io`](crate::Error::Io) reading the groups' files.
     fn consumed_floor(&self, partition: u32) -> Result<Option<u64>>;
 
     /// Lowers every group's committed offset for `partition` above `cut` to `cut`, durably
     /// (after a truncation to `cut`).
     ///
     /// # Errors
-    /// [`Error::Io`] reading or writing an offsets file.
+    /// [`Error::Io`](crate::Error::Io) reading or writing an offsets file.
     fn lower(&self, partition: u32, cut: u64) -> Result<()>;
 }
 
@@ -189,17 +163,17 @@ impl Partition {
 
     /// First offset still stored.
     pub fn start_offset(&self) -> u64 {
-        self.inner.start_offset.load(Ordering::Acquire)
+        self.inner.log.start_offset()
     }
 
     /// The offset the next appended record will get.
     pub fn next_offset(&self) -> u64 {
-        self.inner.next_offset.load(Ordering::Acquire)
+        self.inner.log.next_offset()
     }
 
     /// Offsets below this are durable (synced to disk).
     pub fn durable_offset(&self) -> u64 {
-        self.inner.commit.durable()
+        self.inner.durability.durable()
     }
 
     /// Appends one record; returns its offset.
@@ -215,12 +189,12 @@ impl Partition {
     /// batch is durable.
     ///
     /// # Errors
-    /// [`Error::EmptyBatch`], [`Error::RecordTooLarge`]; [`Error::Io`] when space cannot be
-    /// reserved (the partition stays usable); [`Error::Poisoned`] after a failed sync;
-    /// [`Error::Closed`] after close or delete.
+    /// [`Error::EmptyBatch`](crate::Error::EmptyBatch), [`Error::RecordTooLarge`](crate::Error::RecordTooLarge); [`Error::Io`](crate::Error::Io) when space cannot be
+    /// reserved (the partition stays usable); [`Error::Poisoned`](crate::Error::Poisoned) after a failed sync;
+    /// [`Error::Closed`](crate::Error::Closed) after close or delete.
     pub fn append_batch(&self, records: &[NewRecord<'_>]) -> Result<Range<u64>> {
         // A closed handle says so first, whatever the records (rechecked under the lock).
-        if !self.inner.open.load(Ordering::Acquire) {
+        if !self.inner.lifecycle.is_open() {
             return Err(self.inner.closed_error());
         }
         let now = now_ms();
@@ -248,18 +222,18 @@ impl Partition {
     /// ```
     ///
     /// # Errors
-    /// [`Error::InvalidPlacement`] when an offset is below `next_offset()` (also when another
+    /// [`Error::InvalidPlacement`](crate::Error::InvalidPlacement) when an offset is below `next_offset()` (also when another
     /// thread appended first), offsets are not strictly increasing, one is not below `end`, or
     /// `end` is not above `next_offset()` or more than 2^32 past it; otherwise as
     /// [`append_batch`](Self::append_batch).
     pub fn append_at(&self, records: &[(u64, NewRecord<'_>)], end: u64) -> Result<Range<u64>> {
-        if !self.inner.open.load(Ordering::Acquire) {
+        if !self.inner.lifecycle.is_open() {
             return Err(self.inner.closed_error());
         }
         let first = self.next_offset();
-        let (placed, last_delta) = append::place(records, first, end)?;
+        let (placed, last_delta) = writer::place(records, first, end)?;
         let now = now_ms();
-        let plan = append::plan_placed(&placed, now, self.inner.limits.max_batch)?;
+        let plan = writer::plan_placed(&placed, now, self.inner.limits.max_batch)?;
         let batch = BatchRecords::Placed {
             records: &placed,
             last_delta,
@@ -272,9 +246,9 @@ impl Partition {
     /// syncs (group commit).
     ///
     /// # Errors
-    /// [`Error::Poisoned`] if this or an earlier sync failed; [`Error::Closed`].
+    /// [`Error::Poisoned`](crate::Error::Poisoned) if this or an earlier sync failed; [`Error::Closed`](crate::Error::Closed).
     pub fn flush(&self) -> Result<()> {
-        if !self.inner.open.load(Ordering::Acquire) {
+        if !self.inner.lifecycle.is_open() {
             return Err(self.inner.closed_error());
         }
         self.inner.sync_all()
@@ -284,54 +258,31 @@ impl Partition {
     /// `Ok(None)` exactly at [`next_offset`](Self::next_offset): nothing there yet.
     ///
     /// # Errors
-    /// [`Error::OffsetOutOfRange`] below the start or above the end;
-    /// [`Error::ChecksumMismatch`] or [`Error::Corrupt`] for damaged data.
+    /// [`Error::OffsetOutOfRange`](crate::Error::OffsetOutOfRange) below the start or above the end;
+    /// [`Error::ChecksumMismatch`](crate::Error::ChecksumMismatch) or [`Error::Corrupt`](crate::Error::Corrupt) for damaged data.
     pub fn read(&self, offset: u64) -> Result<Option<Record>> {
-        let (segs, end) = self.inner.snapshot_checked(offset)?;
-        if offset == end {
-            return Ok(None);
-        }
-        let mut i = segs.partition_point(|s| s.base <= offset).saturating_sub(1);
-        let mut target = offset;
-        while let Some(seg) = segs.get(i) {
-            if let Some(r) = segment::read_at(seg, target)? {
-                return Ok(Some(r));
-            }
-            // Batches tile a segment's offsets (compaction leaves gaps inside batches, never
-            // between them), so a committed offset no batch covers means the log was cut
-            // short from outside.
-            if target < seg.next_offset().min(end) && seg.locate(target)?.is_none() {
-                return Err(Error::corrupt(
-                    &seg.paths.log,
-                    seg.size(),
-                    Corruption::CutShort { offset: target },
-                ));
-            }
-            target = seg.next_offset();
-            i += 1;
-        }
-        Ok(None)
+        self.inner.log.read(offset)
     }
 
     /// Iterates records from `offset` (inclusive) to the current end. The iterator can be
     /// polled again after it returns `None` to pick up records appended since.
     ///
     /// # Errors
-    /// [`Error::OffsetOutOfRange`] as for [`read`](Self::read).
+    /// [`Error::OffsetOutOfRange`](crate::Error::OffsetOutOfRange) as for [`read`](Self::read).
     pub fn iter_from(&self, offset: u64) -> Result<Records> {
-        self.inner.snapshot_checked(offset)?;
-        Ok(Records::new(Arc::clone(&self.inner), offset))
+        self.inner.log.snapshot_checked(offset)?;
+        Ok(Records::new(Arc::clone(&self.inner.log), offset))
     }
 
     /// Iterates every stored record from the start.
     pub fn iter(&self) -> Records {
-        Records::new(Arc::clone(&self.inner), self.start_offset())
+        Records::new(Arc::clone(&self.inner.log), self.start_offset())
     }
 
     /// An iterator positioned at the end: it sees only records appended from now on. Use
     /// [`Records::poll`] or [`Records::blocking`] to wait for them.
     pub fn iter_from_end(&self) -> Records {
-        Records::new(Arc::clone(&self.inner), self.next_offset())
+        Records::new(Arc::clone(&self.inner.log), self.next_offset())
     }
 
     /// Iterates from the first record with a timestamp `>= ts` (from the end if there is
@@ -342,45 +293,21 @@ impl Partition {
     pub fn iter_from_timestamp(&self, ts: i64) -> Result<Records> {
         let end = self.next_offset();
         let from = self.offset_for_timestamp(ts)?.unwrap_or(end);
-        Ok(Records::new(Arc::clone(&self.inner), from))
+        Ok(Records::new(Arc::clone(&self.inner.log), from))
     }
 
     /// The smallest offset whose record's timestamp is `>= ts`, or `None` if every record is
     /// older (Kafka's `offsetsForTimes`).
     ///
     /// # Errors
-    /// [`Error::ChecksumMismatch`] or [`Error::Corrupt`] for damaged data.
+    /// [`Error::ChecksumMismatch`](crate::Error::ChecksumMismatch) or [`Error::Corrupt`](crate::Error::Corrupt) for damaged data.
     pub fn offset_for_timestamp(&self, ts: i64) -> Result<Option<u64>> {
-        // Records at or past the end are not there yet for readers (see `Records`).
-        let end = self.next_offset();
-        let segs = self.inner.segments();
-        let start = self.start_offset();
-        for seg in segs.iter() {
-            if seg.max_timestamp().is_some_and(|m| m >= ts)
-                && let Some(o) = seg.offset_for_timestamp(ts)?
-            {
-                if o >= end {
-                    return Ok(None);
-                }
-                if o < start {
-                    // Below a raised start offset: the answer is the first readable one.
-                    for r in self.iter_from(start)? {
-                        let r = r?;
-                        if r.timestamp() >= ts {
-                            return Ok(Some(r.offset()).filter(|&o| o < end));
-                        }
-                    }
-                    return Ok(None);
-                }
-                return Ok(Some(o));
-            }
-        }
-        Ok(None)
+        self.inner.log.offset_for_timestamp(ts)
     }
 
     /// False once the partition was closed or its topic deleted.
     pub fn is_open(&self) -> bool {
-        self.inner.open.load(Ordering::Acquire)
+        self.inner.lifecycle.is_open()
     }
 
     /// Applies the topic's retention rules now (they also run after every roll, in the
@@ -391,7 +318,7 @@ impl Partition {
     /// [`Store::background_errors`](crate::Store::background_errors); the file is left alone).
     ///
     /// # Errors
-    /// [`Error::Io`] if a file cannot be renamed or removed or a group's offsets file cannot
+    /// [`Error::Io`](crate::Error::Io) if a file cannot be renamed or removed or a group's offsets file cannot
     /// be read.
     pub fn enforce_retention(&self) -> Result<RetentionReport> {
         self.inner.enforce_retention()
@@ -402,7 +329,7 @@ impl Partition {
     /// deleted at once, and the new start survives a restart. Returns the new start offset.
     ///
     /// # Errors
-    /// [`Error::Closed`], [`Error::Poisoned`]; as [`enforce_retention`](Self::enforce_retention).
+    /// [`Error::Closed`](crate::Error::Closed), [`Error::Poisoned`](crate::Error::Poisoned); as [`enforce_retention`](Self::enforce_retention).
     pub fn delete_records_before(&self, offset: u64) -> Result<u64> {
         self.inner.delete_records_before(offset)
     }
@@ -413,14 +340,14 @@ impl Partition {
     /// past the cut has its committed offset lowered to it (a group whose offsets file is
     /// damaged holds no offset to lower: it is reported to
     /// [`Store::background_errors`](crate::Store::background_errors) and left alone). A
-    /// concurrent durable append whose records were discarded gets [`Error::Truncated`]. Crash-safe: an intent file makes
+    /// concurrent durable append whose records were discarded gets [`Error::Truncated`](crate::Error::Truncated). Crash-safe: an intent file makes
     /// the next open finish an interrupted truncation.
     ///
     /// The segment holding `offset` is rewritten up to it (a new file renamed over the old
     /// one), so the cost is proportional to that segment's size.
     ///
     /// # Errors
-    /// [`Error::OffsetOutOfRange`] outside `[start_offset, next_offset]`; [`Error::Io`] (the
+    /// [`Error::OffsetOutOfRange`](crate::Error::OffsetOutOfRange) outside `[start_offset, next_offset]`; [`Error::Io`](crate::Error::Io) (the
     /// partition is then poisoned until reopened, which completes the truncation).
     pub fn truncate_to(&self, offset: u64) -> Result<()> {
         self.inner.truncate_to(offset)
@@ -433,15 +360,15 @@ impl Partition {
     /// data is new since the last pass, and when a tombstone a pass kept expires.
     ///
     /// # Errors
-    /// [`Error::ChecksumMismatch`] / [`Error::Corrupt`] if a sealed segment is damaged (it is
-    /// left as it is); [`Error::Io`].
+    /// [`Error::ChecksumMismatch`](crate::Error::ChecksumMismatch) / [`Error::Corrupt`](crate::Error::Corrupt) if a sealed segment is damaged (it is
+    /// left as it is); [`Error::Io`](crate::Error::Io).
     pub fn compact(&self) -> Result<CompactionReport> {
         self.inner.compact()
     }
 
     /// Sizes and offsets of this partition.
     pub fn info(&self) -> PartitionInfo {
-        let segs = self.inner.segments();
+        let segs = self.inner.log.segments();
         PartitionInfo {
             id: self.inner.id,
             start_offset: self.start_offset(),
@@ -449,23 +376,24 @@ impl Partition {
             segments: segs.len(),
             bytes: segs.iter().map(|s| s.size()).sum(),
             durable_offset: self.durable_offset(),
-            forced_deletions: self.inner.forced_deletions.load(Ordering::Relaxed),
+            forced_deletions: self.inner.maintenance.forced_deletions(),
         }
     }
 
     /// Paths of the segments' `.log` files, in offset order.
     pub fn segment_paths(&self) -> Vec<SegmentPaths> {
         self.inner
+            .log
             .segments()
             .iter()
             .map(|s| s.paths.clone())
             .collect()
     }
 
-    /// Full check of every segment (see [`Segment::verify`]).
+    /// Full check of every segment (see [`Segment::verify`](crate::Segment::verify)).
     pub fn verify(&self) -> crate::segment::VerifyReport {
         let mut report = crate::segment::VerifyReport::default();
-        for seg in self.inner.segments().iter() {
+        for seg in self.inner.log.segments().iter() {
             let (problems, batches, records) = crate::segment::verify::verify(seg);
             report.batches += batches;
             report.records += records;

@@ -13,9 +13,9 @@
 //! files are removed when the partition is opened.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use super::Inner;
+use super::durability::Checkpointed;
 use crate::error::{Result, io_err};
 use crate::fsutil;
 use crate::hooks::{SegmentInfo, call_hook};
@@ -72,7 +72,7 @@ impl Inner {
     /// consumer-aware retention is on and the topic has groups (see
     /// `Groups::consumed_floor`).
     fn consumed_floor(&self) -> Result<Option<u64>> {
-        match &self.groups {
+        match &self.env.groups {
             Some(groups) if self.config.retain_until_consumed => groups.consumed_floor(self.id),
             _ => Ok(None),
         }
@@ -84,24 +84,24 @@ impl Inner {
         c.retention_bytes.is_some()
             || c.retention_ms.is_some()
             || c.retention_hard_bytes.is_some()
-            || self.log_start_offset.load(Ordering::Acquire) > 0
+            || self.maintenance.log_start_offset() > 0
     }
 
     /// One retention pass.
     pub(crate) fn enforce_retention(&self) -> Result<RetentionReport> {
-        let _pass = self.retention_lock.lock();
+        let _pass = self.maintenance.one_pass();
         let mut report = RetentionReport::default();
-        if !self.open.load(Ordering::Acquire) {
+        if !self.lifecycle.is_open() {
             return Ok(report);
         }
         let floor = self.consumed_floor()?;
-        let segs = self.segments();
+        let segs = self.log.segments();
         let Some((_active, sealed)) = segs.split_last() else {
             return Ok(report);
         };
         let c = &self.config;
         let now = now_ms();
-        let log_start = self.log_start_offset.load(Ordering::Acquire);
+        let log_start = self.maintenance.log_start_offset();
         let mut remaining: u64 = segs.iter().map(|s| s.size()).sum();
         let mut doomed: Vec<Arc<SegmentCore>> = Vec::new();
         for seg in sealed {
@@ -127,17 +127,17 @@ impl Inner {
                 report.kept_for_groups += 1;
                 break;
             }
-            if let Some(hook) = &self.shared.options.before_segment_delete
+            if let Some(hook) = &self.env.shared.options.before_segment_delete
                 && let Err(e) = call_hook(hook, &self.segment_info(seg))
             {
                 let msg = format!("before_segment_delete for {}: {e}", seg.paths.log.display());
-                self.shared.report(msg.clone());
+                self.env.shared.report(msg.clone());
                 report.hook_errors.push(msg);
                 break;
             }
             if unconsumed && !below_start {
                 report.forced_deletions += 1;
-                self.forced_deletions.fetch_add(1, Ordering::Relaxed);
+                self.maintenance.count_forced_deletion();
             }
             remaining -= size;
             report.segments_deleted += 1;
@@ -148,19 +148,17 @@ impl Inner {
             return Ok(report);
         }
         // Unlist first: new readers no longer find the segments; open views keep them mapped.
-        {
-            let mut list = self.segments.write();
+        self.log.replace_segments(|list| {
             let kept: Vec<Arc<SegmentCore>> = list
                 .iter()
                 .filter(|s| !doomed.iter().any(|d| Arc::ptr_eq(s, d)))
                 .cloned()
                 .collect();
             let first = kept.first().map_or(0, |s| s.base);
-            self.start_offset
-                .fetch_max(first.max(log_start), Ordering::AcqRel);
-            *list = Arc::new(kept);
-        }
-        crate::failpoint::hit("retention.after_unlist");
+            self.log.raise_start(first.max(log_start));
+            kept
+        });
+        crate::failpoint::hit(crate::failpoint::Failpoint::RetentionAfterUnlist);
         self.delete_segments(&doomed)?;
         // Only now, with the deletions durable, may a never-synced doomed segment leave the
         // list of segments a flush syncs first: until then a power loss could bring it back
@@ -189,11 +187,11 @@ impl Inner {
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                     Err(e) => return Err(io_err(p)(e)),
                 }
-                crate::failpoint::hit("delete.after_first_rename");
+                crate::failpoint::hit(crate::failpoint::Failpoint::DeleteAfterFirstRename);
             }
             fsutil::sync_dir(&self.dir)?;
         }
-        crate::failpoint::hit("delete.before_unlink");
+        crate::failpoint::hit(crate::failpoint::Failpoint::DeleteBeforeUnlink);
         for seg in doomed {
             for p in [&seg.paths.log, &seg.paths.index, &seg.paths.time] {
                 let mut to = p.clone().into_os_string();
@@ -207,20 +205,19 @@ impl Inner {
     /// Raises the log start offset to `offset` (at most the next offset): records below it
     /// can no longer be read, and whole segments below it are deleted.
     pub(crate) fn delete_records_before(&self, offset: u64) -> Result<u64> {
-        let next = self.next_offset.load(Ordering::Acquire);
+        let next = self.log.next_offset();
         let target = offset.min(next);
         {
             let mut w = self.writer.lock();
             self.check_writable(&w)?;
-            if target > self.log_start_offset.load(Ordering::Acquire) {
-                self.log_start_offset.store(target, Ordering::Release);
-                self.start_offset.fetch_max(target, Ordering::AcqRel);
+            if self.maintenance.raise_log_start(target) {
+                self.log.raise_start(target);
                 // Durable before any segment below it is deleted.
-                self.write_checkpoint(false, &w)?;
+                self.write_checkpoint(Checkpointed::Unclean, &w)?;
                 w.marked_dirty = true;
             }
         }
         self.enforce_retention()?;
-        Ok(self.start_offset.load(Ordering::Acquire))
+        Ok(self.log.start_offset())
     }
 }

@@ -1,21 +1,13 @@
 //! Interleavings of the partition's own threads that no public API can force.
 
 use std::path::Path;
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
-use super::{Context, Inner, Partition};
+use super::{Context, OpenMode, Partition};
 use crate::codec::record::NewRecord;
 use crate::config::{FlushPolicy, TopicConfig};
 use crate::error::Error;
-
-/// A step run inside `sync_once` (see `Inner::before_snapshot`).
-pub(crate) struct Interleave(pub Box<dyn FnOnce(&Inner) + Send>);
-
-impl std::fmt::Debug for Interleave {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Interleave")
-    }
-}
+use crate::failpoint::{self, Failpoint};
 
 fn partition(dir: &Path) -> Partition {
     let config = TopicConfig::default()
@@ -26,13 +18,13 @@ fn partition(dir: &Path) -> Partition {
         0,
         dir.join("0"),
         &config,
-        true,
+        OpenMode::Create,
         Context::default(),
     )
     .unwrap()
 }
 
-/// DESIGN.md section 20, item 2: a roll whose seal fails poisons the partition in the same
+/// A roll whose seal fails poisons the partition in the same
 /// critical section that queues the untrimmed segment. A sync that passed its first poison
 /// check before that roll, and snapshotted the queue after it, must not move the recovery
 /// point past the segment: it checks the poison again under the writer lock.
@@ -42,21 +34,22 @@ fn a_sync_does_not_move_the_recovery_point_past_a_roll_that_poisoned() {
     let p = partition(dir.path());
     p.append(NewRecord::new(b"before the roll")).unwrap();
     let inner = p.inner();
-    let point = inner.recovery_point.load(Ordering::Acquire);
-    *inner.before_snapshot.lock() = Some(Interleave(Box::new(|inner: &Inner| {
+    let point = inner.durability.recovery_point();
+    let rolling = Arc::clone(inner);
+    failpoint::on_this_thread(Failpoint::SyncAfterPoisonCheck, move || {
         // The roll of a failing seal, in one critical section: queue the segment, poison.
-        let mut w = inner.writer.lock();
-        inner.roll(&mut w).unwrap();
-        inner.commit.poison(crate::error::PoisonCause {
+        let mut w = rolling.writer.lock();
+        rolling.roll(&mut w).unwrap();
+        rolling.durability.poison(crate::error::PoisonCause {
             by: crate::error::PoisonedBy::Seal,
             kind: None,
             message: "trim failed (simulated)".into(),
         });
-    })));
+    });
     let sync = inner.sync_once();
     assert!(matches!(sync, Err(Error::Poisoned { .. })), "{sync:?}");
     assert_eq!(
-        inner.recovery_point.load(Ordering::Acquire),
+        inner.durability.recovery_point(),
         point,
         "the recovery point stays before the segment the failed roll queued"
     );

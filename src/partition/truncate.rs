@@ -9,41 +9,28 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::{Inner, WriterState};
+use super::Inner;
+use super::durability::Checkpointed;
+use super::writer::WriterState;
 use crate::codec::meta;
 use crate::error::{Error, PoisonCause, PoisonedBy, Result};
 use crate::fsutil;
 use crate::segment::core::SegmentCore;
-use crate::segment::recover::recover;
+use crate::segment::recover::{RecoverAs, recover};
 use crate::segment::rewrite::rewrite_prefix;
 use crate::segment::{Segment, SegmentPaths, create_files};
-
-/// How many recent cuts a partition remembers for iterators (older ones are merged).
-const MAX_CUTS: usize = 32;
 
 /// Name of the truncation intent file in a partition directory.
 pub(crate) const TRUNCATE_FILE: &str = "truncate";
 
 impl Inner {
-    /// The lowest offset any truncation since `epoch` cut the log to, if there was one.
-    pub(crate) fn lowest_cut_since(&self, epoch: u64) -> Option<u64> {
-        // Cuts dropped from the list were merged into the first entry, which every iterator
-        // older than them also counts.
-        self.cuts
-            .lock()
-            .iter()
-            .filter(|(e, _)| *e > epoch)
-            .map(|&(_, target)| target)
-            .min()
-    }
-
     /// Discards every record at or above `target`; appends continue at `target`.
     pub(crate) fn truncate_to(&self, target: u64) -> Result<()> {
-        let _pass = self.retention_lock.lock();
+        let _pass = self.maintenance.one_pass();
         let mut w = self.writer.lock();
         self.check_writable(&w)?;
         let next = w.active.next_offset();
-        let start = self.start_offset.load(Ordering::Acquire);
+        let start = self.log.start_offset();
         if target < start || target > next {
             return Err(Error::OffsetOutOfRange {
                 requested: target,
@@ -58,26 +45,26 @@ impl Inner {
         if let Err(e) = &result {
             // Half done: refuse further work; reopening completes the truncation from the
             // intent file.
-            self.commit
+            self.durability
                 .poison(PoisonCause::new(PoisonedBy::Truncation, e));
         }
-        self.notifier.notify();
+        self.log.notifier.notify();
         result
     }
 
     fn truncate_locked(&self, w: &mut WriterState, target: u64) -> Result<()> {
         fsutil::atomic_write(&self.dir, TRUNCATE_FILE, &meta::encode_truncate(target))?;
-        crate::failpoint::hit("truncate.after_intent");
+        crate::failpoint::hit(crate::failpoint::Failpoint::TruncateAfterIntent);
         w.marked_dirty = true;
         // No more writes to the old active segment; its writer lock is released.
         w.active.release_writer();
-        let segs = self.segments();
+        let segs = self.log.segments();
         let (keep, doomed): (Vec<Arc<SegmentCore>>, Vec<Arc<SegmentCore>>) =
             segs.iter().cloned().partition(|s| s.base < target);
         // Unlist what goes, so new readers do not find it.
-        *self.segments.write() = Arc::new(keep.clone());
+        self.log.replace_segments(|_| keep.clone());
         self.delete_segments(&doomed)?;
-        crate::failpoint::hit("truncate.after_delete");
+        crate::failpoint::hit(crate::failpoint::Failpoint::TruncateAfterDelete);
         let replaced = match keep.last() {
             Some(s) => rewrite_prefix(&s.paths, s.base, target)?,
             None => false,
@@ -87,13 +74,13 @@ impl Inner {
             // from its new file (a new inode: mappings of the old one, and their shared
             // locks, stay with readers).
             Some(s) if replaced => {
-                crate::failpoint::hit("truncate.after_rewrite");
+                crate::failpoint::hit(crate::failpoint::Failpoint::TruncateAfterRewrite);
                 let (core, writer, _) = recover(
                     s.paths.clone(),
                     s.base,
                     &self.limits,
                     self.config.verify_checksums,
-                    true,
+                    RecoverAs::Active,
                 )?;
                 Segment::from_parts(core, writer, &self.config)
             }
@@ -120,33 +107,21 @@ impl Inner {
         });
         let active_base = new_active.base_offset();
         w.active = new_active;
-        *self.segments.write() = Arc::new(list);
-        self.next_offset.store(target, Ordering::Release);
-        self.recovery_point.fetch_min(active_base, Ordering::AcqRel);
+        self.log.replace_segments(|_| list);
+        self.durability.lower_recovery_point(active_base);
         // What is appended from the cut on must be mapped by the next compaction pass.
-        self.compacted_to.fetch_min(target, Ordering::AcqRel);
-        self.commit.truncate(target);
-        // Iterators notice this and drop what they were reading.
-        {
-            // Remember the cut for iterators that notice the new epoch late.
-            let mut cuts = self.cuts.lock();
-            let epoch = self.epoch.load(Ordering::Acquire) + 1;
-            cuts.push((epoch, target));
-            if cuts.len() > MAX_CUTS {
-                let (_, oldest) = cuts.remove(0);
-                // Merge into the next entry: an iterator older than both moves to the lower.
-                if let Some(first) = cuts.first_mut() {
-                    first.1 = first.1.min(oldest);
-                }
-            }
-            self.epoch.store(epoch, Ordering::Release);
-        }
-        self.write_checkpoint(false, w)?;
+        self.maintenance
+            .compacted_to
+            .fetch_min(target, Ordering::AcqRel);
+        self.durability.truncate(target);
+        // Iterators notice the new epoch and drop what they were reading.
+        self.log.publish_cut(target);
+        self.write_checkpoint(Checkpointed::Unclean, w)?;
         // Before the intent goes: a crash until then replays this on open.
-        if let Some(g) = &self.groups {
+        if let Some(g) = &self.env.groups {
             g.lower(self.id, target)?;
         }
-        crate::failpoint::hit("truncate.before_intent_removed");
+        crate::failpoint::hit(crate::failpoint::Failpoint::TruncateBeforeIntentRemoved);
         fsutil::remove_if_exists(&self.dir.join(TRUNCATE_FILE))?;
         fsutil::sync_dir(&self.dir)
     }

@@ -5,8 +5,11 @@
 
 pub(crate) mod core;
 pub(crate) mod files;
+pub(crate) mod maps;
+pub(crate) mod open;
 pub(crate) mod recover;
 pub(crate) mod rewrite;
+pub(crate) mod scan;
 pub(crate) mod verify;
 pub(crate) mod writer;
 
@@ -28,7 +31,7 @@ pub use self::files::SegmentPaths;
 pub use self::recover::Recovery;
 pub use self::verify::Problem;
 pub(crate) use self::writer::BatchRecords;
-use self::writer::{Full, Limits, SegmentWriter};
+use self::writer::{Appended, Full, Limits, SegmentWriter};
 
 /// A segment: a contiguous range of offsets stored in three files named by its base offset.
 ///
@@ -104,8 +107,13 @@ impl Segment {
         config.validate()?;
         let limits = Limits::new(config);
         let paths = SegmentPaths::new(dir, base);
-        let (core, writer, report) =
-            recover::recover(paths, base, &limits, config.verify_checksums, true)?;
+        let (core, writer, report) = recover::recover(
+            paths,
+            base,
+            &limits,
+            config.verify_checksums,
+            recover::RecoverAs::Active,
+        )?;
         Ok((
             Self {
                 core: Arc::new(core),
@@ -145,9 +153,9 @@ impl Segment {
         let plan = plan_batch(records, now, max)?;
         let first = self.next_offset();
         match self.try_append(BatchRecords::Contiguous(records), &plan, now)? {
-            Ok(end) => Ok(first..end),
-            Err(Full::OffsetSpace) => Err(Error::OffsetsExhausted),
-            Err(_) => Err(Error::SegmentFull {
+            Appended::At(end) => Ok(first..end),
+            Appended::Full(Full::OffsetSpace) => Err(Error::OffsetsExhausted),
+            Appended::Full(_) => Err(Error::SegmentFull {
                 base_offset: self.core.base,
             }),
         }
@@ -158,7 +166,7 @@ impl Segment {
         records: BatchRecords<'_, '_>,
         plan: &batch::BatchPlan,
         now: i64,
-    ) -> Result<Result<u64, Full>> {
+    ) -> Result<Appended> {
         let Some(w) = self.writer.as_mut() else {
             return Err(Error::Closed(format!(
                 "sealed segment {}",
@@ -350,8 +358,8 @@ pub(crate) fn create_files(
             return Err(io_err(&paths.time)(e));
         }
     };
-    let maps = recover::writer_maps([&log, &index, &time]);
-    let core = recover::new_core(base, paths, maps, base, i64::MIN, verify_checksums);
+    let maps = maps::writer_maps([&log, &index, &time]);
+    let core = maps::new_core(base, paths, maps, base, i64::MIN, verify_checksums);
     let writer = SegmentWriter {
         log,
         index,

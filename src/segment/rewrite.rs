@@ -8,7 +8,7 @@ use crate::error::{Corruption, Error, Result, io_err};
 use crate::mmap::Mapping;
 use crate::segment::core::decode_error;
 use crate::segment::files::SegmentPaths;
-use crate::segment::recover::valid_batch;
+use crate::segment::scan::valid_batch;
 
 /// Suffix of the temporary file a truncation writes before renaming it over the `.log`.
 pub(crate) const TRUNCATING_SUFFIX: &str = ".truncating";
@@ -61,7 +61,7 @@ pub fn rewrite_prefix(paths: &SegmentPaths, base: u64, target: u64) -> Result<bo
         f.write_all(&out).map_err(io_err(&tmp))?;
         f.sync_all().map_err(io_err(&tmp))?;
     }
-    crate::failpoint::hit("rewrite.before_rename");
+    crate::failpoint::hit(crate::failpoint::Failpoint::RewriteBeforeRename);
     fs::rename(&tmp, &paths.log).map_err(io_err(&paths.log))?;
     if let Some(dir) = paths.log.parent() {
         crate::fsutil::sync_dir(dir)?;

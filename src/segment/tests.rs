@@ -139,8 +139,7 @@ fn verify_lists_every_problem() {
     drop(seg);
     fs::write(&log, &bytes).unwrap();
     let limits = writer::Limits::new(&cfg());
-    let core =
-        recover::open_sealed(SegmentPaths::new(dir.path(), 0), 0, 100, &limits, true).unwrap();
+    let core = open::open_sealed(SegmentPaths::new(dir.path(), 0), 0, 100, &limits, true).unwrap();
     let (problems, batches, _) = verify::verify(&core);
     assert_eq!(
         problems.iter().filter(|p| p.path == log).count(),
@@ -211,13 +210,13 @@ fn relative_offset_overflow_needs_a_roll() {
         .unwrap();
     assert_eq!(
         r,
-        Ok(u64::from(u32::MAX) + 1),
+        writer::Appended::At(u64::from(u32::MAX) + 1),
         "the last relative offset fits"
     );
     let r = seg
         .try_append(BatchRecords::Contiguous(&[NewRecord::new(b"c")]), &plan, 0)
         .unwrap();
-    assert_eq!(r, Err(writer::Full::Offsets));
+    assert_eq!(r, writer::Appended::Full(writer::Full::Offsets));
 }
 
 #[test]

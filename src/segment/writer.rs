@@ -160,6 +160,15 @@ pub struct SegmentWriter {
 /// through the mapping, so that the buffer stays bounded.
 const PWRITE_BATCH: std::ops::RangeInclusive<usize> = (16 << 10)..=(1 << 20);
 
+/// What an append to the active segment did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    /// The batch was published; the offset after it.
+    At(u64),
+    /// It does not fit, and nothing was written.
+    Full(Full),
+}
+
 /// Why a batch cannot go into this segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Full {
@@ -201,38 +210,37 @@ impl BatchRecords<'_, '_> {
 
 impl SegmentWriter {
     /// Appends one encoded batch of `records` (planned with `plan`) and publishes it. Returns
-    /// the offset after the batch (it starts at the writer's next offset before the call);
-    /// `Ok(Err(full))` when it does not fit; nothing is written then.
+    /// the offset after the batch (it starts at the writer's next offset before the call),
+    /// or [`Appended::Full`] when it does not fit; nothing is written then.
     ///
-    /// The end alone, not a `Range`: a two-word result written through memory by this call
-    /// was reloaded as one 16-byte load by the caller, a store-forwarding stall on every
-    /// append (22 % of the partition's append samples).
+    /// The end alone, not a `Range`: a two-word result written through memory here would be
+    /// reloaded by the caller as one 16-byte load, a store-forwarding stall on every append.
     pub fn append(
         &mut self,
         core: &SegmentCore,
         records: BatchRecords<'_, '_>,
         plan: &BatchPlan,
         now: i64,
-    ) -> Result<Result<u64, Full>> {
+    ) -> Result<Appended> {
         let first = self.next_offset;
         let last_rel = (first - core.base) + records.last_delta(plan);
         if last_rel > u64::from(u32::MAX) {
-            return Ok(Err(Full::Offsets));
+            return Ok(Appended::Full(Full::Offsets));
         }
         // The offset after the batch must exist too: offsets end below u64::MAX.
         let Some(last) = core.base.checked_add(last_rel).filter(|&l| l < u64::MAX) else {
-            return Ok(Err(Full::OffsetSpace));
+            return Ok(Appended::Full(Full::OffsetSpace));
         };
         let position = self.log.published();
         if plan.len > self.log.remaining() {
-            return Ok(Err(Full::Log));
+            return Ok(Appended::Full(Full::Log));
         }
         let seg_max = self.max_timestamp.max(plan.max_timestamp);
         let Some(step) = self
             .rule
             .step(&self.limits, core.base, position, first, last, seg_max)
         else {
-            return Ok(Err(Full::Index));
+            return Ok(Appended::Full(Full::Index));
         };
         // Everything that can fail (space reservations) happens before the batch is encoded,
         // so a failed append leaves no complete batch behind for recovery to resurrect. The
@@ -240,12 +248,12 @@ impl SegmentWriter {
         if let Some(e) = step.offset
             && !write_entry(&mut self.index, &e.encode()).map_err(io_err(&core.paths.index))?
         {
-            return Ok(Err(Full::Index));
+            return Ok(Appended::Full(Full::Index));
         }
         if let Some(t) = step.time
             && !write_entry(&mut self.time, &t.encode()).map_err(io_err(&core.paths.time))?
         {
-            return Ok(Err(Full::Index));
+            return Ok(Appended::Full(Full::Index));
         }
         let encode = |dst: &mut [u8]| match records {
             BatchRecords::Contiguous(r) => batch::encode(dst, first, r, plan, now),
@@ -265,7 +273,7 @@ impl SegmentWriter {
                 .write_tail(bytes)
                 .map_err(io_err(&core.paths.log))?
             {
-                return Ok(Err(Full::Log));
+                return Ok(Appended::Full(Full::Log));
             }
         } else {
             let Some(dst) = self
@@ -273,7 +281,7 @@ impl SegmentWriter {
                 .tail_mut(plan.len)
                 .map_err(io_err(&core.paths.log))?
             else {
-                return Ok(Err(Full::Log));
+                return Ok(Appended::Full(Full::Log));
             };
             encode(dst);
         }
@@ -291,7 +299,7 @@ impl SegmentWriter {
         self.index
             .publish(self.rule.index_entries * OFFSET_ENTRY_LEN);
         self.time.publish(self.rule.time_entries * TIME_ENTRY_LEN);
-        Ok(Ok(last + 1))
+        Ok(Appended::At(last + 1))
     }
 
     /// Writes the final time-index entry and trims all three files to their contents.

@@ -1,0 +1,249 @@
+//! Opening segments without a scan: a sealed segment trusted below the recovery point (its
+//! indexes checked, and rebuilt if damaged), and the active segment of a cleanly closed
+//! partition.
+
+use std::fs;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::codec::index::{OFFSET_ENTRY_LEN, OffsetEntry, TIME_ENTRY_LEN, TimeEntry};
+use crate::error::{Result, io_err};
+use crate::mmap::{MapWriter, Mapping};
+use crate::segment::core::{SegmentCore, decode_error};
+use crate::segment::files::SegmentPaths;
+use crate::segment::maps::{new_core, open_mappings, rewrite_index, with_file_bytes, writer_maps};
+use crate::segment::scan::scan;
+use crate::segment::writer::{IndexRule, Limits, SegmentWriter};
+
+/// Whether the index files of a segment look intact without reading them all: present,
+/// whole entries, and the last entry of each passes its CRC and points inside the log.
+fn indexes_look_intact(paths: &SegmentPaths, log_len: usize) -> bool {
+    let last = |path: &Path, entry_len: usize| -> Option<Vec<u8>> {
+        let len = fs::metadata(path).ok()?.len() as usize;
+        if !len.is_multiple_of(entry_len) {
+            return None;
+        }
+        if len == 0 {
+            return Some(Vec::new());
+        }
+        let map = Mapping::open_read_only(path, len).ok()?;
+        Some(map.prefix()[len - entry_len..].to_vec())
+    };
+    let Some(last_index) = last(&paths.index, OFFSET_ENTRY_LEN) else {
+        return false;
+    };
+    let Some(last_time) = last(&paths.time, TIME_ENTRY_LEN) else {
+        return false;
+    };
+    let index_ok = last_index.is_empty()
+        || OffsetEntry::decode(&last_index).is_ok_and(|e| (e.position as usize) < log_len);
+    let time_ok = last_time.is_empty() || TimeEntry::decode(&last_time).is_ok();
+    index_ok && time_ok
+}
+
+/// Rebuilds both index files of a segment from its log without changing the log; returns the
+/// offset after the last valid batch.
+fn rebuild_indexes(paths: &SegmentPaths, base: u64, limits: &Limits) -> Result<u64> {
+    let mut scan = with_file_bytes(&paths.log, |log| scan(log, base, limits))?;
+    scan.add_seal_entry(base, limits);
+    let (index_bytes, time_bytes) = scan.encoded_indexes();
+    for (path, cap, bytes) in [
+        (&paths.index, limits.index_capacity, &index_bytes),
+        (&paths.time, limits.time_capacity, &time_bytes),
+    ] {
+        let mut w = rewrite_index(path, cap, bytes)?;
+        w.trim().map_err(io_err(path))?;
+        w.mapping().sync_data().map_err(io_err(path))?;
+    }
+    Ok(scan.next_offset)
+}
+
+/// What [`check_sealed_indexes`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexCheck {
+    /// Both index files look intact (present, whole entries, last entries valid).
+    Intact,
+    /// They were rebuilt from the log, which covers the segment's offsets.
+    Rebuilt,
+    /// They were rebuilt, and the log's batches end before the next segment's base: the log
+    /// was cut short from outside.
+    CutShort,
+}
+
+/// Opens a sealed segment that needs no recovery (wholly below the recovery point, or
+/// before the active segment of a cleanly closed partition). Reads the last entry of each
+/// index and nothing of the log: its next offset is the base of the segment after it.
+/// Index files that are missing or damaged are rebuilt from the log, which is left as is.
+pub fn open_sealed(
+    paths: SegmentPaths,
+    base: u64,
+    next_base: u64,
+    limits: &Limits,
+    verify_checksums: bool,
+) -> Result<SegmentCore> {
+    let log = map_sealed_log(&paths)?;
+    let check = check_sealed_indexes(&paths, base, next_base, limits, log.published())?;
+    open_sealed_mapped(paths, base, next_base, log, check, verify_checksums)
+}
+
+/// Maps a sealed segment's log, under a shared lock held as long as the mapping: a writer
+/// of the file (a standalone `Segment` on it) makes this fail with `Error::Locked`, and none
+/// can be made while the store maps the file.
+pub fn map_sealed_log(paths: &SegmentPaths) -> Result<Arc<Mapping>> {
+    Mapping::open_shared(&paths.log).map_err(io_err(&paths.log))
+}
+
+/// Checks a sealed segment's index files without reading them all, and rebuilds them from
+/// its log (`log_len` bytes, mapped) if they look damaged or are missing.
+pub fn check_sealed_indexes(
+    paths: &SegmentPaths,
+    base: u64,
+    next_base: u64,
+    limits: &Limits,
+    log_len: usize,
+) -> Result<IndexCheck> {
+    if indexes_look_intact(paths, log_len) {
+        return Ok(IndexCheck::Intact);
+    }
+    // A log whose batches end before the next segment's base was cut short from outside.
+    if rebuild_indexes(paths, base, limits)? < next_base {
+        Ok(IndexCheck::CutShort)
+    } else {
+        Ok(IndexCheck::Rebuilt)
+    }
+}
+
+/// Makes the core of a sealed segment whose log is mapped and whose indexes were checked.
+pub fn open_sealed_mapped(
+    paths: SegmentPaths,
+    base: u64,
+    next_base: u64,
+    log: Arc<Mapping>,
+    check: IndexCheck,
+    verify_checksums: bool,
+) -> Result<SegmentCore> {
+    let core = open_mappings(paths, base, log, next_base, i64::MIN, verify_checksums)?;
+    if check == IndexCheck::CutShort {
+        // Its largest timestamp is unknown: timestamp lookups must look into it (and report
+        // the damage) rather than skip it for a later segment.
+        core.max_timestamp
+            .store(i64::MAX, std::sync::atomic::Ordering::Release);
+        return Ok(core);
+    }
+    // The entry written at seal time carries the segment's largest timestamp and covers the
+    // last offset, so normally nothing is read. If the last entry is missing, the batch
+    // headers after the last entry that is there make up the difference.
+    let times = core.time.prefix();
+    let (mut max_ts, from) = match times.len().checked_sub(TIME_ENTRY_LEN) {
+        Some(at) => TimeEntry::decode(&times[at..]).map_or((i64::MIN, base), |t| {
+            (t.timestamp, base + u64::from(t.relative_offset) + 1)
+        }),
+        None => (i64::MIN, base),
+    };
+    if from < next_base {
+        max_ts = max_ts.max(headers_max_timestamp(&core, from));
+    }
+    core.max_timestamp
+        .store(max_ts, std::sync::atomic::Ordering::Release);
+    Ok(core)
+}
+
+/// Largest `max_timestamp` over the batch headers from the batch holding `from` to the end
+/// (stops at the first damaged header).
+fn headers_max_timestamp(core: &SegmentCore, from: u64) -> i64 {
+    let mut max = i64::MIN;
+    let Ok(Some(first)) = core.locate(from) else {
+        return max;
+    };
+    let log = core.log.prefix();
+    let mut pos = first.position;
+    while let Ok(h) = core.header_at(log, pos) {
+        max = max.max(h.max_timestamp);
+        pos += h.length as usize;
+    }
+    max
+}
+
+/// Opens the active segment of a cleanly closed partition for appending, trusting the
+/// checkpointed length, next offset and largest timestamp. `Ok(None)` when the files do not
+/// look the way a clean close leaves them; the caller then recovers the segment instead.
+pub fn open_active_clean(
+    paths: SegmentPaths,
+    base: u64,
+    limits: &Limits,
+    verify_checksums: bool,
+    log_len: usize,
+    next_offset: u64,
+    max_timestamp: i64,
+) -> Result<Option<(SegmentCore, SegmentWriter)>> {
+    if !indexes_look_intact(&paths, log_len) {
+        return Ok(None);
+    }
+    let entries_len = |p: &Path| fs::metadata(p).map(|m| m.len() as usize).map_err(io_err(p));
+    let index_len = entries_len(&paths.index)?;
+    let time_len = entries_len(&paths.time)?;
+    let chunk = super::writer::LOG_RESERVE_CHUNK;
+    let mut log = MapWriter::open(&paths.log, limits.log_capacity, log_len, chunk)
+        .map_err(io_err(&paths.log))?;
+    log.set_prefault(limits.prefault);
+    let index_cap = limits.index_capacity.max(index_len);
+    let index = MapWriter::open(&paths.index, index_cap, index_len, index_cap as u64)
+        .map_err(io_err(&paths.index))?;
+    let time_cap = limits.time_capacity.max(time_len);
+    let time = MapWriter::open(&paths.time, time_cap, time_len, time_cap as u64)
+        .map_err(io_err(&paths.time))?;
+    let maps = writer_maps([&log, &index, &time]);
+    let core = new_core(
+        base,
+        paths,
+        maps,
+        next_offset,
+        max_timestamp,
+        verify_checksums,
+    );
+    let first_timestamp = if log_len > 0 {
+        match core.header_at(core.log.prefix(), 0) {
+            // An empty first batch has no timestamp; the age roll then starts from the next
+            // record appended (a later roll at most, never an early one).
+            Ok(h) => (h.record_count > 0).then_some(h.first_timestamp),
+            // Damaged although the close was clean: let the caller recover the segment.
+            Err(_) => return Ok(None),
+        }
+    } else {
+        None
+    };
+    let last_index_pos = match core.index.prefix().len().checked_sub(OFFSET_ENTRY_LEN) {
+        Some(at) => {
+            OffsetEntry::decode(&core.index.prefix()[at..])
+                .map_err(|e| decode_error(&core.paths.index, at, e))?
+                .position as usize
+        }
+        None => 0,
+    };
+    let last_time_entry = match core.time.prefix().len().checked_sub(TIME_ENTRY_LEN) {
+        Some(at) => {
+            TimeEntry::decode(&core.time.prefix()[at..])
+                .map_err(|e| decode_error(&core.paths.time, at, e))?
+                .timestamp
+        }
+        None => i64::MIN,
+    };
+    let rule = IndexRule {
+        bytes_since_entry: (log_len - last_index_pos.min(log_len)) as u64,
+        last_time_entry,
+        index_entries: index_len / OFFSET_ENTRY_LEN,
+        time_entries: time_len / TIME_ENTRY_LEN,
+    };
+    let writer = SegmentWriter {
+        log,
+        index,
+        time,
+        limits: *limits,
+        next_offset,
+        first_timestamp,
+        max_timestamp,
+        rule,
+        scratch: Vec::new(),
+    };
+    Ok(Some((core, writer)))
+}
