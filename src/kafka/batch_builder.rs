@@ -4,12 +4,12 @@
 //! Grammar: see `super::record_batch` (`batch := header record*`, big-endian header,
 //! CRC-32C over attributes..end); this module only ever writes `attributes = 0`.
 
+use super::error::{Error, Result};
 use super::record_batch::{
     ATTRIBUTES_AT, CRC_AT, HEADER_LEN, KafkaRecord, LOG_OVERHEAD, MAGIC, NO_PRODUCER_EPOCH,
     NO_PRODUCER_ID, NO_SEQUENCE, NO_TIMESTAMP, PARTITION_LEADER_EPOCH,
 };
 use super::varint::{put_varint, put_varlong, varint_len};
-use crate::error::{Error, Result};
 
 /// Builds one uncompressed v2 batch record by record, as Kafka's `MemoryRecordsBuilder` and
 /// kafka-python's `DefaultRecordBatchBuilder` do: attributes 0 (CreateTime, no compression,
@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 /// `partitionLeaderEpoch` [`PARTITION_LEADER_EPOCH`], `baseTimestamp` = the first record's.
 ///
 /// ```
-/// # fn main() -> pagelog::Result<()> {
+/// # fn main() -> pagelog::kafka::Result<()> {
 /// use pagelog::kafka::{BatchBuilder, decode_batch};
 /// let mut b = BatchBuilder::new(100)?;
 /// b.push(100, 1_700_000_000_000, Some(b"k"), Some(b"v"), &[(b"h", Some(b"1"))])?;
@@ -39,7 +39,7 @@ pub struct BatchBuilder {
 }
 
 fn unencodable(reason: impl Into<String>) -> Error {
-    Error::KafkaUnencodable {
+    Error::Unencodable {
         reason: reason.into(),
     }
 }
@@ -61,7 +61,7 @@ impl BatchBuilder {
     /// An empty batch starting at `base_offset`.
     ///
     /// # Errors
-    /// [`Error::KafkaUnencodable`] if `base_offset` exceeds `i64::MAX`.
+    /// [`Error::Unencodable`] if `base_offset` exceeds `i64::MAX`.
     pub fn new(base_offset: u64) -> Result<Self> {
         if i64::try_from(base_offset).is_err() {
             return Err(unencodable(format!(
@@ -84,7 +84,7 @@ impl BatchBuilder {
     /// clients to read it (pagelog's are). On error the builder is unchanged.
     ///
     /// # Errors
-    /// [`Error::KafkaUnencodable`] when the record does not fit this batch (see there).
+    /// [`Error::Unencodable`] when the record does not fit this batch (see there).
     pub fn push(
         &mut self,
         offset: u64,
@@ -199,7 +199,7 @@ impl BatchBuilder {
     /// only moves the log's next offset, as Kafka's cleaner writes).
     ///
     /// # Errors
-    /// [`Error::KafkaUnencodable`] if `end - 1` is below the last record, below the base
+    /// [`Error::Unencodable`] if `end - 1` is below the last record, below the base
     /// offset, or more than `i32::MAX` past the base offset.
     pub fn finish_covering(self, end: u64) -> Result<Vec<u8>> {
         let last = end.checked_sub(1).filter(|&l| {
@@ -247,7 +247,7 @@ impl BatchBuilder {
 /// with [`BatchBuilder`]'s header fields.
 ///
 /// # Errors
-/// [`Error::KafkaUnencodable`] as for [`BatchBuilder::push`].
+/// [`Error::Unencodable`] as for [`BatchBuilder::push`].
 pub fn encode_batch(base_offset: u64, records: &[KafkaRecord]) -> Result<Vec<u8>> {
     let mut b = BatchBuilder::new(base_offset)?;
     for r in records {

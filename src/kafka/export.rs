@@ -8,10 +8,11 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use super::batch_builder::BatchBuilder;
+use super::error::{Error, Result};
 use super::index::{DEFAULT_INDEX_INTERVAL_BYTES, DEFAULT_MAX_INDEX_BYTES, IndexBuilder};
 use super::record_batch::HEADER_LEN;
 use super::segment_file_name;
-use crate::error::{Error, Result, io_err};
+use crate::error::io_err;
 use crate::{Partition, Record};
 
 /// Most offsets one empty batch covers when the range ends in a gap.
@@ -127,7 +128,7 @@ pub struct ExportReport {
 /// `<parent>/.<topic>-<partition>.exporting`, synced, then renamed.
 ///
 /// ```
-/// # fn main() -> pagelog::Result<()> {
+/// # fn main() -> pagelog::kafka::Result<()> {
 /// # let io = |e| pagelog::Error::Io { path: "tmp".into(), source: e };
 /// use pagelog::{NewRecord, Store, TopicConfig};
 /// use pagelog::kafka::{ExportOptions, export};
@@ -143,10 +144,12 @@ pub struct ExportReport {
 /// ```
 ///
 /// # Errors
-/// [`Error::OffsetOutOfRange`] if the range is not inside the partition;
-/// [`Error::InvalidConfig`] for options out of range; [`Error::Io`] (also when the target
-/// directory already exists); read errors of the partition ([`Error::ChecksumMismatch`],
-/// [`Error::Corrupt`]); [`Error::KafkaUnencodable`] for offsets above `i64::MAX`.
+/// [`Error::Unencodable`] for offsets above `i64::MAX`; [`Error::Store`] holding
+/// [`pagelog::Error::OffsetOutOfRange`](crate::Error::OffsetOutOfRange) if the range is not
+/// inside the partition, [`InvalidConfig`](crate::Error::InvalidConfig) for options out of
+/// range, [`Io`](crate::Error::Io) (also when the target directory already exists), or a
+/// read error of the partition ([`ChecksumMismatch`](crate::Error::ChecksumMismatch),
+/// [`Corrupt`](crate::Error::Corrupt)).
 pub fn export(
     partition: &Partition,
     parent: &Path,
@@ -168,32 +171,35 @@ pub fn export_with_progress(
 ) -> Result<ExportReport> {
     let o = options;
     if o.segment_bytes < HEADER_LEN as u32 || o.segment_bytes > i32::MAX as u32 {
-        return Err(Error::InvalidConfig(format!(
+        return Err(crate::Error::InvalidConfig(format!(
             "segment_bytes must be between {HEADER_LEN} and {}, got {}",
             i32::MAX,
             o.segment_bytes
-        )));
+        ))
+        .into());
     }
     if o.max_batch_records == 0 || o.max_batch_bytes == 0 {
-        return Err(Error::InvalidConfig(format!(
+        return Err(crate::Error::InvalidConfig(format!(
             "max_batch_records and max_batch_bytes must be at least 1, got {} and {}",
             o.max_batch_records, o.max_batch_bytes
-        )));
+        ))
+        .into());
     }
     let (start, next) = (partition.start_offset(), partition.next_offset());
     let from = o.from.unwrap_or(start);
     let to = o.to.unwrap_or(next);
     for requested in [from, to] {
         if requested < start || requested > next {
-            return Err(Error::OffsetOutOfRange {
+            return Err(crate::Error::OffsetOutOfRange {
                 requested,
                 start,
                 end: next,
-            });
+            }
+            .into());
         }
     }
     if from > to {
-        return Err(Error::InvalidConfig(format!("empty range {from}..{to}")));
+        return Err(crate::Error::InvalidConfig(format!("empty range {from}..{to}")).into());
     }
     let name = format!(
         "{}-{}",
@@ -202,10 +208,11 @@ pub fn export_with_progress(
     );
     let dir = parent.join(&name);
     if dir.exists() {
-        return Err(Error::Io {
+        return Err(crate::Error::Io {
             path: dir,
             source: std::io::ErrorKind::AlreadyExists.into(),
-        });
+        }
+        .into());
     }
     let tmp = parent.join(format!(".{name}.exporting"));
     if tmp.exists() {
@@ -249,7 +256,8 @@ pub fn export_with_progress(
 fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(io_err(dir))
+        .map_err(io_err(dir))?;
+    Ok(())
 }
 
 /// The segment being written.
@@ -279,7 +287,7 @@ impl Writer<'_> {
         let headers: Vec<(&[u8], Option<&[u8]>)> =
             r.headers().map(|(k, v)| (k.as_bytes(), Some(v))).collect();
         if headers.len() != r.header_count() as usize {
-            return Err(Error::KafkaUnencodable {
+            return Err(Error::Unencodable {
                 reason: format!("record at offset {} has a malformed header", r.offset()),
             });
         }
@@ -412,7 +420,7 @@ impl Writer<'_> {
         let Some(s) = self.segment.take() else {
             return Ok(());
         };
-        let file = s.log.into_inner().map_err(|e| Error::Io {
+        let file = s.log.into_inner().map_err(|e| crate::Error::Io {
             path: s.path.clone(),
             source: e.into_error(),
         })?;

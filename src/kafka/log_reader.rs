@@ -8,32 +8,33 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use super::error::{Error, Result};
 use super::record_batch::{KafkaBatch, LOG_OVERHEAD, decode_batch};
-use crate::error::{Error, Result, io_err};
+use crate::error::io_err;
 
 /// Gives a codec error the file it came from, with positions made relative to the file.
 pub(crate) fn locate(e: Error, file: &Path, batch_position: u64) -> Error {
     let at = |p: u64| batch_position.saturating_add(p);
     match e {
-        Error::KafkaCorrupt {
+        Error::Corrupt {
             position, reason, ..
-        } => Error::KafkaCorrupt {
+        } => Error::Corrupt {
             path: Some(file.to_path_buf()),
             position: at(position),
             reason,
         },
-        Error::KafkaChecksumMismatch {
+        Error::ChecksumMismatch {
             position,
             expected,
             got,
             ..
-        } => Error::KafkaChecksumMismatch {
+        } => Error::ChecksumMismatch {
             path: Some(file.to_path_buf()),
             position: at(position),
             expected,
             got,
         },
-        Error::KafkaUnsupported { position, what, .. } => Error::KafkaUnsupported {
+        Error::Unsupported { position, what, .. } => Error::Unsupported {
             path: Some(file.to_path_buf()),
             position: at(position),
             what,
@@ -55,7 +56,7 @@ pub struct LogBatches<'a> {
 /// The batches of `log` (the bytes of a Kafka `.log` file).
 ///
 /// ```
-/// # fn main() -> pagelog::Result<()> {
+/// # fn main() -> pagelog::kafka::Result<()> {
 /// use pagelog::kafka::{BatchBuilder, read_log_batches};
 /// let mut log = Vec::new();
 /// for offset in 0..3 {
@@ -65,7 +66,7 @@ pub struct LogBatches<'a> {
 /// }
 /// let offsets: Vec<u64> = read_log_batches(&log)
 ///     .map(|b| b.map(|(_pos, batch)| batch.records[0].offset))
-///     .collect::<pagelog::Result<_>>()?;
+///     .collect::<pagelog::kafka::Result<_>>()?;
 /// assert_eq!(offsets, [0, 1, 2]);
 /// # Ok(()) }
 /// ```
@@ -103,31 +104,31 @@ impl Iterator for LogBatches<'_> {
 /// Moves a codec error's position by `by` bytes, keeping its path.
 fn shift(e: Error, by: u64) -> Error {
     match e {
-        Error::KafkaCorrupt {
+        Error::Corrupt {
             path,
             position,
             reason,
-        } => Error::KafkaCorrupt {
+        } => Error::Corrupt {
             path,
             position: position.saturating_add(by),
             reason,
         },
-        Error::KafkaChecksumMismatch {
+        Error::ChecksumMismatch {
             path,
             position,
             expected,
             got,
-        } => Error::KafkaChecksumMismatch {
+        } => Error::ChecksumMismatch {
             path,
             position: position.saturating_add(by),
             expected,
             got,
         },
-        Error::KafkaUnsupported {
+        Error::Unsupported {
             path,
             position,
             what,
-        } => Error::KafkaUnsupported {
+        } => Error::Unsupported {
             path,
             position: position.saturating_add(by),
             what,

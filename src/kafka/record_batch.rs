@@ -15,8 +15,8 @@
 use std::borrow::Cow;
 
 use super::compression::{self, Compression};
+use super::error::{Error, Result};
 use super::varint::{VarintError, get_varint, get_varlong};
-use crate::error::{Error, Result};
 
 /// Bytes before the records: the fixed batch header.
 pub const HEADER_LEN: usize = 61;
@@ -94,7 +94,7 @@ fn be<const N: usize>(buf: &[u8], at: usize) -> [u8; N] {
 }
 
 fn corrupt(position: usize, reason: impl Into<String>) -> Error {
-    Error::KafkaCorrupt {
+    Error::Corrupt {
         path: None,
         position: position as u64,
         reason: reason.into(),
@@ -106,7 +106,7 @@ impl BatchHeader {
     /// magic 2, `batchLength` at least 49, offsets and count not negative and not overflowing.
     ///
     /// # Errors
-    /// [`Error::KafkaUnsupported`] for magic 0 or 1; [`Error::KafkaCorrupt`] otherwise.
+    /// [`Error::Unsupported`] for magic 0 or 1; [`Error::Corrupt`] otherwise.
     pub fn parse(buf: &[u8]) -> Result<Self> {
         let Some(&magic) = buf.get(MAGIC_AT) else {
             return Err(corrupt(
@@ -116,7 +116,7 @@ impl BatchHeader {
         };
         let magic = magic as i8;
         if magic == 0 || magic == 1 {
-            return Err(Error::KafkaUnsupported {
+            return Err(Error::Unsupported {
                 path: None,
                 position: 0,
                 what: format!("message format v{magic} (only v2, Kafka 0.11 and later, is read)"),
@@ -265,8 +265,8 @@ pub struct KafkaBatch {
 /// compressed batches, by the codec's output limit).
 ///
 /// # Errors
-/// [`Error::KafkaCorrupt`] for a batch that breaks the format (including one cut short);
-/// [`Error::KafkaChecksumMismatch`]; [`Error::KafkaUnsupported`] for magic 0/1 or an
+/// [`Error::Corrupt`] for a batch that breaks the format (including one cut short);
+/// [`Error::ChecksumMismatch`]; [`Error::Unsupported`] for magic 0/1 or an
 /// unsupported codec. Positions are relative to `buf`.
 pub fn decode_batch(buf: &[u8]) -> Result<KafkaBatch> {
     let header = BatchHeader::parse(buf)?;
@@ -279,7 +279,7 @@ pub fn decode_batch(buf: &[u8]) -> Result<KafkaBatch> {
     };
     let got = crc32c::crc32c(batch.get(ATTRIBUTES_AT..).unwrap_or_default());
     if got != header.crc {
-        return Err(Error::KafkaChecksumMismatch {
+        return Err(Error::ChecksumMismatch {
             path: None,
             position: 0,
             expected: header.crc,
@@ -291,7 +291,7 @@ pub fn decode_batch(buf: &[u8]) -> Result<KafkaBatch> {
     let records: Cow<'_, [u8]> = match compression::decompress(codec, body) {
         Ok(r) => r,
         Err(compression::Failure::Unsupported) => {
-            return Err(Error::KafkaUnsupported {
+            return Err(Error::Unsupported {
                 path: None,
                 position: 0,
                 what: format!("compression codec {}", codec.name()),
@@ -322,7 +322,7 @@ pub fn decode_batch(buf: &[u8]) -> Result<KafkaBatch> {
 
 type RecordError = (usize, String);
 
-fn varint_at(src: &[u8], pos: &mut usize, base: usize) -> Result<i32, RecordError> {
+fn varint_at(src: &[u8], pos: &mut usize, base: usize) -> std::result::Result<i32, RecordError> {
     get_varint(src, pos).map_err(|e: VarintError| (base + *pos, e.describe().to_owned()))
 }
 
@@ -332,7 +332,7 @@ fn bytes_at(
     pos: &mut usize,
     base: usize,
     what: &str,
-) -> Result<Option<Vec<u8>>, RecordError> {
+) -> std::result::Result<Option<Vec<u8>>, RecordError> {
     let at = base + *pos;
     let len = varint_at(src, pos, base)?;
     if len == -1 {
@@ -347,7 +347,10 @@ fn bytes_at(
     Ok(Some(bytes.to_vec()))
 }
 
-fn decode_records(h: &BatchHeader, src: &[u8]) -> Result<Vec<KafkaRecord>, RecordError> {
+fn decode_records(
+    h: &BatchHeader,
+    src: &[u8],
+) -> std::result::Result<Vec<KafkaRecord>, RecordError> {
     let count = h.records_count.max(0) as usize;
     if count > src.len() / MIN_RECORD_LEN {
         return Err((
