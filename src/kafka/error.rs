@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// Bytes given as a Kafka RecordBatch v2 (to [`decode_batch`](super::decode_batch), or
+    /// Bytes given as a Kafka `RecordBatch` v2 (to [`decode_batch`](super::decode_batch), or
     /// read from a Kafka `.log` by [`import`](super::import)) break the format at `position`:
     /// a length past the end, a bad varint, an offset out of order, leftover bytes. `path` is
     /// the file when one was read (positions are then file positions), `None` for a buffer.

@@ -120,7 +120,7 @@ pub struct ExportReport {
 
 /// Writes `partition`'s records (all, or [`ExportOptions::range`]) as a Kafka partition
 /// directory `<parent>/<topic>-<partition>`: segments `<20-digit base>.log` of uncompressed
-/// v2 batches (CreateTime, no producer id, leader epoch 0) with the `.index` and
+/// v2 batches (`CreateTime`, no producer id, leader epoch 0) with the `.index` and
 /// `.timeindex` Kafka would build for them. Offsets, timestamps, keys, values (null ones
 /// too) and headers are kept; offsets the range does not hold (gaps left by compaction) stay
 /// gaps, and the last batch covers up to the end of the range so the log's next offset is
@@ -170,7 +170,7 @@ pub fn export_with_progress(
     progress: &mut dyn FnMut(&ExportProgress),
 ) -> Result<ExportReport> {
     let o = options;
-    if o.segment_bytes < HEADER_LEN as u32 || o.segment_bytes > i32::MAX as u32 {
+    if u64::from(o.segment_bytes) < HEADER_LEN as u64 || i32::try_from(o.segment_bytes).is_err() {
         return Err(crate::Error::InvalidConfig(format!(
             "segment_bytes must be between {HEADER_LEN} and {}, got {}",
             i32::MAX,
@@ -300,7 +300,7 @@ impl Writer<'_> {
                 b
             }
             Some(b) => {
-                self.write_batch(b.finish())?;
+                self.write_batch(&b.finish())?;
                 BatchBuilder::new(r.offset())?
             }
             None => BatchBuilder::new(r.offset())?,
@@ -312,7 +312,7 @@ impl Writer<'_> {
             Ok(()) => Ok(b),
             Err(_) if !b.is_empty() => {
                 // Too far from the batch's first offset: start a new batch.
-                self.write_batch(b.finish())?;
+                self.write_batch(&b.finish())?;
                 let mut b = BatchBuilder::new(r.offset())?;
                 push(&mut b)?;
                 Ok(b)
@@ -326,15 +326,15 @@ impl Writer<'_> {
         if let Some(b) = batch {
             if self.end - b.base_offset() <= GAP_STEP {
                 let bytes = b.finish_covering(self.end)?;
-                self.write_batch(bytes)?;
+                self.write_batch(&bytes)?;
             } else {
-                self.write_batch(b.finish())?;
+                self.write_batch(&b.finish())?;
             }
         }
         while self.next < self.end {
             let end = self.end.min(self.next.saturating_add(GAP_STEP));
             let bytes = BatchBuilder::new(self.next)?.finish_covering(end)?;
-            self.write_batch(bytes)?;
+            self.write_batch(&bytes)?;
         }
         if self.segment.is_none() {
             // Nothing to write: one empty segment keeps the log's start offset.
@@ -357,14 +357,14 @@ impl Writer<'_> {
     }
 
     /// Appends an encoded batch to the current segment, rolling first if needed.
-    fn write_batch(&mut self, bytes: Vec<u8>) -> Result<()> {
-        let header = super::BatchHeader::parse(&bytes)?;
+    fn write_batch(&mut self, bytes: &[u8]) -> Result<()> {
+        let header = super::BatchHeader::parse(bytes)?;
         let (base, last) = (header.base(), header.last_offset());
         let max_offset_entries = (DEFAULT_MAX_INDEX_BYTES as usize) / super::OFFSET_ENTRY_LEN;
         let max_time_entries = (DEFAULT_MAX_INDEX_BYTES as usize) / super::TIME_ENTRY_LEN;
         let roll = self.segment.as_ref().is_some_and(|s| {
             (s.size > 0 && s.size + bytes.len() as u64 > u64::from(self.options.segment_bytes))
-                || last - s.base > i32::MAX as u64
+                || i32::try_from(last - s.base).is_err()
                 || s.index.offset_entries() + 1 >= max_offset_entries
                 || s.index.time_entries() + 2 >= max_time_entries
         });
@@ -375,7 +375,7 @@ impl Writer<'_> {
             // The first segment starts at the range's start (a leading gap stays a gap),
             // if its offsets stay within Kafka's 32-bit relative offsets.
             let seg_base =
-                if self.report.segments == 0 && last - self.next.min(base) <= i32::MAX as u64 {
+                if self.report.segments == 0 && i32::try_from(last - self.next.min(base)).is_ok() {
                     self.next.min(base)
                 } else {
                     base
@@ -385,12 +385,17 @@ impl Writer<'_> {
         let Some(s) = self.segment.as_mut() else {
             return Ok(());
         };
-        let position = s.size as u32; // below segment_bytes <= i32::MAX, or 0
-        s.log.write_all(&bytes).map_err(io_err(&s.path))?;
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "0, or at most segment_bytes <= i32::MAX: a segment holding anything is \
+                      rolled before a batch would take it past segment_bytes"
+        )]
+        let position = s.size as u32;
+        s.log.write_all(bytes).map_err(io_err(&s.path))?;
         s.index.on_batch(position, last, header.max_timestamp);
         s.size += bytes.len() as u64;
         self.report.batches += 1;
-        self.report.records += header.records_count.max(0) as u64;
+        self.report.records += u64::try_from(header.records_count).unwrap_or(0);
         self.report.bytes += bytes.len() as u64;
         self.next = last + 1;
         if self.report.bytes - self.last_progress >= self.options.progress_interval_bytes {

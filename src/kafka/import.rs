@@ -135,33 +135,7 @@ pub fn import_with_progress(
         let is_last = i + 1 == count;
         let mut file = FileBatches::open(path)?;
         report.segments += 1;
-        loop {
-            let at = match file.next()? {
-                Next::Batch(at) => at,
-                Next::End => break,
-                Next::Torn(at, why) if is_last => {
-                    report.torn_tail = Some((path.clone(), at, why));
-                    break;
-                }
-                Next::ZeroTail(at) if is_last => {
-                    report.zero_tail = Some((path.clone(), at));
-                    break;
-                }
-                Next::Torn(at, why) => {
-                    return Err(Error::Corrupt {
-                        path: Some(path.clone()),
-                        position: at,
-                        reason: format!("{why} (in a segment that is not the last)"),
-                    });
-                }
-                Next::ZeroTail(at) => {
-                    return Err(Error::Corrupt {
-                        path: Some(path.clone()),
-                        position: at,
-                        reason: "zero bytes where a batch should start (in a segment that is not the last)".into(),
-                    });
-                }
-            };
+        while let Some(at) = next_batch(&mut file, path, is_last, &mut report)? {
             let size = file.buf.len() as u64;
             let decoded = decode_batch(&file.buf);
             // Where this batch's offsets start and end (for gaps), if the header is readable.
@@ -183,33 +157,14 @@ pub fn import_with_progress(
                     at,
                 ));
             };
-            if first_batch && base < partition.next_offset() {
-                return Err(crate::Error::InvalidPlacement {
-                    reason: format!(
-                        "the Kafka log starts at offset {base}, below the partition's next offset {}; import into an empty partition",
-                        partition.next_offset()
-                    ),
-                }
-                .into());
-            }
-            if base < partition.next_offset() {
-                return Err(Error::Corrupt {
-                    path: Some(path.clone()),
-                    position: at,
-                    reason: format!(
-                        "batch at offset {base} overlaps the previous one (next offset {})",
-                        partition.next_offset()
-                    ),
-                });
-            }
+            check_placement(partition, base, first_batch, path, at)?;
             first_batch = false;
             fill_gap(partition, base)?;
-            match decoded {
-                Ok(batch) => import_batch(partition, &batch, &mut report)?,
-                Err(_) => {
-                    report.unsupported_batches += 1;
-                    partition.append_at(&[], last + 1)?;
-                }
+            if let Ok(batch) = decoded {
+                import_batch(partition, &batch, &mut report)?;
+            } else {
+                report.unsupported_batches += 1;
+                partition.append_at(&[], last + 1)?;
             }
             report.bytes = done_bytes + at + size;
             if report.bytes - last_progress >= options.progress_interval_bytes {
@@ -245,6 +200,70 @@ pub fn import_with_progress(
         offset: report.next_offset,
     });
     Ok(report)
+}
+
+/// The position of the segment's next batch, read into `file.buf`; `None` at the end of the
+/// segment, and at a torn or zero-filled end of the last segment (noted in `report`).
+fn next_batch(
+    file: &mut FileBatches,
+    path: &Path,
+    is_last: bool,
+    report: &mut ImportReport,
+) -> Result<Option<u64>> {
+    match file.next()? {
+        Next::Batch(at) => Ok(Some(at)),
+        Next::End => Ok(None),
+        Next::Torn(at, why) if is_last => {
+            report.torn_tail = Some((path.to_path_buf(), at, why));
+            Ok(None)
+        }
+        Next::ZeroTail(at) if is_last => {
+            report.zero_tail = Some((path.to_path_buf(), at));
+            Ok(None)
+        }
+        Next::Torn(at, why) => Err(Error::Corrupt {
+            path: Some(path.to_path_buf()),
+            position: at,
+            reason: format!("{why} (in a segment that is not the last)"),
+        }),
+        Next::ZeroTail(at) => Err(Error::Corrupt {
+            path: Some(path.to_path_buf()),
+            position: at,
+            reason: "zero bytes where a batch should start (in a segment that is not the last)"
+                .into(),
+        }),
+    }
+}
+
+/// Refuses a batch starting at `base` (at byte `at` of `path`) below the partition's next
+/// offset: for the first batch the Kafka log does not fit the partition, later the log's
+/// batches overlap.
+fn check_placement(
+    partition: &Partition,
+    base: u64,
+    first_batch: bool,
+    path: &Path,
+    at: u64,
+) -> Result<()> {
+    let next = partition.next_offset();
+    if first_batch && base < next {
+        return Err(crate::Error::InvalidPlacement {
+            reason: format!(
+                "the Kafka log starts at offset {base}, below the partition's next offset {next}; import into an empty partition"
+            ),
+        }
+        .into());
+    }
+    if base < next {
+        return Err(Error::Corrupt {
+            path: Some(path.to_path_buf()),
+            position: at,
+            reason: format!(
+                "batch at offset {base} overlaps the previous one (next offset {next})"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// The offsets of an unsupported batch: from a v2 header, or a v0/v1 entry's offset.

@@ -70,6 +70,7 @@ pub struct LogBatches<'a> {
 /// assert_eq!(offsets, [0, 1, 2]);
 /// # Ok(()) }
 /// ```
+#[must_use]
 pub fn read_log_batches(log: &[u8]) -> LogBatches<'_> {
     LogBatches {
         buf: log,
@@ -204,7 +205,8 @@ impl FileBatches {
                 return Ok(Next::ZeroTail(at));
             }
         }
-        let size = (batch_length.max(0) as u64).saturating_add(LOG_OVERHEAD as u64);
+        let body = usize::try_from(batch_length).unwrap_or(0); // below 2^31
+        let size = (body as u64).saturating_add(LOG_OVERHEAD as u64);
         if size > remaining {
             let prefix_zero = prefix.iter().all(|&b| b == 0);
             return self.tail(
@@ -215,7 +217,6 @@ impl FileBatches {
         }
         self.buf.clear();
         self.buf.extend_from_slice(&prefix);
-        let body = (size - LOG_OVERHEAD as u64) as usize;
         self.buf.resize(LOG_OVERHEAD + body, 0);
         if let Some(dst) = self.buf.get_mut(LOG_OVERHEAD..) {
             self.file.read_exact(dst).map_err(io_err(&self.path))?;

@@ -1,4 +1,4 @@
-//! Kafka interoperability (cargo feature `kafka`): Kafka's RecordBatch v2 format, and a
+//! Kafka interoperability (cargo feature `kafka`): Kafka's `RecordBatch` v2 format, and a
 //! partition's log as a Kafka partition directory in both directions.
 //!
 //! * [`decode_batch`], [`BatchBuilder`], [`encode_batch`]: a pure codec for v2 batches
@@ -47,6 +47,7 @@ pub use record_batch::{
 };
 
 /// Kafka's name for a segment file: the base offset as 20 digits, then the extension.
+#[must_use]
 pub fn segment_file_name(base_offset: u64, extension: &str) -> String {
     format!("{base_offset:020}.{extension}")
 }

@@ -1,4 +1,4 @@
-//! Kafka's RecordBatch v2 (magic 2): the batch header and the decoder, no I/O (the encoder is
+//! Kafka's `RecordBatch` v2 (magic 2): the batch header and the decoder, no I/O (the encoder is
 //! `super::batch_builder`). Every integer of the batch header is big-endian; records use
 //! Kafka's zigzag varints (`super::varint`).
 //!
@@ -114,7 +114,7 @@ impl BatchHeader {
                 format!("{} bytes are too few for a batch", buf.len()),
             ));
         };
-        let magic = magic as i8;
+        let magic = i8::from_be_bytes([magic]);
         if magic == 0 || magic == 1 {
             return Err(Error::Unsupported {
                 path: None,
@@ -146,7 +146,7 @@ impl BatchHeader {
             base_sequence: i32::from_be_bytes(be(buf, 53)),
             records_count: i32::from_be_bytes(be(buf, 57)),
         };
-        if (h.batch_length as i64) < (HEADER_LEN - LOG_OVERHEAD) as i64 {
+        if usize::try_from(h.batch_length).map_or(true, |l| l < HEADER_LEN - LOG_OVERHEAD) {
             return Err(corrupt(
                 8,
                 format!("batch length {} is below 49", h.batch_length),
@@ -180,26 +180,32 @@ impl BatchHeader {
     }
 
     /// Total bytes of the batch: `batch_length + 12`.
+    #[must_use]
     pub fn size(&self) -> u64 {
-        self.batch_length.max(0) as u64 + LOG_OVERHEAD as u64
+        u64::try_from(self.batch_length).unwrap_or(0) + LOG_OVERHEAD as u64
     }
 
     /// First offset the batch covers (checked non-negative by [`parse`](Self::parse)).
+    #[must_use]
     pub fn base(&self) -> u64 {
-        self.base_offset.max(0) as u64
+        u64::try_from(self.base_offset).unwrap_or(0)
     }
 
     /// Last offset the batch covers: `base_offset + last_offset_delta`.
+    #[must_use]
     pub fn last_offset(&self) -> u64 {
-        self.base() + self.last_offset_delta.max(0) as u64
+        self.base() + u64::try_from(self.last_offset_delta).unwrap_or(0)
     }
 
     /// The compression codec of the records.
+    #[must_use]
     pub fn compression(&self) -> Compression {
-        Compression::from_bits((self.attributes & 0x07) as u8)
+        let [_, low] = self.attributes.to_be_bytes();
+        Compression::from_bits(low & 0x07)
     }
 
     /// How record timestamps are read.
+    #[must_use]
     pub fn timestamp_type(&self) -> TimestampType {
         if self.attributes & TIMESTAMP_TYPE_BIT != 0 {
             TimestampType::LogAppendTime
@@ -209,16 +215,19 @@ impl BatchHeader {
     }
 
     /// Written by a transactional producer.
+    #[must_use]
     pub fn is_transactional(&self) -> bool {
         self.attributes & TRANSACTIONAL_BIT != 0
     }
 
     /// A control batch (transaction commit or abort marker), not application data.
+    #[must_use]
     pub fn is_control(&self) -> bool {
         self.attributes & CONTROL_BIT != 0
     }
 
     /// Written by an idempotent or transactional producer (`producerId >= 0`).
+    #[must_use]
     pub fn has_producer_id(&self) -> bool {
         self.producer_id > NO_PRODUCER_ID
     }
@@ -239,8 +248,8 @@ pub struct KafkaHeader {
 pub struct KafkaRecord {
     /// Absolute offset: `baseOffset + offsetDelta`.
     pub offset: u64,
-    /// Milliseconds since the epoch: `baseTimestamp + timestampDelta` (CreateTime) or the
-    /// batch's `maxTimestamp` (LogAppendTime).
+    /// Milliseconds since the epoch: `baseTimestamp + timestampDelta` (`CreateTime`) or the
+    /// batch's `maxTimestamp` (`LogAppendTime`).
     pub timestamp: i64,
     /// The key; `None` is null.
     pub key: Option<Vec<u8>>,
@@ -351,7 +360,7 @@ fn decode_records(
     h: &BatchHeader,
     src: &[u8],
 ) -> std::result::Result<Vec<KafkaRecord>, RecordError> {
-    let count = h.records_count.max(0) as usize;
+    let count = usize::try_from(h.records_count).unwrap_or(0);
     if count > src.len() / MIN_RECORD_LEN {
         return Err((
             0,
@@ -428,7 +437,7 @@ fn decode_records(
         }
         pos = end;
         records.push(KafkaRecord {
-            offset: h.base() + off_delta as u64,
+            offset: h.base() + u64::from(off_delta.unsigned_abs()), // checked non-negative
             timestamp,
             key,
             value,
