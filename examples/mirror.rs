@@ -1,5 +1,5 @@
 //! `mirror`: ships a pagelog topic to a Kafka-protocol broker (Kafka, Redpanda, tansu, ...),
-//! like a one-topic MirrorMaker. Needs the `mirror` feature.
+//! like a one-topic `MirrorMaker`. Needs the `mirror` feature.
 //!
 //! ```text
 //! cargo run --features mirror --example mirror -- --dir DIR --topic NAME --group G

@@ -1,4 +1,6 @@
-//! The one error type of the crate.
+//! The crate's error type: everything the store, its topics, partitions and segments can
+//! report. The Kafka codec and the mirror (features `kafka`, `mirror`) have their own, which
+//! wrap this one.
 
 use std::io;
 use std::path::PathBuf;
@@ -6,7 +8,8 @@ use std::path::PathBuf;
 pub use crate::codec::Corruption;
 use crate::codec::DecodeError;
 
-/// Everything that can go wrong in pagelog. Each variant says when it happens and what to do.
+/// Everything that can go wrong in the store. Each variant says when it happens and what to
+/// do. (`pagelog::kafka::Error` and `pagelog::mirror::Error` wrap it for those features.)
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -167,125 +170,6 @@ pub enum Error {
     #[error("cannot place records at these offsets: {reason}")]
     InvalidPlacement {
         /// What was wrong.
-        reason: String,
-    },
-    // Kafka interoperability (feature `kafka`, src/kafka/).
-    /// Bytes given as a Kafka RecordBatch v2 (to [`kafka::decode_batch`](crate::kafka::decode_batch),
-    /// or read from a Kafka `.log` by [`kafka::import`](crate::kafka::import)) break the format
-    /// at `position`: a length past the end, a bad varint, an offset out of order, leftover
-    /// bytes. `path` is the file when one was read (positions are then file positions),
-    /// `None` for a buffer. Nothing of that batch was used; the input itself is damaged (or
-    /// is not a Kafka log), so fix or drop it: retrying cannot help.
-    #[cfg(feature = "kafka")]
-    #[error("malformed Kafka record batch{} at byte {position}: {reason}", crate::kafka::in_file(.path.as_deref()))]
-    KafkaCorrupt {
-        /// The Kafka `.log` file, if the bytes came from one.
-        path: Option<PathBuf>,
-        /// Byte position of the problem (in the file, or in the buffer given).
-        position: u64,
-        /// What was wrong.
-        reason: String,
-    },
-
-    /// A Kafka batch's stored CRC-32C does not match the bytes it covers (attributes to the end
-    /// of the batch): the batch was damaged after it was written. Its records were not used;
-    /// an import stops there. Restore the file from a replica or backup, or import only the
-    /// offsets before `position`.
-    #[cfg(feature = "kafka")]
-    #[error(
-        "Kafka record batch checksum mismatch{} at byte {position}: stored {expected:#010x}, computed {got:#010x}",
-        crate::kafka::in_file(.path.as_deref())
-    )]
-    KafkaChecksumMismatch {
-        /// The Kafka `.log` file, if the bytes came from one.
-        path: Option<PathBuf>,
-        /// Byte position of the batch.
-        position: u64,
-        /// CRC-32C stored in the batch header.
-        expected: u32,
-        /// CRC-32C computed over the batch.
-        got: u32,
-    },
-
-    /// A well-formed Kafka batch uses something this build cannot decode: a message format
-    /// older than v2 (magic 0 or 1, written by Kafka before 0.11) or a compression codec
-    /// other than those listed in `docs/KAFKA.md`. Rewrite the log with a supported format
-    /// (for example by consuming and producing it again with `compression.type=none`), or
-    /// import with [`ImportOptions::skip_unsupported`](crate::kafka::ImportOptions::skip_unsupported)
-    /// to leave its offsets as a gap and count it in the report.
-    #[cfg(feature = "kafka")]
-    #[error("unsupported Kafka record batch{} at byte {position}: {what}", crate::kafka::in_file(.path.as_deref()))]
-    KafkaUnsupported {
-        /// The Kafka `.log` file, if the bytes came from one.
-        path: Option<PathBuf>,
-        /// Byte position of the batch.
-        position: u64,
-        /// What is not supported.
-        what: String,
-    },
-
-    /// A record or batch cannot be expressed in Kafka's v2 format: offsets not increasing, above
-    /// `i64::MAX` or more than `i32::MAX` apart in one batch, a key, value or header longer
-    /// than `i32::MAX` bytes, more than `i32::MAX` records. [`kafka::export`](crate::kafka::export)
-    /// splits batches as needed, so it returns this only for offsets above `i64::MAX` or a
-    /// stored record whose headers do not decode; a caller of
-    /// [`kafka::BatchBuilder`](crate::kafka::BatchBuilder) must start a new batch.
-    #[cfg(feature = "kafka")]
-    #[error("cannot encode as a Kafka record batch: {reason}")]
-    KafkaUnencodable {
-        /// What did not fit.
-        reason: String,
-    },
-    // The mirror to a broker (feature `mirror`, src/mirror/).
-    /// The [`Mirror`](crate::mirror::Mirror) could not complete an exchange with the
-    /// Kafka-protocol broker: it could not be reached, gave no answer within
-    /// [`MirrorConfig::request_timeout`](crate::mirror::MirrorConfig::request_timeout), or
-    /// answered a produce, metadata or topic-creation request with an error (or the client's
-    /// runtime could not be started). Records the broker did not acknowledge were not
-    /// committed, so nothing is lost: the next `run_once` ships them again, and
-    /// [`Mirror::run_until`](crate::mirror::Mirror::run_until) retries by itself with backoff.
-    /// If it persists, check the address, that the broker is up, and `reason`.
-    #[cfg(feature = "mirror")]
-    #[error("broker {brokers}: {reason}")]
-    Broker {
-        /// The bootstrap brokers, comma-separated.
-        brokers: String,
-        /// What failed, with the client's message.
-        reason: String,
-    },
-
-    /// The mirror's target topic on the broker lacks some of partitions `0..needs` (the
-    /// source topic's partitions, which map one to one), or does not exist (`has == 0`) and
-    /// [`MirrorConfig::create_target`](crate::mirror::MirrorConfig::create_target) is off.
-    /// Nothing was shipped. Add partitions to the target topic (`kafka-topics.sh --alter
-    /// --partitions N`), create it, or mirror into another topic.
-    #[cfg(feature = "mirror")]
-    #[error("target topic {topic:?} has {has} partitions; the mirror needs partitions 0..{needs}")]
-    TargetPartitions {
-        /// The target topic.
-        topic: String,
-        /// Partitions it has.
-        has: u32,
-        /// Partitions it needs (the source topic's count).
-        needs: u32,
-    },
-
-    /// The mirror met a record the Kafka client cannot carry unchanged: a header key that
-    /// appears twice in the record (the client keeps one value per key), headers that cannot
-    /// be decoded, a header named like
-    /// [`MirrorConfig::source_offset_header`](crate::mirror::MirrorConfig::source_offset_header),
-    /// or a timestamp outside roughly ±262,000 years. The mirror stops before it: everything
-    /// before it was shipped and committed, and retrying meets it again. To skip it, move the
-    /// group past it (a [`Consumer`](crate::Consumer) of the same group: `seek(partition,
-    /// offset + 1)`, `commit()`).
-    #[cfg(feature = "mirror")]
-    #[error("record at partition {partition} offset {offset} cannot be mirrored: {reason}")]
-    Unmirrorable {
-        /// Its partition.
-        partition: u32,
-        /// Its offset.
-        offset: u64,
-        /// Why.
         reason: String,
     },
 }

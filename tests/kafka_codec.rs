@@ -5,9 +5,8 @@
 mod kafka_support;
 
 use kafka_support::{crc32c_of, expected_lines, expected_records, fix_crc, fixture, kafka_line};
-use pagelog::Error;
 use pagelog::kafka::{
-    BatchBuilder, BatchHeader, Compression, IndexBuilder, KafkaHeader, KafkaRecord,
+    self, BatchBuilder, BatchHeader, Compression, IndexBuilder, KafkaHeader, KafkaRecord,
     OffsetIndexEntry, TimeIndexEntry, TimestampType, decode_batch, encode_batch, read_log_batches,
 };
 use proptest::prelude::*;
@@ -107,7 +106,7 @@ fn decoded_header_fields_match_what_kafka_python_wrote() {
 fn a_kafka_python_log_reads_batch_by_batch() {
     let log = std::fs::read(fixture("orders-0/00000000000000000000.log")).unwrap();
     let batches: Vec<_> = read_log_batches(&log)
-        .collect::<pagelog::Result<_>>()
+        .collect::<kafka::Result<_>>()
         .unwrap();
     let spans: Vec<(u64, u64, bool)> = batches
         .iter()
@@ -138,7 +137,7 @@ fn a_kafka_python_log_reads_batch_by_batch() {
         assert_eq!(items.len(), 4, "cut at {cut}");
         assert!(items[..3].iter().all(Result::is_ok));
         match &items[3] {
-            Err(Error::KafkaCorrupt { position, .. }) => assert_eq!(*position, last_at as u64),
+            Err(kafka::Error::Corrupt { position, .. }) => assert_eq!(*position, last_at as u64),
             other => panic!("cut at {cut}: {other:?}"),
         }
     }
@@ -157,7 +156,7 @@ fn every_single_byte_flip_is_caught_or_harmless() {
                 // Base offset: not covered by the CRC (Kafka assigns it); offsets move.
                 0..=7 => match r {
                     Ok(b) => assert_ne!(b.records, records),
-                    Err(Error::KafkaCorrupt { .. }) => {} // negative base offset
+                    Err(kafka::Error::Corrupt { .. }) => {} // negative base offset
                     Err(e) => panic!("byte {i}: {e}"),
                 },
                 // Partition leader epoch: not covered by the CRC either, not part of records.
@@ -256,7 +255,7 @@ fn malformed_records_with_valid_crcs_are_rejected_with_their_position() {
     ];
     for (what, records, count, last) in cases {
         match decode_batch(&raw_batch(records, *count, *last)) {
-            Err(Error::KafkaCorrupt { position, path, .. }) => {
+            Err(kafka::Error::Corrupt { position, path, .. }) => {
                 assert!(path.is_none());
                 assert!(
                     (61..=61 + records.len() as u64).contains(&position),
@@ -272,13 +271,13 @@ fn malformed_records_with_valid_crcs_are_rejected_with_their_position() {
     b[0] = 0x80;
     assert!(matches!(
         decode_batch(&b),
-        Err(Error::KafkaCorrupt { position: 0, .. })
+        Err(kafka::Error::Corrupt { position: 0, .. })
     ));
     let mut b = raw_batch(&good, 1, 0);
     b[8..12].copy_from_slice(&48i32.to_be_bytes());
     assert!(matches!(
         decode_batch(&b),
-        Err(Error::KafkaCorrupt { position: 8, .. })
+        Err(kafka::Error::Corrupt { position: 8, .. })
     ));
 }
 
@@ -288,7 +287,7 @@ fn old_formats_and_other_codecs_are_reported_unsupported() {
         let mut b = bin("basic");
         b[16] = magic;
         assert!(
-            matches!(decode_batch(&b), Err(Error::KafkaUnsupported { .. })),
+            matches!(decode_batch(&b), Err(kafka::Error::Unsupported { .. })),
             "v{magic}"
         );
     }
@@ -296,14 +295,14 @@ fn old_formats_and_other_codecs_are_reported_unsupported() {
     b[16] = 3;
     assert!(matches!(
         decode_batch(&b),
-        Err(Error::KafkaCorrupt { position: 16, .. })
+        Err(kafka::Error::Corrupt { position: 16, .. })
     ));
     for (codec, name) in [(2u8, "snappy"), (3, "lz4"), (4, "zstd")] {
         let mut b = bin("basic");
         b[22] |= codec;
         fix_crc(&mut b);
         match decode_batch(&b) {
-            Err(Error::KafkaUnsupported { what, .. }) => assert!(what.contains(name), "{what}"),
+            Err(kafka::Error::Unsupported { what, .. }) => assert!(what.contains(name), "{what}"),
             other => panic!("{name}: {other:?}"),
         }
     }
@@ -314,7 +313,7 @@ fn old_formats_and_other_codecs_are_reported_unsupported() {
     fix_crc(&mut b);
     assert!(matches!(
         decode_batch(&b),
-        Err(Error::KafkaCorrupt { position: 61, .. })
+        Err(kafka::Error::Corrupt { position: 61, .. })
     ));
 }
 
@@ -324,7 +323,7 @@ fn checksum_mismatch_reports_both_crcs() {
     let stored = u32::from_be_bytes(b[17..21].try_into().unwrap());
     b[70] ^= 1;
     match decode_batch(&b) {
-        Err(Error::KafkaChecksumMismatch {
+        Err(kafka::Error::ChecksumMismatch {
             expected,
             got,
             position,
@@ -342,7 +341,7 @@ fn builder_refuses_what_kafka_cannot_hold_and_stays_unchanged() {
     let mut b = BatchBuilder::new(10).unwrap();
     b.push(10, 5, None, Some(b"a"), &[]).unwrap();
     let len = b.len();
-    let unencodable = |r: pagelog::Result<()>| matches!(r, Err(Error::KafkaUnencodable { .. }));
+    let unencodable = |r: kafka::Result<()>| matches!(r, Err(kafka::Error::Unencodable { .. }));
     assert!(unencodable(b.push(10, 5, None, None, &[])), "same offset");
     assert!(unencodable(b.push(9, 5, None, None, &[])), "below the base");
     assert!(

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use kafka_support::{copy_fixture_dir, expected_lines, fix_crc, fixture, pagelog_line};
 use pagelog::kafka::{
-    ExportOptions, ImportOptions, OffsetIndexEntry, TimeIndexEntry, decode_batch, export,
+    self, ExportOptions, ImportOptions, OffsetIndexEntry, TimeIndexEntry, decode_batch, export,
     export_with_progress, import, read_log_batches,
 };
 use pagelog::{Error, Header, NewRecord, Partition, Store, TopicConfig};
@@ -248,7 +248,7 @@ fn exported_segments_have_kafkas_names_offsets_and_indexes() {
         let log = std::fs::read(report.dir.join(log_name)).unwrap();
         assert!(log.len() <= 64 << 10);
         let batches: Vec<_> = read_log_batches(&log)
-            .collect::<pagelog::Result<_>>()
+            .collect::<kafka::Result<_>>()
             .unwrap();
         assert!(batches.iter().all(|(_, b)| b.records.len() <= 7));
         assert!(
@@ -365,7 +365,10 @@ fn export_refuses_bad_ranges_and_an_existing_directory_and_reports_progress() {
     }
     assert!(matches!(
         export(&src, tmp.path(), &ExportOptions::default().range(0..201)),
-        Err(Error::OffsetOutOfRange { requested: 201, .. })
+        Err(kafka::Error::Store(Error::OffsetOutOfRange {
+            requested: 201,
+            ..
+        }))
     ));
     assert!(matches!(
         export(
@@ -373,7 +376,7 @@ fn export_refuses_bad_ranges_and_an_existing_directory_and_reports_progress() {
             tmp.path(),
             &ExportOptions::default().segment_bytes(10)
         ),
-        Err(Error::InvalidConfig(_))
+        Err(kafka::Error::Store(Error::InvalidConfig(_)))
     ));
     let mut calls = Vec::new();
     let opts = ExportOptions {
@@ -394,7 +397,7 @@ fn export_refuses_bad_ranges_and_an_existing_directory_and_reports_progress() {
         (200, report.bytes, 200, 200)
     );
     match export(&src, tmp.path(), &ExportOptions::default()) {
-        Err(Error::Io { path, source }) => {
+        Err(kafka::Error::Store(Error::Io { path, source })) => {
             assert_eq!(path, report.dir);
             assert_eq!(source.kind(), std::io::ErrorKind::AlreadyExists);
         }
@@ -427,7 +430,7 @@ fn import_stops_at_a_damaged_batch_after_importing_those_before() {
     let s = store(tmp.path());
     let p = partition(&s, "o");
     match import(&dir, &p, &ImportOptions::default()) {
-        Err(Error::KafkaChecksumMismatch { path, position, .. }) => {
+        Err(kafka::Error::ChecksumMismatch { path, position, .. }) => {
             assert_eq!(path.as_deref(), Some(seg0.as_path()));
             assert_eq!(position, second as u64);
         }
@@ -479,7 +482,7 @@ fn a_torn_or_zero_filled_end_of_the_last_segment_is_reported_not_fatal() {
     let p = partition(&s, "mid");
     assert!(matches!(
         import(&dir, &p, &ImportOptions::default()),
-        Err(Error::KafkaCorrupt { .. })
+        Err(kafka::Error::Corrupt { .. })
     ));
 }
 
@@ -491,7 +494,7 @@ fn import_refuses_to_go_below_the_next_offset_and_writes_nothing() {
     p.append(NewRecord::new(b"already here")).unwrap();
     assert!(matches!(
         import(&fixture("orders-0"), &p, &ImportOptions::default()),
-        Err(Error::InvalidPlacement { .. })
+        Err(kafka::Error::Store(Error::InvalidPlacement { .. }))
     ));
     assert_eq!(p.next_offset(), 1);
     // Below the late log's first offset it is fine: the import continues the partition.
@@ -504,7 +507,7 @@ fn import_refuses_to_go_below_the_next_offset_and_writes_nothing() {
     let q = partition(&s, "q");
     assert!(matches!(
         import(&empty, &q, &ImportOptions::default()),
-        Err(Error::KafkaCorrupt { .. })
+        Err(kafka::Error::Corrupt { .. })
     ));
 }
 
@@ -522,7 +525,7 @@ fn unsupported_codecs_stop_the_import_unless_skipped() {
     let s = store(tmp.path());
     let p = partition(&s, "a");
     match import(&dir, &p, &ImportOptions::default()) {
-        Err(Error::KafkaUnsupported {
+        Err(kafka::Error::Unsupported {
             path,
             position,
             what,

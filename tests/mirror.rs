@@ -861,7 +861,7 @@ fn refuses_a_target_with_too_few_partitions() {
         .request_timeout(Duration::from_secs(5));
     let mut m = Mirror::new(&topic, "g", config).unwrap();
     match m.run_once() {
-        Err(pagelog::Error::TargetPartitions { topic, has, needs }) => {
+        Err(pagelog::mirror::Error::TargetPartitions { topic, has, needs }) => {
             assert_eq!((topic.as_str(), has, needs), ("small", 1, 3));
         }
         other => panic!("expected TargetPartitions, got {other:?}"),

@@ -10,8 +10,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pagelog::Error;
-use pagelog::kafka::{KafkaBatch, decode_batch, encode_batch, read_log_batches};
+use pagelog::kafka::{Error, KafkaBatch, decode_batch, encode_batch, read_log_batches};
 
 fn check(batch: &KafkaBatch) {
     let h = &batch.header;
@@ -27,7 +26,7 @@ fn check(batch: &KafkaBatch) {
             let again = decode_batch(&bytes).expect("our own encoding decodes");
             assert_eq!(again.records, batch.records);
         }
-        Err(Error::KafkaUnencodable { .. }) => {}
+        Err(Error::Unencodable { .. }) => {}
         Err(e) => panic!("unexpected encode error {e}"),
     }
 }

@@ -1,23 +1,23 @@
-//! Encoding Kafka RecordBatch v2: [`BatchBuilder`] writes one uncompressed batch record by
+//! Encoding Kafka `RecordBatch` v2: [`BatchBuilder`] writes one uncompressed batch record by
 //! record, as a Kafka producer does; [`encode_batch`] encodes owned records in one call.
 //!
 //! Grammar: see `super::record_batch` (`batch := header record*`, big-endian header,
 //! CRC-32C over attributes..end); this module only ever writes `attributes = 0`.
 
+use super::error::{Error, Result};
 use super::record_batch::{
     ATTRIBUTES_AT, CRC_AT, HEADER_LEN, KafkaRecord, LOG_OVERHEAD, MAGIC, NO_PRODUCER_EPOCH,
     NO_PRODUCER_ID, NO_SEQUENCE, NO_TIMESTAMP, PARTITION_LEADER_EPOCH,
 };
 use super::varint::{put_varint, put_varlong, varint_len};
-use crate::error::{Error, Result};
 
 /// Builds one uncompressed v2 batch record by record, as Kafka's `MemoryRecordsBuilder` and
-/// kafka-python's `DefaultRecordBatchBuilder` do: attributes 0 (CreateTime, no compression,
+/// kafka-python's `DefaultRecordBatchBuilder` do: attributes 0 (`CreateTime`, no compression,
 /// not transactional), `producerId` -1, `producerEpoch` -1, `baseSequence` -1,
 /// `partitionLeaderEpoch` [`PARTITION_LEADER_EPOCH`], `baseTimestamp` = the first record's.
 ///
 /// ```
-/// # fn main() -> pagelog::Result<()> {
+/// # fn main() -> pagelog::kafka::Result<()> {
 /// use pagelog::kafka::{BatchBuilder, decode_batch};
 /// let mut b = BatchBuilder::new(100)?;
 /// b.push(100, 1_700_000_000_000, Some(b"k"), Some(b"v"), &[(b"h", Some(b"1"))])?;
@@ -39,7 +39,7 @@ pub struct BatchBuilder {
 }
 
 fn unencodable(reason: impl Into<String>) -> Error {
-    Error::KafkaUnencodable {
+    Error::Unencodable {
         reason: reason.into(),
     }
 }
@@ -61,7 +61,7 @@ impl BatchBuilder {
     /// An empty batch starting at `base_offset`.
     ///
     /// # Errors
-    /// [`Error::KafkaUnencodable`] if `base_offset` exceeds `i64::MAX`.
+    /// [`Error::Unencodable`] if `base_offset` exceeds `i64::MAX`.
     pub fn new(base_offset: u64) -> Result<Self> {
         if i64::try_from(base_offset).is_err() {
             return Err(unencodable(format!(
@@ -84,7 +84,7 @@ impl BatchBuilder {
     /// clients to read it (pagelog's are). On error the builder is unchanged.
     ///
     /// # Errors
-    /// [`Error::KafkaUnencodable`] when the record does not fit this batch (see there).
+    /// [`Error::Unencodable`] when the record does not fit this batch (see there).
     pub fn push(
         &mut self,
         offset: u64,
@@ -95,8 +95,7 @@ impl BatchBuilder {
     ) -> Result<()> {
         let mut scratch = std::mem::take(&mut self.scratch);
         let r = self.encode_record(&mut scratch, offset, timestamp, key, value, headers);
-        if r.is_ok() {
-            let len = scratch.len() as i32; // checked in encode_record
+        if let Ok(len) = r {
             put_varint(&mut self.buf, len);
             self.buf.extend_from_slice(&scratch);
             if self.count == 0 {
@@ -109,9 +108,10 @@ impl BatchBuilder {
         }
         scratch.clear();
         self.scratch = scratch;
-        r
+        r.map(|_| ())
     }
 
+    /// Encodes the record into `out`; returns its length, checked to fit the batch.
     fn encode_record(
         &self,
         out: &mut Vec<u8>,
@@ -120,7 +120,7 @@ impl BatchBuilder {
         key: Option<&[u8]>,
         value: Option<&[u8]>,
         headers: &[(&[u8], Option<&[u8]>)],
-    ) -> Result<()> {
+    ) -> Result<i32> {
         out.clear();
         if self.last_offset.is_some_and(|l| offset <= l) || offset < self.base_offset {
             return Err(unencodable(format!(
@@ -157,38 +157,44 @@ impl BatchBuilder {
             put_bytes(out, *v, "header value")?;
         }
         let total = self.buf.len() + out.len() + varint_len(i32::MAX);
-        if i32::try_from(out.len()).is_err() || i32::try_from(total).is_err() {
-            return Err(unencodable(format!("record of {} bytes", out.len())));
+        match i32::try_from(out.len()) {
+            Ok(len) if i32::try_from(total).is_ok() => Ok(len),
+            _ => Err(unencodable(format!("record of {} bytes", out.len()))),
         }
-        Ok(())
     }
 
     /// Bytes the batch would have if finished now.
+    #[must_use]
     pub fn len(&self) -> usize {
         self.buf.len()
     }
 
     /// True when no record was pushed.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
 
     /// Number of records pushed.
+    #[must_use]
     pub fn record_count(&self) -> usize {
-        self.count as usize
+        usize::try_from(self.count).unwrap_or(0) // never negative: counted up from 0
     }
 
     /// The batch's base offset.
+    #[must_use]
     pub fn base_offset(&self) -> u64 {
         self.base_offset
     }
 
     /// Offset of the last record pushed.
+    #[must_use]
     pub fn last_offset(&self) -> Option<u64> {
         self.last_offset
     }
 
     /// The finished batch; its last offset is the last record's (the base offset if empty).
+    #[must_use]
     pub fn finish(self) -> Vec<u8> {
         let last = self.last_offset.unwrap_or(self.base_offset);
         self.write_header(last)
@@ -199,13 +205,13 @@ impl BatchBuilder {
     /// only moves the log's next offset, as Kafka's cleaner writes).
     ///
     /// # Errors
-    /// [`Error::KafkaUnencodable`] if `end - 1` is below the last record, below the base
+    /// [`Error::Unencodable`] if `end - 1` is below the last record, below the base
     /// offset, or more than `i32::MAX` past the base offset.
     pub fn finish_covering(self, end: u64) -> Result<Vec<u8>> {
         let last = end.checked_sub(1).filter(|&l| {
             l >= self.base_offset
                 && self.last_offset.is_none_or(|r| l >= r)
-                && l - self.base_offset <= i32::MAX as u64
+                && i32::try_from(l - self.base_offset).is_ok()
         });
         match last {
             Some(last) => Ok(self.write_header(last)),
@@ -216,8 +222,16 @@ impl BatchBuilder {
         }
     }
 
+    /// The header for a batch whose last offset is `last`, written into the buffer.
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_possible_wrap,
+        reason = "in range by construction: `new` refuses a base offset above i64::MAX, \
+                  `encode_record` keeps the batch below i32::MAX bytes and every offset delta \
+                  within i32, and `finish_covering` checks its last offset likewise"
+    )]
     fn write_header(mut self, last: u64) -> Vec<u8> {
-        let batch_length = (self.buf.len() - LOG_OVERHEAD) as i32; // bounded in encode_record
+        let batch_length = (self.buf.len() - LOG_OVERHEAD) as i32;
         let mut h = Vec::with_capacity(HEADER_LEN);
         h.extend_from_slice(&(self.base_offset as i64).to_be_bytes());
         h.extend_from_slice(&batch_length.to_be_bytes());
@@ -247,7 +261,7 @@ impl BatchBuilder {
 /// with [`BatchBuilder`]'s header fields.
 ///
 /// # Errors
-/// [`Error::KafkaUnencodable`] as for [`BatchBuilder::push`].
+/// [`Error::Unencodable`] as for [`BatchBuilder::push`].
 pub fn encode_batch(base_offset: u64, records: &[KafkaRecord]) -> Result<Vec<u8>> {
     let mut b = BatchBuilder::new(base_offset)?;
     for r in records {

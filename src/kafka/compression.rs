@@ -29,6 +29,7 @@ pub enum Compression {
 
 impl Compression {
     /// The codec of attribute bits 0-2.
+    #[must_use]
     pub fn from_bits(bits: u8) -> Self {
         match bits {
             0 => Self::None,
@@ -41,6 +42,7 @@ impl Compression {
     }
 
     /// Kafka's name for the codec (`compression.type`).
+    #[must_use]
     pub fn name(self) -> &'static str {
         match self {
             Self::None => "none",
@@ -53,6 +55,7 @@ impl Compression {
     }
 
     /// True when this build can decode batches compressed with it.
+    #[must_use]
     pub fn is_supported(self) -> bool {
         matches!(self, Self::None | Self::Gzip)
     }

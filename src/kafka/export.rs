@@ -8,10 +8,11 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use super::batch_builder::BatchBuilder;
+use super::error::{Error, Result};
 use super::index::{DEFAULT_INDEX_INTERVAL_BYTES, DEFAULT_MAX_INDEX_BYTES, IndexBuilder};
 use super::record_batch::HEADER_LEN;
 use super::segment_file_name;
-use crate::error::{Error, Result, io_err};
+use crate::error::io_err;
 use crate::{Partition, Record};
 
 /// Most offsets one empty batch covers when the range ends in a gap.
@@ -119,7 +120,7 @@ pub struct ExportReport {
 
 /// Writes `partition`'s records (all, or [`ExportOptions::range`]) as a Kafka partition
 /// directory `<parent>/<topic>-<partition>`: segments `<20-digit base>.log` of uncompressed
-/// v2 batches (CreateTime, no producer id, leader epoch 0) with the `.index` and
+/// v2 batches (`CreateTime`, no producer id, leader epoch 0) with the `.index` and
 /// `.timeindex` Kafka would build for them. Offsets, timestamps, keys, values (null ones
 /// too) and headers are kept; offsets the range does not hold (gaps left by compaction) stay
 /// gaps, and the last batch covers up to the end of the range so the log's next offset is
@@ -127,7 +128,7 @@ pub struct ExportReport {
 /// `<parent>/.<topic>-<partition>.exporting`, synced, then renamed.
 ///
 /// ```
-/// # fn main() -> pagelog::Result<()> {
+/// # fn main() -> pagelog::kafka::Result<()> {
 /// # let io = |e| pagelog::Error::Io { path: "tmp".into(), source: e };
 /// use pagelog::{NewRecord, Store, TopicConfig};
 /// use pagelog::kafka::{ExportOptions, export};
@@ -143,10 +144,12 @@ pub struct ExportReport {
 /// ```
 ///
 /// # Errors
-/// [`Error::OffsetOutOfRange`] if the range is not inside the partition;
-/// [`Error::InvalidConfig`] for options out of range; [`Error::Io`] (also when the target
-/// directory already exists); read errors of the partition ([`Error::ChecksumMismatch`],
-/// [`Error::Corrupt`]); [`Error::KafkaUnencodable`] for offsets above `i64::MAX`.
+/// [`Error::Unencodable`] for offsets above `i64::MAX`; [`Error::Store`] holding
+/// [`pagelog::Error::OffsetOutOfRange`](crate::Error::OffsetOutOfRange) if the range is not
+/// inside the partition, [`InvalidConfig`](crate::Error::InvalidConfig) for options out of
+/// range, [`Io`](crate::Error::Io) (also when the target directory already exists), or a
+/// read error of the partition ([`ChecksumMismatch`](crate::Error::ChecksumMismatch),
+/// [`Corrupt`](crate::Error::Corrupt)).
 pub fn export(
     partition: &Partition,
     parent: &Path,
@@ -167,33 +170,36 @@ pub fn export_with_progress(
     progress: &mut dyn FnMut(&ExportProgress),
 ) -> Result<ExportReport> {
     let o = options;
-    if o.segment_bytes < HEADER_LEN as u32 || o.segment_bytes > i32::MAX as u32 {
-        return Err(Error::InvalidConfig(format!(
+    if u64::from(o.segment_bytes) < HEADER_LEN as u64 || i32::try_from(o.segment_bytes).is_err() {
+        return Err(crate::Error::InvalidConfig(format!(
             "segment_bytes must be between {HEADER_LEN} and {}, got {}",
             i32::MAX,
             o.segment_bytes
-        )));
+        ))
+        .into());
     }
     if o.max_batch_records == 0 || o.max_batch_bytes == 0 {
-        return Err(Error::InvalidConfig(format!(
+        return Err(crate::Error::InvalidConfig(format!(
             "max_batch_records and max_batch_bytes must be at least 1, got {} and {}",
             o.max_batch_records, o.max_batch_bytes
-        )));
+        ))
+        .into());
     }
     let (start, next) = (partition.start_offset(), partition.next_offset());
     let from = o.from.unwrap_or(start);
     let to = o.to.unwrap_or(next);
     for requested in [from, to] {
         if requested < start || requested > next {
-            return Err(Error::OffsetOutOfRange {
+            return Err(crate::Error::OffsetOutOfRange {
                 requested,
                 start,
                 end: next,
-            });
+            }
+            .into());
         }
     }
     if from > to {
-        return Err(Error::InvalidConfig(format!("empty range {from}..{to}")));
+        return Err(crate::Error::InvalidConfig(format!("empty range {from}..{to}")).into());
     }
     let name = format!(
         "{}-{}",
@@ -202,10 +208,11 @@ pub fn export_with_progress(
     );
     let dir = parent.join(&name);
     if dir.exists() {
-        return Err(Error::Io {
+        return Err(crate::Error::Io {
             path: dir,
             source: std::io::ErrorKind::AlreadyExists.into(),
-        });
+        }
+        .into());
     }
     let tmp = parent.join(format!(".{name}.exporting"));
     if tmp.exists() {
@@ -249,7 +256,8 @@ pub fn export_with_progress(
 fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(io_err(dir))
+        .map_err(io_err(dir))?;
+    Ok(())
 }
 
 /// The segment being written.
@@ -279,7 +287,7 @@ impl Writer<'_> {
         let headers: Vec<(&[u8], Option<&[u8]>)> =
             r.headers().map(|(k, v)| (k.as_bytes(), Some(v))).collect();
         if headers.len() != r.header_count() as usize {
-            return Err(Error::KafkaUnencodable {
+            return Err(Error::Unencodable {
                 reason: format!("record at offset {} has a malformed header", r.offset()),
             });
         }
@@ -292,7 +300,7 @@ impl Writer<'_> {
                 b
             }
             Some(b) => {
-                self.write_batch(b.finish())?;
+                self.write_batch(&b.finish())?;
                 BatchBuilder::new(r.offset())?
             }
             None => BatchBuilder::new(r.offset())?,
@@ -304,7 +312,7 @@ impl Writer<'_> {
             Ok(()) => Ok(b),
             Err(_) if !b.is_empty() => {
                 // Too far from the batch's first offset: start a new batch.
-                self.write_batch(b.finish())?;
+                self.write_batch(&b.finish())?;
                 let mut b = BatchBuilder::new(r.offset())?;
                 push(&mut b)?;
                 Ok(b)
@@ -318,15 +326,15 @@ impl Writer<'_> {
         if let Some(b) = batch {
             if self.end - b.base_offset() <= GAP_STEP {
                 let bytes = b.finish_covering(self.end)?;
-                self.write_batch(bytes)?;
+                self.write_batch(&bytes)?;
             } else {
-                self.write_batch(b.finish())?;
+                self.write_batch(&b.finish())?;
             }
         }
         while self.next < self.end {
             let end = self.end.min(self.next.saturating_add(GAP_STEP));
             let bytes = BatchBuilder::new(self.next)?.finish_covering(end)?;
-            self.write_batch(bytes)?;
+            self.write_batch(&bytes)?;
         }
         if self.segment.is_none() {
             // Nothing to write: one empty segment keeps the log's start offset.
@@ -349,14 +357,14 @@ impl Writer<'_> {
     }
 
     /// Appends an encoded batch to the current segment, rolling first if needed.
-    fn write_batch(&mut self, bytes: Vec<u8>) -> Result<()> {
-        let header = super::BatchHeader::parse(&bytes)?;
+    fn write_batch(&mut self, bytes: &[u8]) -> Result<()> {
+        let header = super::BatchHeader::parse(bytes)?;
         let (base, last) = (header.base(), header.last_offset());
         let max_offset_entries = (DEFAULT_MAX_INDEX_BYTES as usize) / super::OFFSET_ENTRY_LEN;
         let max_time_entries = (DEFAULT_MAX_INDEX_BYTES as usize) / super::TIME_ENTRY_LEN;
         let roll = self.segment.as_ref().is_some_and(|s| {
             (s.size > 0 && s.size + bytes.len() as u64 > u64::from(self.options.segment_bytes))
-                || last - s.base > i32::MAX as u64
+                || i32::try_from(last - s.base).is_err()
                 || s.index.offset_entries() + 1 >= max_offset_entries
                 || s.index.time_entries() + 2 >= max_time_entries
         });
@@ -367,7 +375,7 @@ impl Writer<'_> {
             // The first segment starts at the range's start (a leading gap stays a gap),
             // if its offsets stay within Kafka's 32-bit relative offsets.
             let seg_base =
-                if self.report.segments == 0 && last - self.next.min(base) <= i32::MAX as u64 {
+                if self.report.segments == 0 && i32::try_from(last - self.next.min(base)).is_ok() {
                     self.next.min(base)
                 } else {
                     base
@@ -377,12 +385,17 @@ impl Writer<'_> {
         let Some(s) = self.segment.as_mut() else {
             return Ok(());
         };
-        let position = s.size as u32; // below segment_bytes <= i32::MAX, or 0
-        s.log.write_all(&bytes).map_err(io_err(&s.path))?;
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "0, or at most segment_bytes <= i32::MAX: a segment holding anything is \
+                      rolled before a batch would take it past segment_bytes"
+        )]
+        let position = s.size as u32;
+        s.log.write_all(bytes).map_err(io_err(&s.path))?;
         s.index.on_batch(position, last, header.max_timestamp);
         s.size += bytes.len() as u64;
         self.report.batches += 1;
-        self.report.records += header.records_count.max(0) as u64;
+        self.report.records += u64::try_from(header.records_count).unwrap_or(0);
         self.report.bytes += bytes.len() as u64;
         self.next = last + 1;
         if self.report.bytes - self.last_progress >= self.options.progress_interval_bytes {
@@ -412,7 +425,7 @@ impl Writer<'_> {
         let Some(s) = self.segment.take() else {
             return Ok(());
         };
-        let file = s.log.into_inner().map_err(|e| Error::Io {
+        let file = s.log.into_inner().map_err(|e| crate::Error::Io {
             path: s.path.clone(),
             source: e.into_error(),
         })?;

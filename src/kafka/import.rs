@@ -8,10 +8,11 @@ use std::borrow::Cow;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use super::error::{Error, Result};
 use super::import_report::ImportReport;
 use super::log_reader::{FileBatches, Next, locate};
 use super::record_batch::{BatchHeader, KafkaBatch, TimestampType, decode_batch};
-use crate::error::{Error, Result, io_err};
+use crate::error::io_err;
 use crate::{Header, NewRecord, Partition};
 
 /// Most offsets one pure-gap append covers (a pagelog batch spans at most 2^32).
@@ -26,7 +27,7 @@ pub struct ImportOptions {
     /// Leave a batch this build cannot decode (snappy, lz4 or zstd compression; message
     /// format v0/v1) as a gap of its offsets and count it in
     /// [`ImportReport::unsupported_batches`], instead of stopping with
-    /// [`Error::KafkaUnsupported`]. Default false.
+    /// [`Error::Unsupported`]. Default false.
     pub skip_unsupported: bool,
     /// When the partition holds no records when the import starts, raise its start offset
     /// to the first Kafka segment's base offset (with
@@ -71,7 +72,7 @@ pub struct ImportProgress {
 /// what is dropped.
 ///
 /// ```
-/// # fn main() -> pagelog::Result<()> {
+/// # fn main() -> pagelog::kafka::Result<()> {
 /// # let io = |e| pagelog::Error::Io { path: "tmp".into(), source: e };
 /// use pagelog::{NewRecord, Store, TopicConfig};
 /// use pagelog::kafka::{ExportOptions, ImportOptions, export, import};
@@ -90,11 +91,12 @@ pub struct ImportProgress {
 /// ```
 ///
 /// # Errors
-/// [`Error::KafkaCorrupt`] (also for a directory without `.log` files, batches whose offsets
+/// [`Error::Corrupt`] (also for a directory without `.log` files, batches whose offsets
 /// go backwards, or a torn segment that is not the last);
-/// [`Error::KafkaChecksumMismatch`]; [`Error::KafkaUnsupported`] (unless skipped);
-/// [`Error::InvalidPlacement`] if the Kafka log starts below the partition's next offset;
-/// [`Error::Io`]; the errors of [`Partition::append_at`].
+/// [`Error::ChecksumMismatch`]; [`Error::Unsupported`] (unless skipped);
+/// [`Error::Store`] holding [`pagelog::Error::InvalidPlacement`](crate::Error::InvalidPlacement)
+/// if the Kafka log starts below the partition's next offset, [`Io`](crate::Error::Io), or
+/// the errors of [`Partition::append_at`].
 pub fn import(dir: &Path, partition: &Partition, options: &ImportOptions) -> Result<ImportReport> {
     import_with_progress(dir, partition, options, &mut |_| {})
 }
@@ -113,7 +115,7 @@ pub fn import_with_progress(
     let mut report = ImportReport::default();
     let segments = list_segments(dir, &mut report)?;
     let Some(&(first_base, _)) = segments.first() else {
-        return Err(Error::KafkaCorrupt {
+        return Err(Error::Corrupt {
             path: Some(dir.to_path_buf()),
             position: 0,
             reason: "no <20-digit offset>.log segment files in this directory".into(),
@@ -133,46 +135,20 @@ pub fn import_with_progress(
         let is_last = i + 1 == count;
         let mut file = FileBatches::open(path)?;
         report.segments += 1;
-        loop {
-            let at = match file.next()? {
-                Next::Batch(at) => at,
-                Next::End => break,
-                Next::Torn(at, why) if is_last => {
-                    report.torn_tail = Some((path.clone(), at, why));
-                    break;
-                }
-                Next::ZeroTail(at) if is_last => {
-                    report.zero_tail = Some((path.clone(), at));
-                    break;
-                }
-                Next::Torn(at, why) => {
-                    return Err(Error::KafkaCorrupt {
-                        path: Some(path.clone()),
-                        position: at,
-                        reason: format!("{why} (in a segment that is not the last)"),
-                    });
-                }
-                Next::ZeroTail(at) => {
-                    return Err(Error::KafkaCorrupt {
-                        path: Some(path.clone()),
-                        position: at,
-                        reason: "zero bytes where a batch should start (in a segment that is not the last)".into(),
-                    });
-                }
-            };
+        while let Some(at) = next_batch(&mut file, path, is_last, &mut report)? {
             let size = file.buf.len() as u64;
             let decoded = decode_batch(&file.buf);
             // Where this batch's offsets start and end (for gaps), if the header is readable.
             let span = match &decoded {
                 Ok(b) => Some((b.header.base(), b.header.last_offset())),
-                Err(Error::KafkaUnsupported { .. }) if options.skip_unsupported => {
+                Err(Error::Unsupported { .. }) if options.skip_unsupported => {
                     unsupported_span(&file.buf)
                 }
                 Err(_) => None,
             };
             let Some((base, last)) = span else {
                 return Err(locate(
-                    decoded.err().unwrap_or(Error::KafkaCorrupt {
+                    decoded.err().unwrap_or(Error::Corrupt {
                         path: None,
                         position: 0,
                         reason: "unreadable batch".into(),
@@ -181,32 +157,14 @@ pub fn import_with_progress(
                     at,
                 ));
             };
-            if first_batch && base < partition.next_offset() {
-                return Err(Error::InvalidPlacement {
-                    reason: format!(
-                        "the Kafka log starts at offset {base}, below the partition's next offset {}; import into an empty partition",
-                        partition.next_offset()
-                    ),
-                });
-            }
-            if base < partition.next_offset() {
-                return Err(Error::KafkaCorrupt {
-                    path: Some(path.clone()),
-                    position: at,
-                    reason: format!(
-                        "batch at offset {base} overlaps the previous one (next offset {})",
-                        partition.next_offset()
-                    ),
-                });
-            }
+            check_placement(partition, base, first_batch, path, at)?;
             first_batch = false;
             fill_gap(partition, base)?;
-            match decoded {
-                Ok(batch) => import_batch(partition, &batch, &mut report)?,
-                Err(_) => {
-                    report.unsupported_batches += 1;
-                    partition.append_at(&[], last + 1)?;
-                }
+            if let Ok(batch) = decoded {
+                import_batch(partition, &batch, &mut report)?;
+            } else {
+                report.unsupported_batches += 1;
+                partition.append_at(&[], last + 1)?;
             }
             report.bytes = done_bytes + at + size;
             if report.bytes - last_progress >= options.progress_interval_bytes {
@@ -244,11 +202,75 @@ pub fn import_with_progress(
     Ok(report)
 }
 
+/// The position of the segment's next batch, read into `file.buf`; `None` at the end of the
+/// segment, and at a torn or zero-filled end of the last segment (noted in `report`).
+fn next_batch(
+    file: &mut FileBatches,
+    path: &Path,
+    is_last: bool,
+    report: &mut ImportReport,
+) -> Result<Option<u64>> {
+    match file.next()? {
+        Next::Batch(at) => Ok(Some(at)),
+        Next::End => Ok(None),
+        Next::Torn(at, why) if is_last => {
+            report.torn_tail = Some((path.to_path_buf(), at, why));
+            Ok(None)
+        }
+        Next::ZeroTail(at) if is_last => {
+            report.zero_tail = Some((path.to_path_buf(), at));
+            Ok(None)
+        }
+        Next::Torn(at, why) => Err(Error::Corrupt {
+            path: Some(path.to_path_buf()),
+            position: at,
+            reason: format!("{why} (in a segment that is not the last)"),
+        }),
+        Next::ZeroTail(at) => Err(Error::Corrupt {
+            path: Some(path.to_path_buf()),
+            position: at,
+            reason: "zero bytes where a batch should start (in a segment that is not the last)"
+                .into(),
+        }),
+    }
+}
+
+/// Refuses a batch starting at `base` (at byte `at` of `path`) below the partition's next
+/// offset: for the first batch the Kafka log does not fit the partition, later the log's
+/// batches overlap.
+fn check_placement(
+    partition: &Partition,
+    base: u64,
+    first_batch: bool,
+    path: &Path,
+    at: u64,
+) -> Result<()> {
+    let next = partition.next_offset();
+    if first_batch && base < next {
+        return Err(crate::Error::InvalidPlacement {
+            reason: format!(
+                "the Kafka log starts at offset {base}, below the partition's next offset {next}; import into an empty partition"
+            ),
+        }
+        .into());
+    }
+    if base < next {
+        return Err(Error::Corrupt {
+            path: Some(path.to_path_buf()),
+            position: at,
+            reason: format!(
+                "batch at offset {base} overlaps the previous one (next offset {next})"
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// The offsets of an unsupported batch: from a v2 header, or a v0/v1 entry's offset.
 fn unsupported_span(buf: &[u8]) -> Option<(u64, u64)> {
     match BatchHeader::parse(buf) {
         Ok(h) => Some((h.base(), h.last_offset())),
-        Err(Error::KafkaUnsupported { .. }) => {
+        Err(Error::Unsupported { .. }) => {
             // v0/v1: `offset:i64 size:i32 crc:u32 magic:i8 ...`; the offset is the entry's
             // (for a compressed wrapper, its last inner record's).
             let o = i64::from_be_bytes(buf.get(..8)?.try_into().ok()?);
@@ -377,14 +399,14 @@ fn import_batch(
 /// `append_at`, halving the records until each part fits the partition's batch limit.
 fn append_split(partition: &Partition, records: &[(u64, NewRecord<'_>)], end: u64) -> Result<()> {
     match partition.append_at(records, end) {
-        Err(Error::RecordTooLarge { .. }) if records.len() > 1 => {
+        Err(crate::Error::RecordTooLarge { .. }) if records.len() > 1 => {
             let mid = records.len() / 2;
             let (a, b) = records.split_at(mid);
             let mid_offset = b.first().map_or(end, |r| r.0);
             append_split(partition, a, mid_offset)?;
             append_split(partition, b, end)
         }
-        other => other.map(|_| ()),
+        other => other.map(|_| ()).map_err(Error::from),
     }
 }
 

@@ -35,7 +35,7 @@ pub struct ImportReport {
     /// Data batches with a producer id (idempotent or transactional): imported, the producer
     /// id, epoch and sequence numbers dropped.
     pub producer_id_batches: u64,
-    /// Data batches with LogAppendTime timestamps: imported with each record's timestamp
+    /// Data batches with `LogAppendTime` timestamps: imported with each record's timestamp
     /// the batch's append time (what a Kafka consumer sees), the timestamp type dropped.
     pub log_append_time_batches: u64,
     /// Gzip-compressed data batches decoded (and stored uncompressed).
@@ -65,6 +65,7 @@ pub struct ImportReport {
 impl ImportReport {
     /// One line per thing the import could not carry exactly (empty if it carried
     /// everything): for tools and logs.
+    #[must_use]
     pub fn not_carried(&self) -> Vec<String> {
         let mut out = Vec::new();
         let mut note = |n: u64, what: &str| {

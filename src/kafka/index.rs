@@ -25,6 +25,7 @@ pub struct OffsetIndexEntry {
 
 impl OffsetIndexEntry {
     /// The 8 big-endian bytes of the entry.
+    #[must_use]
     pub fn encode(&self) -> [u8; OFFSET_ENTRY_LEN] {
         let mut b = [0; OFFSET_ENTRY_LEN];
         b[..4].copy_from_slice(&self.relative_offset.to_be_bytes());
@@ -33,6 +34,7 @@ impl OffsetIndexEntry {
     }
 
     /// Reads the entry at the start of `bytes`; `None` if fewer than 8 bytes.
+    #[must_use]
     pub fn decode(bytes: &[u8]) -> Option<Self> {
         let b: [u8; OFFSET_ENTRY_LEN] = bytes.get(..OFFSET_ENTRY_LEN)?.try_into().ok()?;
         let [a0, a1, a2, a3, p0, p1, p2, p3] = b;
@@ -55,6 +57,7 @@ pub struct TimeIndexEntry {
 
 impl TimeIndexEntry {
     /// The 12 big-endian bytes of the entry.
+    #[must_use]
     pub fn encode(&self) -> [u8; TIME_ENTRY_LEN] {
         let mut b = [0; TIME_ENTRY_LEN];
         b[..8].copy_from_slice(&self.timestamp.to_be_bytes());
@@ -63,6 +66,7 @@ impl TimeIndexEntry {
     }
 
     /// Reads the entry at the start of `bytes`; `None` if fewer than 12 bytes.
+    #[must_use]
     pub fn decode(bytes: &[u8]) -> Option<Self> {
         let ts: [u8; 8] = bytes.get(..8)?.try_into().ok()?;
         let rel: [u8; 4] = bytes.get(8..TIME_ENTRY_LEN)?.try_into().ok()?;
@@ -98,6 +102,7 @@ pub struct IndexBuilder {
 
 impl IndexBuilder {
     /// Indexes for a segment with this base offset and `index.interval.bytes`.
+    #[must_use]
     pub fn new(base_offset: u64, index_interval_bytes: u32) -> Self {
         Self {
             base_offset,
@@ -147,16 +152,19 @@ impl IndexBuilder {
     }
 
     /// Number of offset-index entries so far.
+    #[must_use]
     pub fn offset_entries(&self) -> usize {
         self.offsets.len() / OFFSET_ENTRY_LEN
     }
 
     /// Number of time-index entries so far.
+    #[must_use]
     pub fn time_entries(&self) -> usize {
         self.times.len() / TIME_ENTRY_LEN
     }
 
     /// The `.index` and `.timeindex` bytes of the finished segment.
+    #[must_use]
     pub fn finish(mut self) -> (Vec<u8>, Vec<u8>) {
         self.maybe_time_entry();
         (self.offsets, self.times)

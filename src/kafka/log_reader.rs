@@ -8,32 +8,33 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use super::error::{Error, Result};
 use super::record_batch::{KafkaBatch, LOG_OVERHEAD, decode_batch};
-use crate::error::{Error, Result, io_err};
+use crate::error::io_err;
 
 /// Gives a codec error the file it came from, with positions made relative to the file.
 pub(crate) fn locate(e: Error, file: &Path, batch_position: u64) -> Error {
     let at = |p: u64| batch_position.saturating_add(p);
     match e {
-        Error::KafkaCorrupt {
+        Error::Corrupt {
             position, reason, ..
-        } => Error::KafkaCorrupt {
+        } => Error::Corrupt {
             path: Some(file.to_path_buf()),
             position: at(position),
             reason,
         },
-        Error::KafkaChecksumMismatch {
+        Error::ChecksumMismatch {
             position,
             expected,
             got,
             ..
-        } => Error::KafkaChecksumMismatch {
+        } => Error::ChecksumMismatch {
             path: Some(file.to_path_buf()),
             position: at(position),
             expected,
             got,
         },
-        Error::KafkaUnsupported { position, what, .. } => Error::KafkaUnsupported {
+        Error::Unsupported { position, what, .. } => Error::Unsupported {
             path: Some(file.to_path_buf()),
             position: at(position),
             what,
@@ -55,7 +56,7 @@ pub struct LogBatches<'a> {
 /// The batches of `log` (the bytes of a Kafka `.log` file).
 ///
 /// ```
-/// # fn main() -> pagelog::Result<()> {
+/// # fn main() -> pagelog::kafka::Result<()> {
 /// use pagelog::kafka::{BatchBuilder, read_log_batches};
 /// let mut log = Vec::new();
 /// for offset in 0..3 {
@@ -65,10 +66,11 @@ pub struct LogBatches<'a> {
 /// }
 /// let offsets: Vec<u64> = read_log_batches(&log)
 ///     .map(|b| b.map(|(_pos, batch)| batch.records[0].offset))
-///     .collect::<pagelog::Result<_>>()?;
+///     .collect::<pagelog::kafka::Result<_>>()?;
 /// assert_eq!(offsets, [0, 1, 2]);
 /// # Ok(()) }
 /// ```
+#[must_use]
 pub fn read_log_batches(log: &[u8]) -> LogBatches<'_> {
     LogBatches {
         buf: log,
@@ -103,31 +105,31 @@ impl Iterator for LogBatches<'_> {
 /// Moves a codec error's position by `by` bytes, keeping its path.
 fn shift(e: Error, by: u64) -> Error {
     match e {
-        Error::KafkaCorrupt {
+        Error::Corrupt {
             path,
             position,
             reason,
-        } => Error::KafkaCorrupt {
+        } => Error::Corrupt {
             path,
             position: position.saturating_add(by),
             reason,
         },
-        Error::KafkaChecksumMismatch {
+        Error::ChecksumMismatch {
             path,
             position,
             expected,
             got,
-        } => Error::KafkaChecksumMismatch {
+        } => Error::ChecksumMismatch {
             path,
             position: position.saturating_add(by),
             expected,
             got,
         },
-        Error::KafkaUnsupported {
+        Error::Unsupported {
             path,
             position,
             what,
-        } => Error::KafkaUnsupported {
+        } => Error::Unsupported {
             path,
             position: position.saturating_add(by),
             what,
@@ -203,7 +205,8 @@ impl FileBatches {
                 return Ok(Next::ZeroTail(at));
             }
         }
-        let size = (batch_length.max(0) as u64).saturating_add(LOG_OVERHEAD as u64);
+        let body = usize::try_from(batch_length).unwrap_or(0); // below 2^31
+        let size = (body as u64).saturating_add(LOG_OVERHEAD as u64);
         if size > remaining {
             let prefix_zero = prefix.iter().all(|&b| b == 0);
             return self.tail(
@@ -214,7 +217,6 @@ impl FileBatches {
         }
         self.buf.clear();
         self.buf.extend_from_slice(&prefix);
-        let body = (size - LOG_OVERHEAD as u64) as usize;
         self.buf.resize(LOG_OVERHEAD + body, 0);
         if let Some(dst) = self.buf.get_mut(LOG_OVERHEAD..) {
             self.file.read_exact(dst).map_err(io_err(&self.path))?;

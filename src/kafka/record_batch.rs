@@ -1,4 +1,4 @@
-//! Kafka's RecordBatch v2 (magic 2): the batch header and the decoder, no I/O (the encoder is
+//! Kafka's `RecordBatch` v2 (magic 2): the batch header and the decoder, no I/O (the encoder is
 //! `super::batch_builder`). Every integer of the batch header is big-endian; records use
 //! Kafka's zigzag varints (`super::varint`).
 //!
@@ -15,8 +15,8 @@
 use std::borrow::Cow;
 
 use super::compression::{self, Compression};
+use super::error::{Error, Result};
 use super::varint::{VarintError, get_varint, get_varlong};
-use crate::error::{Error, Result};
 
 /// Bytes before the records: the fixed batch header.
 pub const HEADER_LEN: usize = 61;
@@ -94,7 +94,7 @@ fn be<const N: usize>(buf: &[u8], at: usize) -> [u8; N] {
 }
 
 fn corrupt(position: usize, reason: impl Into<String>) -> Error {
-    Error::KafkaCorrupt {
+    Error::Corrupt {
         path: None,
         position: position as u64,
         reason: reason.into(),
@@ -106,7 +106,7 @@ impl BatchHeader {
     /// magic 2, `batchLength` at least 49, offsets and count not negative and not overflowing.
     ///
     /// # Errors
-    /// [`Error::KafkaUnsupported`] for magic 0 or 1; [`Error::KafkaCorrupt`] otherwise.
+    /// [`Error::Unsupported`] for magic 0 or 1; [`Error::Corrupt`] otherwise.
     pub fn parse(buf: &[u8]) -> Result<Self> {
         let Some(&magic) = buf.get(MAGIC_AT) else {
             return Err(corrupt(
@@ -114,9 +114,9 @@ impl BatchHeader {
                 format!("{} bytes are too few for a batch", buf.len()),
             ));
         };
-        let magic = magic as i8;
+        let magic = i8::from_be_bytes([magic]);
         if magic == 0 || magic == 1 {
-            return Err(Error::KafkaUnsupported {
+            return Err(Error::Unsupported {
                 path: None,
                 position: 0,
                 what: format!("message format v{magic} (only v2, Kafka 0.11 and later, is read)"),
@@ -146,7 +146,7 @@ impl BatchHeader {
             base_sequence: i32::from_be_bytes(be(buf, 53)),
             records_count: i32::from_be_bytes(be(buf, 57)),
         };
-        if (h.batch_length as i64) < (HEADER_LEN - LOG_OVERHEAD) as i64 {
+        if usize::try_from(h.batch_length).map_or(true, |l| l < HEADER_LEN - LOG_OVERHEAD) {
             return Err(corrupt(
                 8,
                 format!("batch length {} is below 49", h.batch_length),
@@ -180,26 +180,32 @@ impl BatchHeader {
     }
 
     /// Total bytes of the batch: `batch_length + 12`.
+    #[must_use]
     pub fn size(&self) -> u64 {
-        self.batch_length.max(0) as u64 + LOG_OVERHEAD as u64
+        u64::try_from(self.batch_length).unwrap_or(0) + LOG_OVERHEAD as u64
     }
 
     /// First offset the batch covers (checked non-negative by [`parse`](Self::parse)).
+    #[must_use]
     pub fn base(&self) -> u64 {
-        self.base_offset.max(0) as u64
+        u64::try_from(self.base_offset).unwrap_or(0)
     }
 
     /// Last offset the batch covers: `base_offset + last_offset_delta`.
+    #[must_use]
     pub fn last_offset(&self) -> u64 {
-        self.base() + self.last_offset_delta.max(0) as u64
+        self.base() + u64::try_from(self.last_offset_delta).unwrap_or(0)
     }
 
     /// The compression codec of the records.
+    #[must_use]
     pub fn compression(&self) -> Compression {
-        Compression::from_bits((self.attributes & 0x07) as u8)
+        let [_, low] = self.attributes.to_be_bytes();
+        Compression::from_bits(low & 0x07)
     }
 
     /// How record timestamps are read.
+    #[must_use]
     pub fn timestamp_type(&self) -> TimestampType {
         if self.attributes & TIMESTAMP_TYPE_BIT != 0 {
             TimestampType::LogAppendTime
@@ -209,16 +215,19 @@ impl BatchHeader {
     }
 
     /// Written by a transactional producer.
+    #[must_use]
     pub fn is_transactional(&self) -> bool {
         self.attributes & TRANSACTIONAL_BIT != 0
     }
 
     /// A control batch (transaction commit or abort marker), not application data.
+    #[must_use]
     pub fn is_control(&self) -> bool {
         self.attributes & CONTROL_BIT != 0
     }
 
     /// Written by an idempotent or transactional producer (`producerId >= 0`).
+    #[must_use]
     pub fn has_producer_id(&self) -> bool {
         self.producer_id > NO_PRODUCER_ID
     }
@@ -239,8 +248,8 @@ pub struct KafkaHeader {
 pub struct KafkaRecord {
     /// Absolute offset: `baseOffset + offsetDelta`.
     pub offset: u64,
-    /// Milliseconds since the epoch: `baseTimestamp + timestampDelta` (CreateTime) or the
-    /// batch's `maxTimestamp` (LogAppendTime).
+    /// Milliseconds since the epoch: `baseTimestamp + timestampDelta` (`CreateTime`) or the
+    /// batch's `maxTimestamp` (`LogAppendTime`).
     pub timestamp: i64,
     /// The key; `None` is null.
     pub key: Option<Vec<u8>>,
@@ -265,8 +274,8 @@ pub struct KafkaBatch {
 /// compressed batches, by the codec's output limit).
 ///
 /// # Errors
-/// [`Error::KafkaCorrupt`] for a batch that breaks the format (including one cut short);
-/// [`Error::KafkaChecksumMismatch`]; [`Error::KafkaUnsupported`] for magic 0/1 or an
+/// [`Error::Corrupt`] for a batch that breaks the format (including one cut short);
+/// [`Error::ChecksumMismatch`]; [`Error::Unsupported`] for magic 0/1 or an
 /// unsupported codec. Positions are relative to `buf`.
 pub fn decode_batch(buf: &[u8]) -> Result<KafkaBatch> {
     let header = BatchHeader::parse(buf)?;
@@ -279,7 +288,7 @@ pub fn decode_batch(buf: &[u8]) -> Result<KafkaBatch> {
     };
     let got = crc32c::crc32c(batch.get(ATTRIBUTES_AT..).unwrap_or_default());
     if got != header.crc {
-        return Err(Error::KafkaChecksumMismatch {
+        return Err(Error::ChecksumMismatch {
             path: None,
             position: 0,
             expected: header.crc,
@@ -291,7 +300,7 @@ pub fn decode_batch(buf: &[u8]) -> Result<KafkaBatch> {
     let records: Cow<'_, [u8]> = match compression::decompress(codec, body) {
         Ok(r) => r,
         Err(compression::Failure::Unsupported) => {
-            return Err(Error::KafkaUnsupported {
+            return Err(Error::Unsupported {
                 path: None,
                 position: 0,
                 what: format!("compression codec {}", codec.name()),
@@ -322,7 +331,7 @@ pub fn decode_batch(buf: &[u8]) -> Result<KafkaBatch> {
 
 type RecordError = (usize, String);
 
-fn varint_at(src: &[u8], pos: &mut usize, base: usize) -> Result<i32, RecordError> {
+fn varint_at(src: &[u8], pos: &mut usize, base: usize) -> std::result::Result<i32, RecordError> {
     get_varint(src, pos).map_err(|e: VarintError| (base + *pos, e.describe().to_owned()))
 }
 
@@ -332,7 +341,7 @@ fn bytes_at(
     pos: &mut usize,
     base: usize,
     what: &str,
-) -> Result<Option<Vec<u8>>, RecordError> {
+) -> std::result::Result<Option<Vec<u8>>, RecordError> {
     let at = base + *pos;
     let len = varint_at(src, pos, base)?;
     if len == -1 {
@@ -347,8 +356,11 @@ fn bytes_at(
     Ok(Some(bytes.to_vec()))
 }
 
-fn decode_records(h: &BatchHeader, src: &[u8]) -> Result<Vec<KafkaRecord>, RecordError> {
-    let count = h.records_count.max(0) as usize;
+fn decode_records(
+    h: &BatchHeader,
+    src: &[u8],
+) -> std::result::Result<Vec<KafkaRecord>, RecordError> {
+    let count = usize::try_from(h.records_count).unwrap_or(0);
     if count > src.len() / MIN_RECORD_LEN {
         return Err((
             0,
@@ -425,7 +437,7 @@ fn decode_records(h: &BatchHeader, src: &[u8]) -> Result<Vec<KafkaRecord>, Recor
         }
         pos = end;
         records.push(KafkaRecord {
-            offset: h.base() + off_delta as u64,
+            offset: h.base() + u64::from(off_delta.unsigned_abs()), // checked non-negative
             timestamp,
             key,
             value,

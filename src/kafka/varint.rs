@@ -33,23 +33,23 @@ impl VarintError {
 
 /// Appends `v` as a Kafka `varint` (zigzag, at most 5 bytes).
 pub(crate) fn put_varint(out: &mut Vec<u8>, v: i32) {
-    put_unsigned(out, u64::from(((v << 1) ^ (v >> 31)) as u32));
+    put_unsigned(out, u64::from(((v << 1) ^ (v >> 31)).cast_unsigned()));
 }
 
 /// Appends `v` as a Kafka `varlong` (zigzag, at most 10 bytes).
 pub(crate) fn put_varlong(out: &mut Vec<u8>, v: i64) {
-    put_unsigned(out, ((v << 1) ^ (v >> 63)) as u64);
+    put_unsigned(out, ((v << 1) ^ (v >> 63)).cast_unsigned());
 }
 
 /// Bytes `v` takes as a `varint`.
 pub(crate) fn varint_len(v: i32) -> usize {
-    unsigned_len(u64::from(((v << 1) ^ (v >> 31)) as u32))
+    unsigned_len(u64::from(((v << 1) ^ (v >> 31)).cast_unsigned()))
 }
 
 /// Bytes `v` takes as a `varlong`.
 #[cfg(test)]
 pub(crate) fn varlong_len(v: i64) -> usize {
-    unsigned_len(((v << 1) ^ (v >> 63)) as u64)
+    unsigned_len(((v << 1) ^ (v >> 63)).cast_unsigned())
 }
 
 fn unsigned_len(v: u64) -> usize {
@@ -58,21 +58,24 @@ fn unsigned_len(v: u64) -> usize {
 }
 
 fn put_unsigned(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
+    loop {
+        let [low, ..] = v.to_le_bytes();
+        if v < 0x80 {
+            out.push(low);
+            return;
+        }
+        out.push(low | 0x80);
         v >>= 7;
     }
-    out.push(v as u8);
 }
 
 /// Reads an unsigned LEB128 value of at most `max_len` bytes from `src[*pos..]`.
 fn get_unsigned(src: &[u8], pos: &mut usize, max_len: usize) -> Result<u64, VarintError> {
     let mut v: u64 = 0;
-    for i in 0..max_len {
+    for (i, shift) in (0..max_len).zip((0u32..).step_by(7)) {
         let b = *src
             .get(pos.checked_add(i).ok_or(VarintError::Truncated)?)
             .ok_or(VarintError::Truncated)?;
-        let shift = 7 * i as u32;
         let payload = u64::from(b & 0x7f);
         // The 10th byte of a u64 may only carry its lowest bit.
         if shift == 63 && payload > 1 {
@@ -94,7 +97,7 @@ pub(crate) fn get_varint(src: &[u8], pos: &mut usize) -> Result<i32, VarintError
     let raw = get_unsigned(src, &mut p, MAX_VARINT_LEN)?;
     let raw = u32::try_from(raw).map_err(|_| VarintError::TooLong)?;
     *pos = p;
-    Ok(((raw >> 1) as i32) ^ -((raw & 1) as i32))
+    Ok((raw >> 1).cast_signed() ^ -(raw & 1).cast_signed())
 }
 
 /// Reads a Kafka `varlong` from `src[*pos..]`, advancing `pos`.
@@ -102,7 +105,7 @@ pub(crate) fn get_varlong(src: &[u8], pos: &mut usize) -> Result<i64, VarintErro
     let mut p = *pos;
     let raw = get_unsigned(src, &mut p, MAX_VARLONG_LEN)?;
     *pos = p;
-    Ok(((raw >> 1) as i64) ^ -((raw & 1) as i64))
+    Ok((raw >> 1).cast_signed() ^ -(raw & 1).cast_signed())
 }
 
 #[cfg(test)]

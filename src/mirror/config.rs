@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
+use super::error::{Error, Result};
 use crate::consumer::StartFrom;
-use crate::error::{Error, Result};
 use crate::names::validate_topic_name;
 
 /// Settings of a [`Mirror`](super::Mirror). Build one with struct-update syntax over
@@ -165,12 +165,14 @@ impl MirrorConfig {
     /// Checks the settings.
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] for no brokers, an empty broker address or one without a
-    /// port, a zero batch limit, a replication factor below 1, a zero timeout or backoff,
+    /// [`Error::Store`] holding [`pagelog::Error::InvalidConfig`](crate::Error::InvalidConfig)
+    /// for no brokers, an empty broker address or one without a port, a zero batch limit, a
+    /// replication factor below 1, a zero timeout or backoff,
     /// `retry_backoff_max < retry_backoff_min`, an empty `source_offset_header` or
-    /// `client_id`; [`Error::InvalidTopicName`] for a bad `target_topic`.
+    /// `client_id`, or [`pagelog::Error::InvalidTopicName`](crate::Error::InvalidTopicName)
+    /// for a bad `target_topic`.
     pub fn validate(&self) -> Result<()> {
-        let bad = |m: String| Err(Error::InvalidConfig(m));
+        let bad = |m: String| Err(Error::Store(crate::Error::InvalidConfig(m)));
         if self.brokers.is_empty() {
             return bad("mirror needs at least one broker address, got none".into());
         }
@@ -230,7 +232,7 @@ mod tests {
     fn defaults_need_brokers() {
         assert!(matches!(
             MirrorConfig::default().validate(),
-            Err(Error::InvalidConfig(_))
+            Err(Error::Store(crate::Error::InvalidConfig(_)))
         ));
         assert!(MirrorConfig::new(["127.0.0.1:9092"]).validate().is_ok());
     }
@@ -262,13 +264,16 @@ mod tests {
         ];
         for c in cases {
             assert!(
-                matches!(c.validate(), Err(Error::InvalidConfig(_))),
+                matches!(
+                    c.validate(),
+                    Err(Error::Store(crate::Error::InvalidConfig(_)))
+                ),
                 "{c:?}"
             );
         }
         assert!(matches!(
             ok.target_topic("a b").validate(),
-            Err(Error::InvalidTopicName { .. })
+            Err(Error::Store(crate::Error::InvalidTopicName { .. }))
         ));
     }
 }

@@ -2,7 +2,7 @@
 //! Kafka-protocol broker (cargo feature `mirror`).
 //!
 //! ```no_run
-//! # fn main() -> pagelog::Result<()> {
+//! # fn main() -> pagelog::mirror::Result<()> {
 //! use std::sync::atomic::AtomicBool;
 //! use pagelog::Store;
 //! use pagelog::mirror::{Mirror, MirrorConfig, MirrorEvent};
@@ -50,11 +50,18 @@
 //! **Blocking API.** The client is asynchronous; the mirror runs it on a private
 //! single-threaded tokio runtime and blocks the calling thread, so the rest of pagelog stays
 //! synchronous. Do not call it from inside an async runtime (it returns
-//! [`Error::InvalidConfig`] there): use a plain thread or `spawn_blocking`.
+//! [`pagelog::Error::InvalidConfig`](crate::Error::InvalidConfig) there, inside
+//! [`Error::Store`]): use a plain thread or `spawn_blocking`.
+//!
+//! **Errors.** Every function here returns [`Error`]: the broker's side and records the
+//! client cannot carry have variants of their own, errors of the store are wrapped in
+//! [`Error::Store`].
 
 mod config;
+mod error;
 
 pub use config::MirrorConfig;
+pub use error::{Error, Result};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -70,7 +77,6 @@ use rskafka::record::Record as KafkaRecord;
 use tokio::runtime::Runtime;
 
 use crate::consumer::{Consumer, ConsumerConfig, ConsumerRecord};
-use crate::error::{Error, Result};
 use crate::record::Record;
 use crate::topic::Topic;
 
@@ -168,9 +174,8 @@ impl Mirror {
     /// [`run_once`](Self::run_once) does.
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] / [`Error::InvalidTopicName`] from
-    /// [`MirrorConfig::validate`]; as [`Topic::consumer`]; [`Error::Broker`] if the client's
-    /// runtime cannot be started.
+    /// As [`MirrorConfig::validate`]; [`Error::Store`] as [`Topic::consumer`];
+    /// [`Error::Broker`] if the client's runtime cannot be started.
     pub fn new(topic: &Topic, group: &str, config: MirrorConfig) -> Result<Self> {
         config.validate()?;
         let poll_bytes = config
@@ -220,9 +225,9 @@ impl Mirror {
     /// Records per partition not yet shipped and committed (see [`Topic::group_lag`]).
     ///
     /// # Errors
-    /// As [`Topic::group_lag`].
+    /// [`Error::Store`] as [`Topic::group_lag`].
     pub fn lag(&self) -> Result<Vec<u64>> {
-        self.topic.group_lag(self.consumer.group())
+        Ok(self.topic.group_lag(self.consumer.group())?)
     }
 
     /// Connects to the broker now if not connected: reads the metadata, checks the target
@@ -231,8 +236,8 @@ impl Mirror {
     /// reports a wrong address or topic before anything is read.
     ///
     /// # Errors
-    /// [`Error::Broker`]; [`Error::TargetPartitions`]; [`Error::InvalidConfig`] inside an
-    /// async runtime.
+    /// [`Error::Broker`]; [`Error::TargetPartitions`]; [`Error::Store`] holding
+    /// [`pagelog::Error::InvalidConfig`](crate::Error::InvalidConfig) inside an async runtime.
     pub fn connect(&mut self) -> Result<()> {
         if self.conn.is_some() {
             return Ok(());
@@ -322,11 +327,11 @@ impl Mirror {
         F: Future<Output = std::result::Result<T, E>>,
     {
         if tokio::runtime::Handle::try_current().is_ok() {
-            return Err(Error::InvalidConfig(
+            return Err(Error::Store(crate::Error::InvalidConfig(
                 "the mirror blocks; call it from a plain thread or spawn_blocking, not from \
                  inside an async runtime"
                     .into(),
-            ));
+            )));
         }
         let limit = self.config.request_timeout;
         // Inside the runtime: the timer is created in its context.
@@ -350,9 +355,9 @@ impl Mirror {
     ///
     /// # Errors
     /// [`Error::Broker`] (retry later); [`Error::TargetPartitions`];
-    /// [`Error::Unmirrorable`] (after shipping the records before it); as
-    /// [`Consumer::poll`] and [`Consumer::commit`]; [`Error::InvalidConfig`] inside an async
-    /// runtime.
+    /// [`Error::Unmirrorable`] (after shipping the records before it); [`Error::Store`] as
+    /// [`Consumer::poll`] and [`Consumer::commit`], and holding
+    /// [`pagelog::Error::InvalidConfig`](crate::Error::InvalidConfig) inside an async runtime.
     pub fn run_once(&mut self) -> Result<MirrorReport> {
         self.connect()?;
         let polled = self.consumer.poll(self.config.poll_timeout)?;
