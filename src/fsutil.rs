@@ -53,3 +53,56 @@ pub fn remove_if_exists(path: &Path) -> Result<()> {
         Err(e) => Err(io_err(path)(e)),
     }
 }
+
+/// Bytes read from the device at a time by [`disk_agrees_up_to`].
+const DIRECT_CHUNK: usize = 1 << 20;
+/// `O_DIRECT` alignment of buffers, offsets and lengths (the largest logical block size in
+/// use; 4096 covers 512-byte devices too).
+const DIRECT_ALIGN: usize = 4096;
+
+/// How many leading bytes of `cached` (the page cache's view of `file`, from offset 0) the
+/// storage device also holds: the file is read again with `O_DIRECT`, which bypasses the page
+/// cache, and compared. `Ok(None)` when the filesystem has no device to read from (it refuses
+/// `O_DIRECT`, as tmpfs does): there the page cache is the storage.
+///
+/// Why: when the device fails to write a page, Linux keeps that page in the page cache, clean,
+/// with the data that never reached the device. Reading through the cache would take it for
+/// data on disk.
+///
+/// # Errors
+/// An I/O error reading the device.
+pub fn disk_agrees_up_to(path: &Path, cached: &[u8]) -> io::Result<Option<usize>> {
+    use std::os::unix::fs::{FileExt, OpenOptionsExt};
+    let direct = match fs::File::options()
+        .read(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    // An aligned window into a plain buffer: no unsafe allocation needed.
+    let mut raw = vec![0u8; DIRECT_CHUNK + DIRECT_ALIGN];
+    let skew = raw.as_ptr().align_offset(DIRECT_ALIGN).min(DIRECT_ALIGN);
+    let buf = &mut raw[skew..skew + DIRECT_CHUNK];
+    let mut at = 0usize;
+    while at < cached.len() {
+        let n = match direct.read_at(buf, at as u64) {
+            Ok(n) => n,
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) && at == 0 => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let want = (cached.len() - at).min(n);
+        let (disk, cache) = (&buf[..want], &cached[at..at + want]);
+        if let Some(i) = disk.iter().zip(cache).position(|(d, c)| d != c) {
+            return Ok(Some(at + i));
+        }
+        if n < DIRECT_CHUNK {
+            // End of the file on the device: what the cache holds beyond it is not there.
+            return Ok(Some(at + want));
+        }
+        at += n;
+    }
+    Ok(Some(cached.len()))
+}

@@ -2,6 +2,7 @@
 //! batch, rebuild its indexes.
 
 use crate::error::{Result, io_err};
+use crate::fsutil;
 use crate::mmap::{MapWriter, Mapping, lock_exclusive, map_locked_read_only};
 use crate::segment::core::SegmentCore;
 use crate::segment::files::SegmentPaths;
@@ -42,10 +43,24 @@ pub fn recover(
     // The writer lock first: recovery may shorten the file, which must never happen under
     // another writer's mapping.
     let log_file = lock_exclusive(&paths.log).map_err(io_err(&paths.log))?;
+    // Whatever is still dirty goes to the device first; then only the prefix the device
+    // really holds is scanned. A write the device failed leaves its pages clean in the page
+    // cache with the new data: trusting them would resume after data that is not on disk,
+    // and lose every record acknowledged after it at the next remount.
+    log_file.sync_data().map_err(io_err(&paths.log))?;
     let (mut scan, file_len) = {
         let map = map_locked_read_only(&log_file).map_err(io_err(&paths.log))?;
         let log = map.prefix();
-        let mut s = scan(log, base, limits);
+        let on_disk = fsutil::disk_agrees_up_to(&paths.log, log)
+            .map_err(io_err(&paths.log))?
+            .unwrap_or(log.len());
+        let mut s = scan(&log[..on_disk], base, limits);
+        if on_disk < log.len() && s.valid_end <= on_disk && s.stopped.is_none() {
+            s.stopped = Some((
+                on_disk,
+                "the device does not hold what the page cache does from here".into(),
+            ));
+        }
         // A tail of zeros is preallocated space, not damage worth reporting.
         if let Some((pos, _)) = &s.stopped
             && log[*pos..].iter().all(|&b| b == 0)
