@@ -368,18 +368,42 @@ impl MapWriter {
             .next_multiple_of(PAGE)
             .min(cap)
             .max(end);
-        let want = match allocate(&self.map.file, self.allocated, want - self.allocated) {
+        let want = match self.allocate_or_undo(want) {
             Ok(()) => want,
             // Nearly full: reserve just what this write needs rather than a whole chunk.
             Err(_) if want > end => {
                 let need = end.next_multiple_of(PAGE).min(cap).max(end);
-                allocate(&self.map.file, self.allocated, need - self.allocated)?;
+                self.allocate_or_undo(need)?;
                 need
             }
             Err(e) => return Err(e),
         };
         self.allocated = want;
         Ok(())
+    }
+
+    /// Reserves up to `to`, or, if that fails, leaves the file as long as it was: a failed
+    /// `posix_fallocate` may keep the blocks it did allocate and extend the file (ext4 does),
+    /// which would hold space nobody accounts for. Cutting back to the reserved length never
+    /// cuts published bytes (they lie below it).
+    fn allocate_or_undo(&mut self, to: u64) -> io::Result<()> {
+        let result = allocate(&self.map.file, self.allocated, to - self.allocated);
+        if result.is_err()
+            && self
+                .map
+                .file
+                .metadata()
+                .is_ok_and(|m| m.len() > self.allocated)
+        {
+            // Best effort: the error to report is the allocation's.
+            let _ = self.map.file.set_len(self.allocated);
+        }
+        result
+    }
+
+    /// Sets how much the file grows by when it needs space (see [`create`](Self::create)).
+    pub fn set_chunk(&mut self, chunk: u64) {
+        self.chunk = chunk.max(PAGE);
     }
 
     /// Shrinks the file to exactly the published length, releasing reserved but unused blocks.

@@ -86,6 +86,14 @@ impl Inner {
             return;
         }
         let pending = !self.writer.lock().unsynced_sealed.is_empty();
+        // Without a hook waiting for sealed segments, retention goes first: the segments it
+        // deletes leave the queue of segments waiting for a sync (durably deleted, they need
+        // none), so the syncs below never spend time, nor keep descriptors open, on segments
+        // that are gone. With a hook, segments are synced and passed to it first.
+        let hook_first = self.env.shared.options.on_segment_sealed.is_some();
+        if (pending || due.retention) && !hook_first {
+            self.background_retention();
+        }
         let end = self.log.next_offset();
         // A failure poisons the partition; appenders and flushers will see it.
         let flushed = if due.interval && self.durability.durable() < end {
@@ -93,12 +101,12 @@ impl Inner {
         } else {
             true
         };
-        if flushed && pending {
+        if flushed && !self.writer.lock().unsynced_sealed.is_empty() {
             // A failure poisons the partition inside the group commit.
             let _ = self.sync_now();
         }
         self.run_sealed_hooks();
-        if pending || due.retention {
+        if (pending || due.retention) && hook_first {
             self.background_retention();
         }
         let tombstones_expired = self.tombstones_due_at().is_some_and(|due| due <= now_ms());

@@ -159,45 +159,52 @@ impl Inner {
             kept
         });
         crate::failpoint::hit(crate::failpoint::Failpoint::RetentionAfterUnlist);
-        self.delete_segments(&doomed)?;
-        // Only now, with the deletions durable, may a never-synced doomed segment leave the
-        // list of segments a flush syncs first: until then a power loss could bring it back
-        // torn, and later acknowledged records would be cut off behind the hole.
-        self.writer
-            .lock()
-            .unsynced_sealed
-            .retain(|s| !doomed.iter().any(|d| Arc::ptr_eq(s, d)));
+        // The new start is durable before any file goes: an open removes the segments that
+        // lie wholly below the checkpoint's log start offset (`partition/load`), so from here
+        // the doomed segments are gone whatever a crash leaves of their files. They leave the
+        // queue of segments a flush syncs first now: a power loss can no longer bring one back
+        // torn in front of acknowledged records.
+        let new_start = doomed.last().map_or(log_start, |s| s.next_offset());
+        {
+            let mut w = self.writer.lock();
+            if self.maintenance.raise_log_start(new_start) {
+                self.write_checkpoint(Checkpointed::Unclean, &w)?;
+                w.marked_dirty = true;
+            }
+            w.unsynced_sealed
+                .retain(|s| !doomed.iter().any(|d| Arc::ptr_eq(s, d)));
+        }
+        self.delete_segments(doomed)?;
         Ok(report)
     }
 
-    /// Deletes unlisted segments' files crash-safely, oldest first: rename each file to
-    /// `.deleted` and sync the directory before the next segment, so that a power loss can
-    /// only lose the renames of the newest ones and never leave a hole; then unlink. Mappings
-    /// of them stay valid.
-    pub(crate) fn delete_segments(&self, doomed: &[Arc<SegmentCore>]) -> Result<()> {
-        if doomed.is_empty() {
-            return Ok(());
-        }
+    /// Deletes unlisted segments' files: rename each file to `.deleted` (oldest segment
+    /// first), sync the directory once, then unlink. A crash in between is safe because the
+    /// segments' removal is decided before this is called: by the checkpoint's log start
+    /// offset (retention) or by the truncation intent, which the next open applies. This
+    /// call's references are dropped before the unlinks, so the segments' descriptors and
+    /// mappings close as soon as no reader holds them. Readers' mappings stay valid.
+    pub(crate) fn delete_segments(&self, doomed: Vec<Arc<SegmentCore>>) -> Result<()> {
+        let mut renamed = Vec::with_capacity(doomed.len() * 3);
         for seg in doomed {
             for p in [&seg.paths.log, &seg.paths.index, &seg.paths.time] {
                 let mut to = p.clone().into_os_string();
                 to.push(DELETED_SUFFIX);
                 match std::fs::rename(p, &to) {
-                    Ok(()) => {}
+                    Ok(()) => renamed.push(std::path::PathBuf::from(to)),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                     Err(e) => return Err(io_err(p)(e)),
                 }
                 crate::failpoint::hit(crate::failpoint::Failpoint::DeleteAfterFirstRename);
             }
-            fsutil::sync_dir(&self.dir)?;
         }
+        if renamed.is_empty() {
+            return Ok(());
+        }
+        fsutil::sync_dir(&self.dir)?;
         crate::failpoint::hit(crate::failpoint::Failpoint::DeleteBeforeUnlink);
-        for seg in doomed {
-            for p in [&seg.paths.log, &seg.paths.index, &seg.paths.time] {
-                let mut to = p.clone().into_os_string();
-                to.push(DELETED_SUFFIX);
-                fsutil::remove_if_exists(std::path::Path::new(&to))?;
-            }
+        for p in renamed {
+            fsutil::remove_if_exists(&p)?;
         }
         Ok(())
     }

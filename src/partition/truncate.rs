@@ -63,7 +63,7 @@ impl Inner {
             segs.iter().cloned().partition(|s| s.base < target);
         // Unlist what goes, so new readers do not find it.
         self.log.replace_segments(|_| keep.clone());
-        self.delete_segments(&doomed)?;
+        self.delete_segments(doomed)?;
         crate::failpoint::hit(crate::failpoint::Failpoint::TruncateAfterDelete);
         let replaced = match keep.last() {
             Some(s) => rewrite_prefix(&s.paths, s.base, target)?,

@@ -25,6 +25,10 @@ use crate::segment::core::SegmentCore;
 use crate::segment::writer::{Appended, Full};
 use crate::segment::{BatchRecords, Segment, SegmentPaths, create_files};
 
+/// Sealed segments that may wait for their sync (`WriterState::unsynced_sealed`) before an
+/// appender syncs them itself instead of leaving them to the background.
+pub(crate) const MAX_QUEUED_SEALED: usize = 32;
+
 /// The writer's state (see the module docs).
 #[derive(Debug)]
 pub(crate) struct WriterState {
@@ -77,7 +81,7 @@ impl Inner {
         now: i64,
         expect_first: Option<u64>,
     ) -> Result<Range<u64>> {
-        let (range, sync) = {
+        let (range, sync, backlog) = {
             let mut w = self.writer.lock();
             self.check_writable(&w)?;
             if let Some(first) = expect_first
@@ -126,11 +130,16 @@ impl Inner {
             };
             // Read under the writer lock, which truncation also holds.
             let epoch = sync.then(|| self.durability.epoch());
-            (range, epoch)
+            (range, epoch, w.unsynced_sealed.len() >= MAX_QUEUED_SEALED)
         };
         self.log.notifier.notify();
         if let Some(epoch) = sync {
             self.sync_to(range.end, epoch)?;
+        } else if backlog {
+            // Rolls outpace the syncs of sealed segments (tiny segments on a slow disk): the
+            // appender syncs them itself, so the queue, and the descriptors it keeps open,
+            // stay bounded. The batch is published either way; a failure poisons.
+            self.sync_now()?;
         } else if let (FlushPolicy::Interval(_), Some(f)) = (self.config.flush, &self.env.flusher) {
             f.note_dirty();
         }

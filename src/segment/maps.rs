@@ -30,6 +30,9 @@ pub(crate) fn with_file_bytes<T>(path: &Path, f: impl FnOnce(&[u8]) -> T) -> Res
 }
 
 /// Recreates an index file holding exactly `entries` (encoded), with room for `capacity`.
+/// Only the entries' pages are reserved now (the old file's blocks are freed first), so a
+/// rebuild needs about the space the old file had; the rest of the capacity is reserved
+/// when an append first needs it, where a full disk fails that append, not an open.
 pub(crate) fn rewrite_index(path: &Path, capacity: usize, entries: &[u8]) -> Result<MapWriter> {
     match fs::remove_file(path) {
         Ok(()) => {}
@@ -37,7 +40,7 @@ pub(crate) fn rewrite_index(path: &Path, capacity: usize, entries: &[u8]) -> Res
         Err(e) => return Err(io_err(path)(e)),
     }
     let cap = capacity.max(entries.len());
-    let mut w = MapWriter::create(path, cap, cap as u64).map_err(io_err(path))?;
+    let mut w = MapWriter::create(path, cap, 0).map_err(io_err(path))?;
     if !entries.is_empty() {
         w.tail_mut(entries.len())
             .map_err(io_err(path))?
@@ -45,6 +48,7 @@ pub(crate) fn rewrite_index(path: &Path, capacity: usize, entries: &[u8]) -> Res
             .copy_from_slice(entries);
         w.publish(entries.len());
     }
+    w.set_chunk(cap as u64);
     Ok(w)
 }
 

@@ -213,6 +213,22 @@ fn finish_interrupted(dir: &Path, listing: Listing) -> Result<Finished> {
         }
         None => None,
     };
+    // Segments wholly below the log start offset are gone: a retention pass records the new
+    // start in the checkpoint before it renames any file, so a crash may leave any subset of
+    // them, which must not leave a hole in front of the segments kept.
+    if let Some(log_start) = checkpoint.map(|c| c.log_start_offset) {
+        let below = bases
+            .windows(2)
+            .take_while(|pair| pair[1] <= log_start)
+            .count();
+        if below > 0 {
+            for &b in &bases[..below] {
+                remove_segment(dir, b)?;
+            }
+            fsutil::sync_dir(dir)?;
+            bases.drain(..below);
+        }
+    }
     Ok(Finished {
         bases,
         checkpoint,
@@ -436,19 +452,34 @@ fn publish(
         lifecycle: Lifecycle::new(),
         env,
     });
+    let mut recorded = true;
     if recovered {
-        // Record the recovery so a crash before the next checkpoint does not redo it.
+        // Record the recovery so a crash before the next checkpoint does not redo it. Only
+        // a shortcut: without space for it (a full disk) the partition opens all the same,
+        // the next open recovers again, and the first append tries the write again.
         let mut w = inner.writer.lock();
-        inner.write_checkpoint(Checkpointed::Unclean, &w)?;
-        w.marked_dirty = true;
+        match inner.write_checkpoint(Checkpointed::Unclean, &w) {
+            Ok(()) => w.marked_dirty = true,
+            Err(e) => {
+                recorded = false;
+                inner.env.shared.report(format!(
+                    "checkpoint of {} after its recovery: {e}; the next open recovers it again",
+                    inner.dir.display()
+                ));
+            }
+        }
     }
     if let Some(target) = finished.truncated_to {
         // The interrupted truncation may not have lowered the groups' offsets yet.
         if let Some(g) = &inner.env.groups {
             g.lower(inner.id, target)?;
         }
-        fsutil::remove_if_exists(&inner.dir.join(TRUNCATE_FILE))?;
-        fsutil::sync_dir(&inner.dir)?;
+        // The intent goes only once the checkpoint that follows it is written: until then
+        // the next open replays it (every step of which is idempotent).
+        if recorded {
+            fsutil::remove_if_exists(&inner.dir.join(TRUNCATE_FILE))?;
+            fsutil::sync_dir(&inner.dir)?;
+        }
     }
     Ok(Partition::from_inner(inner))
 }
