@@ -96,7 +96,7 @@ fn bench_nosync(c: &mut Criterion) {
                         },
                         drop,
                     )
-                })
+                });
             });
 
             // write(2) of the same bytes to a file on tmpfs: one call per record, one per
@@ -123,7 +123,7 @@ fn bench_nosync(c: &mut Criterion) {
                             std::fs::remove_file(&file_path).unwrap();
                         },
                     )
-                })
+                });
             });
 
             let store = Store::open(dir.path().join("store")).unwrap();
@@ -160,7 +160,7 @@ fn bench_nosync(c: &mut Criterion) {
                             store.delete_topic(&s.name).unwrap();
                         },
                     )
-                })
+                });
             });
 
             let cl_root = dir.path().join("commitlog");
@@ -198,7 +198,7 @@ fn bench_nosync(c: &mut Criterion) {
                             std::fs::remove_dir_all(d).unwrap();
                         },
                     )
-                })
+                });
             });
             g.finish();
             store.close().unwrap();
@@ -252,7 +252,7 @@ fn bench_durable(c: &mut Criterion) {
                             std::fs::remove_file(&file_path).unwrap();
                         },
                     )
-                })
+                });
             });
 
             // The same into space reserved with fallocate(2) beforehand (untimed), as pagelog
@@ -288,7 +288,7 @@ fn bench_durable(c: &mut Criterion) {
                             std::fs::remove_file(&file_path).unwrap();
                         },
                     )
-                })
+                });
             });
 
             let store = Store::open(dir.path().join("store")).unwrap();
@@ -332,7 +332,7 @@ fn bench_durable(c: &mut Criterion) {
                             store.delete_topic(&s.name).unwrap();
                         },
                     )
-                })
+                });
             });
 
             if !batched {
@@ -358,7 +358,7 @@ fn bench_durable(c: &mut Criterion) {
                                 std::fs::remove_dir_all(d).unwrap();
                             },
                         )
-                    })
+                    });
                 });
             }
             g.finish();

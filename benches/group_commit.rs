@@ -29,7 +29,7 @@ fn bench_group_commit(c: &mut Criterion) {
         b.iter(|| {
             f.write_all(&v).unwrap();
             f.sync_data().unwrap();
-        })
+        });
     });
     drop(f);
 
@@ -62,7 +62,7 @@ fn bench_group_commit(c: &mut Criterion) {
                         Instant::now()
                     })
                     .elapsed()
-                })
+                });
             },
         );
     }

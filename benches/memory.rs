@@ -69,7 +69,7 @@ fn row(what: &str, p: Option<&Partition>) {
                 i.segments.to_string(),
             )
         }
-        None => ("".into(), "".into()),
+        None => (String::new(), String::new()),
     };
     println!(
         "| {what} | {bytes} | {segs} | {} | {} |",
@@ -132,7 +132,7 @@ fn main() {
     let mut n = 0u64;
     let mut sum = 0u64;
     for r in p.iter() {
-        sum += r.unwrap().value()[0] as u64;
+        sum += u64::from(r.unwrap().value()[0]);
         n += 1;
     }
     assert_eq!(n, per_step * STEPS * BATCH as u64);

@@ -132,7 +132,7 @@ fn produce_and_consume(topic: &Topic, o: &Opts) -> Result<()> {
         topic
             .partitions()
             .iter()
-            .map(|p| p.next_offset())
+            .map(pagelog::Partition::next_offset)
             .collect::<Vec<_>>(),
         o.group,
         if committed.iter().all(Option::is_none) {
@@ -178,14 +178,20 @@ fn produce_and_consume(topic: &Topic, o: &Opts) -> Result<()> {
     let mut ends: Option<Vec<u64>> = None;
     let mut last_report = (Instant::now(), 0u64, 0u64, 0u64, 0u64);
     loop {
-        if ends.is_none() && producers.iter().all(|h| h.is_finished()) {
+        if ends.is_none() && producers.iter().all(std::thread::JoinHandle::is_finished) {
             for h in producers.drain(..) {
                 h.join()
                     .map_err(|_| "a producer thread panicked".to_owned())??;
             }
             produce_secs = Some(t0.elapsed().as_secs_f64());
             // Nothing else appends now: this run is done once the group reaches these.
-            ends = Some(topic.partitions().iter().map(|p| p.next_offset()).collect());
+            ends = Some(
+                topic
+                    .partitions()
+                    .iter()
+                    .map(pagelog::Partition::next_offset)
+                    .collect(),
+            );
         }
         if let Some(ends) = &ends
             && ends

@@ -175,7 +175,7 @@ fn damaged_batches_stop_iteration_unless_skipping_is_asked_for() {
     let offsets: Vec<u64> = lenient
         .iter()
         .filter_map(|r| r.as_ref().ok())
-        .map(|r| r.offset())
+        .map(pagelog::Record::offset)
         .collect();
     assert_eq!(offsets, (0..20).filter(|&o| o != 5).collect::<Vec<_>>());
     assert!(matches!(p.read(5), Err(Error::ChecksumMismatch { .. })));

@@ -653,7 +653,11 @@ fn mirror_process_crash_loses_nothing() {
         vec![0; PARTS as usize]
     );
     let exp = expected(&topic);
-    let ends: Vec<u64> = topic.partitions().iter().map(|p| p.next_offset()).collect();
+    let ends: Vec<u64> = topic
+        .partitions()
+        .iter()
+        .map(pagelog::Partition::next_offset)
+        .collect();
     drop(topic);
     store.close().unwrap();
     assert_eq!(ends.iter().sum::<u64>(), 1200);

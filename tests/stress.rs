@@ -548,7 +548,7 @@ fn everything_at_once_on_one_topic() {
     crew.join(deadline, |_| true);
 
     let mut totals = Vec::new();
-    for (name, last, count) in seen_rx.iter() {
+    for (name, last, count) in &seen_rx {
         if name != "consumer" && name != "rewinder" {
             let p = if name.ends_with('0') { 0 } else { 1 };
             let end = ends[p];

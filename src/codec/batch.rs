@@ -63,11 +63,19 @@ fn ts_of(r: &NewRecord<'_>, now: i64) -> i64 {
 }
 
 #[inline]
+#[expect(
+    clippy::cast_possible_wrap,
+    reason = "a slice holds at most isize::MAX bytes"
+)]
 fn opt_len(b: Option<&[u8]>) -> i64 {
     b.map_or(-1, |b| b.len() as i64)
 }
 
 /// Length of one record's body (everything after its `body_len` varint).
+#[expect(
+    clippy::inline_always,
+    reason = "per-record: computed in both the measure and the encode loop of every append"
+)]
 #[inline(always)]
 fn body_len(r: &NewRecord<'_>, delta: u32, ts_delta: i64) -> usize {
     let mut n = varint::len_u(u64::from(delta)) + varint::len_s(ts_delta);
@@ -84,16 +92,18 @@ fn body_len(r: &NewRecord<'_>, delta: u32, ts_delta: i64) -> usize {
 /// Computes the encoded size and timestamps of a batch holding `records`, where records without
 /// a timestamp get `now`. Returns `None` for an empty batch, more than `u32::MAX` records, or a
 /// size that does not fit the 32-bit length field.
+#[must_use]
 pub fn measure(records: &[NewRecord<'_>], now: i64) -> Option<BatchPlan> {
-    if records.is_empty() {
+    if records.is_empty() || u32::try_from(records.len()).is_err() {
         return None;
     }
-    measure_deltas(records.iter().enumerate().map(|(i, r)| (i as u32, r)), now)
+    measure_deltas(records.iter().zip(0u32..).map(|(r, i)| (i, r)), now)
 }
 
 /// As [`measure`] for records with explicit offset deltas (strictly increasing), as a
 /// rewrite of existing batches needs. An empty list measures an empty batch (a header that
 /// only covers an offset range).
+#[must_use]
 pub fn measure_placed(records: &[(u32, NewRecord<'_>)], now: i64) -> Option<BatchPlan> {
     measure_deltas(records.iter().map(|(d, r)| (*d, r)), now)
 }
@@ -136,7 +146,8 @@ pub fn encode(
     plan: &BatchPlan,
     now: i64,
 ) {
-    let deltas = records.iter().enumerate().map(|(i, r)| (i as u32, r));
+    // `plan` counted the records in a u32: the deltas fit.
+    let deltas = records.iter().zip(0u32..).map(|(r, i)| (i, r));
     encode_deltas(
         dst,
         base_offset,
@@ -174,7 +185,12 @@ fn encode_deltas<'a, 'r: 'a>(
     now: i64,
 ) {
     let dst = &mut dst[..plan.len];
-    dst[field::LENGTH..field::LENGTH + 4].copy_from_slice(&(plan.len as u32).to_le_bytes());
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "`measure` returns no plan longer than u32::MAX"
+    )]
+    let length = plan.len as u32;
+    dst[field::LENGTH..field::LENGTH + 4].copy_from_slice(&length.to_le_bytes());
     dst[field::MAGIC] = MAGIC;
     dst[field::ATTRIBUTES] = 0;
     dst[field::RESERVED1..field::RESERVED1 + 2].copy_from_slice(&0u16.to_le_bytes());
@@ -324,12 +340,14 @@ impl BatchHeader {
 
     /// Last offset covered by the batch.
     #[inline]
+    #[must_use]
     pub fn last_offset(&self) -> u64 {
         self.base_offset + u64::from(self.last_offset_delta)
     }
 
     /// The offset after the batch.
     #[inline]
+    #[must_use]
     pub fn next_offset(&self) -> u64 {
         self.last_offset() + 1
     }
@@ -392,6 +410,7 @@ pub struct RecordIter<'a> {
 
 impl<'a> RecordIter<'a> {
     /// Starts iterating `batch` (the whole batch, header included, exactly `length` bytes).
+    #[must_use]
     pub fn new(batch: &'a [u8], header: &BatchHeader) -> Self {
         Self {
             batch,
@@ -405,12 +424,14 @@ impl<'a> RecordIter<'a> {
     }
 
     /// Position of the next record relative to the start of the batch.
+    #[must_use]
     pub fn position(&self) -> usize {
         self.pos
     }
 
     /// Where the iteration stands, to resume it later with [`resume`](Self::resume) on the
     /// same batch bytes (lets a cursor keep its place without borrowing the batch).
+    #[must_use]
     pub fn state(&self) -> IterState {
         IterState {
             pos: self.pos,
@@ -500,6 +521,7 @@ impl<'a> RecordIter<'a> {
     }
 
     /// Continues an iteration saved with [`state`](Self::state).
+    #[must_use]
     pub fn resume(batch: &'a [u8], header: &BatchHeader, state: IterState) -> Self {
         Self {
             batch,
@@ -686,6 +708,7 @@ pub struct HeaderIter<'a> {
 
 impl<'a> HeaderIter<'a> {
     /// Iterates `count` headers in `bytes`.
+    #[must_use]
     pub fn new(bytes: &'a [u8], count: u32) -> Self {
         Self {
             bytes,

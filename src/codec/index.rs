@@ -34,6 +34,7 @@ pub struct TimeEntry {
 
 impl OffsetEntry {
     /// Encodes the entry.
+    #[must_use]
     pub fn encode(&self) -> [u8; OFFSET_ENTRY_LEN] {
         let mut b = [0u8; OFFSET_ENTRY_LEN];
         b[0..4].copy_from_slice(&self.relative_offset.to_le_bytes());
@@ -61,6 +62,7 @@ impl OffsetEntry {
 
 impl TimeEntry {
     /// Encodes the entry.
+    #[must_use]
     pub fn encode(&self) -> [u8; TIME_ENTRY_LEN] {
         let mut b = [0u8; TIME_ENTRY_LEN];
         b[0..8].copy_from_slice(&self.timestamp.to_le_bytes());

@@ -19,9 +19,9 @@ pub const CHECKPOINT_MAGIC: [u8; 4] = *b"PLCP";
 /// build.
 pub const VERSION: u16 = 1;
 /// Version of `topic.meta` written by this build: the topic's version gate (FORMAT.md
-/// section 9). Its body is version 1's; the number changed because development builds wrote
-/// version 1 both before and after empty batches and the cleanup-policy bytes existed, and
-/// the older of them misread what newer ones write (FORMAT.md, "Versions").
+/// section 9). Its body is version 1's; the number differs because files of version 1 were
+/// written both by builds without empty batches and cleanup-policy bytes and by builds with
+/// them, and the former misread what the latter write (FORMAT.md, "Versions").
 pub const TOPIC_VERSION: u16 = 2;
 /// The earlier `topic.meta` version this build still reads (same body); a topic opened with
 /// it gets its `topic.meta` rewritten as [`TOPIC_VERSION`] before anything else is done.
@@ -34,12 +34,23 @@ pub const CHECKPOINT_BODY_LEN: usize = 56;
 /// Frames `body` as a metadata file of kind `magic` and `version`: header, body, CRC. Public
 /// for tools and fuzzers that build files of any version; the `encode_*` functions are the
 /// way to write this build's files.
+///
+/// # Panics
+/// If `body` is longer than `u32::MAX` bytes (the length field is 32 bits; this build's bodies
+/// are at most a few KiB).
+#[must_use]
 pub fn frame(magic: [u8; 4], version: u16, body: &[u8]) -> Vec<u8> {
+    let Ok(body_len) = u32::try_from(body.len()) else {
+        panic!(
+            "metadata body of {} bytes: longer than u32::MAX",
+            body.len()
+        );
+    };
     let mut out = Vec::with_capacity(FRAME_HEADER_LEN + body.len() + 4);
     out.extend_from_slice(&magic);
     out.extend_from_slice(&version.to_le_bytes());
     out.extend_from_slice(&0u16.to_le_bytes());
-    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(&body_len.to_le_bytes());
     out.extend_from_slice(body);
     let crc = crc32fast::hash(&out);
     out.extend_from_slice(&crc.to_le_bytes());
@@ -119,6 +130,7 @@ fn unframe<'a>(
 }
 
 /// Encodes a topic's configuration as the contents of `topic.meta`.
+#[must_use]
 pub fn encode_topic(c: &TopicConfig) -> Vec<u8> {
     let mut b = [0u8; TOPIC_BODY_LEN];
     b[0..4].copy_from_slice(&c.partitions.to_le_bytes());
@@ -151,6 +163,7 @@ pub fn encode_topic(c: &TopicConfig) -> Vec<u8> {
 
 /// The version field of a metadata file, if it is long enough to have one (not checked:
 /// decode the file first).
+#[must_use]
 pub fn stored_version(bytes: &[u8]) -> Option<u16> {
     (bytes.len() >= FRAME_HEADER_LEN).then(|| le_u16(bytes, 4))
 }
@@ -261,6 +274,7 @@ pub struct Checkpoint {
 }
 
 /// Encodes a checkpoint file.
+#[must_use]
 pub fn encode_checkpoint(c: &Checkpoint) -> Vec<u8> {
     let mut b = [0u8; CHECKPOINT_BODY_LEN];
     b[0..4].copy_from_slice(&u32::from(c.clean).to_le_bytes());
@@ -308,6 +322,7 @@ pub fn decode_checkpoint(bytes: &[u8]) -> Result<Checkpoint, DecodeError> {
 pub const TRUNCATE_MAGIC: [u8; 4] = *b"PLTR";
 
 /// Encodes a truncation intent: body `target:u64`, the offset the log is being cut to.
+#[must_use]
 pub fn encode_truncate(target: u64) -> Vec<u8> {
     frame(TRUNCATE_MAGIC, VERSION, &target.to_le_bytes())
 }
@@ -326,6 +341,7 @@ pub const HOOKED_MAGIC: [u8; 4] = *b"PLHK";
 
 /// Encodes the hook mark: body `to:u64`, the offset below which every sealed segment was
 /// accepted by the `on_segment_sealed` hook.
+#[must_use]
 pub fn encode_hooked(to: u64) -> Vec<u8> {
     frame(HOOKED_MAGIC, VERSION, &to.to_le_bytes())
 }
@@ -346,6 +362,7 @@ pub const STAGING_MAGIC: [u8; 4] = *b"PLSG";
 pub const STAGING_CREATE: u8 = 1;
 
 /// Encodes a staging marker: body `kind:u8 reserved:[u8;7]`.
+#[must_use]
 pub fn encode_staging(kind: u8) -> Vec<u8> {
     let mut b = [0u8; 8];
     b[0] = kind;
@@ -376,9 +393,16 @@ const NO_OFFSET: u64 = u64::MAX;
 
 /// Encodes a group's committed offsets, one slot per partition (`None`: never committed).
 /// Body: `partitions:u32 reserved:u32 offset:u64{partitions}` with `u64::MAX` for none.
+///
+/// # Panics
+/// If `offsets` has more than `u32::MAX` slots (a topic has at most `u32::MAX` partitions).
+#[must_use]
 pub fn encode_group_offsets(offsets: &[Option<u64>]) -> Vec<u8> {
+    let Ok(partitions) = u32::try_from(offsets.len()) else {
+        panic!("{} partitions: more than u32::MAX", offsets.len());
+    };
     let mut b = Vec::with_capacity(8 + 8 * offsets.len());
-    b.extend_from_slice(&(offsets.len() as u32).to_le_bytes());
+    b.extend_from_slice(&partitions.to_le_bytes());
     b.extend_from_slice(&0u32.to_le_bytes());
     for o in offsets {
         b.extend_from_slice(&o.unwrap_or(NO_OFFSET).to_le_bytes());

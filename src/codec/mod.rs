@@ -62,6 +62,7 @@ impl DecodeError {
 
     /// Where the damage is, relative to the decoded slice (`None` for a checksum, which
     /// covers the whole structure).
+    #[must_use]
     pub fn position(&self) -> Option<usize> {
         match self {
             Self::Truncated { at, .. } | Self::Varint { at } | Self::Invalid { at, .. } => {
@@ -72,6 +73,7 @@ impl DecodeError {
     }
 
     /// The reason as [`crate::Error::Corrupt`] carries it.
+    #[must_use]
     pub fn corruption(&self) -> Corruption {
         match self {
             Self::Truncated { what, .. } => Corruption::Truncated { what },
@@ -228,5 +230,5 @@ pub(crate) fn le_u64(b: &[u8], at: usize) -> u64 {
 /// Reads a little-endian `i64` at `at`. Callers check bounds first.
 #[inline]
 pub(crate) fn le_i64(b: &[u8], at: usize) -> i64 {
-    le_u64(b, at) as i64
+    le_u64(b, at).cast_signed()
 }

@@ -31,6 +31,7 @@ pub struct NewRecord<'a> {
 
 impl<'a> NewRecord<'a> {
     /// A record with this value, no key, no headers, timestamped at append.
+    #[must_use]
     pub fn new(value: &'a [u8]) -> Self {
         Self {
             value: Some(value),
@@ -39,6 +40,7 @@ impl<'a> NewRecord<'a> {
     }
 
     /// A tombstone (null value) for `key`.
+    #[must_use]
     pub fn tombstone(key: &'a [u8]) -> Self {
         Self {
             key: Some(key),

@@ -351,10 +351,11 @@ pub(crate) fn decode_error(path: &Path, position: usize, e: DecodeError) -> Erro
     }
 }
 
-/// The first `i < n` for which `below(i)` is false (`n` if none), for a `below` that is true
-/// then false over `0..n`, searched from `guess`: exponential steps away from it, then a
-/// binary search between the last two. Costs O(log distance) probes, near `guess` first.
 /// The batch header at `position` of `log` if it parses and the batch lies within `log`.
+#[expect(
+    clippy::inline_always,
+    reason = "run for every batch a lookup or a segment step looks at"
+)]
 #[inline(always)]
 fn valid_header(log: &[u8], position: usize) -> Option<BatchHeader> {
     let rest = log.get(position..)?;
@@ -368,6 +369,10 @@ fn valid_header(log: &[u8], position: usize) -> Option<BatchHeader> {
 /// that takes; [`SegmentCore::locate`] parses the batch it stops at in full, so a header that
 /// does not hop cleanly is parsed and reported there. Returns the next batch's position and
 /// base offset.
+#[expect(
+    clippy::inline_always,
+    reason = "the step of the forward scan from an index entry, once per batch passed"
+)]
 #[inline(always)]
 fn hop(log: &[u8], pos: usize, expected: u64, target: u64) -> Option<(usize, u64)> {
     let h = log.get(pos..)?.first_chunk::<{ batch::HEADER_LEN }>()?;
@@ -380,6 +385,9 @@ fn hop(log: &[u8], pos: usize, expected: u64, target: u64) -> Option<(usize, u64
     (base == expected && next <= target && fits).then_some((pos + len, next))
 }
 
+/// The first `i < n` for which `below(i)` is false (`n` if none), for a `below` that is true
+/// then false over `0..n`, searched from `guess`: exponential steps away from it, then a
+/// binary search between the last two. Costs O(log distance) probes, near `guess` first.
 fn partition_point_near(n: usize, guess: usize, below: impl Fn(usize) -> bool) -> usize {
     if n == 0 {
         return 0;

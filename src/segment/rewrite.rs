@@ -116,13 +116,12 @@ fn reencode_head(batch: &[u8], h: &BatchHeader, target: u64, path: &Path) -> Res
         )
     })?;
     let mut out = vec![0u8; plan.len];
-    batch::encode_placed(
-        &mut out,
-        h.base_offset,
-        (keep - 1) as u32,
-        &records,
-        &plan,
-        0,
-    );
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "base < target <= last offset (the caller's batch spans target): \
+                  keep - 1 < last_offset_delta, a u32"
+    )]
+    let last_delta = (keep - 1) as u32;
+    batch::encode_placed(&mut out, h.base_offset, last_delta, &records, &plan, 0);
     Ok(out)
 }

@@ -78,6 +78,10 @@ impl Scan {
     pub(crate) fn add_seal_entry(&mut self, base: u64, limits: &Limits) {
         let has_room = (self.time.len() + 1) * TIME_ENTRY_LEN <= limits.time_capacity;
         if self.next_offset > base && self.max_timestamp > self.rule.last_time_entry && has_room {
+            #[expect(
+                clippy::cast_possible_truncation,
+                reason = "`valid_batch` keeps every scanned offset minus base within u32"
+            )]
             self.time.push(TimeEntry {
                 timestamp: self.max_timestamp,
                 relative_offset: (self.next_offset - 1 - base) as u32,
@@ -89,8 +93,8 @@ impl Scan {
 
     pub(crate) fn encoded_indexes(&self) -> (Vec<u8>, Vec<u8>) {
         (
-            self.index.iter().flat_map(|e| e.encode()).collect(),
-            self.time.iter().flat_map(|e| e.encode()).collect(),
+            self.index.iter().flat_map(OffsetEntry::encode).collect(),
+            self.time.iter().flat_map(TimeEntry::encode).collect(),
         )
     }
 }
