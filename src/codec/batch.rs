@@ -8,6 +8,7 @@
 //!            key_len:svarint(-1 = null) key value_len:svarint(-1 = null) value
 //!            header_count:uvarint (key_len:uvarint key:utf8 value_len:uvarint value)*`
 //! The CRC-32 (IEEE, as computed by crc32fast) covers bytes `[4, length)`.
+#![warn(clippy::indexing_slicing)]
 
 use super::varint;
 use super::{Corruption, DecodeError, le_i64, le_u16, le_u32, le_u64};
@@ -176,6 +177,11 @@ pub fn encode_placed(
     encode_deltas(dst, base_offset, last_offset_delta, deltas, plan, now);
 }
 
+#[expect(
+    clippy::indexing_slicing,
+    reason = "encodes into dst[..plan.len], which `measure` sized for exactly these records and \
+              header: every write lies inside it (a shorter dst is the documented caller panic)"
+)]
 fn encode_deltas<'a, 'r: 'a>(
     dst: &mut [u8],
     base_offset: u64,
@@ -228,6 +234,10 @@ fn encode_deltas<'a, 'r: 'a>(
 }
 
 #[inline]
+#[expect(
+    clippy::indexing_slicing,
+    reason = "part of encode_deltas: dst was sized by `measure` for this field"
+)]
 fn put_opt(dst: &mut [u8], mut p: usize, v: Option<&[u8]>) -> usize {
     p += varint::put_s(&mut dst[p..], opt_len(v));
     if let Some(v) = v {
@@ -359,14 +369,18 @@ impl BatchHeader {
 /// [`DecodeError::Checksum`] on mismatch; [`DecodeError::Truncated`] if shorter than a header.
 #[inline]
 pub fn check_crc(batch: &[u8]) -> Result<(), DecodeError> {
-    if batch.len() < HEADER_LEN {
+    // The CRC field comes first and covers everything after it.
+    let split = batch
+        .split_first_chunk::<{ field::LENGTH }>()
+        .filter(|_| batch.len() >= HEADER_LEN);
+    let Some((crc, covered)) = split else {
         return Err(DecodeError::Truncated {
             at: batch.len(),
             what: "batch header",
         });
-    }
-    let expected = le_u32(batch, field::CRC);
-    let got = crc32fast::hash(&batch[field::LENGTH..]);
+    };
+    let expected = u32::from_le_bytes(*crc);
+    let got = crc32fast::hash(covered);
     if expected == got {
         Ok(())
     } else {
@@ -482,17 +496,17 @@ impl<'a> RecordIter<'a> {
             let start = self.pos;
             let mut p = start;
             let step = varint::get_u(self.batch, &mut p).and_then(|len| {
-                let end = p
+                let body = p
                     .checked_add(usize::try_from(len).unwrap_or(usize::MAX))
-                    .filter(|&e| e <= self.batch.len())
+                    .and_then(|e| self.batch.get(..e))
                     .ok_or(DecodeError::Invalid {
                         at: start,
                         reason: Corruption::Length {
                             what: "record length past end of batch",
                         },
                     })?;
-                let d = varint::get_u(&self.batch[..end], &mut p)?;
-                Ok((end, d))
+                let d = varint::get_u(body, &mut p)?;
+                Ok((body.len(), d))
             });
             let (end, d) = match step {
                 Ok(v) => v,
@@ -560,16 +574,16 @@ fn decode_at<'a>(
     let start = *pos;
     let mut p = start;
     let len = varint::get_u(b, &mut p)?;
-    let end = p
+    let body = p
         .checked_add(usize::try_from(len).unwrap_or(usize::MAX))
-        .filter(|&e| e <= b.len())
+        .and_then(|e| b.get(..e))
         .ok_or(DecodeError::Invalid {
             at: start,
             reason: Corruption::Length {
                 what: "record length past end of batch",
             },
         })?;
-    let body = &b[..end];
+    let end = body.len();
     let delta = varint::get_u(body, &mut p)?;
     let delta = u32::try_from(delta)
         .ok()
@@ -606,12 +620,18 @@ fn decode_at<'a>(
     }
     *pos = end;
     *next_min_delta = u64::from(delta) + 1;
+    #[expect(
+        clippy::indexing_slicing,
+        reason = "headers_start <= p == end == body.len(): the readers only advance p within \
+                  body, and p == end was checked above"
+    )]
+    let headers = &body[headers_start..];
     Ok(RawRecord {
         offset_delta: delta,
         timestamp: first_ts.wrapping_add(ts_delta),
         key,
         value,
-        headers: &body[headers_start..end],
+        headers,
         header_count,
     })
 }
@@ -629,35 +649,33 @@ fn get_opt<'a>(b: &'a [u8], p: &mut usize) -> Result<Option<&'a [u8]>, DecodeErr
             what: "negative field length",
         },
     })?;
-    let end = p
+    let s = p
         .checked_add(len)
-        .filter(|&e| e <= b.len())
+        .and_then(|e| b.get(*p..e))
         .ok_or(DecodeError::Invalid {
             at,
             reason: Corruption::Length {
                 what: "field length past end of record",
             },
         })?;
-    let s = &b[*p..end];
-    *p = end;
+    *p += len;
     Ok(Some(s))
 }
 
 fn skip_bytes<'a>(b: &'a [u8], p: &mut usize) -> Result<&'a [u8], DecodeError> {
     let at = *p;
     let len = varint::get_u(b, p)?;
-    let end = usize::try_from(len)
+    let s = usize::try_from(len)
         .ok()
         .and_then(|l| p.checked_add(l))
-        .filter(|&e| e <= b.len())
+        .and_then(|e| b.get(*p..e))
         .ok_or(DecodeError::Invalid {
             at,
             reason: Corruption::Length {
                 what: "header length past end of record",
             },
         })?;
-    let s = &b[*p..end];
-    *p = end;
+    *p += s.len();
     Ok(s)
 }
 

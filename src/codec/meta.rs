@@ -3,6 +3,7 @@
 //!
 //! Grammar: `file := magic:[u8;4] version:u16 reserved:u16 body_len:u32 body crc:u32`, where
 //! the CRC-32 covers every byte before it. Bodies are fixed layouts per magic and version.
+#![warn(clippy::indexing_slicing)]
 
 use std::time::Duration;
 
@@ -66,13 +67,13 @@ fn unframe<'a>(
     versions: &[u16],
     body_len: Option<usize>,
 ) -> Result<&'a [u8], DecodeError> {
-    if bytes.len() < FRAME_HEADER_LEN {
+    let Some(header) = bytes.first_chunk::<FRAME_HEADER_LEN>() else {
         return Err(DecodeError::Truncated {
             at: bytes.len(),
             what: "metadata header",
         });
-    }
-    if bytes[..4] != magic {
+    };
+    if header[..4] != magic {
         return Err(DecodeError::Invalid {
             at: 0,
             reason: Corruption::UnknownFormat {
@@ -80,7 +81,7 @@ fn unframe<'a>(
             },
         });
     }
-    if !versions.contains(&le_u16(bytes, 4)) {
+    if !versions.contains(&le_u16(header, 4)) {
         return Err(DecodeError::Invalid {
             at: 4,
             reason: Corruption::UnknownFormat {
@@ -88,10 +89,10 @@ fn unframe<'a>(
             },
         });
     }
-    let stored = le_u32(bytes, 8) as usize;
+    let stored = le_u32(header, 8) as usize;
     let body_len = body_len.unwrap_or(stored);
     let total = FRAME_HEADER_LEN + body_len + 4;
-    if le_u16(bytes, 6) != 0 {
+    if le_u16(header, 6) != 0 {
         return Err(DecodeError::Invalid {
             at: 6,
             reason: Corruption::Reserved {
@@ -121,12 +122,31 @@ fn unframe<'a>(
             },
         });
     }
-    let expected = le_u32(bytes, total - 4);
-    let got = crc32fast::hash(&bytes[..total - 4]);
+    // bytes.len() == total >= FRAME_HEADER_LEN + 4: both splits succeed.
+    let truncated = || DecodeError::Truncated {
+        at: bytes.len(),
+        what: "metadata file",
+    };
+    let (covered, crc) = bytes.split_last_chunk::<4>().ok_or_else(truncated)?;
+    let expected = u32::from_le_bytes(*crc);
+    let got = crc32fast::hash(covered);
     if expected != got {
         return Err(DecodeError::Checksum { expected, got });
     }
-    Ok(&bytes[FRAME_HEADER_LEN..total - 4])
+    covered.get(FRAME_HEADER_LEN..).ok_or_else(truncated)
+}
+
+/// [`unframe`] for a kind whose body is `N` bytes.
+fn unframe_fixed<'a, const N: usize>(
+    bytes: &'a [u8],
+    magic: [u8; 4],
+    versions: &[u16],
+) -> Result<&'a [u8; N], DecodeError> {
+    let body = unframe(bytes, magic, versions, Some(N))?;
+    body.first_chunk::<N>().ok_or(DecodeError::Truncated {
+        at: bytes.len(),
+        what: "metadata body",
+    })
 }
 
 /// Encodes a topic's configuration as the contents of `topic.meta`.
@@ -173,12 +193,7 @@ pub fn stored_version(bytes: &[u8]) -> Option<u16> {
 /// # Errors
 /// Any [`DecodeError`]: wrong magic, version, size, CRC, or an unknown enum value.
 pub fn decode_topic(bytes: &[u8]) -> Result<TopicConfig, DecodeError> {
-    let b = unframe(
-        bytes,
-        TOPIC_MAGIC,
-        &[TOPIC_VERSION, TOPIC_VERSION_1],
-        Some(TOPIC_BODY_LEN),
-    )?;
+    let b = unframe_fixed::<TOPIC_BODY_LEN>(bytes, TOPIC_MAGIC, &[TOPIC_VERSION, TOPIC_VERSION_1])?;
     let at = FRAME_HEADER_LEN;
     let value = le_u64(b, 40);
     let flush = match b[32] {
@@ -195,7 +210,7 @@ pub fn decode_topic(bytes: &[u8]) -> Result<TopicConfig, DecodeError> {
             });
         }
     };
-    let flag = |i: usize| match b[i] {
+    let flag = |i: usize, v: u8| match v {
         0 => Ok(false),
         1 => Ok(true),
         _ => Err(DecodeError::Invalid {
@@ -205,8 +220,8 @@ pub fn decode_topic(bytes: &[u8]) -> Result<TopicConfig, DecodeError> {
             },
         }),
     };
-    let verify_checksums = flag(33)?;
-    let retain_until_consumed = flag(34)?;
+    let verify_checksums = flag(33, b[33])?;
+    let retain_until_consumed = flag(34, b[34])?;
     let cleanup_policy = match b[35] {
         0 => CleanupPolicy::Delete,
         1 => CleanupPolicy::Compact,
@@ -292,12 +307,7 @@ pub fn encode_checkpoint(c: &Checkpoint) -> Vec<u8> {
 /// # Errors
 /// Any [`DecodeError`] for a file that is not a valid checkpoint.
 pub fn decode_checkpoint(bytes: &[u8]) -> Result<Checkpoint, DecodeError> {
-    let b = unframe(
-        bytes,
-        CHECKPOINT_MAGIC,
-        &[VERSION],
-        Some(CHECKPOINT_BODY_LEN),
-    )?;
+    let b = unframe_fixed::<CHECKPOINT_BODY_LEN>(bytes, CHECKPOINT_MAGIC, &[VERSION])?;
     let flags = le_u32(b, 0);
     if flags > 1 || le_u32(b, 4) != 0 {
         return Err(DecodeError::Invalid {
@@ -332,8 +342,8 @@ pub fn encode_truncate(target: u64) -> Vec<u8> {
 /// # Errors
 /// Any [`DecodeError`] for a file that is not a valid intent.
 pub fn decode_truncate(bytes: &[u8]) -> Result<u64, DecodeError> {
-    let b = unframe(bytes, TRUNCATE_MAGIC, &[VERSION], Some(8))?;
-    Ok(le_u64(b, 0))
+    let b = unframe_fixed::<8>(bytes, TRUNCATE_MAGIC, &[VERSION])?;
+    Ok(u64::from_le_bytes(*b))
 }
 
 /// Magic of a partition's sealed-segment hook mark (`hooked`).
@@ -351,8 +361,8 @@ pub fn encode_hooked(to: u64) -> Vec<u8> {
 /// # Errors
 /// Any [`DecodeError`] for a file that is not a valid hook mark.
 pub fn decode_hooked(bytes: &[u8]) -> Result<u64, DecodeError> {
-    let b = unframe(bytes, HOOKED_MAGIC, &[VERSION], Some(8))?;
-    Ok(le_u64(b, 0))
+    let b = unframe_fixed::<8>(bytes, HOOKED_MAGIC, &[VERSION])?;
+    Ok(u64::from_le_bytes(*b))
 }
 
 /// Magic of the marker file that proves a staging directory was made by pagelog
@@ -374,7 +384,7 @@ pub fn encode_staging(kind: u8) -> Vec<u8> {
 /// # Errors
 /// Any [`DecodeError`] for a file that is not a valid marker.
 pub fn decode_staging(bytes: &[u8]) -> Result<u8, DecodeError> {
-    let b = unframe(bytes, STAGING_MAGIC, &[VERSION], Some(8))?;
+    let b = unframe_fixed::<8>(bytes, STAGING_MAGIC, &[VERSION])?;
     if b[0] != STAGING_CREATE || b[1..].iter().any(|&x| x != 0) {
         return Err(DecodeError::Invalid {
             at: FRAME_HEADER_LEN,
@@ -416,16 +426,19 @@ pub fn encode_group_offsets(offsets: &[Option<u64>]) -> Vec<u8> {
 /// Any [`DecodeError`] for a file that is not a valid offsets file.
 pub fn decode_group_offsets(bytes: &[u8]) -> Result<Vec<Option<u64>>, DecodeError> {
     let b = unframe(bytes, GROUP_MAGIC, &[VERSION], None)?;
-    if b.len() < 8 || le_u32(b, 4) != 0 {
+    let Some((head, slots)) = b
+        .split_first_chunk::<8>()
+        .filter(|(head, _)| le_u32(*head, 4) == 0)
+    else {
         return Err(DecodeError::Invalid {
             at: FRAME_HEADER_LEN,
             reason: Corruption::Length {
                 what: "malformed offsets body",
             },
         });
-    }
-    let n = le_u32(b, 0) as usize;
-    if b.len() != 8 + 8 * n {
+    };
+    let n = le_u32(head, 0) as usize;
+    if slots.len() != 8 * n {
         return Err(DecodeError::Invalid {
             at: FRAME_HEADER_LEN,
             reason: Corruption::Length {
@@ -433,8 +446,9 @@ pub fn decode_group_offsets(bytes: &[u8]) -> Result<Vec<Option<u64>>, DecodeErro
             },
         });
     }
-    Ok((0..n)
-        .map(|i| le_u64(b, 8 + 8 * i))
+    Ok(slots
+        .chunks_exact(8)
+        .map(|s| le_u64(s, 0))
         .map(|o| (o != NO_OFFSET).then_some(o))
         .collect())
 }

@@ -1,6 +1,7 @@
 //! Pure encoders and decoders for everything pagelog writes to disk. No I/O happens here:
 //! the functions take and return byte slices, so they can be tested, fuzzed and reasoned about
 //! in isolation. `docs/FORMAT.md` is the specification these modules implement.
+#![warn(clippy::indexing_slicing)]
 
 pub mod batch;
 pub mod index;
@@ -209,18 +210,30 @@ pub enum Corruption {
 
 /// Reads a little-endian `u16` at `at`. Callers check bounds first.
 #[inline]
+#[expect(
+    clippy::indexing_slicing,
+    reason = "callers read fixed-size arrays or slices whose length they checked"
+)]
 pub(crate) fn le_u16(b: &[u8], at: usize) -> u16 {
     u16::from_le_bytes([b[at], b[at + 1]])
 }
 
 /// Reads a little-endian `u32` at `at`. Callers check bounds first.
 #[inline]
+#[expect(
+    clippy::indexing_slicing,
+    reason = "callers read fixed-size arrays or slices whose length they checked"
+)]
 pub(crate) fn le_u32(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
 /// Reads a little-endian `u64` at `at`. Callers check bounds first.
 #[inline]
+#[expect(
+    clippy::indexing_slicing,
+    reason = "callers read fixed-size arrays or slices whose length they checked"
+)]
 pub(crate) fn le_u64(b: &[u8], at: usize) -> u64 {
     let mut a = [0u8; 8];
     a.copy_from_slice(&b[at..at + 8]);

@@ -1,4 +1,5 @@
 //! What an append encodes: [`NewRecord`] and its [`Header`]s, borrowed from the caller.
+#![warn(clippy::indexing_slicing)]
 
 /// A record header: a string key and a byte value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

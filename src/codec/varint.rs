@@ -2,6 +2,7 @@
 //!
 //! Grammar: `uvarint := (0b1xxxxxxx)* 0b0xxxxxxx` (7 payload bits per byte, least significant
 //! group first, at most 10 bytes for a `u64`); `svarint := uvarint(zigzag(i64))`.
+#![warn(clippy::indexing_slicing)]
 
 use super::DecodeError;
 
@@ -45,6 +46,10 @@ pub fn unzigzag(v: u64) -> i64 {
 /// The caller sizes `dst` with [`len_u`]; a short `dst` is a logic error of the caller and
 /// panics through slice indexing (never reached from decoded data).
 #[inline]
+#[expect(
+    clippy::indexing_slicing,
+    reason = "the caller sizes dst with len_u (documented above): i < len_u(v) <= dst.len()"
+)]
 pub fn put_u(dst: &mut [u8], mut v: u64) -> usize {
     let mut i = 0;
     while v >= 0x80 {

@@ -1,4 +1,5 @@
 //! Full verification of a segment: every batch, record and index entry.
+#![warn(clippy::indexing_slicing)]
 
 use std::collections::BTreeMap;
 use std::path::Path;
