@@ -15,6 +15,11 @@
 //!   does not sync, so its entry there (`commitlog_append_flush_NOT_durable`) is no durable
 //!   figure: it is shown only to make that plain.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    reason = "benchmark data and figures: offsets, sizes and counts are small, and rates and latencies are printed as floats"
+)]
 
 mod common;
 
@@ -57,6 +62,10 @@ struct PagelogChunk {
     name: String,
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "the benchmark's setup, checks and groups in order"
+)]
 fn bench_nosync(c: &mut Criterion) {
     for (size, label) in SIZES {
         let v = value(size);
@@ -212,6 +221,10 @@ fn fresh_file(path: &PathBuf) -> File {
     f
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "the benchmark's setup, checks and groups in order"
+)]
 fn bench_durable(c: &mut Criterion) {
     for (size, label) in SIZES {
         let v = value(size);

@@ -8,6 +8,11 @@
 //! per message, always checked by `read`), so its two logs differ only in how they were
 //! appended.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    reason = "benchmark data and figures: offsets, sizes and counts are small, and rates and latencies are printed as floats"
+)]
 
 mod common;
 
@@ -93,7 +98,7 @@ fn fill_commitlog(dir: &Path, batched: bool) -> CommitLog {
 
 fn scan_pagelog(p: &Partition) -> u64 {
     let mut sum = 0u64;
-    for r in p.iter() {
+    for r in p {
         let r = r.unwrap();
         sum += u64::from(r.value()[0]);
     }
@@ -135,6 +140,11 @@ fn read_commitlog(log: &CommitLog, off: u64) -> u64 {
     u64::from(m.payload()[0])
 }
 
+#[expect(
+    clippy::many_single_char_names,
+    clippy::too_many_lines,
+    reason = "the benchmark's setup, checks and groups in order; criterion's c, g and b with p, t and o for partition, topic and offset"
+)]
 fn bench_reads(c: &mut Criterion) {
     let dir = common::disk_dir();
     let store = Store::open(dir.path().join("store")).unwrap();

@@ -41,6 +41,11 @@
 //! The files live under the system temp dir (`/tmp`, the real disk on the benchmark
 //! machine) or `PAGELOG_BENCH_DISK_DIR`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    reason = "benchmark data and figures: offsets, sizes and counts are small, and rates and latencies are printed as floats"
+)]
 
 mod common;
 
@@ -342,6 +347,11 @@ fn diagnose(data: &Data, offsets: &[u64]) {
     open.store.close().unwrap();
 }
 
+#[expect(
+    clippy::many_single_char_names,
+    clippy::too_many_lines,
+    reason = "the benchmark's setup, checks and groups in order; criterion's c, g and b with p, t and o for partition, topic and offset"
+)]
 fn bench_reads(c: &mut Criterion) {
     let dir = common::disk_dir();
     let data = Data::create(dir.path().join("store"));
@@ -548,6 +558,10 @@ fn fallocated(path: &Path, len: u64) -> File {
     f
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "the benchmark's setup, checks and groups in order"
+)]
 fn bench_writes(c: &mut Criterion) {
     let dir = common::disk_dir();
     let vals: Vec<[u8; SIZE]> = (0..BATCH).map(value).collect();
