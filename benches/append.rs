@@ -15,6 +15,11 @@
 //!   does not sync, so its entry there (`commitlog_append_flush_NOT_durable`) is no durable
 //!   figure: it is shown only to make that plain.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    reason = "benchmark data and figures: offsets, sizes and counts are small, and rates and latencies are printed as floats"
+)]
 
 mod common;
 
@@ -57,6 +62,10 @@ struct PagelogChunk {
     name: String,
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "the benchmark's setup, checks and groups in order"
+)]
 fn bench_nosync(c: &mut Criterion) {
     for (size, label) in SIZES {
         let v = value(size);
@@ -96,7 +105,7 @@ fn bench_nosync(c: &mut Criterion) {
                         },
                         drop,
                     )
-                })
+                });
             });
 
             // write(2) of the same bytes to a file on tmpfs: one call per record, one per
@@ -123,7 +132,7 @@ fn bench_nosync(c: &mut Criterion) {
                             std::fs::remove_file(&file_path).unwrap();
                         },
                     )
-                })
+                });
             });
 
             let store = Store::open(dir.path().join("store")).unwrap();
@@ -160,7 +169,7 @@ fn bench_nosync(c: &mut Criterion) {
                             store.delete_topic(&s.name).unwrap();
                         },
                     )
-                })
+                });
             });
 
             let cl_root = dir.path().join("commitlog");
@@ -198,7 +207,7 @@ fn bench_nosync(c: &mut Criterion) {
                             std::fs::remove_dir_all(d).unwrap();
                         },
                     )
-                })
+                });
             });
             g.finish();
             store.close().unwrap();
@@ -212,6 +221,10 @@ fn fresh_file(path: &PathBuf) -> File {
     f
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "the benchmark's setup, checks and groups in order"
+)]
 fn bench_durable(c: &mut Criterion) {
     for (size, label) in SIZES {
         let v = value(size);
@@ -252,7 +265,7 @@ fn bench_durable(c: &mut Criterion) {
                             std::fs::remove_file(&file_path).unwrap();
                         },
                     )
-                })
+                });
             });
 
             // The same into space reserved with fallocate(2) beforehand (untimed), as pagelog
@@ -288,7 +301,7 @@ fn bench_durable(c: &mut Criterion) {
                             std::fs::remove_file(&file_path).unwrap();
                         },
                     )
-                })
+                });
             });
 
             let store = Store::open(dir.path().join("store")).unwrap();
@@ -332,7 +345,7 @@ fn bench_durable(c: &mut Criterion) {
                             store.delete_topic(&s.name).unwrap();
                         },
                     )
-                })
+                });
             });
 
             if !batched {
@@ -358,7 +371,7 @@ fn bench_durable(c: &mut Criterion) {
                                 std::fs::remove_dir_all(d).unwrap();
                             },
                         )
-                    })
+                    });
                 });
             }
             g.finish();

@@ -3,6 +3,10 @@
 //! `PAGELOG_BENCH_DISK_DIR`). Throughput is records/s over all threads; the baseline is one
 //! thread doing `write` + `fdatasync` per record on a plain file in the same directory.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::cast_possible_truncation,
+    reason = "benchmark data and figures: offsets, sizes and counts are small, and rates and latencies are printed as floats"
+)]
 
 mod common;
 
@@ -15,6 +19,10 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use pagelog::{FlushPolicy, NewRecord, Store, TopicConfig};
 
+#[expect(
+    clippy::many_single_char_names,
+    reason = "criterion's c, g and b with p, t and o for partition, topic and offset"
+)]
 fn bench_group_commit(c: &mut Criterion) {
     let v = vec![0x5au8; 100];
     let dir = common::disk_dir();
@@ -29,7 +37,7 @@ fn bench_group_commit(c: &mut Criterion) {
         b.iter(|| {
             f.write_all(&v).unwrap();
             f.sync_data().unwrap();
-        })
+        });
     });
     drop(f);
 
@@ -62,7 +70,7 @@ fn bench_group_commit(c: &mut Criterion) {
                         Instant::now()
                     })
                     .elapsed()
-                })
+                });
             },
         );
     }

@@ -19,6 +19,12 @@
 //! overrides), topic with `FlushPolicy::Never` (the wake-up path only; nothing syncs) and
 //! with the default `Interval(1 s)` (a background flusher syncs once a second).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_precision_loss,
+    clippy::cast_sign_loss,
+    reason = "benchmark data and figures: offsets, sizes and counts are small, and rates and latencies are printed as floats"
+)]
 
 mod common;
 
@@ -59,8 +65,8 @@ where
         let consumer = s.spawn(move || {
             let mut lat = Vec::with_capacity(total);
             for _ in 0..total {
-                let sent = recv();
-                lat.push(latency_ns(t0, sent));
+                let stamp = recv();
+                lat.push(latency_ns(t0, stamp));
             }
             lat
         });
@@ -101,6 +107,10 @@ fn us(ns: u64) -> String {
     format!("{:.1}", ns as f64 / 1000.0)
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "the benchmark's setup, checks and groups in order"
+)]
 fn main() {
     let bench = common::under_bench();
     let samples: usize = common::size_param("PAGELOG_LATENCY_SAMPLES", 20_000, 200);

@@ -13,6 +13,12 @@
 //! system temp dir (`/tmp`, the real disk on the benchmark machine; `PAGELOG_BENCH_DISK_DIR`
 //! overrides), which must have the room (checked first) and is removed at the end.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_precision_loss,
+    clippy::cast_sign_loss,
+    reason = "benchmark data and figures: offsets, sizes and counts are small, and rates and latencies are printed as floats"
+)]
 
 mod common;
 
@@ -27,7 +33,7 @@ const SIZE: usize = 100;
 const BATCH: usize = 100;
 const STEPS: u64 = 8;
 
-/// (RssAnon, RssFile) in KiB.
+/// (`RssAnon`, `RssFile`) in KiB.
 fn rss() -> (u64, u64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     let field = |name: &str| -> u64 {
@@ -50,7 +56,7 @@ fn free_bytes(dir: &Path) -> u64 {
     // SAFETY: an all-zero statvfs is a valid value for this plain C struct.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: `c` is a NUL-terminated path and `st` a valid, writable statvfs.
-    let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
+    let rc = unsafe { libc::statvfs(c.as_ptr(), &raw mut st) };
     assert_eq!(rc, 0, "statvfs: {}", std::io::Error::last_os_error());
     st.f_bavail as u64 * st.f_frsize as u64
 }
@@ -69,7 +75,7 @@ fn row(what: &str, p: Option<&Partition>) {
                 i.segments.to_string(),
             )
         }
-        None => ("".into(), "".into()),
+        None => (String::new(), String::new()),
     };
     println!(
         "| {what} | {bytes} | {segs} | {} | {} |",
@@ -131,8 +137,8 @@ fn main() {
     let t = Instant::now();
     let mut n = 0u64;
     let mut sum = 0u64;
-    for r in p.iter() {
-        sum += r.unwrap().value()[0] as u64;
+    for r in p {
+        sum += u64::from(r.unwrap().value()[0]);
         n += 1;
     }
     assert_eq!(n, per_step * STEPS * BATCH as u64);

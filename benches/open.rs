@@ -4,7 +4,7 @@
 //! Data lives on `/dev/shm` (tmpfs): these benchmarks write up to ~1 GB per configuration
 //! and the recovery benchmark copies a crashed store before every iteration; on tmpfs that
 //! neither waits for nor triggers writeback to the real disk, and every read is warm, which
-//! is what is measured here (cold-cache open is a later step of issue 6).
+//! is what is measured here (a cold-cache open is not).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -106,7 +106,7 @@ fn bench_clean_reopen(c: &mut Criterion) {
                             store.close().unwrap();
                         }
                         total
-                    })
+                    });
                 },
             );
         }
@@ -156,7 +156,7 @@ fn bench_unclean(c: &mut Criterion) {
                     store.close().unwrap();
                 }
                 total
-            })
+            });
         });
     }
     g.finish();

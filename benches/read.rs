@@ -8,6 +8,11 @@
 //! per message, always checked by `read`), so its two logs differ only in how they were
 //! appended.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    reason = "benchmark data and figures: offsets, sizes and counts are small, and rates and latencies are printed as floats"
+)]
 
 mod common;
 
@@ -93,9 +98,9 @@ fn fill_commitlog(dir: &Path, batched: bool) -> CommitLog {
 
 fn scan_pagelog(p: &Partition) -> u64 {
     let mut sum = 0u64;
-    for r in p.iter() {
+    for r in p {
         let r = r.unwrap();
-        sum += r.value()[0] as u64;
+        sum += u64::from(r.value()[0]);
     }
     sum
 }
@@ -106,7 +111,7 @@ fn scan_pagelog_ref(p: &Partition) -> u64 {
     let mut sum = 0u64;
     let mut it = p.iter();
     while let Some(r) = it.next_ref() {
-        sum += r.unwrap().value()[0] as u64;
+        sum += u64::from(r.unwrap().value()[0]);
     }
     sum
 }
@@ -120,7 +125,7 @@ fn scan_commitlog(log: &CommitLog) -> u64 {
             break;
         }
         for m in buf.iter() {
-            sum += m.payload()[0] as u64;
+            sum += u64::from(m.payload()[0]);
             off = m.offset() + 1;
         }
     }
@@ -132,9 +137,14 @@ fn read_commitlog(log: &CommitLog, off: u64) -> u64 {
     let buf = log.read(off, ReadLimit::max_bytes(128)).unwrap();
     let m = buf.iter().next().unwrap();
     debug_assert_eq!(m.offset(), off);
-    m.payload()[0] as u64
+    u64::from(m.payload()[0])
 }
 
+#[expect(
+    clippy::many_single_char_names,
+    clippy::too_many_lines,
+    reason = "the benchmark's setup, checks and groups in order; criterion's c, g and b with p, t and o for partition, topic and offset"
+)]
 fn bench_reads(c: &mut Criterion) {
     let dir = common::disk_dir();
     let store = Store::open(dir.path().join("store")).unwrap();
@@ -163,7 +173,7 @@ fn bench_reads(c: &mut Criterion) {
     let values: Vec<u8> = (0..N).flat_map(value).collect();
     let offsets = probes(N);
     // Every path sees the same data.
-    let expect: u64 = (0..N).map(|i| value(i)[0] as u64).sum();
+    let expect: u64 = (0..N).map(|i| u64::from(value(i)[0])).sum();
     for (_, t) in &topics {
         assert_eq!(scan_pagelog(t.partition(0).unwrap()), expect);
         assert_eq!(scan_pagelog_ref(t.partition(0).unwrap()), expect);
@@ -171,7 +181,7 @@ fn bench_reads(c: &mut Criterion) {
     assert_eq!(scan_commitlog(&cl_single), expect);
     assert_eq!(scan_commitlog(&cl_batch), expect);
     for &o in &offsets[..16] {
-        assert_eq!(read_commitlog(&cl_single, o), value(o)[0] as u64);
+        assert_eq!(read_commitlog(&cl_single, o), u64::from(value(o)[0]));
     }
 
     let mut g = c.benchmark_group("read_seq/100B");
@@ -184,22 +194,22 @@ fn bench_reads(c: &mut Criterion) {
                 buf[..chunk.len()].copy_from_slice(chunk);
                 black_box(&buf);
             }
-        })
+        });
     });
     for (label, t) in &topics {
         let p = t.partition(0).unwrap();
         g.bench_function(format!("pagelog/{label}"), |b| {
-            b.iter(|| black_box(scan_pagelog(p)))
+            b.iter(|| black_box(scan_pagelog(p)));
         });
         g.bench_function(format!("pagelog_ref/{label}"), |b| {
-            b.iter(|| black_box(scan_pagelog_ref(p)))
+            b.iter(|| black_box(scan_pagelog_ref(p)));
         });
     }
     g.bench_function("commitlog/single", |b| {
-        b.iter(|| black_box(scan_commitlog(&cl_single)))
+        b.iter(|| black_box(scan_commitlog(&cl_single)));
     });
     g.bench_function("commitlog/batch100", |b| {
-        b.iter(|| black_box(scan_commitlog(&cl_batch)))
+        b.iter(|| black_box(scan_commitlog(&cl_batch)));
     });
     g.finish();
 
@@ -214,7 +224,7 @@ fn bench_reads(c: &mut Criterion) {
             i += 1;
             buf.copy_from_slice(&values[o..o + SIZE]);
             black_box(buf[0])
-        })
+        });
     });
     for (label, t) in &topics {
         let p = t.partition(0).unwrap();
@@ -224,7 +234,7 @@ fn bench_reads(c: &mut Criterion) {
                 let o = offsets[i % PROBES];
                 i += 1;
                 black_box(p.read(o).unwrap().unwrap().value()[0])
-            })
+            });
         });
     }
     {
@@ -235,7 +245,7 @@ fn bench_reads(c: &mut Criterion) {
                 let o = offsets[i % PROBES];
                 i += 1;
                 black_box(p.read(o).unwrap().unwrap().value()[0])
-            })
+            });
         });
     }
     for (label, log) in [("single", &cl_single), ("batch100", &cl_batch)] {
@@ -245,7 +255,7 @@ fn bench_reads(c: &mut Criterion) {
                 let o = offsets[i % PROBES];
                 i += 1;
                 black_box(read_commitlog(log, o))
-            })
+            });
         });
     }
     g.finish();
@@ -262,7 +272,7 @@ fn bench_reads(c: &mut Criterion) {
                 let o = offsets[i % PROBES];
                 i += 1;
                 black_box(p.offset_for_timestamp(T0 + o as i64).unwrap())
-            })
+            });
         });
     }
     g.finish();

@@ -26,8 +26,8 @@
 //!   `.log` file in 1 MiB calls after the same drop; random 4 KiB `pread`s after a drop
 //!   before each (what a reader through the page cache, like Kafka's, pays); random 4 KiB
 //!   `O_DIRECT` `pread`s (no page cache at all). The virtual disk's host may still cache;
-//!   nothing in the guest can rule that out. (Before pagelog advised its log mappings
-//!   `MADV_RANDOM`, each cold read pulled in 5-7 MiB of read-around and took ~6 ms.)
+//!   nothing in the guest can rule that out. (pagelog advises its log mappings
+//!   `MADV_RANDOM`: without it each cold read would also wait for several MiB of read-around.)
 //! * `seq_vs_random/memory`: **warm** (everything resident, checked with `mincore`): the same
 //!   four (raw random reads are buffered 4 KiB `pread`s here) plus `memcpy` of the file's
 //!   bytes from a `Vec` and a 100 B copy from a random place of that `Vec`.
@@ -41,6 +41,11 @@
 //! The files live under the system temp dir (`/tmp`, the real disk on the benchmark
 //! machine) or `PAGELOG_BENCH_DISK_DIR`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    reason = "benchmark data and figures: offsets, sizes and counts are small, and rates and latencies are printed as floats"
+)]
 
 mod common;
 
@@ -235,7 +240,7 @@ fn scan(p: &Partition) -> u64 {
     let mut n = 0;
     let mut it = p.iter();
     while let Some(r) = it.next_ref() {
-        sum += r.unwrap().value()[0] as u64;
+        sum += u64::from(r.unwrap().value()[0]);
         n += 1;
     }
     assert_eq!(n, N);
@@ -250,7 +255,7 @@ fn read_file(path: &Path, buf: &mut [u8]) -> u64 {
         if n == 0 {
             break;
         }
-        total += buf[0] as u64 + n as u64;
+        total += u64::from(buf[0]) + n as u64;
     }
     total
 }
@@ -342,12 +347,17 @@ fn diagnose(data: &Data, offsets: &[u64]) {
     open.store.close().unwrap();
 }
 
+#[expect(
+    clippy::many_single_char_names,
+    clippy::too_many_lines,
+    reason = "the benchmark's setup, checks and groups in order; criterion's c, g and b with p, t and o for partition, topic and offset"
+)]
 fn bench_reads(c: &mut Criterion) {
     let dir = common::disk_dir();
     let data = Data::create(dir.path().join("store"));
     let offsets = probe_offsets();
     let positions = probe_positions(data.log_len);
-    let expect: u64 = (0..N).map(|i| value(i)[0] as u64).sum();
+    let expect: u64 = (0..N).map(|i| u64::from(value(i)[0])).sum();
     diagnose(&data, &offsets);
 
     // ---- cold: from the disk ----
@@ -370,7 +380,7 @@ fn bench_reads(c: &mut Criterion) {
                 open = Some(o);
             }
             total
-        })
+        });
     });
 
     // A read pulls in only the pages of its batch (see the diag lines), so 50 reads share a
@@ -397,7 +407,7 @@ fn bench_reads(c: &mut Criterion) {
                     open = Some(o);
                 }
                 total
-            })
+            });
         });
     }
     // The raw baselines with the store closed: its mappings would pin the pages.
@@ -417,7 +427,7 @@ fn bench_reads(c: &mut Criterion) {
                 total += t.elapsed();
             }
             total
-        })
+        });
     });
     g.throughput(Throughput::Elements(1));
     {
@@ -439,7 +449,7 @@ fn bench_reads(c: &mut Criterion) {
                     black_box(page[0]);
                 }
                 total
-            })
+            });
         });
     }
     {
@@ -457,7 +467,7 @@ fn bench_reads(c: &mut Criterion) {
                 i += 1;
                 f.read_exact_at(buf.bytes(), pos).unwrap();
                 black_box(buf.bytes()[0])
-            })
+            });
         });
     }
     g.finish();
@@ -478,7 +488,7 @@ fn bench_reads(c: &mut Criterion) {
     g.throughput(Throughput::Elements(N));
     g.bench_function("pagelog_seq_scan", |b| b.iter(|| black_box(scan(p))));
     g.bench_function("raw_seq_read", |b| {
-        b.iter(|| black_box(read_file(&data.log, &mut buf)))
+        b.iter(|| black_box(read_file(&data.log, &mut buf)));
     });
     g.bench_function("memcpy_seq", |b| {
         b.iter(|| {
@@ -486,7 +496,7 @@ fn bench_reads(c: &mut Criterion) {
                 buf[..chunk.len()].copy_from_slice(chunk);
                 black_box(&buf);
             }
-        })
+        });
     });
 
     g.sampling_mode(SamplingMode::Auto);
@@ -497,7 +507,7 @@ fn bench_reads(c: &mut Criterion) {
             let o = offsets[i % PROBES];
             i += 1;
             black_box(p.read(o).unwrap().unwrap().value()[0])
-        })
+        });
     });
     {
         let f = File::open(&data.log).unwrap();
@@ -509,7 +519,7 @@ fn bench_reads(c: &mut Criterion) {
                 i += 1;
                 f.read_exact_at(&mut page, pos).unwrap();
                 black_box(page[0])
-            })
+            });
         });
     }
     {
@@ -525,7 +535,7 @@ fn bench_reads(c: &mut Criterion) {
                 i += 1;
                 out.copy_from_slice(&bytes[s..s + SIZE]);
                 black_box(out[0])
-            })
+            });
         });
     }
     g.finish();
@@ -548,6 +558,10 @@ fn fallocated(path: &Path, len: u64) -> File {
     f
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "the benchmark's setup, checks and groups in order"
+)]
 fn bench_writes(c: &mut Criterion) {
     let dir = common::disk_dir();
     let vals: Vec<[u8; SIZE]> = (0..BATCH).map(value).collect();
@@ -591,7 +605,7 @@ fn bench_writes(c: &mut Criterion) {
                     store.delete_topic(&name).unwrap();
                 },
             )
-        })
+        });
     });
     let path = dir.path().join("raw.bin");
     g.bench_function("raw_write_seq_fdatasync_every_1000", |b| {
@@ -614,7 +628,7 @@ fn bench_writes(c: &mut Criterion) {
                     std::fs::remove_file(&path).unwrap();
                 },
             )
-        })
+        });
     });
 
     g.throughput(Throughput::Elements(1));
@@ -632,7 +646,7 @@ fn bench_writes(c: &mut Criterion) {
                 let pos = rng.below(RANDOM_WRITE_FILE / PAGE as u64) * PAGE as u64;
                 f.write_all_at(&block, pos).unwrap();
                 f.sync_data().unwrap();
-            })
+            });
         });
         drop(f);
         std::fs::remove_file(&path).unwrap();
@@ -654,7 +668,7 @@ fn bench_writes(c: &mut Criterion) {
                     std::fs::remove_file(&path).unwrap();
                 },
             )
-        })
+        });
     });
     g.finish();
     store.close().unwrap();

@@ -95,6 +95,10 @@ enum OffsetArg {
 }
 
 #[derive(Debug, Default)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "the command line's flags, one field each"
+)]
 struct Opts {
     dir: Option<PathBuf>,
     topic: Option<String>,
@@ -145,7 +149,7 @@ fn parse_args() -> Result<Option<Opts>> {
                 o.timeout = Some(Duration::from_millis(args.parse()?));
             }
             Arg::Long(ref f) if f == "max-messages" => o.max_messages = Some(args.parse()?),
-            other => return Err(args.unexpected(&other)),
+            other => return Err(Args::unexpected(&other)),
         }
     }
     let starts = [o.from_beginning, o.from_time.is_some(), o.offset.is_some()];
@@ -198,10 +202,9 @@ fn consume_partition(topic: &Topic, id: u32, o: &Opts, printer: &mut Printer) ->
     let mut records = match (o.offset, o.from_time) {
         (Some(OffsetArg::At(n)), _) => p.iter_from(n)?,
         (Some(OffsetArg::Earliest), _) => p.iter(),
-        (Some(OffsetArg::Latest), _) => p.iter_from_end(),
         (None, Some(ts)) => p.iter_from_timestamp(ts)?,
         (None, None) if o.from_beginning => p.iter(),
-        (None, None) => p.iter_from_end(),
+        (Some(OffsetArg::Latest), _) | (None, None) => p.iter_from_end(),
     };
     while !printer.done() {
         let batch = records.poll(MAX_POLL_BYTES, o.timeout.unwrap_or(FOREVER))?;
@@ -288,6 +291,10 @@ fn private_group_name(topic: &Topic) -> Result<String> {
 }
 
 /// Formats records on a buffered stdout.
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "one field per --print-* flag"
+)]
 struct Printer {
     out: std::io::BufWriter<std::io::StdoutLock<'static>>,
     partition: bool,

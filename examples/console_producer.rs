@@ -90,7 +90,7 @@ fn run() -> Result<()> {
             Arg::Long(ref f) if f == "print-offsets" => o.print_offsets = true,
             Arg::Long(ref f) if f == "create" => o.create = true,
             Arg::Long(ref f) if f == "partitions" => o.partitions = Some(args.parse()?),
-            other => return Err(args.unexpected(&other)),
+            other => return Err(Args::unexpected(&other)),
         }
     }
     let dir = required(o.dir.take(), "--dir")?;

@@ -28,6 +28,7 @@
 #[path = "common/mod.rs"]
 mod common;
 
+use std::fmt::Write as _;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -76,7 +77,7 @@ fn run() -> Result<()> {
             Arg::Long(ref f) if f == "batches-only" => o.batches_only = true,
             Arg::Long(ref f) if f == "full-values" => o.full_values = true,
             Arg::Positional(ref p) if path.is_none() => path = Some(p.into()),
-            other => return Err(args.unexpected(&other)),
+            other => return Err(Args::unexpected(&other)),
         }
     }
     let path = required(path, "PATH")?;
@@ -84,28 +85,22 @@ fn run() -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let kind = if name.ends_with(".log") {
-        Kind::Log
-    } else if name.ends_with(".timeindex") {
-        Kind::TimeIndex
-    } else if name.ends_with(".index") {
-        Kind::OffsetIndex
-    } else if name == "topic.meta" {
-        Kind::TopicMeta
-    } else if name == "checkpoint" {
-        Kind::Checkpoint
-    } else if name.ends_with(".offsets") {
-        Kind::GroupOffsets
-    } else if name == "hooked" {
-        Kind::Hooked
-    } else if name == "truncate" {
-        Kind::Truncate
-    } else {
-        return Err(format!(
-            "do not know how to dump {name:?}: expected a .log, .index, .timeindex, \
-             topic.meta, checkpoint, hooked, truncate or .offsets file"
-        )
-        .into());
+    let kind = match (name.as_str(), path.extension().and_then(|e| e.to_str())) {
+        (_, Some("log")) => Kind::Log,
+        (_, Some("timeindex")) => Kind::TimeIndex,
+        (_, Some("index")) => Kind::OffsetIndex,
+        ("topic.meta", _) => Kind::TopicMeta,
+        ("checkpoint", _) => Kind::Checkpoint,
+        (_, Some("offsets")) => Kind::GroupOffsets,
+        ("hooked", _) => Kind::Hooked,
+        ("truncate", _) => Kind::Truncate,
+        _ => {
+            return Err(format!(
+                "do not know how to dump {name:?}: expected a .log, .index, .timeindex, \
+                 topic.meta, checkpoint, hooked, truncate or .offsets file"
+            )
+            .into());
+        }
     };
     let data = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let mut d = Dumper {
@@ -136,8 +131,9 @@ fn run() -> Result<()> {
                 let mut s = String::from("committed offsets (next offset to read):");
                 for (p, o) in offsets.iter().enumerate() {
                     match o {
-                        Some(o) => s.push_str(&format!("\n  partition {p}: {o}")),
-                        None => s.push_str(&format!("\n  partition {p}: none")),
+                        // Writing to a String cannot fail.
+                        Some(o) => _ = write!(s, "\n  partition {p}: {o}"),
+                        None => _ = write!(s, "\n  partition {p}: none"),
                     }
                 }
                 s

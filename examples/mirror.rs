@@ -140,7 +140,7 @@ fn parse_args() -> Result<Option<Opts>> {
             Arg::Long(ref f) if f == "max-records" => o.max_records = Some(args.parse()?),
             Arg::Long(ref f) if f == "max-retries" => o.max_retries = Some(args.parse()?),
             Arg::Long(ref f) if f == "quiet" => o.quiet = true,
-            other => return Err(args.unexpected(&other)),
+            other => return Err(Args::unexpected(&other)),
         }
     }
     Ok(Some(o))

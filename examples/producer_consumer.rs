@@ -37,7 +37,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::{Arg, Args, Result};
+use common::{Arg, Args, Result, approx};
 use pagelog::{ConsumerConfig, Error, NewRecord, Store, Topic, TopicConfig};
 
 const USAGE: &str = "\
@@ -94,7 +94,7 @@ fn parse_args() -> Result<Option<Opts>> {
             Arg::Long(ref f) if f == "producers" => o.producers = args.parse()?,
             Arg::Long(ref f) if f == "batch" => o.batch = args.parse()?,
             Arg::Long(ref f) if f == "group" => o.group = args.value()?,
-            other => return Err(args.unexpected(&other)),
+            other => return Err(Args::unexpected(&other)),
         }
     }
     if o.producers == 0 || o.batch == 0 {
@@ -124,27 +124,7 @@ fn run() -> Result<()> {
 }
 
 fn produce_and_consume(topic: &Topic, o: &Opts) -> Result<()> {
-    let committed = topic.committed_offsets(&o.group)?;
-    println!(
-        "{}: topic {TOPIC:?} ({} partitions, next offsets {:?}); group {:?} resumes at {}",
-        o.dir.display(),
-        topic.partition_count(),
-        topic
-            .partitions()
-            .iter()
-            .map(|p| p.next_offset())
-            .collect::<Vec<_>>(),
-        o.group,
-        if committed.iter().all(Option::is_none) {
-            "the start (nothing committed yet)".to_owned()
-        } else {
-            let shown: Vec<String> = committed
-                .iter()
-                .map(|c| c.map_or_else(|| "-".to_owned(), |c| c.to_string()))
-                .collect();
-            format!("offsets [{}]", shown.join(", "))
-        }
-    );
+    print_start(topic, o)?;
     println!(
         "producing {} records with {} threads while consuming...",
         o.records, o.producers
@@ -159,39 +139,33 @@ fn produce_and_consume(topic: &Topic, o: &Opts) -> Result<()> {
 
     let produced = Arc::new(Produced::default());
     let t0 = Instant::now();
-    let mut producers: Vec<JoinHandle<Result<()>>> = (0..o.producers)
-        .map(|id| {
-            let (topic, produced) = (topic.clone(), Arc::clone(&produced));
-            // Thread `id` produces sequence numbers [first, first + count).
-            let share = o.records / o.producers;
-            let count = share + u64::from(id < o.records % o.producers);
-            let first = id * share + id.min(o.records % o.producers);
-            let batch = o.batch;
-            std::thread::Builder::new()
-                .name(format!("producer-{id}"))
-                .spawn(move || produce(&topic, id, first, count, batch, &produced))
-        })
-        .collect::<Result<_, _>>()?;
+    let mut producers = spawn_producers(topic, o, &produced)?;
 
-    let (mut consumed, mut consumed_bytes) = (0u64, 0u64);
+    let (mut read_records, mut read_bytes) = (0u64, 0u64);
     let mut produce_secs = None;
     let mut ends: Option<Vec<u64>> = None;
     let mut last_report = (Instant::now(), 0u64, 0u64, 0u64, 0u64);
     loop {
-        if ends.is_none() && producers.iter().all(|h| h.is_finished()) {
+        if ends.is_none() && producers.iter().all(std::thread::JoinHandle::is_finished) {
             for h in producers.drain(..) {
                 h.join()
                     .map_err(|_| "a producer thread panicked".to_owned())??;
             }
             produce_secs = Some(t0.elapsed().as_secs_f64());
             // Nothing else appends now: this run is done once the group reaches these.
-            ends = Some(topic.partitions().iter().map(|p| p.next_offset()).collect());
+            ends = Some(
+                topic
+                    .partitions()
+                    .iter()
+                    .map(pagelog::Partition::next_offset)
+                    .collect(),
+            );
         }
         if let Some(ends) = &ends
             && ends
                 .iter()
-                .enumerate()
-                .all(|(p, &end)| consumer.position(p as u32).is_some_and(|pos| pos >= end))
+                .zip(0u32..)
+                .all(|(&end, p)| consumer.position(p).is_some_and(|pos| pos >= end))
         {
             break;
         }
@@ -209,8 +183,8 @@ fn produce_and_consume(topic: &Topic, o: &Opts) -> Result<()> {
                 .into());
             }
             *slot = Some(r.offset() + 1);
-            consumed += 1;
-            consumed_bytes += r.value().len() as u64;
+            read_records += 1;
+            read_bytes += r.value().len() as u64;
         }
         let (at, recs0, bytes0, crecs0, cbytes0) = last_report;
         let dt = at.elapsed().as_secs_f64();
@@ -219,15 +193,15 @@ fn produce_and_consume(topic: &Topic, o: &Opts) -> Result<()> {
             let bytes = produced.bytes.load(Ordering::Relaxed);
             let lag: u64 = topic.group_lag(&o.group)?.iter().sum();
             println!(
-                "[{:5.1} s] produced {recs} ({:.0} records/s, {:.1} MB/s)  consumed {consumed} \
+                "[{:5.1} s] produced {recs} ({:.0} records/s, {:.1} MB/s)  consumed {read_records} \
                  ({:.0} records/s, {:.1} MB/s)  lag {lag}",
                 t0.elapsed().as_secs_f64(),
-                (recs - recs0) as f64 / dt,
-                (bytes - bytes0) as f64 / dt / 1e6,
-                (consumed - crecs0) as f64 / dt,
-                (consumed_bytes - cbytes0) as f64 / dt / 1e6,
+                approx(recs - recs0) / dt,
+                approx(bytes - bytes0) / dt / 1e6,
+                approx(read_records - crecs0) / dt,
+                approx(read_bytes - cbytes0) / dt / 1e6,
             );
-            last_report = (Instant::now(), recs, bytes, consumed, consumed_bytes);
+            last_report = (Instant::now(), recs, bytes, read_records, read_bytes);
         }
     }
     consumer.commit()?;
@@ -240,15 +214,68 @@ fn produce_and_consume(topic: &Topic, o: &Opts) -> Result<()> {
     );
     println!(
         "produced {recs} records in {produce_secs:.2} s: {:.0} records/s, {:.1} MB/s",
-        recs as f64 / produce_secs,
-        bytes as f64 / produce_secs / 1e6
+        approx(recs) / produce_secs,
+        approx(bytes) / produce_secs / 1e6
     );
     println!(
-        "consumed {consumed} records in {total:.2} s: {:.0} records/s, {:.1} MB/s \
+        "consumed {read_records} records in {total:.2} s: {:.0} records/s, {:.1} MB/s \
          (offsets checked: contiguous, in order, no duplicates)",
-        consumed as f64 / total.max(1e-9),
-        consumed_bytes as f64 / total.max(1e-9) / 1e6
+        approx(read_records) / total.max(1e-9),
+        approx(read_bytes) / total.max(1e-9) / 1e6
     );
+    print_partitions(topic, o)
+}
+
+/// Starts `o.producers` threads that produce `o.records` records between them.
+fn spawn_producers(
+    topic: &Topic,
+    o: &Opts,
+    produced: &Arc<Produced>,
+) -> Result<Vec<JoinHandle<Result<()>>>> {
+    (0..o.producers)
+        .map(|id| {
+            let (topic, produced) = (topic.clone(), Arc::clone(produced));
+            // Thread `id` produces sequence numbers [first, first + count).
+            let share = o.records / o.producers;
+            let count = share + u64::from(id < o.records % o.producers);
+            let first = id * share + id.min(o.records % o.producers);
+            let batch = o.batch;
+            std::thread::Builder::new()
+                .name(format!("producer-{id}"))
+                .spawn(move || produce(&topic, id, first, count, batch, &produced))
+        })
+        .collect::<Result<_, _>>()
+        .map_err(Into::into)
+}
+
+/// The topic's state and where the group resumes, before the run.
+fn print_start(topic: &Topic, o: &Opts) -> Result<()> {
+    let committed = topic.committed_offsets(&o.group)?;
+    println!(
+        "{}: topic {TOPIC:?} ({} partitions, next offsets {:?}); group {:?} resumes at {}",
+        o.dir.display(),
+        topic.partition_count(),
+        topic
+            .partitions()
+            .iter()
+            .map(pagelog::Partition::next_offset)
+            .collect::<Vec<_>>(),
+        o.group,
+        if committed.iter().all(Option::is_none) {
+            "the start (nothing committed yet)".to_owned()
+        } else {
+            let shown: Vec<String> = committed
+                .iter()
+                .map(|c| c.map_or_else(|| "-".to_owned(), |c| c.to_string()))
+                .collect();
+            format!("offsets [{}]", shown.join(", "))
+        }
+    );
+    Ok(())
+}
+
+/// Each partition's offsets, size, committed offset and lag, after the run.
+fn print_partitions(topic: &Topic, o: &Opts) -> Result<()> {
     let committed = topic.committed_offsets(&o.group)?;
     let lag = topic.group_lag(&o.group)?;
     for ((p, c), l) in topic.partitions().iter().zip(committed).zip(lag) {
@@ -277,12 +304,12 @@ fn produce(
 ) -> Result<()> {
     let mut pending: Vec<Vec<(String, String)>> =
         vec![Vec::new(); topic.partition_count() as usize];
-    let send = |p: usize, buf: &mut Vec<(String, String)>| -> Result<()> {
+    let send = |p: u32, buf: &mut Vec<(String, String)>| -> Result<()> {
         let records: Vec<NewRecord<'_>> = buf
             .iter()
             .map(|(k, v)| NewRecord::new(v.as_bytes()).key(k.as_bytes()))
             .collect();
-        topic.append_batch_to(p as u32, &records)?;
+        topic.append_batch_to(p, &records)?;
         let bytes: usize = buf.iter().map(|(_, v)| v.len()).sum();
         produced
             .records
@@ -294,14 +321,16 @@ fn produce(
     for seq in first..first + count {
         let key = format!("user-{}", seq % 1000);
         let value = format!("{{\"producer\":{id},\"seq\":{seq},\"pad\":\"{seq:064}\"}}");
-        let p = topic.partition_for_key(key.as_bytes()) as usize;
-        let buf = pending.get_mut(p).ok_or("partition out of range")?;
+        let p = topic.partition_for_key(key.as_bytes());
+        let buf = pending
+            .get_mut(p as usize)
+            .ok_or("partition out of range")?;
         buf.push((key, value));
         if buf.len() >= batch {
             send(p, buf)?;
         }
     }
-    for (p, buf) in pending.iter_mut().enumerate() {
+    for (buf, p) in pending.iter_mut().zip(0u32..) {
         if !buf.is_empty() {
             send(p, buf)?;
         }

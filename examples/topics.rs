@@ -61,12 +61,12 @@
 //! * `export` writes each partition (or only `--partition P`, optionally only offsets
 //!   `--from O` (default: start) up to `--to O` (exclusive, default: end)) as a Kafka
 //!   partition directory `KAFKA_LOG_DIR/NAME-P/` of `<20-digit base>.log` segments of
-//!   RecordBatch v2 with Kafka's `.index` and `.timeindex` (`--segment-bytes`, default
+//!   `RecordBatch` v2 with Kafka's `.index` and `.timeindex` (`--segment-bytes`, default
 //!   1073741824, and `--index-interval-bytes`, default 4096, as Kafka's settings of those
 //!   names). Refuses a target directory that exists. Prints one line per partition:
 //!   `Exported partition P of topic NAME to PATH: R records, offsets S..E, N segments, B bytes.`
 //! * `import` reads a Kafka partition directory (as a broker writes it: `.log` segments of
-//!   RecordBatch v2, uncompressed or gzip) into partition `P` (default 0) with the same
+//!   `RecordBatch` v2, uncompressed or gzip) into partition `P` (default 0) with the same
 //!   offsets; the partition must not already hold offsets at or above the Kafka log's
 //!   first one. `--create` creates the topic first if it does not exist (with
 //!   `--partitions N`, default 1). Batches with codecs other than gzip stop the import unless
@@ -86,13 +86,14 @@
 #[path = "common/mod.rs"]
 mod common;
 
+use std::fmt::Write as _;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use common::{
-    Arg, Args, Result, format_cleanup_policy, format_flush, open_existing, parse_cleanup_policy,
-    parse_flush, required,
+    Arg, Args, Result, approx, format_cleanup_policy, format_flush, open_existing,
+    parse_cleanup_policy, parse_flush, required,
 };
 use pagelog::{CompactionReport, Error, RetentionReport, Store, Topic, TopicConfig, kafka};
 
@@ -196,6 +197,10 @@ fn allowed(command: &str) -> Option<&'static [&'static str]> {
 }
 
 #[derive(Debug, Default)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "the command line's flags, one field each"
+)]
 struct Opts {
     command: Option<String>,
     /// The options given, by name, in order.
@@ -270,7 +275,7 @@ fn run() -> Result<()> {
             Arg::Long(ref f) if f == "skip-unsupported" => o.skip_unsupported = true,
             Arg::Long(ref f) if f == "progress-bytes" => o.progress_bytes = Some(args.parse()?),
             Arg::Positional(ref c) if o.command.is_none() => o.command = Some(c.clone()),
-            other => return Err(args.unexpected(&other)),
+            other => return Err(Args::unexpected(&other)),
         }
         o.given.extend(flag);
     }
@@ -296,7 +301,7 @@ fn run() -> Result<()> {
         "compact" => compact(o),
         "enforce-retention" => enforce_retention(o),
         "export" => export(o),
-        "import" => import(o),
+        "import" => import(&o),
         _ => truncate(o),
     }
 }
@@ -593,7 +598,7 @@ fn export(o: Opts) -> Result<()> {
             if pr.offset < pr.end {
                 eprintln!(
                     "export: partition {id}: {:.1} MiB, {} records, offset {} of {}",
-                    pr.bytes as f64 / MIB,
+                    approx(pr.bytes) / MIB,
                     pr.records,
                     pr.offset,
                     pr.end
@@ -620,7 +625,7 @@ fn export(o: Opts) -> Result<()> {
     Ok(())
 }
 
-fn import(o: Opts) -> Result<()> {
+fn import(o: &Opts) -> Result<()> {
     let mut out = std::io::stdout().lock();
     let source = required(o.partition_dir.clone(), "--partition-dir")?;
     if !source.is_dir() {
@@ -658,8 +663,8 @@ fn import(o: Opts) -> Result<()> {
         if pr.bytes < pr.total_bytes {
             eprintln!(
                 "import: {:.1} of {:.1} MiB, {} records",
-                pr.bytes as f64 / MIB,
-                pr.total_bytes as f64 / MIB,
+                approx(pr.bytes) / MIB,
+                approx(pr.total_bytes) / MIB,
                 pr.records
             );
         }
@@ -726,7 +731,8 @@ fn print_table(out: &mut impl Write, rows: &[Vec<String>]) -> Result<()> {
             if i + 1 == r.len() {
                 line.push_str(cell);
             } else {
-                line.push_str(&format!("{cell:<w$}  "));
+                // Writing to a String cannot fail.
+                let _ = write!(line, "{cell:<w$}  ");
             }
         }
         writeln!(out, "{line}")?;

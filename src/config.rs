@@ -62,11 +62,13 @@ pub enum CleanupPolicy {
 
 impl CleanupPolicy {
     /// True if compaction runs.
+    #[must_use]
     pub fn compacts(self) -> bool {
         matches!(self, Self::Compact | Self::CompactDelete)
     }
 
     /// True if retention by size and age runs.
+    #[must_use]
     pub fn deletes(self) -> bool {
         matches!(self, Self::Delete | Self::CompactDelete)
     }

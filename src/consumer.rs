@@ -218,11 +218,13 @@ impl Consumer {
     }
 
     /// The group's name.
+    #[must_use]
     pub fn group(&self) -> &str {
         self.group.name()
     }
 
     /// Partitions this member reads now, in order.
+    #[must_use]
     pub fn assignment(&self) -> Vec<u32> {
         let mut v: Vec<u32> = self.owned.iter().map(|o| o.partition).collect();
         v.sort_unstable();
@@ -230,6 +232,7 @@ impl Consumer {
     }
 
     /// The next offset this member will read from `partition`, if it owns it.
+    #[must_use]
     pub fn position(&self, partition: u32) -> Option<u64> {
         self.owned
             .iter()
@@ -344,7 +347,7 @@ impl Consumer {
         let mut still_waiting = Vec::new();
         let mut first_error = None;
         for p in std::mem::take(&mut self.waiting) {
-            let Some(committed) = self.group.try_acquire(self.member, p) else {
+            let Ok(committed) = self.group.try_acquire(self.member, p) else {
                 still_waiting.push(p);
                 continue;
             };

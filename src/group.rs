@@ -50,6 +50,10 @@ pub(crate) struct Group {
     gate: Arc<Gate>,
 }
 
+/// [`Group::try_acquire`]: another member holds the partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Held;
+
 /// Whether the groups of a topic may still write into its directory. `delete_topic` and
 /// `Store::close` shut it (waiting for the writes under way), so that no handle that outlives
 /// them writes into a directory that was deleted, re-created or opened by another store.
@@ -447,7 +451,8 @@ impl Group {
         let st = self.state.lock();
         let n = st.members.len();
         let assigned = match st.members.iter().position(|&m| m == member) {
-            Some(i) => (0..st.owners.len() as u32)
+            Some(i) => (0u32..)
+                .take(st.owners.len())
                 .filter(|p| *p as usize % n == i)
                 .collect(),
             None => Vec::new(),
@@ -461,15 +466,16 @@ impl Group {
     }
 
     /// Takes partition `p` for `member` if nobody else reads it; returns the committed offset
-    /// to start from (`Some(None)`: never committed), or `None` while another member has it.
-    pub fn try_acquire(&self, member: u64, p: u32) -> Option<Option<u64>> {
+    /// to start from (`Ok(None)`: never committed), or [`Held`] while another member has it
+    /// (or `p` is not a partition of the topic).
+    pub fn try_acquire(&self, member: u64, p: u32) -> Result<Option<u64>, Held> {
         let mut st = self.state.lock();
-        let slot = st.owners.get_mut(p as usize)?;
+        let slot = st.owners.get_mut(p as usize).ok_or(Held)?;
         match *slot {
-            Some(owner) if owner != member => None,
+            Some(owner) if owner != member => Err(Held),
             _ => {
                 *slot = Some(member);
-                Some(st.committed.get(p as usize).copied().flatten())
+                Ok(st.committed.get(p as usize).copied().flatten())
             }
         }
     }

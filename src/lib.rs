@@ -56,6 +56,7 @@ pub mod mirror;
 mod mmap;
 mod names;
 mod notify;
+mod num;
 mod partition;
 mod partitioner;
 mod record;

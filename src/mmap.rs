@@ -122,9 +122,9 @@ impl Mapping {
 
     /// Tells the kernel that faults on this mapping are point reads (`MADV_RANDOM`): a fault
     /// reads the page it needs, not the several MiB of read-around the default brings in
-    /// (measured: a cold `Partition::read` went from 6 ms, reading ~5-7 MiB, to a few
-    /// hundred µs). Sequential readers ask for read-ahead themselves with
-    /// [`will_need`](Self::will_need). Best effort: advice changes no contents.
+    /// around each fault, which would make a cold point read wait for all of it. Sequential
+    /// readers ask for read-ahead themselves with [`will_need`](Self::will_need). Best effort:
+    /// advice changes no contents.
     pub fn advise_random(&self) {
         if let Some(raw) = &self.raw {
             let _ = raw.advise(memmap2::Advice::Random);
@@ -320,11 +320,10 @@ impl MapWriter {
 
     /// Prefaults the pages a write needs, and those of the next `window` bytes past it,
     /// with one `madvise` call each time the writer passes the prefaulted range, instead of
-    /// taking one page fault per page while appending (measured: 16 against 13 M records/s
-    /// for batched 100 B appends). The pages past the write are dirtied with the zeros they
-    /// hold, so a sync may write up to `window` bytes past the data; the files keep only
-    /// what is published. With a window of 0 (the default) only pages a write covers are
-    /// prefaulted, and only when it covers several.
+    /// taking one page fault per page while appending. The pages past the write are dirtied
+    /// with the zeros they hold, so a sync may write up to `window` bytes past the data; the
+    /// files keep only what is published. With a window of 0 (the default) only pages a write
+    /// covers are prefaulted, and only when it covers several.
     pub fn set_prefault(&mut self, window: u64) {
         if self.prefault.is_some() {
             self.prefault = Some(window);
@@ -347,12 +346,9 @@ impl MapWriter {
             .min(self.allocated);
         if let Some(raw) = &self.map.raw
             && to >= from + 2 * PAGE
+            && let (Ok(offset), Ok(len)) = (usize::try_from(from), usize::try_from(to - from))
             && raw
-                .advise_range(
-                    memmap2::Advice::PopulateWrite,
-                    from as usize,
-                    (to - from) as usize,
-                )
+                .advise_range(memmap2::Advice::PopulateWrite, offset, len)
                 .is_err()
         {
             self.prefault = None;

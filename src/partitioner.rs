@@ -5,7 +5,12 @@
 //! answer on every platform and in every release, and the same answer Kafka's Java producer
 //! gives: a keyed stream keeps its partition when it moves to Kafka.
 
-/// Kafka's `Utils.murmur2` (MurmurHash2, 32-bit), returned as Java's signed `int`.
+/// Kafka's `Utils.murmur2` (`MurmurHash2`, 32-bit), returned as Java's signed `int`.
+#[must_use]
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "the length is mixed in as Java's 32-bit int, as Kafka does"
+)]
 pub fn murmur2(data: &[u8]) -> i32 {
     const SEED: u32 = 0x9747_b28c;
     const M: u32 = 0x5bd1_e995;
@@ -35,12 +40,13 @@ pub fn murmur2(data: &[u8]) -> i32 {
     h ^= h >> 13;
     h = h.wrapping_mul(M);
     h ^= h >> 15;
-    h as i32
+    h.cast_signed()
 }
 
 /// The partition Kafka's default partitioner picks for `key` among `partitions` (> 0).
+#[must_use]
 pub fn partition_for_key(key: &[u8], partitions: u32) -> u32 {
-    ((murmur2(key) as u32) & 0x7fff_ffff) % partitions.max(1)
+    (murmur2(key).cast_unsigned() & 0x7fff_ffff) % partitions.max(1)
 }
 
 #[cfg(test)]

@@ -29,6 +29,10 @@ impl Fields {
     /// The spans of `raw`, whose slices point into `batch`, the bytes of the batch that starts
     /// at `position` of the log.
     #[inline]
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "the spans lie in a segment's log, at most MAX_SEGMENT_BYTES = u32::MAX long"
+    )]
     pub(crate) fn new(
         batch: &[u8],
         position: usize,

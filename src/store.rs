@@ -115,6 +115,10 @@ impl Store {
     /// # Errors
     /// [`Error::InvalidTopicName`], [`Error::InvalidConfig`], [`Error::TopicExists`];
     /// [`Error::Io`] if a non-topic file or directory already has that name.
+    #[expect(
+        clippy::needless_pass_by_value,
+        reason = "takes the builder's result as `TopicConfig::default().partitions(2)` makes it"
+    )]
     pub fn create_topic(&self, name: &str, config: TopicConfig) -> Result<Topic> {
         validate_topic_name(name)?;
         config.validate()?;

@@ -58,26 +58,35 @@ impl Topic {
     }
 
     /// The topic's name.
+    #[must_use]
     pub fn name(&self) -> &str {
         &self.inner.name
     }
 
     /// The topic's directory.
+    #[must_use]
     pub fn dir(&self) -> &Path {
         &self.inner.dir
     }
 
     /// The configuration the topic was created with.
+    #[must_use]
     pub fn config(&self) -> &TopicConfig {
         &self.inner.config
     }
 
     /// Number of partitions.
+    #[must_use]
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "a topic has at most MAX_PARTITIONS (a u32) partitions"
+    )]
     pub fn partition_count(&self) -> u32 {
         self.inner.partitions.len() as u32
     }
 
     /// All partitions, in order.
+    #[must_use]
     pub fn partitions(&self) -> &[Partition] {
         &self.inner.partitions
     }
@@ -99,6 +108,7 @@ impl Topic {
 
     /// The partition a record with `key` goes to: Kafka's default partitioner
     /// (`(murmur2(key) & 0x7fffffff) % partitions`), identical on every platform and release.
+    #[must_use]
     pub fn partition_for_key(&self, key: &[u8]) -> u32 {
         partitioner::partition_for_key(key, self.partition_count())
     }

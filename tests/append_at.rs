@@ -1,5 +1,9 @@
 //! `Partition::append_at`: records placed at given offsets, with gaps, as an import needs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::cast_possible_wrap,
+    reason = "test data: offsets, sizes and counts are small"
+)]
 
 mod common;
 

@@ -1,6 +1,10 @@
 //! Compaction: latest record per key, offsets preserved, tombstones, bounded memory,
 //! crash-safe swap, and a property test against a model.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::cast_possible_truncation,
+    reason = "test data: offsets, sizes and counts are small"
+)]
 
 mod common;
 
@@ -24,7 +28,7 @@ fn config() -> TopicConfig {
 fn latest(p: &Partition) -> BTreeMap<Vec<u8>, (u64, Option<Vec<u8>>)> {
     let mut m = BTreeMap::new();
     let mut prev = None;
-    for r in p.iter() {
+    for r in p {
         let r = r.unwrap();
         assert!(prev.is_none_or(|o| r.offset() > o), "offsets only increase");
         prev = Some(r.offset());
@@ -215,7 +219,11 @@ fn interrupted_swaps_are_rolled_back_or_forward_on_open() {
     let leftovers: Vec<_> = std::fs::read_dir(&pdir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".swap") || n.ends_with(".cleaned"))
+        .filter(|n| {
+            std::path::Path::new(n)
+                .extension()
+                .is_some_and(|e| e == "swap" || e == "cleaned")
+        })
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
     assert_eq!(

@@ -9,6 +9,11 @@
 //! validate each record on its own. Threads synchronise with barriers, atomics and joins
 //! only; a generous deadline turns a hang into a failure instead of a stuck test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    reason = "test data: offsets, sizes and counts are small"
+)]
 
 use std::collections::BTreeMap;
 use std::sync::Barrier;
@@ -147,6 +152,12 @@ fn check_run(it: &mut Records, from: u64, limit: u64) -> u64 {
 }
 
 #[test]
+#[expect(
+    clippy::too_many_lines,
+    clippy::many_single_char_names,
+    reason = "one scenario, its steps and checks in order; p, s, r, n and o for the partition, \
+              the scope, a reader, a count and an offset"
+)]
 fn readers_validate_every_record_while_the_writer_rolls() {
     const N: u64 = 20_000;
     const READERS: usize = 3;
@@ -440,7 +451,7 @@ fn group_commit_writer(p: &Partition, tag: u64, appends: u64, barrier: &Barrier)
 fn check_acks(p: &Partition, acks: &BTreeMap<u64, (u64, u64)>) {
     assert_eq!(p.next_offset(), acks.len() as u64);
     let mut n = 0u64;
-    for rec in p.iter() {
+    for rec in p {
         let rec = rec.unwrap();
         assert_eq!(rec.offset(), n);
         let &(tag, seq) = acks.get(&n).expect("an acknowledged offset");

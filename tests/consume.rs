@@ -1,5 +1,10 @@
 //! Reading and consuming: positions, fetch budgets, tailing, damaged data, consumer groups.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    reason = "test data: offsets, sizes and counts are small"
+)]
 
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
@@ -175,7 +180,7 @@ fn damaged_batches_stop_iteration_unless_skipping_is_asked_for() {
     let offsets: Vec<u64> = lenient
         .iter()
         .filter_map(|r| r.as_ref().ok())
-        .map(|r| r.offset())
+        .map(pagelog::Record::offset)
         .collect();
     assert_eq!(offsets, (0..20).filter(|&o| o != 5).collect::<Vec<_>>());
     assert!(matches!(p.read(5), Err(Error::ChecksumMismatch { .. })));
@@ -465,6 +470,13 @@ fn a_raised_start_offset_applies_to_positioned_iterators() {
 
 #[test]
 fn lent_records_match_owned_ones_across_segments_gaps_and_truncation() {
+    type Seen = (
+        u64,
+        i64,
+        Option<Vec<u8>>,
+        Option<Vec<u8>>,
+        Vec<(String, Vec<u8>)>,
+    );
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let p = topic(&store, "t", 1).partition(0).unwrap().clone();
@@ -491,13 +503,6 @@ fn lent_records_match_owned_ones_across_segments_gaps_and_truncation() {
         .unwrap();
     assert!(p.info().segments > 1);
 
-    type Seen = (
-        u64,
-        i64,
-        Option<Vec<u8>>,
-        Option<Vec<u8>>,
-        Vec<(String, Vec<u8>)>,
-    );
     // `Record` and `RecordRef` share their accessors but no trait: one macro reads both.
     macro_rules! seen {
         ($r:expr) => {{

@@ -43,6 +43,11 @@
 //!
 //! Tests that try many combinations run them all and then list every failing one.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    reason = "test data: offsets, sizes and counts are small"
+)]
 
 mod common;
 
@@ -172,7 +177,7 @@ fn logs(root: &Path) -> Vec<PathBuf> {
         .map(|e| e.unwrap().path())
         .filter(|p| {
             let name = p.file_name().unwrap().to_str().unwrap();
-            name.len() == 24 && name.ends_with(".log")
+            name.len() == 24 && p.extension().is_some_and(|e| e == "log")
         })
         .collect();
     v.sort();
@@ -1193,7 +1198,7 @@ enum Mutation {
     Arbitrary(Vec<u8>),
     /// The valid batches, then these bytes.
     Append(Vec<u8>),
-    /// One byte (index taken modulo the length) XORed with a nonzero mask.
+    /// One byte (index taken modulo the length) `XORed` with a nonzero mask.
     Flip(usize, u8),
     /// Cut at this position (modulo length + 1).
     Cut(usize),

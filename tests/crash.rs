@@ -39,6 +39,11 @@
 //! directory every 12 rounds; `PAGELOG_CRASH_VERBOSE=1` prints what each round saw.
 #![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    reason = "test data: offsets, sizes and counts are small"
+)]
 
 mod common;
 
@@ -604,6 +609,10 @@ fn run_child(test: &str, dir: &Path, round: u32, seed: u64, target: u64, ctx: &s
 /// Opens the store after a kill and checks it against `model` (every record present after
 /// the previous round, per partition) and the child's reports; then appends through the
 /// reopened store and extends `model` to the new contents. Returns the store, still open.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one scenario, its steps and checks in order"
+)]
 fn verify_round(
     s: &Scenario,
     dir: &Path,
@@ -772,20 +781,19 @@ fn check_tail(s: &Scenario, round: u32, pid: u32, tail: &[Desc], first: usize, c
             d.round == round && d.thread < s.threads && d.thread % s.partitions == pid,
             "{ctx}: offset {offset} holds {d:?}, which this round's child did not write here"
         );
-        match open {
-            Some(prev) => assert!(
+        if let Some(prev) = open {
+            assert!(
                 (d.thread, d.seq, d.idx, d.count)
                     == (prev.thread, prev.seq, prev.idx + 1, prev.count),
                 "{ctx}: batch {prev:?} is interrupted at offset {offset} by {d:?}"
-            ),
-            None => {
-                let want = next_seq.get(&d.thread).copied().unwrap_or(0);
-                assert!(
-                    d.idx == 0 && d.seq == want,
-                    "{ctx}: offset {offset} holds {d:?}, but writer {} was at batch {want}",
-                    d.thread
-                );
-            }
+            );
+        } else {
+            let want = next_seq.get(&d.thread).copied().unwrap_or(0);
+            assert!(
+                d.idx == 0 && d.seq == want,
+                "{ctx}: offset {offset} holds {d:?}, but writer {} was at batch {want}",
+                d.thread
+            );
         }
         if d.idx + 1 == d.count {
             open = None;

@@ -135,7 +135,7 @@ fn reopen(dir: &Path) -> (Store, Partition) {
 fn check_originals(p: &Partition) -> (u64, u64) {
     let mut first = None;
     let mut prev: Option<u64> = None;
-    for r in p.iter() {
+    for r in p {
         let r = r.unwrap();
         assert_eq!(
             r.value(),
@@ -253,7 +253,7 @@ fn crash_during_the_compaction_swap() {
         check_originals(&p);
         // Every key's latest record is still there, at its offset.
         let mut latest = BTreeMap::new();
-        for r in p.iter() {
+        for r in &p {
             let r = r.unwrap();
             latest.insert(r.key().unwrap().to_vec(), r.offset());
         }
@@ -423,31 +423,28 @@ fn crash_during_topic_creation() {
         prepare_root(root);
         crash_at(test, root, fp);
         let ctx = fp;
-        let store = match left {
-            Some(files) => {
-                let staging = one_staging_dir(root, "~creating.", ctx);
-                assert_eq!(entries(&staging), files, "{ctx}: the crash left");
-                assert!(!root.join("t").exists(), "{ctx}");
-                let store = Store::open(root).unwrap();
-                check_root(&store, root, &["keep"], ctx);
-                assert!(
-                    matches!(store.topic("t"), Err(Error::TopicNotFound(_))),
-                    "{ctx}: no topic"
-                );
-                // The name is free: creating it works.
-                store.create_topic("t", two_partitions()).unwrap();
-                store
-            }
-            None => {
-                assert!(starting_with(root, "~creating.").is_empty(), "{ctx}");
-                let mut files = TOPIC_FILES.to_vec();
-                files.push(MARKER);
-                files.sort_unstable();
-                assert_eq!(entries(&root.join("t")), files, "{ctx}: the crash left");
-                let store = Store::open(root).unwrap();
-                check_root(&store, root, &["keep", "t"], ctx);
-                store
-            }
+        let store = if let Some(files) = left {
+            let staging = one_staging_dir(root, "~creating.", ctx);
+            assert_eq!(entries(&staging), files, "{ctx}: the crash left");
+            assert!(!root.join("t").exists(), "{ctx}");
+            let store = Store::open(root).unwrap();
+            check_root(&store, root, &["keep"], ctx);
+            assert!(
+                matches!(store.topic("t"), Err(Error::TopicNotFound(_))),
+                "{ctx}: no topic"
+            );
+            // The name is free: creating it works.
+            store.create_topic("t", two_partitions()).unwrap();
+            store
+        } else {
+            assert!(starting_with(root, "~creating.").is_empty(), "{ctx}");
+            let mut files = TOPIC_FILES.to_vec();
+            files.push(MARKER);
+            files.sort_unstable();
+            assert_eq!(entries(&root.join("t")), files, "{ctx}: the crash left");
+            let store = Store::open(root).unwrap();
+            check_root(&store, root, &["keep", "t"], ctx);
+            store
         };
         check_root(&store, root, &["keep", "t"], ctx);
         check_fresh_t(&store, ctx);

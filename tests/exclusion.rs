@@ -228,7 +228,7 @@ fn check(store: &Store) -> u64 {
     let p = store.topic(TOPIC).unwrap().partition(0).unwrap().clone();
     assert!(p.verify().is_ok(), "{:?}", p.verify().problems);
     let mut expect = 0;
-    for r in p.iter() {
+    for r in &p {
         let r = r.unwrap();
         assert_eq!(r.offset(), expect);
         assert_eq!(r.value(), value(expect));

@@ -43,6 +43,11 @@
 //! Not applicable: rolling when a relative offset would overflow 32 bits needs 2^32 records
 //! in one segment and is left to unit tests of the writer.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    reason = "test data: offsets, sizes and counts are small"
+)]
 
 mod common;
 
@@ -1241,7 +1246,12 @@ enum At {
 /// An undecided swap is rolled back (the old segment stays), a decided one is finished, even
 /// when a power loss lost the rename of an index to `.swap`.
 #[test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one scenario, its steps and checks in order"
+)]
 fn crash_in_the_middle_of_a_compaction_swap() {
+    use At::{Cleaned, Live, Old, Swap};
     let n = 400;
     let original = tempfile::tempdir().unwrap();
     let (store, p) = create(original.path(), compacting());
@@ -1281,7 +1291,6 @@ fn crash_in_the_middle_of_a_compaction_swap() {
         .collect();
     assert!(new.len() < old.len());
 
-    use At::{Cleaned, Live, Old, Swap};
     let all = usize::MAX;
     // [.index, .timeindex, .log], and whether the new segment must win.
     let steps: [(&str, [At; 3], bool); 10] = [
@@ -1354,7 +1363,11 @@ fn crash_in_the_middle_of_a_compaction_swap() {
         let leftovers: Vec<String> = fs::read_dir(&pdir)
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .filter(|f| f.ends_with(".cleaned") || f.ends_with(".swap"))
+            .filter(|f| {
+                std::path::Path::new(f)
+                    .extension()
+                    .is_some_and(|e| e == "cleaned" || e == "swap")
+            })
             .collect();
         assert!(leftovers.is_empty(), "{step}: {leftovers:?}");
         // The partition works on: a full pass gives the fully compacted log.

@@ -1,6 +1,12 @@
-//! The Kafka RecordBatch v2 codec against kafka-python's bytes (tests/fixtures/kafka/, made by
-//! scripts/kafka_fixtures.py), Kafka's index layout, and hostile input.
+//! The Kafka `RecordBatch` v2 codec against kafka-python's bytes (tests/fixtures/kafka/, made by
+//! `scripts/kafka_fixtures.py`), Kafka's index layout, and hostile input.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    reason = "test data: offsets, sizes and counts are small"
+)]
 
 mod kafka_support;
 

@@ -1,6 +1,11 @@
 //! Export to and import from Kafka partition directories: the kafka-python fixture
 //! directories (tests/fixtures/kafka/), round trips, Kafka's layout, damage and refusals.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    reason = "test data: offsets, sizes and counts are small"
+)]
 
 mod kafka_support;
 
@@ -236,7 +241,14 @@ fn exported_segments_have_kafkas_names_offsets_and_indexes() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    let logs: Vec<&String> = names.iter().filter(|n| n.ends_with(".log")).collect();
+    let logs: Vec<&String> = names
+        .iter()
+        .filter(|n| {
+            std::path::Path::new(n)
+                .extension()
+                .is_some_and(|e| e == "log")
+        })
+        .collect();
     assert_eq!(logs.len() as u64, report.segments);
     assert_eq!(names.len(), logs.len() * 3, "{names:?}");
     let mut next = 0;

@@ -6,6 +6,10 @@
 //! Runs when `python3 -c "import kafka"` succeeds; otherwise prints a skip line and passes.
 //! Alone: `pip install kafka-python && cargo test --test kafka_python -- --nocapture`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::cast_possible_wrap,
+    reason = "test data: offsets, sizes and counts are small"
+)]
 
 mod kafka_support;
 
@@ -34,7 +38,7 @@ fn have_kafka_python(test: &str) -> bool {
     ok
 }
 
-/// Runs scripts/kafka_check.py; panics with its output unless it succeeds.
+/// Runs `scripts/kafka_check.py`; panics with its output unless it succeeds.
 fn check(args: &[&str]) -> String {
     let out = Command::new("python3")
         .arg(root().join("scripts/kafka_check.py"))
@@ -63,7 +67,7 @@ fn kafka_python_reads_our_batches_as_the_records_we_encoded() {
     let mut offset = 0u64;
     for batch in 0..6u64 {
         let mut b = BatchBuilder::new(offset).unwrap();
-        for i in 0..(1 + batch * 7) {
+        for i in 0..=(batch * 7) {
             let ts = match i % 3 {
                 0 => 1_700_000_000_000 + i as i64 * 1000,
                 1 => -1_000 - i as i64, // before the epoch: negative deltas

@@ -231,7 +231,11 @@ impl Content {
     fn line(&self, partition: u32, offset: i64) -> String {
         let hex = |b: &Option<Vec<u8>>| match b {
             None => "-".to_owned(),
-            Some(b) => b.iter().map(|x| format!("{x:02x}")).collect(),
+            Some(b) => b
+                .iter()
+                .map(|x| format!("{x:02x}"))
+                .collect::<Vec<_>>()
+                .concat(),
         };
         let headers = if self.headers.is_empty() {
             "-".to_owned()
@@ -566,7 +570,13 @@ fn committed(dir: &Path, topic: &str, group: &str) -> Vec<u64> {
 /// The console mirror ships everything intact; killed between an acknowledgement and its
 /// commit, it resumes on the next run without loss, duplicating only that one batch.
 #[test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one scenario, its steps and checks in order"
+)]
 fn mirror_process_crash_loses_nothing() {
+    const PARTS: u32 = 3;
+    const BATCH: u64 = 25;
     let Some(bin) = broker_or_skip("mirror_process_crash_loses_nothing") else {
         return;
     };
@@ -575,8 +585,6 @@ fn mirror_process_crash_loses_nothing() {
     let dir = tmp.path().join("store");
     let dir_s = dir.to_str().unwrap();
     let addr = broker.addr();
-    const PARTS: u32 = 3;
-    const BATCH: u64 = 25;
     {
         let store = Store::open(&dir).unwrap();
         let t = store
@@ -653,7 +661,11 @@ fn mirror_process_crash_loses_nothing() {
         vec![0; PARTS as usize]
     );
     let exp = expected(&topic);
-    let ends: Vec<u64> = topic.partitions().iter().map(|p| p.next_offset()).collect();
+    let ends: Vec<u64> = topic
+        .partitions()
+        .iter()
+        .map(pagelog::Partition::next_offset)
+        .collect();
     drop(topic);
     store.close().unwrap();
     assert_eq!(ends.iter().sum::<u64>(), 1200);
@@ -709,7 +721,12 @@ fn wait_for(events: &mpsc::Receiver<Seen>, what: &str, mut cond: impl FnMut(&See
 /// committed while no acknowledgement is possible, nothing is lost, and duplicates are only
 /// of records that were not committed.
 #[test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one scenario, its steps and checks in order"
+)]
 fn broker_outage_is_retried_without_loss() {
+    const PARTS: u32 = 2;
     let Some(bin) = broker_or_skip("broker_outage_is_retried_without_loss") else {
         return;
     };
@@ -718,7 +735,6 @@ fn broker_outage_is_retried_without_loss() {
     let mut broker = Broker::start(&bin, port, tmp.path());
     let addr = broker.addr();
     let store = Store::open(tmp.path().join("store")).unwrap();
-    const PARTS: u32 = 2;
     let topic = store
         .create_topic("orders", TopicConfig::default().partitions(PARTS))
         .unwrap();

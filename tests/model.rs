@@ -12,6 +12,11 @@
 //!
 //! `PROPTEST_CASES` sets the number of cases (default 64).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    reason = "test data: offsets, sizes and counts are small"
+)]
 
 use std::fmt::Display;
 use std::path::Path;
@@ -411,19 +416,18 @@ impl<'d> Harness<'d> {
                     "read({offset}) after append returned None"
                 )));
             };
-            let timestamp = match s.timestamp {
-                Some(ts) => ts,
-                None => {
-                    let ts = rec.timestamp();
-                    prop_assert!(
-                        (before..=after).contains(&ts),
-                        "automatic timestamp {} outside [{}, {}]",
-                        ts,
-                        before,
-                        after
-                    );
-                    ts
-                }
+            let timestamp = if let Some(ts) = s.timestamp {
+                ts
+            } else {
+                let ts = rec.timestamp();
+                prop_assert!(
+                    (before..=after).contains(&ts),
+                    "automatic timestamp {} outside [{}, {}]",
+                    ts,
+                    before,
+                    after
+                );
+                ts
             };
             let stored = Stored {
                 key: s.key.clone(),
@@ -446,17 +450,19 @@ impl<'d> Harness<'d> {
         let len = model.len() as u64;
         let offset = resolve(at, len);
         let got = part.read(offset);
-        if offset < len {
-            let rec = got.check(format_args!("read({offset})"))?;
-            let Some(rec) = rec else {
-                return Err(TestCaseError::fail(format!("read({offset}) returned None")));
-            };
-            same(&rec, &model[offset as usize], offset)?;
-        } else if offset == len {
-            let rec = got.check(format_args!("read({offset}) at the end"))?;
-            prop_assert!(rec.is_none(), "read at the end returned {:?}", rec);
-        } else {
-            out_of_range(got, offset, len)?;
+        match offset.cmp(&len) {
+            std::cmp::Ordering::Less => {
+                let rec = got.check(format_args!("read({offset})"))?;
+                let Some(rec) = rec else {
+                    return Err(TestCaseError::fail(format!("read({offset}) returned None")));
+                };
+                same(&rec, &model[offset as usize], offset)?;
+            }
+            std::cmp::Ordering::Equal => {
+                let rec = got.check(format_args!("read({offset}) at the end"))?;
+                prop_assert!(rec.is_none(), "read at the end returned {:?}", rec);
+            }
+            std::cmp::Ordering::Greater => out_of_range(got, offset, len)?,
         }
         Ok(())
     }
@@ -598,7 +604,7 @@ impl<'d> Harness<'d> {
             let part = self.topic.partition(p as u32).check("partition")?;
             let len = model.len() as u64;
             let mut n = 0u64;
-            for rec in part.iter() {
+            for rec in part {
                 let rec = rec.check("full iteration")?;
                 prop_assert!(n < len, "full iteration went past the end");
                 same(&rec, &model[n as usize], n)?;

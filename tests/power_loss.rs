@@ -104,6 +104,10 @@
 //! sync point and the variant that reproduce it.
 #![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::cast_possible_truncation,
+    reason = "test data: offsets, sizes and counts are small"
+)]
 
 mod common;
 
@@ -301,6 +305,10 @@ fn part_dir(root: &Path, topic: &str, id: u32) -> PathBuf {
 }
 
 /// Runs the workload and records the synced images and the final image.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one scenario, its steps and checks in order"
+)]
 fn run_workload(seed: u64, shape: Shape) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("store");
@@ -762,7 +770,7 @@ fn check_partition(p: &pagelog::Partition, pr: &PartitionRun, acked: u64) -> Res
     }
     let mut expected = 0u64;
     let mut ids = BTreeSet::new();
-    for r in p.iter() {
+    for r in p {
         let r = r.map_err(|e| format!("{where_}: iterating at offset {expected}: {e}"))?;
         if r.offset() != expected {
             return Err(format!(

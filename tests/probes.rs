@@ -2,6 +2,10 @@
 //! their store or topic, damaged files next to good ones, misbehaving hooks, positions past
 //! the end, quiet topics, and option ranges. Each test is named after the promise it checks.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::cast_possible_truncation,
+    reason = "test data: offsets, sizes and counts are small"
+)]
 
 mod common;
 

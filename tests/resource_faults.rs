@@ -57,6 +57,10 @@
 //! `a_failed_sync_poisons_for_good` in `src/partition/commit.rs`.
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::cast_possible_truncation,
+    reason = "test data: offsets, sizes and counts are small"
+)]
 
 mod common;
 
@@ -152,7 +156,7 @@ fn check_log(p: &Partition, keyed: bool) -> Range<u64> {
     assert!(report.is_ok(), "verify: {:?}", report.problems);
     let start = p.start_offset();
     let mut expect = start;
-    for r in p.iter() {
+    for r in p {
         let r = r.unwrap_or_else(|e| panic!("reading offset {expect}: {e}"));
         assert_eq!(r.offset(), expect, "offsets are contiguous");
         assert_eq!(check_payload(r.value()), Ok(expect), "offset {expect}");
@@ -219,10 +223,12 @@ fn set_file_size_limit(bytes: Option<u64>) {
         rlim_max: 0,
     };
     // SAFETY: getrlimit writes one `rlimit` through a pointer to a live local.
-    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_FSIZE, &mut lim) }, 0);
+    let got = unsafe { libc::getrlimit(libc::RLIMIT_FSIZE, &raw mut lim) };
+    assert_eq!(got, 0);
     lim.rlim_cur = bytes.map_or(lim.rlim_max, |b| b.min(lim.rlim_max));
     // SAFETY: setrlimit reads one `rlimit` through a pointer to a live local.
-    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_FSIZE, &lim) }, 0);
+    let set = unsafe { libc::setrlimit(libc::RLIMIT_FSIZE, &raw const lim) };
+    assert_eq!(set, 0);
     report(format!(
         "limit {}",
         bytes.map_or_else(|| "none".to_owned(), |b| b.to_string())
@@ -681,14 +687,13 @@ fn run_child(test: &str, case: &str, dir: &Path, wrapper: &[&str]) -> Reported {
     std::thread::spawn(move || {
         let _ = tx.send(child.wait_with_output());
     });
-    let out = match rx.recv_timeout(CHILD_TIMEOUT) {
-        Ok(out) => out.unwrap(),
-        Err(_) => {
-            // SAFETY: plain syscall on the pid of our own child, which has not been reaped
-            // (the waiting thread is still blocked in wait).
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            panic!("child {case} hung for {CHILD_TIMEOUT:?}");
-        }
+    let out = if let Ok(out) = rx.recv_timeout(CHILD_TIMEOUT) {
+        out.unwrap()
+    } else {
+        // SAFETY: plain syscall on the pid of our own child, which has not been reaped
+        // (the waiting thread is still blocked in wait).
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        panic!("child {case} hung for {CHILD_TIMEOUT:?}");
     };
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -887,13 +892,13 @@ fn a_checkpoint_that_cannot_be_written_does_not_poison_the_partition() {
 
 #[test]
 fn compaction_fails_cleanly_without_space() {
+    const N: u64 = 1200;
     let test = test_name!();
     if common::is_child_of(test) {
         return fault_child();
     }
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
-    const N: u64 = 1200;
     let config = TopicConfig::default()
         .segment_bytes(256 << 10)
         .flush(FlushPolicy::Never);
@@ -921,7 +926,11 @@ fn compaction_fails_cleanly_without_space() {
     let leftovers: Vec<String> = std::fs::read_dir(p.dir())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".cleaned") || n.ends_with(".swap"))
+        .filter(|n| {
+            std::path::Path::new(n)
+                .extension()
+                .is_some_and(|e| e == "cleaned" || e == "swap")
+        })
         .collect();
     assert!(leftovers.is_empty(), "open removes {leftovers:?}");
     assert_eq!(check_log(&p, true), 0..N, "nothing was compacted away");
@@ -931,7 +940,7 @@ fn compaction_fails_cleanly_without_space() {
     // Compaction now kept every record of a unique key and the latest `dup` per segment run.
     let mut seen = BTreeSet::new();
     let mut prev = None;
-    for r in p.iter() {
+    for r in &p {
         let r = r.unwrap();
         assert!(prev.is_none_or(|o| r.offset() > o));
         prev = Some(r.offset());
@@ -1025,13 +1034,13 @@ fn offset_commit_and_close_fail_cleanly_without_space() {
 
 #[test]
 fn a_small_filesystem_runs_out_of_space() {
+    const MOUNT: &str = "mount -t tmpfs -o size=1m pagelog-test \"$PAGELOG_FAULT_DIR\"";
     let test = test_name!();
     if common::is_child_of(test) {
         return fault_child();
     }
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
-    const MOUNT: &str = "mount -t tmpfs -o size=1m pagelog-test \"$PAGELOG_FAULT_DIR\"";
     let probe = Command::new("unshare")
         .args(["--user", "--map-root-user", "--mount", "sh", "-c", MOUNT])
         .env(ENV_DIR, dir.path())

@@ -1,5 +1,10 @@
 //! End-to-end behaviour of Store, Topic and Partition.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    reason = "test data: offsets, sizes and counts are small"
+)]
 
 use pagelog::{Error, FlushPolicy, NewRecord, Store, TopicConfig};
 

@@ -35,6 +35,10 @@
 //! `n` seconds. Threads synchronise through atomics, channels and joins; only the writer
 //! looks at the clock (to stop).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::cast_possible_truncation,
+    reason = "test data: offsets, sizes and counts are small"
+)]
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -270,7 +274,9 @@ impl Crew {
                         early.push(name);
                     }
                 }
-                Err(_) => panic!("deadlock or hang: still running at the deadline: {running:?}"),
+                Err(e) => {
+                    panic!("deadlock or hang ({e}): still running at the deadline: {running:?}")
+                }
             }
         }
         // Messages of threads outside `pred` that ended meanwhile are kept for later.
@@ -427,6 +433,10 @@ fn consumer(topic: &Topic, shared: &Shared) -> u64 {
 }
 
 #[test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one scenario, its steps and checks in order"
+)]
 fn everything_at_once_on_one_topic() {
     let run = run_time();
     let started = Instant::now();
@@ -548,9 +558,9 @@ fn everything_at_once_on_one_topic() {
     crew.join(deadline, |_| true);
 
     let mut totals = Vec::new();
-    for (name, last, count) in seen_rx.iter() {
+    for (name, last, count) in &seen_rx {
         if name != "consumer" && name != "rewinder" {
-            let p = if name.ends_with('0') { 0 } else { 1 };
+            let p = usize::from(!name.ends_with('0'));
             let end = ends[p];
             assert_eq!(last, end.checked_sub(1), "{name} read up to the end");
         }
@@ -582,7 +592,7 @@ fn everything_at_once_on_one_topic() {
         assert_eq!(p.next_offset(), ends[id as usize]);
         let mut seen = Seen::new(&format!("after reopen p{id}"), id);
         let mut present = std::collections::BTreeSet::new();
-        for r in p.iter() {
+        for r in p {
             let r = r.unwrap();
             seen.record(&r);
             present.insert(r.offset());

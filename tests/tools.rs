@@ -380,6 +380,10 @@ fn keys_partitions_groups_and_time() {
 }
 
 #[test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one scenario, its steps and checks in order"
+)]
 fn dump_checks_segments_and_indexes() {
     let ctx = Ctx::new();
     ctx.ok(
@@ -389,7 +393,8 @@ fn dump_checks_segments_and_indexes() {
     );
     let input: String = (0..120)
         .map(|i| format!("event number {i:04} {}\n", "x".repeat(30)))
-        .collect();
+        .collect::<Vec<_>>()
+        .concat();
     ctx.ok("console_producer --dir $D --topic small", &input);
     let part = ctx.path().join("small/0");
     let log = part.join("00000000000000000000.log");
@@ -624,6 +629,10 @@ fn producer_consumer_runs_twice_on_the_same_directory() {
 }
 
 #[test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one scenario, its steps and checks in order"
+)]
 fn retention_compaction_and_truncation_tools() {
     let ctx = Ctx::new();
     let settings = |describe: &str| -> String {
@@ -682,7 +691,8 @@ fn retention_compaction_and_truncation_tools() {
     );
     let input: String = (0..300)
         .map(|i| format!("k{}:value-{i:03}-{}\n", i % 5, "x".repeat(40)))
-        .collect();
+        .collect::<Vec<_>>()
+        .concat();
     ctx.ok(
         "console_producer --dir $D --topic r --key-separator :",
         &input,
@@ -938,6 +948,10 @@ fn retention_compaction_and_truncation_tools() {
 }
 
 #[test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one scenario, its steps and checks in order"
+)]
 fn kafka_export_and_import_tools() {
     let ctx = Ctx::new();
     let kafka = ctx.tmp.path().join("kafka log dir");
@@ -948,7 +962,8 @@ fn kafka_export_and_import_tools() {
     ctx.ok("topics create --dir $D --topic orders --partitions 2", "");
     let input: String = (0..2500)
         .map(|i| format!("user-{}:order {i} {}\n", i % 9, "x".repeat(i % 50)))
-        .collect();
+        .collect::<Vec<_>>()
+        .concat();
     ctx.ok(
         "console_producer --dir $D --topic orders --key-separator :",
         &input,
@@ -1099,7 +1114,10 @@ fn console_consumer_fails_at_a_damaged_header_instead_of_ending_early() {
         "topics create --dir $D --topic c --segment-bytes 8192 --index-interval-bytes 256",
         "",
     );
-    let input: String = (0..2000).map(|i| format!("msg-{i}\n")).collect();
+    let input: String = (0..2000)
+        .map(|i| format!("msg-{i}\n"))
+        .collect::<Vec<_>>()
+        .concat();
     ctx.ok("console_producer --dir $D --topic c", &input);
     let log = ctx.path().join("c/0/00000000000000000940.log");
     let mut bytes = std::fs::read(&log).unwrap();

@@ -16,6 +16,15 @@ use std::time::Duration;
 
 use pagelog::{CleanupPolicy, FlushPolicy, Store};
 
+/// `v` as a float, for printing rates and sizes with a few significant digits.
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "for display only: exact below 2^53, and printed with a few digits"
+)]
+pub fn approx(v: u64) -> f64 {
+    v as f64
+}
+
 /// Every error a tool reports; printed as one line.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 /// Result of the tools' functions.
@@ -95,8 +104,12 @@ impl Args {
         let items = std::env::args_os()
             .skip(1)
             .map(|a| {
-                a.into_string()
-                    .map_err(|a| format!("argument {a:?} is not valid UTF-8"))
+                a.into_string().map_err(|a| {
+                    // Debug, not display: it escapes the bytes that are not UTF-8.
+                    #[expect(clippy::unnecessary_debug_formatting, reason = "see above")]
+                    let msg = format!("argument {a:?} is not valid UTF-8");
+                    msg
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self::new(items))
@@ -141,7 +154,7 @@ impl Args {
         if let Some(short) = a.strip_prefix('-') {
             let mut chars = short.chars();
             if let (Some(c), None) = (chars.next(), chars.next()) {
-                self.last = a.clone();
+                self.last.clone_from(&a);
                 return Ok(Some(Arg::Short(c)));
             }
             if !short.is_empty() {
@@ -173,7 +186,7 @@ impl Args {
     }
 
     /// The error for an item the tool does not accept.
-    pub fn unexpected(&self, arg: &Arg) -> Error {
+    pub fn unexpected(arg: &Arg) -> Error {
         match arg {
             Arg::Long(name) => format!("unknown option --{name} (see --help)").into(),
             Arg::Short(c) => format!("unknown option -{c} (see --help)").into(),

@@ -8,6 +8,7 @@
 //!            key_len:svarint(-1 = null) key value_len:svarint(-1 = null) value
 //!            header_count:uvarint (key_len:uvarint key:utf8 value_len:uvarint value)*`
 //! The CRC-32 (IEEE, as computed by crc32fast) covers bytes `[4, length)`.
+#![warn(clippy::indexing_slicing)]
 
 use super::varint;
 use super::{Corruption, DecodeError, le_i64, le_u16, le_u32, le_u64};
@@ -63,11 +64,19 @@ fn ts_of(r: &NewRecord<'_>, now: i64) -> i64 {
 }
 
 #[inline]
+#[expect(
+    clippy::cast_possible_wrap,
+    reason = "a slice holds at most isize::MAX bytes"
+)]
 fn opt_len(b: Option<&[u8]>) -> i64 {
     b.map_or(-1, |b| b.len() as i64)
 }
 
 /// Length of one record's body (everything after its `body_len` varint).
+#[expect(
+    clippy::inline_always,
+    reason = "per-record: computed in both the measure and the encode loop of every append"
+)]
 #[inline(always)]
 fn body_len(r: &NewRecord<'_>, delta: u32, ts_delta: i64) -> usize {
     let mut n = varint::len_u(u64::from(delta)) + varint::len_s(ts_delta);
@@ -84,16 +93,18 @@ fn body_len(r: &NewRecord<'_>, delta: u32, ts_delta: i64) -> usize {
 /// Computes the encoded size and timestamps of a batch holding `records`, where records without
 /// a timestamp get `now`. Returns `None` for an empty batch, more than `u32::MAX` records, or a
 /// size that does not fit the 32-bit length field.
+#[must_use]
 pub fn measure(records: &[NewRecord<'_>], now: i64) -> Option<BatchPlan> {
-    if records.is_empty() {
+    if records.is_empty() || u32::try_from(records.len()).is_err() {
         return None;
     }
-    measure_deltas(records.iter().enumerate().map(|(i, r)| (i as u32, r)), now)
+    measure_deltas(records.iter().zip(0u32..).map(|(r, i)| (i, r)), now)
 }
 
 /// As [`measure`] for records with explicit offset deltas (strictly increasing), as a
 /// rewrite of existing batches needs. An empty list measures an empty batch (a header that
 /// only covers an offset range).
+#[must_use]
 pub fn measure_placed(records: &[(u32, NewRecord<'_>)], now: i64) -> Option<BatchPlan> {
     measure_deltas(records.iter().map(|(d, r)| (*d, r)), now)
 }
@@ -136,7 +147,8 @@ pub fn encode(
     plan: &BatchPlan,
     now: i64,
 ) {
-    let deltas = records.iter().enumerate().map(|(i, r)| (i as u32, r));
+    // `plan` counted the records in a u32: the deltas fit.
+    let deltas = records.iter().zip(0u32..).map(|(r, i)| (i, r));
     encode_deltas(
         dst,
         base_offset,
@@ -165,6 +177,11 @@ pub fn encode_placed(
     encode_deltas(dst, base_offset, last_offset_delta, deltas, plan, now);
 }
 
+#[expect(
+    clippy::indexing_slicing,
+    reason = "encodes into dst[..plan.len], which `measure` sized for exactly these records and \
+              header: every write lies inside it (a shorter dst is the documented caller panic)"
+)]
 fn encode_deltas<'a, 'r: 'a>(
     dst: &mut [u8],
     base_offset: u64,
@@ -174,7 +191,12 @@ fn encode_deltas<'a, 'r: 'a>(
     now: i64,
 ) {
     let dst = &mut dst[..plan.len];
-    dst[field::LENGTH..field::LENGTH + 4].copy_from_slice(&(plan.len as u32).to_le_bytes());
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "`measure` returns no plan longer than u32::MAX"
+    )]
+    let length = plan.len as u32;
+    dst[field::LENGTH..field::LENGTH + 4].copy_from_slice(&length.to_le_bytes());
     dst[field::MAGIC] = MAGIC;
     dst[field::ATTRIBUTES] = 0;
     dst[field::RESERVED1..field::RESERVED1 + 2].copy_from_slice(&0u16.to_le_bytes());
@@ -212,6 +234,10 @@ fn encode_deltas<'a, 'r: 'a>(
 }
 
 #[inline]
+#[expect(
+    clippy::indexing_slicing,
+    reason = "part of encode_deltas: dst was sized by `measure` for this field"
+)]
 fn put_opt(dst: &mut [u8], mut p: usize, v: Option<&[u8]>) -> usize {
     p += varint::put_s(&mut dst[p..], opt_len(v));
     if let Some(v) = v {
@@ -324,12 +350,14 @@ impl BatchHeader {
 
     /// Last offset covered by the batch.
     #[inline]
+    #[must_use]
     pub fn last_offset(&self) -> u64 {
         self.base_offset + u64::from(self.last_offset_delta)
     }
 
     /// The offset after the batch.
     #[inline]
+    #[must_use]
     pub fn next_offset(&self) -> u64 {
         self.last_offset() + 1
     }
@@ -341,14 +369,18 @@ impl BatchHeader {
 /// [`DecodeError::Checksum`] on mismatch; [`DecodeError::Truncated`] if shorter than a header.
 #[inline]
 pub fn check_crc(batch: &[u8]) -> Result<(), DecodeError> {
-    if batch.len() < HEADER_LEN {
+    // The CRC field comes first and covers everything after it.
+    let split = batch
+        .split_first_chunk::<{ field::LENGTH }>()
+        .filter(|_| batch.len() >= HEADER_LEN);
+    let Some((crc, covered)) = split else {
         return Err(DecodeError::Truncated {
             at: batch.len(),
             what: "batch header",
         });
-    }
-    let expected = le_u32(batch, field::CRC);
-    let got = crc32fast::hash(&batch[field::LENGTH..]);
+    };
+    let expected = u32::from_le_bytes(*crc);
+    let got = crc32fast::hash(covered);
     if expected == got {
         Ok(())
     } else {
@@ -392,6 +424,7 @@ pub struct RecordIter<'a> {
 
 impl<'a> RecordIter<'a> {
     /// Starts iterating `batch` (the whole batch, header included, exactly `length` bytes).
+    #[must_use]
     pub fn new(batch: &'a [u8], header: &BatchHeader) -> Self {
         Self {
             batch,
@@ -405,12 +438,14 @@ impl<'a> RecordIter<'a> {
     }
 
     /// Position of the next record relative to the start of the batch.
+    #[must_use]
     pub fn position(&self) -> usize {
         self.pos
     }
 
     /// Where the iteration stands, to resume it later with [`resume`](Self::resume) on the
     /// same batch bytes (lets a cursor keep its place without borrowing the batch).
+    #[must_use]
     pub fn state(&self) -> IterState {
         IterState {
             pos: self.pos,
@@ -461,17 +496,17 @@ impl<'a> RecordIter<'a> {
             let start = self.pos;
             let mut p = start;
             let step = varint::get_u(self.batch, &mut p).and_then(|len| {
-                let end = p
+                let body = p
                     .checked_add(usize::try_from(len).unwrap_or(usize::MAX))
-                    .filter(|&e| e <= self.batch.len())
+                    .and_then(|e| self.batch.get(..e))
                     .ok_or(DecodeError::Invalid {
                         at: start,
                         reason: Corruption::Length {
                             what: "record length past end of batch",
                         },
                     })?;
-                let d = varint::get_u(&self.batch[..end], &mut p)?;
-                Ok((end, d))
+                let d = varint::get_u(body, &mut p)?;
+                Ok((body.len(), d))
             });
             let (end, d) = match step {
                 Ok(v) => v,
@@ -500,6 +535,7 @@ impl<'a> RecordIter<'a> {
     }
 
     /// Continues an iteration saved with [`state`](Self::state).
+    #[must_use]
     pub fn resume(batch: &'a [u8], header: &BatchHeader, state: IterState) -> Self {
         Self {
             batch,
@@ -538,16 +574,16 @@ fn decode_at<'a>(
     let start = *pos;
     let mut p = start;
     let len = varint::get_u(b, &mut p)?;
-    let end = p
+    let body = p
         .checked_add(usize::try_from(len).unwrap_or(usize::MAX))
-        .filter(|&e| e <= b.len())
+        .and_then(|e| b.get(..e))
         .ok_or(DecodeError::Invalid {
             at: start,
             reason: Corruption::Length {
                 what: "record length past end of batch",
             },
         })?;
-    let body = &b[..end];
+    let end = body.len();
     let delta = varint::get_u(body, &mut p)?;
     let delta = u32::try_from(delta)
         .ok()
@@ -584,12 +620,18 @@ fn decode_at<'a>(
     }
     *pos = end;
     *next_min_delta = u64::from(delta) + 1;
+    #[expect(
+        clippy::indexing_slicing,
+        reason = "headers_start <= p == end == body.len(): the readers only advance p within \
+                  body, and p == end was checked above"
+    )]
+    let headers = &body[headers_start..];
     Ok(RawRecord {
         offset_delta: delta,
         timestamp: first_ts.wrapping_add(ts_delta),
         key,
         value,
-        headers: &body[headers_start..end],
+        headers,
         header_count,
     })
 }
@@ -607,35 +649,33 @@ fn get_opt<'a>(b: &'a [u8], p: &mut usize) -> Result<Option<&'a [u8]>, DecodeErr
             what: "negative field length",
         },
     })?;
-    let end = p
+    let s = p
         .checked_add(len)
-        .filter(|&e| e <= b.len())
+        .and_then(|e| b.get(*p..e))
         .ok_or(DecodeError::Invalid {
             at,
             reason: Corruption::Length {
                 what: "field length past end of record",
             },
         })?;
-    let s = &b[*p..end];
-    *p = end;
+    *p += len;
     Ok(Some(s))
 }
 
 fn skip_bytes<'a>(b: &'a [u8], p: &mut usize) -> Result<&'a [u8], DecodeError> {
     let at = *p;
     let len = varint::get_u(b, p)?;
-    let end = usize::try_from(len)
+    let s = usize::try_from(len)
         .ok()
         .and_then(|l| p.checked_add(l))
-        .filter(|&e| e <= b.len())
+        .and_then(|e| b.get(*p..e))
         .ok_or(DecodeError::Invalid {
             at,
             reason: Corruption::Length {
                 what: "header length past end of record",
             },
         })?;
-    let s = &b[*p..end];
-    *p = end;
+    *p += s.len();
     Ok(s)
 }
 
@@ -686,6 +726,7 @@ pub struct HeaderIter<'a> {
 
 impl<'a> HeaderIter<'a> {
     /// Iterates `count` headers in `bytes`.
+    #[must_use]
     pub fn new(bytes: &'a [u8], count: u32) -> Self {
         Self {
             bytes,

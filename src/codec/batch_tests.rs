@@ -211,7 +211,7 @@ proptest! {
         if damage.is_none() {
             skipped?;
             let after: Vec<u32> = after.into_iter().collect::<Result<_, _>>()?;
-            let want: Vec<u32> = (0..recs.len() as u32).filter(|&d| d >= skip).collect();
+            let want: Vec<u32> = (0u32..).zip(&recs).map(|(d, _)| d).filter(|&d| d >= skip).collect();
             prop_assert_eq!(after, want);
         } else if skipped.is_ok() {
             // Skipping reads only lengths and deltas, so it may step over a damaged record the
@@ -269,8 +269,8 @@ fn skipping_by_length_lands_where_decoding_would() {
     let values: Vec<Vec<u8>> = (0..20u8).map(|i| vec![i; usize::from(i) * 13]).collect();
     let recs: Vec<(u32, NewRecord<'_>)> = values
         .iter()
-        .enumerate()
-        .map(|(i, v)| (i as u32 * 3, NewRecord::new(v).key(b"k")))
+        .zip(0u32..)
+        .map(|(v, i)| (i * 3, NewRecord::new(v).key(b"k")))
         .collect();
     let plan = measure_placed(&recs, 0).unwrap();
     let mut buf = vec![0u8; plan.len];

@@ -4,6 +4,7 @@
 //! `time_entry := timestamp:i64 relative_offset:u32 crc:u32`; each CRC-32 covers the bytes
 //! before it in the entry. An all-zero entry (a preallocated, never written slot) fails its
 //! CRC, so unwritten space is never mistaken for an entry.
+#![warn(clippy::indexing_slicing)]
 
 use super::{DecodeError, le_i64, le_u32};
 
@@ -34,6 +35,7 @@ pub struct TimeEntry {
 
 impl OffsetEntry {
     /// Encodes the entry.
+    #[must_use]
     pub fn encode(&self) -> [u8; OFFSET_ENTRY_LEN] {
         let mut b = [0u8; OFFSET_ENTRY_LEN];
         b[0..4].copy_from_slice(&self.relative_offset.to_le_bytes());
@@ -50,8 +52,8 @@ impl OffsetEntry {
     /// CRC does not match (including a zero-filled slot).
     #[inline]
     pub fn decode(b: &[u8]) -> Result<Self, DecodeError> {
-        let b = entry(b, OFFSET_ENTRY_LEN)?;
-        check(b, 8)?;
+        let b = entry::<OFFSET_ENTRY_LEN>(b)?;
+        check(&b[..8], le_u32(b, 8))?;
         Ok(Self {
             relative_offset: le_u32(b, 0),
             position: le_u32(b, 4),
@@ -61,6 +63,7 @@ impl OffsetEntry {
 
 impl TimeEntry {
     /// Encodes the entry.
+    #[must_use]
     pub fn encode(&self) -> [u8; TIME_ENTRY_LEN] {
         let mut b = [0u8; TIME_ENTRY_LEN];
         b[0..8].copy_from_slice(&self.timestamp.to_le_bytes());
@@ -76,8 +79,8 @@ impl TimeEntry {
     /// As [`OffsetEntry::decode`].
     #[inline]
     pub fn decode(b: &[u8]) -> Result<Self, DecodeError> {
-        let b = entry(b, TIME_ENTRY_LEN)?;
-        check(b, 12)?;
+        let b = entry::<TIME_ENTRY_LEN>(b)?;
+        check(&b[..12], le_u32(b, 12))?;
         Ok(Self {
             timestamp: le_i64(b, 0),
             relative_offset: le_u32(b, 8),
@@ -86,17 +89,17 @@ impl TimeEntry {
 }
 
 #[inline]
-fn entry(b: &[u8], len: usize) -> Result<&[u8], DecodeError> {
-    b.get(..len).ok_or(DecodeError::Truncated {
+fn entry<const N: usize>(b: &[u8]) -> Result<&[u8; N], DecodeError> {
+    b.first_chunk::<N>().ok_or(DecodeError::Truncated {
         at: b.len(),
         what: "index entry",
     })
 }
 
+/// Checks the CRC `expected` of the bytes `covered`.
 #[inline]
-fn check(b: &[u8], covered: usize) -> Result<(), DecodeError> {
-    let expected = le_u32(b, covered);
-    let got = crc32fast::hash(&b[..covered]);
+fn check(covered: &[u8], expected: u32) -> Result<(), DecodeError> {
+    let got = crc32fast::hash(covered);
     if expected == got {
         Ok(())
     } else {

@@ -3,6 +3,7 @@
 //!
 //! Grammar: `file := magic:[u8;4] version:u16 reserved:u16 body_len:u32 body crc:u32`, where
 //! the CRC-32 covers every byte before it. Bodies are fixed layouts per magic and version.
+#![warn(clippy::indexing_slicing)]
 
 use std::time::Duration;
 
@@ -19,9 +20,9 @@ pub const CHECKPOINT_MAGIC: [u8; 4] = *b"PLCP";
 /// build.
 pub const VERSION: u16 = 1;
 /// Version of `topic.meta` written by this build: the topic's version gate (FORMAT.md
-/// section 9). Its body is version 1's; the number changed because development builds wrote
-/// version 1 both before and after empty batches and the cleanup-policy bytes existed, and
-/// the older of them misread what newer ones write (FORMAT.md, "Versions").
+/// section 9). Its body is version 1's; the number differs because files of version 1 were
+/// written both by builds without empty batches and cleanup-policy bytes and by builds with
+/// them, and the former misread what the latter write (FORMAT.md, "Versions").
 pub const TOPIC_VERSION: u16 = 2;
 /// The earlier `topic.meta` version this build still reads (same body); a topic opened with
 /// it gets its `topic.meta` rewritten as [`TOPIC_VERSION`] before anything else is done.
@@ -34,12 +35,23 @@ pub const CHECKPOINT_BODY_LEN: usize = 56;
 /// Frames `body` as a metadata file of kind `magic` and `version`: header, body, CRC. Public
 /// for tools and fuzzers that build files of any version; the `encode_*` functions are the
 /// way to write this build's files.
+///
+/// # Panics
+/// If `body` is longer than `u32::MAX` bytes (the length field is 32 bits; this build's bodies
+/// are at most a few KiB).
+#[must_use]
 pub fn frame(magic: [u8; 4], version: u16, body: &[u8]) -> Vec<u8> {
+    let Ok(body_len) = u32::try_from(body.len()) else {
+        panic!(
+            "metadata body of {} bytes: longer than u32::MAX",
+            body.len()
+        );
+    };
     let mut out = Vec::with_capacity(FRAME_HEADER_LEN + body.len() + 4);
     out.extend_from_slice(&magic);
     out.extend_from_slice(&version.to_le_bytes());
     out.extend_from_slice(&0u16.to_le_bytes());
-    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(&body_len.to_le_bytes());
     out.extend_from_slice(body);
     let crc = crc32fast::hash(&out);
     out.extend_from_slice(&crc.to_le_bytes());
@@ -55,13 +67,13 @@ fn unframe<'a>(
     versions: &[u16],
     body_len: Option<usize>,
 ) -> Result<&'a [u8], DecodeError> {
-    if bytes.len() < FRAME_HEADER_LEN {
+    let Some(header) = bytes.first_chunk::<FRAME_HEADER_LEN>() else {
         return Err(DecodeError::Truncated {
             at: bytes.len(),
             what: "metadata header",
         });
-    }
-    if bytes[..4] != magic {
+    };
+    if header[..4] != magic {
         return Err(DecodeError::Invalid {
             at: 0,
             reason: Corruption::UnknownFormat {
@@ -69,7 +81,7 @@ fn unframe<'a>(
             },
         });
     }
-    if !versions.contains(&le_u16(bytes, 4)) {
+    if !versions.contains(&le_u16(header, 4)) {
         return Err(DecodeError::Invalid {
             at: 4,
             reason: Corruption::UnknownFormat {
@@ -77,10 +89,10 @@ fn unframe<'a>(
             },
         });
     }
-    let stored = le_u32(bytes, 8) as usize;
+    let stored = le_u32(header, 8) as usize;
     let body_len = body_len.unwrap_or(stored);
     let total = FRAME_HEADER_LEN + body_len + 4;
-    if le_u16(bytes, 6) != 0 {
+    if le_u16(header, 6) != 0 {
         return Err(DecodeError::Invalid {
             at: 6,
             reason: Corruption::Reserved {
@@ -110,15 +122,35 @@ fn unframe<'a>(
             },
         });
     }
-    let expected = le_u32(bytes, total - 4);
-    let got = crc32fast::hash(&bytes[..total - 4]);
+    // bytes.len() == total >= FRAME_HEADER_LEN + 4: both splits succeed.
+    let truncated = || DecodeError::Truncated {
+        at: bytes.len(),
+        what: "metadata file",
+    };
+    let (covered, crc) = bytes.split_last_chunk::<4>().ok_or_else(truncated)?;
+    let expected = u32::from_le_bytes(*crc);
+    let got = crc32fast::hash(covered);
     if expected != got {
         return Err(DecodeError::Checksum { expected, got });
     }
-    Ok(&bytes[FRAME_HEADER_LEN..total - 4])
+    covered.get(FRAME_HEADER_LEN..).ok_or_else(truncated)
+}
+
+/// [`unframe`] for a kind whose body is `N` bytes.
+fn unframe_fixed<'a, const N: usize>(
+    bytes: &'a [u8],
+    magic: [u8; 4],
+    versions: &[u16],
+) -> Result<&'a [u8; N], DecodeError> {
+    let body = unframe(bytes, magic, versions, Some(N))?;
+    body.first_chunk::<N>().ok_or(DecodeError::Truncated {
+        at: bytes.len(),
+        what: "metadata body",
+    })
 }
 
 /// Encodes a topic's configuration as the contents of `topic.meta`.
+#[must_use]
 pub fn encode_topic(c: &TopicConfig) -> Vec<u8> {
     let mut b = [0u8; TOPIC_BODY_LEN];
     b[0..4].copy_from_slice(&c.partitions.to_le_bytes());
@@ -151,6 +183,7 @@ pub fn encode_topic(c: &TopicConfig) -> Vec<u8> {
 
 /// The version field of a metadata file, if it is long enough to have one (not checked:
 /// decode the file first).
+#[must_use]
 pub fn stored_version(bytes: &[u8]) -> Option<u16> {
     (bytes.len() >= FRAME_HEADER_LEN).then(|| le_u16(bytes, 4))
 }
@@ -160,12 +193,7 @@ pub fn stored_version(bytes: &[u8]) -> Option<u16> {
 /// # Errors
 /// Any [`DecodeError`]: wrong magic, version, size, CRC, or an unknown enum value.
 pub fn decode_topic(bytes: &[u8]) -> Result<TopicConfig, DecodeError> {
-    let b = unframe(
-        bytes,
-        TOPIC_MAGIC,
-        &[TOPIC_VERSION, TOPIC_VERSION_1],
-        Some(TOPIC_BODY_LEN),
-    )?;
+    let b = unframe_fixed::<TOPIC_BODY_LEN>(bytes, TOPIC_MAGIC, &[TOPIC_VERSION, TOPIC_VERSION_1])?;
     let at = FRAME_HEADER_LEN;
     let value = le_u64(b, 40);
     let flush = match b[32] {
@@ -182,7 +210,7 @@ pub fn decode_topic(bytes: &[u8]) -> Result<TopicConfig, DecodeError> {
             });
         }
     };
-    let flag = |i: usize| match b[i] {
+    let flag = |i: usize, v: u8| match v {
         0 => Ok(false),
         1 => Ok(true),
         _ => Err(DecodeError::Invalid {
@@ -192,8 +220,8 @@ pub fn decode_topic(bytes: &[u8]) -> Result<TopicConfig, DecodeError> {
             },
         }),
     };
-    let verify_checksums = flag(33)?;
-    let retain_until_consumed = flag(34)?;
+    let verify_checksums = flag(33, b[33])?;
+    let retain_until_consumed = flag(34, b[34])?;
     let cleanup_policy = match b[35] {
         0 => CleanupPolicy::Delete,
         1 => CleanupPolicy::Compact,
@@ -261,6 +289,7 @@ pub struct Checkpoint {
 }
 
 /// Encodes a checkpoint file.
+#[must_use]
 pub fn encode_checkpoint(c: &Checkpoint) -> Vec<u8> {
     let mut b = [0u8; CHECKPOINT_BODY_LEN];
     b[0..4].copy_from_slice(&u32::from(c.clean).to_le_bytes());
@@ -278,12 +307,7 @@ pub fn encode_checkpoint(c: &Checkpoint) -> Vec<u8> {
 /// # Errors
 /// Any [`DecodeError`] for a file that is not a valid checkpoint.
 pub fn decode_checkpoint(bytes: &[u8]) -> Result<Checkpoint, DecodeError> {
-    let b = unframe(
-        bytes,
-        CHECKPOINT_MAGIC,
-        &[VERSION],
-        Some(CHECKPOINT_BODY_LEN),
-    )?;
+    let b = unframe_fixed::<CHECKPOINT_BODY_LEN>(bytes, CHECKPOINT_MAGIC, &[VERSION])?;
     let flags = le_u32(b, 0);
     if flags > 1 || le_u32(b, 4) != 0 {
         return Err(DecodeError::Invalid {
@@ -308,6 +332,7 @@ pub fn decode_checkpoint(bytes: &[u8]) -> Result<Checkpoint, DecodeError> {
 pub const TRUNCATE_MAGIC: [u8; 4] = *b"PLTR";
 
 /// Encodes a truncation intent: body `target:u64`, the offset the log is being cut to.
+#[must_use]
 pub fn encode_truncate(target: u64) -> Vec<u8> {
     frame(TRUNCATE_MAGIC, VERSION, &target.to_le_bytes())
 }
@@ -317,8 +342,8 @@ pub fn encode_truncate(target: u64) -> Vec<u8> {
 /// # Errors
 /// Any [`DecodeError`] for a file that is not a valid intent.
 pub fn decode_truncate(bytes: &[u8]) -> Result<u64, DecodeError> {
-    let b = unframe(bytes, TRUNCATE_MAGIC, &[VERSION], Some(8))?;
-    Ok(le_u64(b, 0))
+    let b = unframe_fixed::<8>(bytes, TRUNCATE_MAGIC, &[VERSION])?;
+    Ok(u64::from_le_bytes(*b))
 }
 
 /// Magic of a partition's sealed-segment hook mark (`hooked`).
@@ -326,6 +351,7 @@ pub const HOOKED_MAGIC: [u8; 4] = *b"PLHK";
 
 /// Encodes the hook mark: body `to:u64`, the offset below which every sealed segment was
 /// accepted by the `on_segment_sealed` hook.
+#[must_use]
 pub fn encode_hooked(to: u64) -> Vec<u8> {
     frame(HOOKED_MAGIC, VERSION, &to.to_le_bytes())
 }
@@ -335,8 +361,8 @@ pub fn encode_hooked(to: u64) -> Vec<u8> {
 /// # Errors
 /// Any [`DecodeError`] for a file that is not a valid hook mark.
 pub fn decode_hooked(bytes: &[u8]) -> Result<u64, DecodeError> {
-    let b = unframe(bytes, HOOKED_MAGIC, &[VERSION], Some(8))?;
-    Ok(le_u64(b, 0))
+    let b = unframe_fixed::<8>(bytes, HOOKED_MAGIC, &[VERSION])?;
+    Ok(u64::from_le_bytes(*b))
 }
 
 /// Magic of the marker file that proves a staging directory was made by pagelog
@@ -346,6 +372,7 @@ pub const STAGING_MAGIC: [u8; 4] = *b"PLSG";
 pub const STAGING_CREATE: u8 = 1;
 
 /// Encodes a staging marker: body `kind:u8 reserved:[u8;7]`.
+#[must_use]
 pub fn encode_staging(kind: u8) -> Vec<u8> {
     let mut b = [0u8; 8];
     b[0] = kind;
@@ -357,7 +384,7 @@ pub fn encode_staging(kind: u8) -> Vec<u8> {
 /// # Errors
 /// Any [`DecodeError`] for a file that is not a valid marker.
 pub fn decode_staging(bytes: &[u8]) -> Result<u8, DecodeError> {
-    let b = unframe(bytes, STAGING_MAGIC, &[VERSION], Some(8))?;
+    let b = unframe_fixed::<8>(bytes, STAGING_MAGIC, &[VERSION])?;
     if b[0] != STAGING_CREATE || b[1..].iter().any(|&x| x != 0) {
         return Err(DecodeError::Invalid {
             at: FRAME_HEADER_LEN,
@@ -376,9 +403,16 @@ const NO_OFFSET: u64 = u64::MAX;
 
 /// Encodes a group's committed offsets, one slot per partition (`None`: never committed).
 /// Body: `partitions:u32 reserved:u32 offset:u64{partitions}` with `u64::MAX` for none.
+///
+/// # Panics
+/// If `offsets` has more than `u32::MAX` slots (a topic has at most `u32::MAX` partitions).
+#[must_use]
 pub fn encode_group_offsets(offsets: &[Option<u64>]) -> Vec<u8> {
+    let Ok(partitions) = u32::try_from(offsets.len()) else {
+        panic!("{} partitions: more than u32::MAX", offsets.len());
+    };
     let mut b = Vec::with_capacity(8 + 8 * offsets.len());
-    b.extend_from_slice(&(offsets.len() as u32).to_le_bytes());
+    b.extend_from_slice(&partitions.to_le_bytes());
     b.extend_from_slice(&0u32.to_le_bytes());
     for o in offsets {
         b.extend_from_slice(&o.unwrap_or(NO_OFFSET).to_le_bytes());
@@ -392,16 +426,19 @@ pub fn encode_group_offsets(offsets: &[Option<u64>]) -> Vec<u8> {
 /// Any [`DecodeError`] for a file that is not a valid offsets file.
 pub fn decode_group_offsets(bytes: &[u8]) -> Result<Vec<Option<u64>>, DecodeError> {
     let b = unframe(bytes, GROUP_MAGIC, &[VERSION], None)?;
-    if b.len() < 8 || le_u32(b, 4) != 0 {
+    let Some((head, slots)) = b
+        .split_first_chunk::<8>()
+        .filter(|(head, _)| le_u32(*head, 4) == 0)
+    else {
         return Err(DecodeError::Invalid {
             at: FRAME_HEADER_LEN,
             reason: Corruption::Length {
                 what: "malformed offsets body",
             },
         });
-    }
-    let n = le_u32(b, 0) as usize;
-    if b.len() != 8 + 8 * n {
+    };
+    let n = le_u32(head, 0) as usize;
+    if slots.len() != 8 * n {
         return Err(DecodeError::Invalid {
             at: FRAME_HEADER_LEN,
             reason: Corruption::Length {
@@ -409,8 +446,9 @@ pub fn decode_group_offsets(bytes: &[u8]) -> Result<Vec<Option<u64>>, DecodeErro
             },
         });
     }
-    Ok((0..n)
-        .map(|i| le_u64(b, 8 + 8 * i))
+    Ok(slots
+        .chunks_exact(8)
+        .map(|s| le_u64(s, 0))
         .map(|o| (o != NO_OFFSET).then_some(o))
         .collect())
 }

@@ -1,6 +1,7 @@
 //! Pure encoders and decoders for everything pagelog writes to disk. No I/O happens here:
 //! the functions take and return byte slices, so they can be tested, fuzzed and reasoned about
 //! in isolation. `docs/FORMAT.md` is the specification these modules implement.
+#![warn(clippy::indexing_slicing)]
 
 pub mod batch;
 pub mod index;
@@ -62,6 +63,7 @@ impl DecodeError {
 
     /// Where the damage is, relative to the decoded slice (`None` for a checksum, which
     /// covers the whole structure).
+    #[must_use]
     pub fn position(&self) -> Option<usize> {
         match self {
             Self::Truncated { at, .. } | Self::Varint { at } | Self::Invalid { at, .. } => {
@@ -72,6 +74,7 @@ impl DecodeError {
     }
 
     /// The reason as [`crate::Error::Corrupt`] carries it.
+    #[must_use]
     pub fn corruption(&self) -> Corruption {
         match self {
             Self::Truncated { what, .. } => Corruption::Truncated { what },
@@ -207,18 +210,30 @@ pub enum Corruption {
 
 /// Reads a little-endian `u16` at `at`. Callers check bounds first.
 #[inline]
+#[expect(
+    clippy::indexing_slicing,
+    reason = "callers read fixed-size arrays or slices whose length they checked"
+)]
 pub(crate) fn le_u16(b: &[u8], at: usize) -> u16 {
     u16::from_le_bytes([b[at], b[at + 1]])
 }
 
 /// Reads a little-endian `u32` at `at`. Callers check bounds first.
 #[inline]
+#[expect(
+    clippy::indexing_slicing,
+    reason = "callers read fixed-size arrays or slices whose length they checked"
+)]
 pub(crate) fn le_u32(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
 /// Reads a little-endian `u64` at `at`. Callers check bounds first.
 #[inline]
+#[expect(
+    clippy::indexing_slicing,
+    reason = "callers read fixed-size arrays or slices whose length they checked"
+)]
 pub(crate) fn le_u64(b: &[u8], at: usize) -> u64 {
     let mut a = [0u8; 8];
     a.copy_from_slice(&b[at..at + 8]);
@@ -228,5 +243,5 @@ pub(crate) fn le_u64(b: &[u8], at: usize) -> u64 {
 /// Reads a little-endian `i64` at `at`. Callers check bounds first.
 #[inline]
 pub(crate) fn le_i64(b: &[u8], at: usize) -> i64 {
-    le_u64(b, at) as i64
+    le_u64(b, at).cast_signed()
 }

@@ -1,4 +1,5 @@
 //! What an append encodes: [`NewRecord`] and its [`Header`]s, borrowed from the caller.
+#![warn(clippy::indexing_slicing)]
 
 /// A record header: a string key and a byte value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +32,7 @@ pub struct NewRecord<'a> {
 
 impl<'a> NewRecord<'a> {
     /// A record with this value, no key, no headers, timestamped at append.
+    #[must_use]
     pub fn new(value: &'a [u8]) -> Self {
         Self {
             value: Some(value),
@@ -39,6 +41,7 @@ impl<'a> NewRecord<'a> {
     }
 
     /// A tombstone (null value) for `key`.
+    #[must_use]
     pub fn tombstone(key: &'a [u8]) -> Self {
         Self {
             key: Some(key),

@@ -2,6 +2,7 @@
 //!
 //! Grammar: `uvarint := (0b1xxxxxxx)* 0b0xxxxxxx` (7 payload bits per byte, least significant
 //! group first, at most 10 bytes for a `u64`); `svarint := uvarint(zigzag(i64))`.
+#![warn(clippy::indexing_slicing)]
 
 use super::DecodeError;
 
@@ -10,6 +11,7 @@ pub const MAX_LEN: usize = 10;
 
 /// Number of bytes `v` takes as a uvarint.
 #[inline]
+#[must_use]
 pub fn len_u(v: u64) -> usize {
     // ceil(bits / 7) with 0 taking one byte, as (bits * 9 + 64) / 64: exact for bits in 1..=64
     // (checked against the division for every bit count in the tests), and a shift instead of
@@ -20,20 +22,23 @@ pub fn len_u(v: u64) -> usize {
 
 /// Number of bytes `v` takes as a zigzag svarint.
 #[inline]
+#[must_use]
 pub fn len_s(v: i64) -> usize {
     len_u(zigzag(v))
 }
 
 /// Maps signed to unsigned so that small magnitudes stay small: 0→0, -1→1, 1→2, -2→3 …
 #[inline]
+#[must_use]
 pub fn zigzag(v: i64) -> u64 {
-    ((v << 1) ^ (v >> 63)) as u64
+    ((v << 1) ^ (v >> 63)).cast_unsigned()
 }
 
 /// Inverse of [`zigzag`].
 #[inline]
+#[must_use]
 pub fn unzigzag(v: u64) -> i64 {
-    ((v >> 1) as i64) ^ -((v & 1) as i64)
+    (v >> 1).cast_signed() ^ -(v & 1).cast_signed()
 }
 
 /// Writes `v` at `dst[0..]`, returning the number of bytes written.
@@ -41,14 +46,20 @@ pub fn unzigzag(v: u64) -> i64 {
 /// The caller sizes `dst` with [`len_u`]; a short `dst` is a logic error of the caller and
 /// panics through slice indexing (never reached from decoded data).
 #[inline]
+#[expect(
+    clippy::indexing_slicing,
+    reason = "the caller sizes dst with len_u (documented above): i < len_u(v) <= dst.len()"
+)]
 pub fn put_u(dst: &mut [u8], mut v: u64) -> usize {
     let mut i = 0;
     while v >= 0x80 {
-        dst[i] = (v as u8) | 0x80;
+        let [low, ..] = v.to_le_bytes();
+        dst[i] = low | 0x80;
         v >>= 7;
         i += 1;
     }
-    dst[i] = v as u8;
+    let [low, ..] = v.to_le_bytes();
+    dst[i] = low;
     i + 1
 }
 
@@ -63,6 +74,11 @@ pub fn put_s(dst: &mut [u8], v: i64) -> usize {
 /// # Errors
 /// [`DecodeError::Varint`] when the input ends inside the varint or it is longer than 10 bytes
 /// or overflows 64 bits.
+#[expect(
+    clippy::inline_always,
+    reason = "several calls per record in the decode loop; the rare long varints go to the \
+              out-of-line get_u_slow"
+)]
 #[inline(always)]
 pub fn get_u(src: &[u8], pos: &mut usize) -> Result<u64, DecodeError> {
     // Most varints in a record (lengths, deltas, counts) are one or two bytes.

@@ -3,6 +3,7 @@
 //!
 //! Grammar: reads `<dir>/<base:020>.log` files in base-offset order, each `batch*` (see
 //! `super::record_batch`); every other file is left alone.
+#![warn(clippy::indexing_slicing)]
 
 use std::borrow::Cow;
 use std::fs;

@@ -3,6 +3,7 @@
 //!
 //! Grammar: `log := batch*` (batches back to back from byte 0, no padding; a broker with
 //! `file.preallocate` may leave zero bytes after the last one).
+#![warn(clippy::indexing_slicing)]
 
 use std::fs::File;
 use std::io::{BufReader, Read};

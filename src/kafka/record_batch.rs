@@ -11,6 +11,7 @@
 //! Grammar: `record := length:varint attributes:i8 timestampDelta:varlong offsetDelta:varint
 //! keyLength:varint key valueLength:varint value headerCount:varint header*` (a length of -1
 //! is null), `header := keyLength:varint key:utf8 valueLength:varint value`.
+#![warn(clippy::indexing_slicing)]
 
 use std::borrow::Cow;
 

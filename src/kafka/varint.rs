@@ -6,6 +6,7 @@
 //!
 //! This is Kafka's encoding, kept apart from pagelog's own varints (`codec::varint`) so that
 //! the two formats can never be mixed up: Kafka bounds a `varint` to 5 bytes and 32 bits.
+#![warn(clippy::indexing_slicing)]
 
 /// Most bytes of a `varint` (an `i32`).
 const MAX_VARINT_LEN: usize = 5;

@@ -55,7 +55,7 @@ pub(crate) const NO_TOMBSTONE: i64 = i64::MAX;
 pub(crate) const UNKNOWN: i64 = i64::MIN;
 
 /// What a compaction pass did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CompactionReport {
     /// Segments rewritten.
     pub segments_rewritten: usize,
@@ -80,7 +80,7 @@ impl CompactionReport {
     }
 }
 
-/// A 128-bit digest of a key (two independent SipHash passes): collisions are negligible,
+/// A 128-bit digest of a key (two independent `SipHash` passes): collisions are negligible,
 /// and the map needs 24 bytes per key, as Kafka's does.
 fn key_hash(key: &[u8]) -> u128 {
     let mut a = DefaultHasher::new();
@@ -197,11 +197,11 @@ impl Inner {
             return Ok(report);
         }
         // Rewrite phase.
-        let keep_tombstones = self.config.delete_retention_ms.min(i64::MAX as u64) as i64;
+        let keep_tombstones = i64::try_from(self.config.delete_retention_ms).unwrap_or(i64::MAX);
         let mut due = NO_TOMBSTONE;
         for seg in sealed.iter().filter(|s| s.next_offset() <= end) {
             if let Some((bytes, removed, tombstones)) =
-                self.rewrite(seg, &map, now, keep_tombstones, &mut due)?
+                Self::rewrite(seg, &map, now, keep_tombstones, &mut due)?
             {
                 let before = seg.size();
                 let new = self.swap_in(seg, &bytes)?;
@@ -230,7 +230,6 @@ impl Inner {
     /// or `None` if nothing in it would change. Lowers `due` to the moment the first
     /// tombstone it keeps expires.
     fn rewrite(
-        &self,
         seg: &SegmentCore,
         map: &HashMap<u128, u64>,
         now: i64,
@@ -256,8 +255,8 @@ impl Inner {
                 if latest && !expired {
                     if r.value.is_none() {
                         // It expires once `now - timestamp` exceeds the retention.
-                        let expires = r.timestamp.saturating_add(keep_tombstones);
-                        *due = (*due).min(expires.saturating_add(1));
+                        let expiry = r.timestamp.saturating_add(keep_tombstones);
+                        *due = (*due).min(expiry.saturating_add(1));
                     }
                     kept.push((offset, OwnedRecord::from_raw(&r, &seg.paths.log)?));
                 } else {
@@ -392,6 +391,21 @@ impl OutBatch {
                     .collect()
             })
             .collect();
+        // A subset of one stored batch's records, so it fits unless pagelog has a bug.
+        let inconsistent = || {
+            Error::corrupt(
+                log,
+                0,
+                Corruption::Inconsistent {
+                    what: "a compacted batch does not fit the batch format",
+                },
+            )
+        };
+        let last_delta = u32::try_from(self.last - self.base).map_err(|_| inconsistent())?;
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "base <= offset <= last, and last - base fits u32 (checked above)"
+        )]
         let placed: Vec<(u32, NewRecord<'_>)> = self
             .records
             .iter()
@@ -406,19 +420,9 @@ impl OutBatch {
                 ((offset - self.base) as u32, rec)
             })
             .collect();
-        // A subset of one stored batch's records, so it fits unless pagelog has a bug.
-        let plan = batch::measure_placed(&placed, 0).ok_or_else(|| {
-            Error::corrupt(
-                log,
-                0,
-                Corruption::Inconsistent {
-                    what: "a compacted batch does not fit the batch format",
-                },
-            )
-        })?;
+        let plan = batch::measure_placed(&placed, 0).ok_or_else(inconsistent)?;
         let start = out.len();
         out.resize(start + plan.len, 0);
-        let last_delta = (self.last - self.base) as u32;
         batch::encode_placed(&mut out[start..], self.base, last_delta, &placed, &plan, 0);
         Ok(())
     }

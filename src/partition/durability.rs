@@ -125,7 +125,7 @@ impl Inner {
             let epoch = self.durability.epoch();
             let end = self.log.next_offset();
             match self.sync_to(end, epoch) {
-                Err(Error::Truncated { .. }) => continue,
+                Err(Error::Truncated { .. }) => {}
                 r => return r,
             }
         }

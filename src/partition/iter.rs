@@ -132,6 +132,7 @@ impl Records {
     /// [`skip_damaged`](Self::skip_damaged)), since it was made. Records it returned plus
     /// the offsets it skipped account for every offset it passed (offsets that compaction
     /// removed aside).
+    #[must_use]
     pub fn skipped(&self) -> u64 {
         self.skipped
     }
@@ -187,6 +188,7 @@ impl Records {
 
     /// The offset the iterator will return next (or the first one after it, in a gap). After
     /// a truncation below it, the cut: where the iterator resumes on its next call.
+    #[must_use]
     pub fn position(&self) -> u64 {
         if self.is_stale()
             && let Some(cut) = self.log.lowest_cut_since(self.epoch)
@@ -199,6 +201,12 @@ impl Records {
     /// Decodes the next record of the current segment, `self.seg`, into `self.out`; false
     /// at the end.
     #[inline]
+    #[expect(
+        clippy::too_many_lines,
+        reason = "the read loop of every iterator, kept in one function: the record path at \
+                  the top is inlined into `next`, and the batch and segment steps below share \
+                  its borrows of the current segment"
+    )]
     fn step(&mut self) -> Result<bool> {
         let epoch = self.log.epoch();
         if epoch != self.epoch {
@@ -265,76 +273,73 @@ impl Records {
                 Some(prev) => seg.next_batch(log, prev)?,
                 None => seg.locate(self.next)?,
             };
-            match found {
-                Some(loc) => {
-                    // A batch is published in its segment just before the partition's next
-                    // offset moves past it; until then it does not exist for readers.
+            if let Some(loc) = found {
+                // A batch is published in its segment just before the partition's next
+                // offset moves past it; until then it does not exist for readers.
+                if loc.header.next_offset() > self.end {
+                    self.end = self.log.next_offset();
                     if loc.header.next_offset() > self.end {
-                        self.end = self.log.next_offset();
-                        if loc.header.next_offset() > self.end {
-                            match past_the_end(&self.log, seg, &loc, self.epoch) {
-                                Ok(PastTheEnd::InFlight) => return Ok(false),
-                                Ok(PastTheEnd::Stale) => {
-                                    // Replaced or unlisted meanwhile: look again.
-                                    self.seg = None;
-                                    self.previous = None;
-                                    continue;
-                                }
-                                // Its header's offsets are wrong: a skip resumes at the
-                                // next batch the index knows, not after this one.
-                                Err(e) => return Err(e),
+                        match past_the_end(&self.log, seg, &loc, self.epoch) {
+                            Ok(PastTheEnd::InFlight) => return Ok(false),
+                            Ok(PastTheEnd::Stale) => {
+                                // Replaced or unlisted meanwhile: look again.
+                                self.seg = None;
+                                self.previous = None;
+                                continue;
                             }
+                            // Its header's offsets are wrong: a skip resumes at the
+                            // next batch the index knows, not after this one.
+                            Err(e) => return Err(e),
                         }
                     }
-                    let batch_end = loc.position + loc.header.length as usize;
-                    if batch_end + READ_AHEAD / 2 > self.read_ahead {
-                        let from = self.read_ahead.max(loc.position);
-                        seg.log.will_need(from, READ_AHEAD);
-                        self.read_ahead = from + READ_AHEAD;
-                    }
-                    let bytes = match seg.batch_bytes(&loc) {
-                        Ok(b) => b,
-                        Err(e) => {
-                            self.damaged = Some(loc);
-                            return Err(e);
-                        }
-                    };
-                    let mut records = RecordIter::new(bytes, &loc.header);
-                    // Starting inside the batch: step over the records before `next` by
-                    // length (the CRC vouches for them) instead of decoding each.
-                    let delta = self.next.saturating_sub(loc.header.base_offset);
-                    if delta > 0 {
-                        let delta = u32::try_from(delta).unwrap_or(u32::MAX);
-                        if let Err(e) = records.skip_below(delta) {
-                            self.damaged = Some(loc);
-                            return Err(seg.corrupt(loc.position, shift(e, loc.position)));
-                        }
-                    }
-                    self.current = Some((loc, records.state()));
                 }
-                None => {
-                    // The end of this segment's committed data. Move on only once a later
-                    // segment exists, which means this one is sealed and complete.
-                    let segs = self.log.segments();
-                    let Some(later) = segs.iter().find(|s| s.base > seg.base) else {
-                        return Ok(false);
-                    };
-                    if seg.log.published() > log.len() {
-                        continue; // appended before it was sealed: read the rest first
-                    }
-                    if seg.next_offset() > self.next {
-                        // Batches tile a segment's offsets: the log was cut short from outside.
-                        return Err(Error::corrupt(
-                            &seg.paths.log,
-                            log.len() as u64,
-                            Corruption::CutShort { offset: self.next },
-                        ));
-                    }
-                    self.next = self.next.max(later.base);
-                    self.seg = Some(Arc::clone(later));
-                    self.previous = None;
-                    self.read_ahead = 0;
+                let batch_end = loc.position + loc.header.length as usize;
+                if batch_end + READ_AHEAD / 2 > self.read_ahead {
+                    let from = self.read_ahead.max(loc.position);
+                    seg.log.will_need(from, READ_AHEAD);
+                    self.read_ahead = from + READ_AHEAD;
                 }
+                let bytes = match seg.batch_bytes(&loc) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        self.damaged = Some(loc);
+                        return Err(e);
+                    }
+                };
+                let mut records = RecordIter::new(bytes, &loc.header);
+                // Starting inside the batch: step over the records before `next` by
+                // length (the CRC vouches for them) instead of decoding each.
+                let delta = self.next.saturating_sub(loc.header.base_offset);
+                if delta > 0 {
+                    let delta = u32::try_from(delta).unwrap_or(u32::MAX);
+                    if let Err(e) = records.skip_below(delta) {
+                        self.damaged = Some(loc);
+                        return Err(seg.corrupt(loc.position, shift(e, loc.position)));
+                    }
+                }
+                self.current = Some((loc, records.state()));
+            } else {
+                // The end of this segment's committed data. Move on only once a later
+                // segment exists, which means this one is sealed and complete.
+                let segs = self.log.segments();
+                let Some(later) = segs.iter().find(|s| s.base > seg.base) else {
+                    return Ok(false);
+                };
+                if seg.log.published() > log.len() {
+                    continue; // appended before it was sealed: read the rest first
+                }
+                if seg.next_offset() > self.next {
+                    // Batches tile a segment's offsets: the log was cut short from outside.
+                    return Err(Error::corrupt(
+                        &seg.paths.log,
+                        log.len() as u64,
+                        Corruption::CutShort { offset: self.next },
+                    ));
+                }
+                self.next = self.next.max(later.base);
+                self.seg = Some(Arc::clone(later));
+                self.previous = None;
+                self.read_ahead = 0;
             }
         }
     }

@@ -145,33 +145,49 @@ pub struct PartitionInfo {
     pub forced_deletions: u64,
 }
 
+impl IntoIterator for &Partition {
+    type Item = Result<Record>;
+    type IntoIter = Records;
+
+    /// [`Partition::iter`].
+    fn into_iter(self) -> Records {
+        self.iter()
+    }
+}
+
 impl Partition {
     /// Partition number within its topic.
+    #[must_use]
     pub fn id(&self) -> u32 {
         self.inner.id
     }
 
     /// Name of the topic.
+    #[must_use]
     pub fn topic(&self) -> &str {
         &self.inner.topic
     }
 
     /// The partition's directory.
+    #[must_use]
     pub fn dir(&self) -> &Path {
         &self.inner.dir
     }
 
     /// First offset still stored.
+    #[must_use]
     pub fn start_offset(&self) -> u64 {
         self.inner.log.start_offset()
     }
 
     /// The offset the next appended record will get.
+    #[must_use]
     pub fn next_offset(&self) -> u64 {
         self.inner.log.next_offset()
     }
 
     /// Offsets below this are durable (synced to disk).
+    #[must_use]
     pub fn durable_offset(&self) -> u64 {
         self.inner.durability.durable()
     }
@@ -274,13 +290,15 @@ impl Partition {
         Ok(Records::new(Arc::clone(&self.inner.log), offset))
     }
 
-    /// Iterates every stored record from the start.
+    /// Iterates every stored record from the start (as `for r in &partition` does).
+    #[must_use]
     pub fn iter(&self) -> Records {
         Records::new(Arc::clone(&self.inner.log), self.start_offset())
     }
 
     /// An iterator positioned at the end: it sees only records appended from now on. Use
     /// [`Records::poll`] or [`Records::blocking`] to wait for them.
+    #[must_use]
     pub fn iter_from_end(&self) -> Records {
         Records::new(Arc::clone(&self.inner.log), self.next_offset())
     }
@@ -306,6 +324,7 @@ impl Partition {
     }
 
     /// False once the partition was closed or its topic deleted.
+    #[must_use]
     pub fn is_open(&self) -> bool {
         self.inner.lifecycle.is_open()
     }
@@ -367,6 +386,7 @@ impl Partition {
     }
 
     /// Sizes and offsets of this partition.
+    #[must_use]
     pub fn info(&self) -> PartitionInfo {
         let segs = self.inner.log.segments();
         PartitionInfo {
@@ -381,6 +401,7 @@ impl Partition {
     }
 
     /// Paths of the segments' `.log` files, in offset order.
+    #[must_use]
     pub fn segment_paths(&self) -> Vec<SegmentPaths> {
         self.inner
             .log
@@ -391,6 +412,7 @@ impl Partition {
     }
 
     /// Full check of every segment (see [`Segment::verify`](crate::Segment::verify)).
+    #[must_use]
     pub fn verify(&self) -> crate::segment::VerifyReport {
         let mut report = crate::segment::VerifyReport::default();
         for seg in self.inner.log.segments().iter() {

@@ -115,8 +115,9 @@ impl Inner {
                     .is_some_and(|limit| remaining - size >= limit);
             let by_age = deletes
                 && c.retention_ms.is_some_and(|ms| {
-                    seg.max_timestamp()
-                        .is_some_and(|t| t < now.saturating_sub(ms.min(i64::MAX as u64) as i64))
+                    seg.max_timestamp().is_some_and(|t| {
+                        t < now.saturating_sub(i64::try_from(ms).unwrap_or(i64::MAX))
+                    })
                 });
             let over_hard = c.retention_hard_bytes.is_some_and(|h| remaining > h);
             if !(below_start || by_size || by_age || over_hard) {

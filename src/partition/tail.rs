@@ -68,6 +68,7 @@ impl Records {
 
     /// Turns this into an iterator that blocks until each next record is appended, and ends
     /// when the partition is closed (after its last record) or at an error it does not skip.
+    #[must_use]
     pub fn blocking(self) -> Blocking {
         Blocking(self)
     }
@@ -79,6 +80,7 @@ pub struct Blocking(Records);
 
 impl Blocking {
     /// The offset it will return next (see [`Records::position`]).
+    #[must_use]
     pub fn position(&self) -> u64 {
         self.0.position()
     }

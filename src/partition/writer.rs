@@ -96,7 +96,8 @@ impl Inner {
                 });
             }
             self.mark_unclean(&mut w)?;
-            let age_limit = self.config.segment_ms as i64;
+            // A validated segment_ms is at most i64::MAX.
+            let age_limit = i64::try_from(self.config.segment_ms).unwrap_or(i64::MAX);
             if plan.count > 0
                 && w.active
                     .first_timestamp()
@@ -202,15 +203,19 @@ pub(super) fn place<'r>(
     let mut placed = Vec::with_capacity(records.len());
     let mut prev: Option<u64> = None;
     for (offset, r) in records {
-        if *offset < first || *offset >= end {
+        // `offset < end` is `offset - first <= last_delta`.
+        let Some(delta) = offset
+            .checked_sub(first)
+            .and_then(|d| u32::try_from(d).ok())
+            .filter(|&d| d <= last_delta)
+        else {
             return bad(format!("offset {offset} is outside {first}..{end}"));
-        }
+        };
         if let Some(p) = prev.filter(|&p| *offset <= p) {
             return bad(format!("offset {offset} does not follow {p}"));
         }
         prev = Some(*offset);
-        // In range: offset - first <= last_delta, which fits u32.
-        placed.push(((offset - first) as u32, *r));
+        placed.push((delta, *r));
     }
     Ok((placed, last_delta))
 }

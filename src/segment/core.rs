@@ -4,6 +4,7 @@
 //! mappings and two atomics, all written by the single writer with release stores in this
 //! order: log bytes, `next_offset`/`max_timestamp`, index entries. A reader that loads the
 //! index watermark first therefore never meets an index entry pointing past the log it sees.
+#![warn(clippy::indexing_slicing)]
 
 use std::path::Path;
 use std::sync::Arc;
@@ -123,9 +124,14 @@ impl SegmentCore {
         if self.index_damaged.load(Ordering::Relaxed) {
             return none;
         }
-        let n = entries.len() / OFFSET_ENTRY_LEN;
+        let (slots, _) = entries.as_chunks::<OFFSET_ENTRY_LEN>();
+        let n = slots.len();
         let rel = u32::try_from(target - self.base).unwrap_or(u32::MAX);
-        let slot = |i: usize| &entries[i * OFFSET_ENTRY_LEN..(i + 1) * OFFSET_ENTRY_LEN];
+        #[expect(
+            clippy::indexing_slicing,
+            reason = "i < n = slots.len(): partition_point_near probes only 0..n, and lo - 1 < n"
+        )]
+        let slot = |i: usize| &slots[i];
         // Search on the raw relative offsets and check only the entry chosen: a damaged
         // probe can only steer the search to another entry, which is then checked like any
         // (its CRC, and the batch it points at), so correctness never rests on the probes.
@@ -300,13 +306,17 @@ impl SegmentCore {
         if self.index_damaged.load(Ordering::Relaxed) {
             return self.base;
         }
-        let entries = self.time.prefix();
-        let n = entries.len() / TIME_ENTRY_LEN;
-        let (mut lo, mut hi) = (0usize, n);
+        let (slots, _) = self.time.prefix().as_chunks::<TIME_ENTRY_LEN>();
+        let (mut lo, mut hi) = (0usize, slots.len());
         let mut best = None;
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            match TimeEntry::decode(&entries[mid * TIME_ENTRY_LEN..(mid + 1) * TIME_ENTRY_LEN]) {
+            #[expect(
+                clippy::indexing_slicing,
+                reason = "lo < hi <= slots.len(), so mid < slots.len()"
+            )]
+            let slot = &slots[mid];
+            match TimeEntry::decode(slot) {
                 Ok(e) if e.timestamp < ts => {
                     best = Some(e);
                     lo = mid + 1;
@@ -351,10 +361,11 @@ pub(crate) fn decode_error(path: &Path, position: usize, e: DecodeError) -> Erro
     }
 }
 
-/// The first `i < n` for which `below(i)` is false (`n` if none), for a `below` that is true
-/// then false over `0..n`, searched from `guess`: exponential steps away from it, then a
-/// binary search between the last two. Costs O(log distance) probes, near `guess` first.
 /// The batch header at `position` of `log` if it parses and the batch lies within `log`.
+#[expect(
+    clippy::inline_always,
+    reason = "run for every batch a lookup or a segment step looks at"
+)]
 #[inline(always)]
 fn valid_header(log: &[u8], position: usize) -> Option<BatchHeader> {
     let rest = log.get(position..)?;
@@ -368,6 +379,10 @@ fn valid_header(log: &[u8], position: usize) -> Option<BatchHeader> {
 /// that takes; [`SegmentCore::locate`] parses the batch it stops at in full, so a header that
 /// does not hop cleanly is parsed and reported there. Returns the next batch's position and
 /// base offset.
+#[expect(
+    clippy::inline_always,
+    reason = "the step of the forward scan from an index entry, once per batch passed"
+)]
 #[inline(always)]
 fn hop(log: &[u8], pos: usize, expected: u64, target: u64) -> Option<(usize, u64)> {
     let h = log.get(pos..)?.first_chunk::<{ batch::HEADER_LEN }>()?;
@@ -380,6 +395,9 @@ fn hop(log: &[u8], pos: usize, expected: u64, target: u64) -> Option<(usize, u64
     (base == expected && next <= target && fits).then_some((pos + len, next))
 }
 
+/// The first `i < n` for which `below(i)` is false (`n` if none), for a `below` that is true
+/// then false over `0..n`, searched from `guess`: exponential steps away from it, then a
+/// binary search between the last two. Costs O(log distance) probes, near `guess` first.
 fn partition_point_near(n: usize, guess: usize, below: impl Fn(usize) -> bool) -> usize {
     if n == 0 {
         return 0;

@@ -22,6 +22,7 @@ pub struct SegmentPaths {
 
 impl SegmentPaths {
     /// Paths of the segment with base offset `base` in `dir`.
+    #[must_use]
     pub fn new(dir: &Path, base: u64) -> Self {
         Self {
             log: dir.join(file_name(base, LOG_EXT)),

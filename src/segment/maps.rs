@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64};
 use crate::codec::index::{OFFSET_ENTRY_LEN, TIME_ENTRY_LEN};
 use crate::error::{Corruption, Error, Result, io_err};
 use crate::mmap::{MapWriter, Mapping};
+use crate::num::usize_from;
 use crate::segment::core::SegmentCore;
 use crate::segment::files::SegmentPaths;
 
@@ -106,6 +107,6 @@ pub(crate) fn open_mappings(
 
 /// Maps an index file read-only, its length rounded down to whole entries.
 pub(crate) fn map_entries(path: &Path, entry_len: usize) -> Result<Arc<Mapping>> {
-    let len = fs::metadata(path).map_err(io_err(path))?.len() as usize;
+    let len = usize_from(fs::metadata(path).map_err(io_err(path))?.len());
     Mapping::open_read_only(path, len - len % entry_len).map_err(io_err(path))
 }

@@ -67,6 +67,7 @@ pub struct VerifyReport {
 
 impl VerifyReport {
     /// True when no problem was found.
+    #[must_use]
     pub fn is_ok(&self) -> bool {
         self.problems.is_empty()
     }
@@ -76,7 +77,7 @@ impl VerifyReport {
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 impl Segment {
@@ -177,36 +178,43 @@ impl Segment {
     }
 
     /// Base offset: the first offset this segment holds.
+    #[must_use]
     pub fn base_offset(&self) -> u64 {
         self.core.base
     }
 
     /// The offset after the last record.
+    #[must_use]
     pub fn next_offset(&self) -> u64 {
         self.core.next_offset()
     }
 
     /// Bytes of the `.log` holding committed batches.
+    #[must_use]
     pub fn size(&self) -> u64 {
         self.core.size()
     }
 
     /// Largest record timestamp, `None` while empty.
+    #[must_use]
     pub fn max_timestamp(&self) -> Option<i64> {
         self.core.max_timestamp()
     }
 
     /// Timestamp of the first record, `None` while empty or once sealed.
+    #[must_use]
     pub fn first_timestamp(&self) -> Option<i64> {
         self.writer.as_ref().and_then(|w| w.first_timestamp)
     }
 
     /// The segment's three file paths.
+    #[must_use]
     pub fn paths(&self) -> &SegmentPaths {
         &self.core.paths
     }
 
     /// True once sealed: no more appends.
+    #[must_use]
     pub fn is_sealed(&self) -> bool {
         self.writer.is_none()
     }
@@ -278,6 +286,7 @@ impl Segment {
     /// Checks the whole segment: every batch header, CRC, offset and record, and every index
     /// entry. Reports each problem with its file and position instead of stopping at the
     /// first.
+    #[must_use]
     pub fn verify(&self) -> VerifyReport {
         let (problems, batches, records) = verify::verify(&self.core);
         VerifyReport {

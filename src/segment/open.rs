@@ -7,8 +7,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::codec::index::{OFFSET_ENTRY_LEN, OffsetEntry, TIME_ENTRY_LEN, TimeEntry};
-use crate::error::{Result, io_err};
+use crate::error::{Corruption, Error, Result, io_err};
 use crate::mmap::{MapWriter, Mapping};
+use crate::num::usize_from;
 use crate::segment::core::{SegmentCore, decode_error};
 use crate::segment::files::SegmentPaths;
 use crate::segment::maps::{new_core, open_mappings, rewrite_index, with_file_bytes, writer_maps};
@@ -19,7 +20,7 @@ use crate::segment::writer::{IndexRule, Limits, SegmentWriter};
 /// whole entries, and the last entry of each passes its CRC and points inside the log.
 fn indexes_look_intact(paths: &SegmentPaths, log_len: usize) -> bool {
     let last = |path: &Path, entry_len: usize| -> Option<Vec<u8>> {
-        let len = fs::metadata(path).ok()?.len() as usize;
+        let len = usize_from(fs::metadata(path).ok()?.len());
         if !len.is_multiple_of(entry_len) {
             return None;
         }
@@ -89,8 +90,22 @@ pub fn open_sealed(
 /// Maps a sealed segment's log, under a shared lock held as long as the mapping: a writer
 /// of the file (a standalone `Segment` on it) makes this fail with `Error::Locked`, and none
 /// can be made while the store maps the file.
+///
+/// A log longer than [`MAX_SEGMENT_BYTES`](crate::MAX_SEGMENT_BYTES) is refused: pagelog
+/// writes none, and the 32-bit positions of its index entries and records could not address
+/// the bytes past that.
 pub fn map_sealed_log(paths: &SegmentPaths) -> Result<Arc<Mapping>> {
-    Mapping::open_shared(&paths.log).map_err(io_err(&paths.log))
+    let log = Mapping::open_shared(&paths.log).map_err(io_err(&paths.log))?;
+    if log.published() as u64 > crate::MAX_SEGMENT_BYTES {
+        return Err(Error::corrupt(
+            &paths.log,
+            crate::MAX_SEGMENT_BYTES,
+            Corruption::TooLarge {
+                what: "segment log longer than MAX_SEGMENT_BYTES",
+            },
+        ));
+    }
+    Ok(log)
 }
 
 /// Checks a sealed segment's index files without reading them all, and rebuilds them from
@@ -179,7 +194,11 @@ pub fn open_active_clean(
     if !indexes_look_intact(&paths, log_len) {
         return Ok(None);
     }
-    let entries_len = |p: &Path| fs::metadata(p).map(|m| m.len() as usize).map_err(io_err(p));
+    let entries_len = |p: &Path| {
+        fs::metadata(p)
+            .map(|m| usize_from(m.len()))
+            .map_err(io_err(p))
+    };
     let index_len = entries_len(&paths.index)?;
     let time_len = entries_len(&paths.time)?;
     let chunk = super::writer::LOG_RESERVE_CHUNK;

@@ -1,4 +1,5 @@
 //! Rewriting a segment's log up to an offset, for truncation.
+#![warn(clippy::indexing_slicing)]
 
 use std::fs;
 use std::path::Path;
@@ -30,27 +31,26 @@ pub fn rewrite_prefix(paths: &SegmentPaths, base: u64, target: u64) -> Result<bo
     let (mut pos, mut expected) = (0usize, base);
     let mut spanning = None;
     while pos < log.len() {
-        let Ok(h) = valid_batch(log, pos, expected, base) else {
+        let Ok((h, bytes)) = valid_batch(log, pos, expected, base) else {
             break;
         };
         if h.last_offset() >= target {
-            spanning = Some(h);
+            spanning = Some((h, bytes));
             break;
         }
-        pos += h.length as usize;
+        pos += bytes.len();
         expected = h.next_offset();
     }
     if spanning.is_none() && pos == log.len() {
         return Ok(false); // nothing to cut
     }
+    #[expect(
+        clippy::indexing_slicing,
+        reason = "pos <= log.len(): it only moved past batches valid_batch found inside log"
+    )]
     let mut out = log[..pos].to_vec();
-    if let Some(h) = spanning.filter(|h| h.base_offset < target) {
-        out.extend(reencode_head(
-            &log[pos..pos + h.length as usize],
-            &h,
-            target,
-            &paths.log,
-        )?);
+    if let Some((h, bytes)) = spanning.filter(|(h, _)| h.base_offset < target) {
+        out.extend(reencode_head(bytes, &h, target, &paths.log)?);
     }
     let mut tmp = paths.log.clone().into_os_string();
     tmp.push(TRUNCATING_SUFFIX);
@@ -116,13 +116,12 @@ fn reencode_head(batch: &[u8], h: &BatchHeader, target: u64, path: &Path) -> Res
         )
     })?;
     let mut out = vec![0u8; plan.len];
-    batch::encode_placed(
-        &mut out,
-        h.base_offset,
-        (keep - 1) as u32,
-        &records,
-        &plan,
-        0,
-    );
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "base < target <= last offset (the caller's batch spans target): \
+                  keep - 1 < last_offset_delta, a u32"
+    )]
+    let last_delta = (keep - 1) as u32;
+    batch::encode_placed(&mut out, h.base_offset, last_delta, &records, &plan, 0);
     Ok(out)
 }

@@ -1,4 +1,5 @@
 //! Scanning a log: the longest valid prefix of batches, and the indexes that describe it.
+#![warn(clippy::indexing_slicing)]
 
 use crate::codec::batch::{self, BatchHeader};
 use crate::codec::index::{OffsetEntry, TIME_ENTRY_LEN, TimeEntry};
@@ -42,7 +43,7 @@ pub fn scan(log: &[u8], base: u64, limits: &Limits) -> Scan {
     let mut pos = 0usize;
     while pos < log.len() {
         let header = match valid_batch(log, pos, s.next_offset, base) {
-            Ok(h) => h,
+            Ok((h, _)) => h,
             Err(reason) => {
                 s.stopped = Some((pos, reason));
                 break;
@@ -78,6 +79,10 @@ impl Scan {
     pub(crate) fn add_seal_entry(&mut self, base: u64, limits: &Limits) {
         let has_room = (self.time.len() + 1) * TIME_ENTRY_LEN <= limits.time_capacity;
         if self.next_offset > base && self.max_timestamp > self.rule.last_time_entry && has_room {
+            #[expect(
+                clippy::cast_possible_truncation,
+                reason = "`valid_batch` keeps every scanned offset minus base within u32"
+            )]
             self.time.push(TimeEntry {
                 timestamp: self.max_timestamp,
                 relative_offset: (self.next_offset - 1 - base) as u32,
@@ -89,25 +94,25 @@ impl Scan {
 
     pub(crate) fn encoded_indexes(&self) -> (Vec<u8>, Vec<u8>) {
         (
-            self.index.iter().flat_map(|e| e.encode()).collect(),
-            self.time.iter().flat_map(|e| e.encode()).collect(),
+            self.index.iter().flat_map(OffsetEntry::encode).collect(),
+            self.time.iter().flat_map(TimeEntry::encode).collect(),
         )
     }
 }
 
 /// Checks the batch at `pos`: header, bounds, expected base offset, 32-bit relative offsets
-/// and CRC. Returns the reason it is invalid otherwise.
+/// and CRC; returns its header and bytes, or the reason it is invalid.
 pub(crate) fn valid_batch(
     log: &[u8],
     pos: usize,
     expected: u64,
     base: u64,
-) -> Result<BatchHeader, String> {
-    let rest = &log[pos..];
+) -> Result<(BatchHeader, &[u8]), String> {
+    let rest = log.get(pos..).unwrap_or_default();
     let h = BatchHeader::parse(rest).map_err(|e| e.to_string())?;
-    if h.length as usize > rest.len() {
+    let Some(bytes) = rest.get(..h.length as usize) else {
         return Err("batch extends past the end of the file".into());
-    }
+    };
     if h.base_offset != expected {
         return Err(format!(
             "batch base offset {} where {expected} was expected",
@@ -117,6 +122,6 @@ pub(crate) fn valid_batch(
     if h.last_offset() - base > u64::from(u32::MAX) {
         return Err("batch offsets overflow the segment's 32-bit relative offsets".into());
     }
-    batch::check_crc(&rest[..h.length as usize]).map_err(|e| e.to_string())?;
-    Ok(h)
+    batch::check_crc(bytes).map_err(|e| e.to_string())?;
+    Ok((h, bytes))
 }

@@ -11,7 +11,7 @@ fn fill(seg: &mut Segment, n: u64) {
     for i in 0..n {
         let v = format!("value-{i:05}");
         let r = seg
-            .append(&[NewRecord::new(v.as_bytes()).timestamp(1000 + i as i64)])
+            .append(&[NewRecord::new(v.as_bytes()).timestamp(1000 + i.cast_signed())])
             .unwrap();
         assert_eq!(r, i..i + 1);
     }
@@ -33,7 +33,7 @@ fn append_read_and_index_lookup() {
         let r = seg.read(o).unwrap().unwrap();
         assert_eq!(r.offset(), o);
         assert_eq!(r.value(), format!("value-{o:05}").as_bytes());
-        assert_eq!(r.timestamp(), 1000 + o as i64);
+        assert_eq!(r.timestamp(), 1000 + o.cast_signed());
     }
     assert!(seg.read(500).unwrap().is_none());
     let p = seg.position_of(250).unwrap().unwrap();
@@ -113,7 +113,7 @@ fn recover_cuts_torn_tail_and_zero_tail() {
     drop(seg);
     // A torn last batch: cut it in half.
     let mut bytes = fs::read(&log).unwrap();
-    bytes.truncate(good as usize - 5);
+    bytes.truncate(crate::num::usize_from(good) - 5);
     fs::write(&log, &bytes).unwrap();
     let (seg, report) = Segment::recover(dir.path(), 0, &cfg()).unwrap();
     assert_eq!(seg.next_offset(), 50);
@@ -147,6 +147,30 @@ fn verify_lists_every_problem() {
         "{problems:?}"
     );
     assert_eq!(batches, 98);
+}
+
+#[test]
+fn a_sealed_log_longer_than_max_segment_bytes_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = SegmentPaths::new(dir.path(), 0);
+    // Sparse: no blocks are written.
+    let f = fs::File::create(&paths.log).unwrap();
+    f.set_len(crate::MAX_SEGMENT_BYTES + 1).unwrap();
+    drop(f);
+    match open::map_sealed_log(&paths) {
+        Err(Error::Corrupt {
+            reason: crate::Corruption::TooLarge { .. },
+            ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    fs::File::options()
+        .write(true)
+        .open(&paths.log)
+        .unwrap()
+        .set_len(crate::MAX_SEGMENT_BYTES)
+        .unwrap();
+    assert!(open::map_sealed_log(&paths).is_ok());
 }
 
 #[test]
@@ -265,7 +289,7 @@ fn a_lookup_steps_over_batches_on_three_fields_and_parses_the_one_it_stops_at() 
     let positions: Vec<u64> = (0..500)
         .map(|o| seg.position_of(o).unwrap().unwrap())
         .collect();
-    let pos = |o: u64| positions[o as usize];
+    let pos = |o: u64| positions[crate::num::usize_from(o)];
     // A batch header damaged where the walk does not look (its magic) is stepped over by a
     // read of a later offset, and the record returned is still checked in full...
     poke(&seg, pos(5) + batch::field::MAGIC as u64, 0xff);

@@ -1,5 +1,7 @@
 //! Full verification of a segment: every batch, record and index entry.
+#![warn(clippy::indexing_slicing)]
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::codec::batch::{self, BatchHeader, RecordIter};
@@ -22,45 +24,61 @@ pub struct Problem {
 /// valid batch, so every problem is listed.
 pub fn verify(core: &SegmentCore) -> (Vec<Problem>, u64, u64) {
     let mut problems = Vec::new();
+    let (starts, batches, records) = verify_log(core, &mut problems);
+    verify_offset_index(core, &starts, &mut problems);
+    verify_time_index(core, &mut problems);
+    (problems, batches, records)
+}
+
+fn report(problems: &mut Vec<Problem>, path: &Path, position: usize, reason: String) {
+    problems.push(Problem {
+        path: path.to_path_buf(),
+        position: position as u64,
+        reason,
+    });
+}
+
+/// The batch at `pos` of `log` if its header parses, it lies within `log` and its CRC checks.
+fn checked_batch(log: &[u8], pos: usize) -> Option<(BatchHeader, &[u8])> {
+    let rest = log.get(pos..)?;
+    let h = BatchHeader::parse(rest).ok()?;
+    let bytes = rest.get(..h.length as usize)?;
+    batch::check_crc(bytes).ok()?;
+    Some((h, bytes))
+}
+
+/// Checks the log's batches and records; returns the position and base offset of every
+/// batch whose CRC checks, and the numbers of batches and records.
+fn verify_log(core: &SegmentCore, problems: &mut Vec<Problem>) -> (BTreeMap<usize, u64>, u64, u64) {
     let log = core.log.prefix();
     let path = &core.paths.log;
-    let mut report = |path: &Path, position: usize, reason: String| {
-        problems.push(Problem {
-            path: path.to_path_buf(),
-            position: position as u64,
-            reason,
-        })
-    };
     let (mut batches, mut records) = (0u64, 0u64);
-    let mut starts = std::collections::BTreeMap::new();
+    let mut starts = BTreeMap::new();
     let mut pos = 0usize;
     let mut expected = Some(core.base);
-    while pos < log.len() {
-        let rest = &log[pos..];
+    while let Some(rest) = log.get(pos..).filter(|r| !r.is_empty()) {
         let checked = BatchHeader::parse(rest)
             .map_err(|e| decode_error(path, pos, shift(e, pos)).to_string())
             .and_then(|h| {
-                if h.length as usize > rest.len() {
+                let Some(bytes) = rest.get(..h.length as usize) else {
                     return Err("batch extends past the end of the log".to_string());
-                }
-                batch::check_crc(&rest[..h.length as usize])
-                    .map_err(|e| decode_error(path, pos, e).to_string())?;
-                Ok(h)
+                };
+                batch::check_crc(bytes).map_err(|e| decode_error(path, pos, e).to_string())?;
+                Ok((h, bytes))
             });
         match checked {
-            Ok(h) => {
+            Ok((h, bytes)) => {
                 if let Some(e) = expected.filter(|&e| e != h.base_offset) {
-                    report(
-                        path,
-                        pos,
-                        format!("batch base offset {} where {e} was expected", h.base_offset),
-                    );
+                    let reason =
+                        format!("batch base offset {} where {e} was expected", h.base_offset);
+                    report(problems, path, pos, reason);
                 }
-                for r in RecordIter::new(&rest[..h.length as usize], &h) {
+                for r in RecordIter::new(bytes, &h) {
                     match r {
                         Ok(_) => records += 1,
                         Err(e) => {
-                            report(path, pos, format!("record structure: {}", shift(e, pos)));
+                            let reason = format!("record structure: {}", shift(e, pos));
+                            report(problems, path, pos, reason);
                             break;
                         }
                     }
@@ -68,61 +86,70 @@ pub fn verify(core: &SegmentCore) -> (Vec<Problem>, u64, u64) {
                 batches += 1;
                 starts.insert(pos, h.base_offset);
                 expected = Some(h.next_offset());
-                pos += h.length as usize;
+                pos += bytes.len();
             }
             Err(reason) => {
-                report(path, pos, reason);
+                report(problems, path, pos, reason);
                 // Resynchronise: the next position holding a batch whose CRC checks.
-                let next = (pos + 1..log.len()).find(|&p| {
-                    BatchHeader::parse(&log[p..]).is_ok_and(|h| {
-                        (h.length as usize) <= log.len() - p
-                            && batch::check_crc(&log[p..p + h.length as usize]).is_ok()
-                    })
-                });
+                let next = (pos + 1..log.len()).find(|&p| checked_batch(log, p).is_some());
                 pos = next.unwrap_or(log.len());
                 expected = None;
             }
         }
     }
-    let index = core.index.prefix();
+    (starts, batches, records)
+}
+
+/// Checks every offset-index entry's CRC, order and target (the start of a batch in `starts`).
+fn verify_offset_index(
+    core: &SegmentCore,
+    starts: &BTreeMap<usize, u64>,
+    problems: &mut Vec<Problem>,
+) {
+    let path = &core.paths.index;
     let mut prev: Option<OffsetEntry> = None;
-    for (i, chunk) in index.chunks_exact(OFFSET_ENTRY_LEN).enumerate() {
+    for (i, chunk) in core
+        .index
+        .prefix()
+        .chunks_exact(OFFSET_ENTRY_LEN)
+        .enumerate()
+    {
         let at = i * OFFSET_ENTRY_LEN;
         match OffsetEntry::decode(chunk) {
             Ok(e) => {
                 let target = core.base + u64::from(e.relative_offset);
                 if starts.get(&(e.position as usize)) != Some(&target) {
-                    report(
-                        &core.paths.index,
-                        at,
-                        format!("entry for offset {target} does not point at its batch"),
-                    );
+                    let reason = format!("entry for offset {target} does not point at its batch");
+                    report(problems, path, at, reason);
                 }
                 if prev.is_some_and(|p| {
                     p.relative_offset >= e.relative_offset || p.position >= e.position
                 }) {
-                    report(&core.paths.index, at, "entries out of order".into());
+                    report(problems, path, at, "entries out of order".into());
                 }
                 prev = Some(e);
             }
-            Err(e) => report(&core.paths.index, at, e.to_string()),
+            Err(e) => report(problems, path, at, e.to_string()),
         }
     }
-    let time = core.time.prefix();
-    let mut prev_t: Option<TimeEntry> = None;
-    for (i, chunk) in time.chunks_exact(TIME_ENTRY_LEN).enumerate() {
+}
+
+/// Checks every time-index entry's CRC and order.
+fn verify_time_index(core: &SegmentCore, problems: &mut Vec<Problem>) {
+    let path = &core.paths.time;
+    let mut prev: Option<TimeEntry> = None;
+    for (i, chunk) in core.time.prefix().chunks_exact(TIME_ENTRY_LEN).enumerate() {
         let at = i * TIME_ENTRY_LEN;
         match TimeEntry::decode(chunk) {
             Ok(t) => {
-                if prev_t.is_some_and(|p| {
+                if prev.is_some_and(|p| {
                     p.timestamp >= t.timestamp || p.relative_offset > t.relative_offset
                 }) {
-                    report(&core.paths.time, at, "entries out of order".into());
+                    report(problems, path, at, "entries out of order".into());
                 }
-                prev_t = Some(t);
+                prev = Some(t);
             }
-            Err(e) => report(&core.paths.time, at, e.to_string()),
+            Err(e) => report(problems, path, at, e.to_string()),
         }
     }
-    (problems, batches, records)
 }

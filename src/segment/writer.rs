@@ -9,6 +9,7 @@ use crate::codec::record::NewRecord;
 use crate::config::TopicConfig;
 use crate::error::{Result, io_err};
 use crate::mmap::MapWriter;
+use crate::num::usize_from;
 use crate::segment::core::SegmentCore;
 
 /// How much of the log file is reserved on disk at a time.
@@ -38,10 +39,10 @@ const PREFAULT_WINDOW: u64 = 256 << 10;
 impl Limits {
     /// Limits for segments of a topic with this (validated) configuration.
     pub fn new(c: &TopicConfig) -> Self {
-        let log_capacity = c.segment_bytes as usize;
+        let log_capacity = usize_from(c.segment_bytes);
         let per_entry = u64::from(c.index_interval_bytes).max(batch::HEADER_LEN as u64);
         // At most one entry per batch and per interval: more slots can never be used.
-        let bound = (c.segment_bytes / per_entry + 2) as usize;
+        let bound = usize_from(c.segment_bytes / per_entry + 2);
         let index_entries = (c.index_bytes as usize / OFFSET_ENTRY_LEN).min(bound);
         let time_entries = (c.index_bytes as usize / TIME_ENTRY_LEN).min(bound + 1);
         Self {
@@ -49,7 +50,10 @@ impl Limits {
             index_capacity: index_entries * OFFSET_ENTRY_LEN,
             time_capacity: time_entries * TIME_ENTRY_LEN,
             index_interval: u64::from(c.index_interval_bytes),
-            max_batch: c.max_batch_bytes.min(c.segment_bytes as u32),
+            // A validated segment_bytes is at most MAX_SEGMENT_BYTES = u32::MAX.
+            max_batch: c
+                .max_batch_bytes
+                .min(u32::try_from(c.segment_bytes).unwrap_or(u32::MAX)),
             prefault: match c.flush {
                 crate::config::FlushPolicy::EveryAppend => 0,
                 _ => PREFAULT_WINDOW,
@@ -91,6 +95,11 @@ impl IndexRule {
     /// Entries to add for a batch `[first, last]` of `len` bytes at `position`, where
     /// `segment_max_ts` is the segment's largest timestamp including this batch. `None` when
     /// an entry is due but the offset index is full (the segment must roll first).
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "in a segment, offsets minus base fit u32 (`append` checks last - base before \
+                  this) and positions are below segment_bytes <= u32::MAX"
+    )]
     pub fn step(
         &self,
         limits: &Limits,
@@ -156,8 +165,8 @@ pub struct SegmentWriter {
 
 /// Batches of this many bytes are encoded into a buffer and written with `pwrite(2)` rather
 /// than encoded in place through the mapping: the kernel's copy into the page cache costs less
-/// than a page fault on each of their pages (measured on 64 KiB appends). Larger batches go
-/// through the mapping, so that the buffer stays bounded.
+/// than a page fault on each of their pages. Larger batches go through the mapping, so that
+/// the buffer stays bounded.
 const PWRITE_BATCH: std::ops::RangeInclusive<usize> = (16 << 10)..=(1 << 20);
 
 /// What an append to the active segment did.
@@ -305,6 +314,10 @@ impl SegmentWriter {
     /// Writes the final time-index entry and trims all three files to their contents.
     pub fn finish(&mut self, core: &SegmentCore) -> Result<()> {
         if self.next_offset > core.base && self.max_timestamp > self.rule.last_time_entry {
+            #[expect(
+                clippy::cast_possible_truncation,
+                reason = "`append` keeps a segment's offsets minus base within u32"
+            )]
             let t = TimeEntry {
                 timestamp: self.max_timestamp,
                 relative_offset: (self.next_offset - 1 - core.base) as u32,

@@ -1,5 +1,10 @@
 //! splitmix64: seeded randomness for tests without extra crates. The same seed gives the same
 //! sequence in every run, so a failure names its seed and replays.
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_precision_loss,
+    reason = "test data: offsets, sizes and counts are small"
+)]
 
 /// A splitmix64 generator; the field is its state (the seed, to start with).
 #[derive(Debug, Clone)]

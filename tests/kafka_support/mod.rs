@@ -1,5 +1,9 @@
 //! Helpers shared by the `kafka_*` tests: the expected-records line format of
 //! `scripts/kafka_fixtures.py`, for pagelog records and decoded Kafka records.
+#![allow(
+    clippy::cast_sign_loss,
+    reason = "test data: offsets, sizes and counts are small"
+)]
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
@@ -14,7 +18,10 @@ pub fn fixture(rel: &str) -> PathBuf {
 }
 
 fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    b.iter()
+        .map(|x| format!("{x:02x}"))
+        .collect::<Vec<_>>()
+        .concat()
 }
 
 fn unhex(s: &str) -> Vec<u8> {

@@ -122,7 +122,7 @@ struct Recovered {
     scanned: Vec<Arc<SegmentCore>>,
     active: Segment,
     /// Some segment was scanned or created: the checkpoint must record it.
-    recovered: bool,
+    checkpoint_stale: bool,
 }
 
 impl Partition {
@@ -165,10 +165,10 @@ impl Partition {
             config,
             limits,
             ctx,
-            finished,
+            &finished,
             sealed.into_iter().chain(recovered.scanned).collect(),
             recovered.active,
-            recovered.recovered,
+            recovered.checkpoint_stale,
         )
     }
 }
@@ -254,7 +254,7 @@ fn recover_tail(
             trusted,
             scanned,
             active: empty_active(dir, limits, config, f)?,
-            recovered: true,
+            checkpoint_stale: true,
         });
     }
     if let Some(c) = f.checkpoint.filter(|c| is_clean(c, dir, bases)) {
@@ -272,17 +272,16 @@ fn recover_tail(
             b,
             limits,
             verify,
-            c.active_len as usize,
+            crate::num::usize_from(c.active_len),
             c.next_offset,
             c.active_max_timestamp,
         )?;
-        active = Some(match opened {
-            Some((core, w)) => Segment::from_parts(core, Some(w), config),
-            None => {
-                recovered = true;
-                let (core, w, _) = recover(paths, b, limits, verify, RecoverAs::Active)?;
-                Segment::from_parts(core, w, config)
-            }
+        active = Some(if let Some((core, w)) = opened {
+            Segment::from_parts(core, Some(w), config)
+        } else {
+            recovered = true;
+            let (core, w, _) = recover(paths, b, limits, verify, RecoverAs::Active)?;
+            Segment::from_parts(core, w, config)
         });
     } else {
         recover_from_point(
@@ -309,7 +308,7 @@ fn recover_tail(
         trusted,
         scanned,
         active,
-        recovered,
+        checkpoint_stale: recovered,
     })
 }
 
@@ -415,7 +414,7 @@ fn publish(
     config: &TopicConfig,
     limits: Limits,
     env: Context,
-    finished: Finished,
+    finished: &Finished,
     sealed: Vec<Arc<SegmentCore>>,
     active: Segment,
     recovered: bool,
