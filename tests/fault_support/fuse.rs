@@ -166,6 +166,33 @@ fn reply(dev: &mut File, unique: u64, err: i32, payload: &[u8]) {
     let _ = dev.write_all(&out);
 }
 
+/// `struct fuse_init_out` for an `INIT` request body.
+fn init_reply(body: &[u8]) -> Vec<u8> {
+    let (ra, flags) = (u32_at(body, 8), u32_at(body, 12));
+    let mut out = Vec::new();
+    for v in [7u32, 31, ra, flags & ((1 << 5) | (1 << 22))] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out.extend_from_slice(&16u16.to_le_bytes());
+    out.extend_from_slice(&12u16.to_le_bytes());
+    out.extend_from_slice(&u32::try_from(MAX_WRITE).unwrap_or(0).to_le_bytes());
+    out.extend_from_slice(&1u32.to_le_bytes());
+    out.extend_from_slice(&256u16.to_le_bytes());
+    out.resize(64, 0);
+    out
+}
+
+/// `struct fuse_entry_out` for the file.
+fn entry_reply(size: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    for v in [FILE_INO, 0, 1, 1] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out.extend_from_slice(&[0u8; 8]);
+    out.extend_from_slice(&attr(FILE_INO, size));
+    out
+}
+
 /// The server loop: runs until the filesystem is unmounted, then returns the file's bytes.
 fn serve(mut dev: File, mut data: Vec<u8>, control: &Control) -> Vec<u8> {
     let mut buf = vec![0u8; MAX_WRITE + 8192];
@@ -182,31 +209,12 @@ fn serve(mut dev: File, mut data: Vec<u8>, control: &Control) -> Vec<u8> {
         let size = data.len() as u64;
         match op {
             // INIT: protocol 7.31, big writes and max pages.
-            26 => {
-                let (ra, flags) = (u32_at(body, 8), u32_at(body, 12));
-                let mut out = Vec::new();
-                for v in [7u32, 31, ra, flags & ((1 << 5) | (1 << 22))] {
-                    out.extend_from_slice(&v.to_le_bytes());
-                }
-                out.extend_from_slice(&16u16.to_le_bytes());
-                out.extend_from_slice(&12u16.to_le_bytes());
-                out.extend_from_slice(&u32::try_from(MAX_WRITE).unwrap_or(0).to_le_bytes());
-                out.extend_from_slice(&1u32.to_le_bytes());
-                out.extend_from_slice(&256u16.to_le_bytes());
-                out.resize(64, 0);
-                reply(&mut dev, unique, 0, &out);
-            }
+            26 => reply(&mut dev, unique, 0, &init_reply(body)),
             // LOOKUP
             1 => {
                 let name = body.split(|&b| b == 0).next().unwrap_or_default();
                 if nodeid == 1 && name == b"disk.img" {
-                    let mut out = Vec::new();
-                    for v in [FILE_INO, 0, 1, 1] {
-                        out.extend_from_slice(&v.to_le_bytes());
-                    }
-                    out.extend_from_slice(&[0u8; 8]);
-                    out.extend_from_slice(&attr(FILE_INO, size));
-                    reply(&mut dev, unique, 0, &out);
+                    reply(&mut dev, unique, 0, &entry_reply(size));
                 } else {
                     reply(&mut dev, unique, ENOENT, &[]);
                 }
