@@ -188,7 +188,7 @@ fn run() -> Result<()> {
     };
     let flushed = printer.out.flush();
     drop(topic);
-    let closed = store.close();
+    let closed = common::close(store);
     result?;
     flushed?;
     closed?;

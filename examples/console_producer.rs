@@ -126,7 +126,7 @@ fn run() -> Result<()> {
     let result = produce(&topic, &o);
     drop(topic);
     // A clean close syncs every partition: what was appended is durable once we exit 0.
-    let closed = store.close();
+    let closed = common::close(store);
     result?;
     closed?;
     Ok(())

@@ -341,7 +341,7 @@ fn create(o: Opts) -> Result<()> {
         Err(e) => return Err(e.into()),
     }
     out.flush()?;
-    store.close()?;
+    common::close(store)?;
     Ok(())
 }
 
@@ -352,7 +352,7 @@ fn list(o: Opts) -> Result<()> {
         writeln!(out, "{name}")?;
     }
     out.flush()?;
-    store.close()?;
+    common::close(store)?;
     Ok(())
 }
 
@@ -440,7 +440,7 @@ fn describe(o: Opts) -> Result<()> {
     }
     drop(topic);
     out.flush()?;
-    store.close()?;
+    common::close(store)?;
     Ok(())
 }
 
@@ -451,7 +451,7 @@ fn delete(o: Opts) -> Result<()> {
     store.delete_topic(&name)?;
     writeln!(out, "Deleted topic {name}.")?;
     out.flush()?;
-    store.close()?;
+    common::close(store)?;
     Ok(())
 }
 
@@ -497,7 +497,7 @@ fn compact(o: Opts) -> Result<()> {
     }
     drop(topic);
     out.flush()?;
-    store.close()?;
+    common::close(store)?;
     Ok(())
 }
 
@@ -542,7 +542,7 @@ fn enforce_retention(o: Opts) -> Result<()> {
     }
     drop(topic);
     out.flush()?;
-    store.close()?;
+    common::close(store)?;
     Ok(())
 }
 
@@ -562,7 +562,7 @@ fn truncate(o: Opts) -> Result<()> {
     )?;
     drop(topic);
     out.flush()?;
-    store.close()?;
+    common::close(store)?;
     Ok(())
 }
 
@@ -621,7 +621,7 @@ fn export(o: Opts) -> Result<()> {
     drop(partitions);
     drop(topic);
     out.flush()?;
-    store.close()?;
+    common::close(store)?;
     Ok(())
 }
 
@@ -686,7 +686,7 @@ fn import(o: &Opts) -> Result<()> {
     drop(p);
     drop(topic);
     out.flush()?;
-    store.close()?;
+    common::close(store)?;
     Ok(())
 }
 

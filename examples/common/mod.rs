@@ -200,6 +200,19 @@ pub fn required<T>(value: Option<T>, flag: &str) -> Result<T> {
     value.ok_or_else(|| format!("missing {flag} (see --help)").into())
 }
 
+/// Prints what the store's background work recorded (failed checkpoint writes, hooks,
+/// retention or compaction passes) as `warning:` lines on stderr, then closes the store: a
+/// tool never exits with such errors unsaid.
+///
+/// # Errors
+/// The close's error.
+pub fn close(store: Store) -> Result<()> {
+    for e in store.background_errors() {
+        eprintln!("warning: {e}");
+    }
+    Ok(store.close()?)
+}
+
 /// Opens the store in `dir`, which must already exist (unlike `Store::open`, which creates
 /// it): reading tools should not leave empty directories behind after a typo.
 pub fn open_existing(dir: &Path) -> Result<Store> {

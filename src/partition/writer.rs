@@ -27,7 +27,7 @@ use crate::segment::{BatchRecords, Segment, SegmentPaths, create_files};
 
 /// Sealed segments that may wait for their sync (`WriterState::unsynced_sealed`) before an
 /// appender syncs them itself instead of leaving them to the background.
-pub(crate) const MAX_QUEUED_SEALED: usize = 32;
+pub(crate) const MAX_QUEUED_SEALED: usize = 16;
 
 /// The writer's state (see the module docs).
 #[derive(Debug)]
