@@ -8,7 +8,7 @@
 //! everything and after closing the store.
 //!
 //! `PAGELOG_MEMORY_GIB` sets how much to write (GiB of record values, fractions allowed;
-//! default 1, which takes some 10 s here; docs/BENCHMARKS.md reports 4). Without `--bench`
+//! default 1, which takes some 10 s here). Without `--bench`
 //! (as in `cargo test --benches`) it writes 64 MiB as a smoke test. The store lives in the
 //! system temp dir (`/tmp`, the real disk on the benchmark machine; `PAGELOG_BENCH_DISK_DIR`
 //! overrides), which must have the room (checked first) and is removed at the end.
