@@ -181,7 +181,7 @@ fn a_full_disk_keeps_no_space_unaccounted_and_still_opens() {
         // that did not fit: nothing a failed reservation kept.
         let active = p.segment_paths().last().unwrap().log.clone();
         let len = std::fs::metadata(&active).unwrap().len();
-        let data = store_bytes_of(&p, &active);
+        let data = active_data_bytes(&p);
         assert!(
             len <= data + 4096 + 1100,
             "log {len} bytes long for {data} bytes of batches"
@@ -199,18 +199,15 @@ fn a_full_disk_keeps_no_space_unaccounted_and_still_opens() {
     );
 }
 
-/// Bytes of batches in the log `log` of `p`.
-fn store_bytes_of(p: &pagelog::Partition, log: &Path) -> u64 {
+/// Bytes of batches in the active segment's log of `p` (after checking every segment): the
+/// partition's bytes less the sealed logs' lengths.
+fn active_data_bytes(p: &pagelog::Partition) -> u64 {
     let verify = p.verify();
     assert!(verify.is_ok(), "{:?}", verify.problems);
-    let _ = log;
-    p.info().bytes - sealed_bytes(p)
-}
-
-fn sealed_bytes(p: &pagelog::Partition) -> u64 {
     let paths = p.segment_paths();
-    paths[..paths.len() - 1]
+    let sealed: u64 = paths[..paths.len() - 1]
         .iter()
         .map(|s| std::fs::metadata(&s.log).unwrap().len())
-        .sum()
+        .sum();
+    p.info().bytes - sealed
 }
