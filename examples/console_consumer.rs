@@ -37,10 +37,10 @@
 //! otherwise one line `error: ...` on stderr and exit code 1 (damaged data is reported with
 //! its file and byte position).
 //!
-//! The store directory is locked while the tool runs, so no other process can append to it
-//! meanwhile: following is useful only while producers in the same process append (pagelog
-//! is an in-process library, not a broker), and in the Kafka quickstart you run the producer
-//! and the consumer one after the other.
+//! The store is opened read-only (`Store::open_read_only`): the tool runs beside a writer
+//! process (`console_producer`, an application), follows it as it appends, and never keeps
+//! it out; as in Kafka's quickstart, run the producer in one terminal and the consumer in
+//! another.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -51,7 +51,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use common::{Arg, Args, Result, open_existing, required};
+use common::{Arg, Args, Result, open_reading, required};
 use pagelog::{ConsumerConfig, Record, StartFrom, Topic};
 
 const USAGE: &str = "\
@@ -179,7 +179,7 @@ fn run() -> Result<()> {
             e => e.to_string(),
         })?;
     }
-    let store = open_existing(&dir)?;
+    let store = open_reading(&dir)?;
     let topic = store.topic(&name)?;
     let mut printer = Printer::new(&o);
     let result = match o.partition {

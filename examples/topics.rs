@@ -347,7 +347,7 @@ fn create(o: Opts) -> Result<()> {
 
 fn list(o: Opts) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    let store = open_existing(&required(o.dir, "--dir")?)?;
+    let store = common::open_reading(&required(o.dir, "--dir")?)?;
     for name in store.topics()? {
         writeln!(out, "{name}")?;
     }
@@ -358,7 +358,7 @@ fn list(o: Opts) -> Result<()> {
 
 fn describe(o: Opts) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    let store = open_existing(&required(o.dir, "--dir")?)?;
+    let store = common::open_reading(&required(o.dir, "--dir")?)?;
     let topic = store.topic(&required(o.topic, "--topic")?)?;
     let c = topic.config();
     writeln!(
@@ -587,7 +587,9 @@ fn export(o: Opts) -> Result<()> {
         options.progress_interval_bytes = b.max(1);
     }
     let only = o.partition;
-    let (store, topic) = open_topic(o)?;
+    let dir = required(o.dir, "--dir")?;
+    let store = common::open_reading(&dir)?;
+    let topic = store.topic(&required(o.topic, "--topic")?)?;
     let partitions: Vec<_> = match only {
         Some(p) => vec![topic.partition(p)?.clone()],
         None => topic.partitions().to_vec(),

@@ -97,12 +97,39 @@ pub enum Error {
     #[error("a batch needs at least one record")]
     EmptyBatch,
 
-    /// Another `Store` (in this or another process) has the directory open, or another
-    /// writer has this segment file open. Close it first; two writers would corrupt the data.
-    #[error("{} is locked by another instance or writer", path.display())]
+    /// Another writer has the store, the topic or this segment file open: a `Store` opened
+    /// with [`Store::open`](crate::Store::open) in this or another process (its process id
+    /// in `pid` when known), or a standalone writer of the segment. Close it first; two
+    /// writers would corrupt the data. To read while it writes, use
+    /// [`Store::open_read_only`](crate::Store::open_read_only).
+    #[error("{} is locked by another writer{}", path.display(),
+        pid.map_or_else(String::new, |p| format!(" (process {p})")))]
     Locked {
-        /// The store's lock file, or the segment file another writer holds.
+        /// The store's lock file, the topic's live state file, or the segment file another
+        /// writer holds.
         path: PathBuf,
+        /// The process id of the holder, when it is known (the store's and topic's locks
+        /// record it).
+        pid: Option<u32>,
+    },
+
+    /// The store was opened with [`Store::open_read_only`](crate::Store::open_read_only):
+    /// appends, flushes, retention, compaction, truncation, topic creation and deletion need
+    /// the writer. Consumer groups still commit their offsets.
+    #[error("{0} needs the writer: the store is open read-only")]
+    ReadOnly(String),
+
+    /// A read-only open found a topic it cannot read without its writer: no writer of this
+    /// version opened it yet, the last writer stopped during this boot in the middle of
+    /// opening or changing it, or the machine restarted since it was last closed cleanly (its
+    /// unsynced tail needs recovery). Open the store with [`Store::open`](crate::Store::open)
+    /// once (or wait for the writer process to start), then retry.
+    #[error("{} cannot be read without its writer: {reason}", path.display())]
+    NeedsRecovery {
+        /// The topic's live state file.
+        path: PathBuf,
+        /// What is missing.
+        reason: String,
     },
 
     /// A configuration value is outside its documented range.
@@ -253,7 +280,7 @@ pub(crate) fn io_err(path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> Erro
     let path = path.into();
     move |source| {
         if source.kind() == io::ErrorKind::WouldBlock {
-            Error::Locked { path }
+            Error::Locked { path, pid: None }
         } else {
             Error::Io { path, source }
         }

@@ -51,6 +51,7 @@ mod group;
 mod hooks;
 #[cfg(feature = "kafka")]
 pub mod kafka;
+mod live;
 #[cfg(feature = "mirror")]
 pub mod mirror;
 mod mmap;

@@ -8,6 +8,7 @@ use std::thread::JoinHandle;
 
 use parking_lot::Mutex;
 
+use crate::codec::live;
 use crate::codec::meta;
 use crate::config::TopicConfig;
 use crate::error::{Corruption, Error, Result, io_err};
@@ -15,8 +16,9 @@ use crate::flusher::Flusher;
 use crate::fsutil;
 use crate::group::Groups;
 use crate::hooks::{Shared, StoreOptions};
+use crate::live::{self as live_state, LiveFile};
 use crate::names::validate_topic_name;
-use crate::notify::Notifier;
+use crate::notify::{Notifier, Side};
 use crate::partition::Partition;
 use crate::partition::{Context, OpenMode, RetentionReport};
 use crate::staging;
@@ -30,6 +32,10 @@ pub const LOCK_FILE: &str = "pagelog.lock";
 /// Opening is cheap: it locks the directory and cleans up leftovers of interrupted topic
 /// creations and deletions. Topics are opened on first use. `Send + Sync`; share it with
 /// `Arc`. Dropping it closes it cleanly (see [`close`](Self::close)).
+///
+/// One process at a time opens a store for writing ([`open`](Self::open)); any number of
+/// other processes may open it at the same time with [`open_read_only`](Self::open_read_only)
+/// and read everything the writer publishes, as it publishes it.
 ///
 /// ```
 /// # fn main() -> pagelog::Result<()> {
@@ -47,21 +53,25 @@ pub const LOCK_FILE: &str = "pagelog.lock";
 #[derive(Debug)]
 pub struct Store {
     root: PathBuf,
-    /// Holds the exclusive lock for the store's lifetime.
-    _lock: File,
+    /// Holds the exclusive lock for the store's lifetime; `None` when read-only.
+    _lock: Option<File>,
     topics: Mutex<HashMap<String, Topic>>,
-    flusher: Arc<Flusher>,
+    /// The background thread; `None` when read-only.
+    flusher: Option<Arc<Flusher>>,
     flusher_thread: Mutex<Option<JoinHandle<()>>>,
     shared: Arc<Shared>,
 }
 
+/// How long a read-only open waits for a writer that is opening a topic.
+const READER_OPEN_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 impl Store {
-    /// Opens the store at `root`, creating the directory if it is missing, and takes an
-    /// exclusive lock on it.
+    /// Opens the store at `root` for writing, creating the directory if it is missing, and
+    /// takes an exclusive lock on it (recording this process's id in the lock file).
     ///
     /// # Errors
-    /// [`Error::Locked`] if another `Store` (in any process) has it open; [`Error::Io`] if
-    /// the directory cannot be created or read.
+    /// [`Error::Locked`] (with the holder's process id) if another writing `Store`, in any
+    /// process, has it open; [`Error::Io`] if the directory cannot be created or read.
     pub fn open(root: impl AsRef<Path>) -> Result<Self> {
         Self::open_with(root, StoreOptions::default())
     }
@@ -76,17 +86,27 @@ impl Store {
         let root = root.as_ref().to_path_buf();
         fs::create_dir_all(&root).map_err(io_err(&root))?;
         let lock_path = root.join(LOCK_FILE);
-        let lock = File::options()
+        let mut lock = File::options()
             .create(true)
             .truncate(false)
+            .read(true)
             .write(true)
             .open(&lock_path)
             .map_err(io_err(&lock_path))?;
         match lock.try_lock() {
             Ok(()) => {}
-            Err(TryLockError::WouldBlock) => return Err(Error::Locked { path: lock_path }),
+            Err(TryLockError::WouldBlock) => {
+                let pid = fs::read_to_string(&lock_path)
+                    .ok()
+                    .and_then(|t| t.trim().parse().ok());
+                return Err(Error::Locked {
+                    path: lock_path,
+                    pid,
+                });
+            }
             Err(TryLockError::Error(e)) => return Err(io_err(&lock_path)(e)),
         }
+        record_pid(&mut lock).map_err(io_err(&lock_path))?;
         let left_alone = staging::clean_up(&root)?;
         let (flusher, thread) =
             Flusher::start(options.retention_check_interval).map_err(io_err(&root))?;
@@ -97,11 +117,78 @@ impl Store {
         Ok(Self {
             shared,
             root,
-            _lock: lock,
+            _lock: Some(lock),
             topics: Mutex::new(HashMap::new()),
-            flusher,
+            flusher: Some(flusher),
             flusher_thread: Mutex::new(Some(thread)),
         })
+    }
+
+    /// Opens the store at `root` for reading, while a writer process (or none) has it open:
+    /// takes no lock and changes no file of the topics. Its topics follow the writer: reads,
+    /// iterators, timestamp lookups and blocking tails see every record the writer publishes,
+    /// as it publishes it (a waiting reader is woken by the writer's append, across
+    /// processes), and they see rolls, retention, truncation, compaction and deletion. The
+    /// writer may stop (even be killed) and start again: readers keep what it published and
+    /// follow the next one.
+    ///
+    /// Consumer groups work as in a writing store, their offsets committed into the topic's
+    /// `groups/` directory. Everything else that writes (appends, flushes, retention,
+    /// compaction, truncation, topic creation and deletion) returns [`Error::ReadOnly`].
+    ///
+    /// ```
+    /// # fn main() -> pagelog::Result<()> {
+    /// use pagelog::{Store, TopicConfig};
+    /// let dir = tempfile::tempdir().map_err(|e| pagelog::Error::Io { path: "tmp".into(), source: e })?;
+    /// let writer = Store::open(dir.path())?;               // in one process...
+    /// let t = writer.create_topic("events", TopicConfig::default())?;
+    /// t.append(None, b"hello")?;
+    ///
+    /// let reader = Store::open_read_only(dir.path())?;     // ...and in another
+    /// let p = reader.topic("events")?.partition(0)?.clone();
+    /// assert_eq!(p.read(0)?.map(|r| r.value().to_vec()), Some(b"hello".to_vec()));
+    /// t.append(None, b"world")?;
+    /// assert_eq!(p.next_offset(), 2);                       // follows the writer
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Io`] if `root` is not a readable directory. Opening a topic can fail with
+    /// [`Error::NeedsRecovery`] (see there) when the topic's files need its writer first.
+    pub fn open_read_only(root: impl AsRef<Path>) -> Result<Self> {
+        let root = root.as_ref().to_path_buf();
+        let meta = fs::metadata(&root).map_err(io_err(&root))?;
+        if !meta.is_dir() {
+            return Err(io_err(&root)(std::io::Error::new(
+                std::io::ErrorKind::NotADirectory,
+                "not a directory",
+            )));
+        }
+        Ok(Self {
+            shared: Arc::new(Shared::new(StoreOptions::default())),
+            root,
+            _lock: None,
+            topics: Mutex::new(HashMap::new()),
+            flusher: None,
+            flusher_thread: Mutex::new(None),
+        })
+    }
+
+    /// True for a store opened with [`open_read_only`](Self::open_read_only).
+    #[must_use]
+    pub fn is_read_only(&self) -> bool {
+        self.flusher.is_none()
+    }
+
+    /// [`Error::ReadOnly`] for `what` when read-only.
+    fn check_writable(&self, what: &str) -> Result<()> {
+        if self.is_read_only() {
+            return Err(Error::ReadOnly(format!(
+                "{what} in {}",
+                self.root.display()
+            )));
+        }
+        Ok(())
     }
 
     /// The root directory.
@@ -120,6 +207,7 @@ impl Store {
         reason = "takes the builder's result as `TopicConfig::default().partitions(2)` makes it"
     )]
     pub fn create_topic(&self, name: &str, config: TopicConfig) -> Result<Topic> {
+        self.check_writable("create_topic")?;
         validate_topic_name(name)?;
         config.validate()?;
         let mut topics = self.topics.lock();
@@ -144,8 +232,11 @@ impl Store {
                 OpenMode::Create,
                 Context::default(),
             )?;
-            part.inner().close()?;
+            if let Some(inner) = part.inner() {
+                inner.close()?;
+            }
         }
+        live_state::create(&staging, config.partitions)?;
         fsutil::atomic_write(&staging, TOPIC_META_FILE, &meta::encode_topic(&config))?;
         staging::finish_create(&self.root, &staging, &dir)?;
         let topic = self.load(name, dir)?;
@@ -174,19 +265,11 @@ impl Store {
     }
 
     fn load(&self, name: &str, dir: PathBuf) -> Result<Topic> {
-        let meta_path = dir.join(TOPIC_META_FILE);
-        let bytes = fs::read(&meta_path).map_err(io_err(&meta_path))?;
-        let config = meta::decode_topic(&bytes).map_err(|e| Error::metadata(&meta_path, &e))?;
-        config.validate().map_err(|e| {
-            Error::corrupt(
-                &meta_path,
-                0,
-                Corruption::Config {
-                    reason: e.to_string(),
-                },
-            )
-        })?;
-        if meta::stored_version(&bytes) != Some(meta::TOPIC_VERSION) {
+        let Some(flusher) = &self.flusher else {
+            return self.load_read_only(name, dir);
+        };
+        let (config, version) = read_topic_config(&dir)?;
+        if version != Some(meta::TOPIC_VERSION) {
             // An earlier version with the same body: raise the topic's version gate before
             // anything in it is opened, so that the development builds that wrote it, which
             // misread what this build may write (empty batches), refuse the topic from now
@@ -194,7 +277,10 @@ impl Store {
             fsutil::atomic_write(&dir, TOPIC_META_FILE, &meta::encode_topic(&config))?;
         }
         let topic_name: Arc<str> = name.into();
-        let notifier = Arc::new(Notifier::default());
+        // Readers of other processes see a new writer session begin before any file of the
+        // topic is opened.
+        let live = Arc::new(LiveFile::open_writer(&dir, config.partitions)?);
+        let notifier = Arc::new(Notifier::with_live(Arc::clone(&live), Side::Writer));
         let groups = Arc::new(Groups::new(
             dir.clone(),
             config.partitions,
@@ -210,15 +296,53 @@ impl Store {
                 &config,
                 OpenMode::Existing,
                 Context {
-                    flusher: Some(Arc::clone(&self.flusher)),
+                    flusher: Some(Arc::clone(flusher)),
                     notifier: Arc::clone(&notifier),
                     shared: Arc::clone(&self.shared),
                     groups: Some(Arc::clone(&groups) as Arc<dyn crate::partition::ConsumerGroups>),
+                    live: Some(Arc::clone(&live)),
                 },
             )?;
-            self.flusher
-                .register(&(Arc::clone(part.inner()) as Arc<dyn crate::flusher::Background>));
+            if let Some(inner) = part.inner() {
+                flusher.register(&(Arc::clone(inner) as Arc<dyn crate::flusher::Background>));
+            }
             partitions.push(part);
+        }
+        live.set_state(live::State::Live);
+        Ok(Topic::new(
+            name.to_owned(),
+            dir,
+            config,
+            partitions,
+            notifier,
+            groups,
+            live,
+        ))
+    }
+
+    /// Opens a topic of a read-only store: follows its writer through its live state file.
+    fn load_read_only(&self, name: &str, dir: PathBuf) -> Result<Topic> {
+        let (config, _) = read_topic_config(&dir)?;
+        let live = Arc::new(LiveFile::open_reader(&dir, config.partitions)?);
+        live.wait_ready(name, READER_OPEN_WAIT)?;
+        let topic_name: Arc<str> = name.into();
+        let notifier = Arc::new(Notifier::with_live(Arc::clone(&live), Side::Reader));
+        let groups = Arc::new(Groups::new(
+            dir.clone(),
+            config.partitions,
+            Arc::clone(&notifier),
+            Arc::clone(&self.shared),
+        ));
+        let mut partitions = Vec::with_capacity(config.partitions as usize);
+        for p in 0..config.partitions {
+            partitions.push(crate::partition::open_follower(
+                Arc::clone(&topic_name),
+                p,
+                dir.join(p.to_string()),
+                &config,
+                &live,
+                Arc::clone(&notifier),
+            )?);
         }
         Ok(Topic::new(
             name.to_owned(),
@@ -227,6 +351,7 @@ impl Store {
             partitions,
             notifier,
             groups,
+            live,
         ))
     }
 
@@ -256,6 +381,7 @@ impl Store {
     /// # Errors
     /// [`Error::TopicNotFound`]; [`Error::Io`].
     pub fn delete_topic(&self, name: &str) -> Result<()> {
+        self.check_writable("delete_topic")?;
         validate_topic_name(name)?;
         let mut topics = self.topics.lock();
         let dir = self.root.join(name);
@@ -263,7 +389,13 @@ impl Store {
             return Err(Error::TopicNotFound(name.to_owned()));
         }
         if let Some(t) = topics.remove(name) {
-            t.abandon();
+            t.delete();
+        } else if let Ok((config, _)) = read_topic_config(&dir)
+            && let Ok(live) = LiveFile::open_writer(&dir, config.partitions)
+        {
+            // Not open here: readers of other processes still learn that it goes.
+            live.set_state(live::State::Deleted);
+            live.release();
         }
         staging::delete(&self.root, &dir)
     }
@@ -274,6 +406,7 @@ impl Store {
     /// # Errors
     /// The first error met.
     pub fn enforce_retention(&self) -> Result<RetentionReport> {
+        self.check_writable("enforce_retention")?;
         let topics: Vec<Topic> = self.topics.lock().values().cloned().collect();
         let mut report = RetentionReport::default();
         for t in topics {
@@ -293,6 +426,7 @@ impl Store {
     /// # Errors
     /// The first error met.
     pub fn flush(&self) -> Result<()> {
+        self.check_writable("flush")?;
         let topics: Vec<Topic> = self.topics.lock().values().cloned().collect();
         topics.iter().try_for_each(Topic::flush)
     }
@@ -313,7 +447,9 @@ impl Store {
     /// tests of recovery; never needed in applications.
     #[doc(hidden)]
     pub fn crash(self) {
-        self.flusher.stop();
+        if let Some(f) = &self.flusher {
+            f.stop();
+        }
         if let Some(t) = self.flusher_thread.lock().take() {
             let _ = t.join();
         }
@@ -323,7 +459,9 @@ impl Store {
     }
 
     fn shutdown(&self) -> Result<()> {
-        self.flusher.stop();
+        if let Some(f) = &self.flusher {
+            f.stop();
+        }
         if let Some(t) = self.flusher_thread.lock().take() {
             let _ = t.join();
         }
@@ -347,4 +485,36 @@ impl Drop for Store {
         // only means the next open recovers.
         let _ = self.shutdown();
     }
+}
+
+/// Records this process's id in the store's lock file (which it holds locked), for the
+/// [`Error::Locked`] another writer gets.
+fn record_pid(lock: &mut File) -> std::io::Result<()> {
+    lock.set_len(0)?;
+    let pid = std::process::id().to_string();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileExt;
+        lock.write_all_at(pid.as_bytes(), 0)
+    }
+    #[cfg(not(unix))]
+    std::io::Write::write_all(lock, pid.as_bytes())
+}
+
+/// A topic's configuration from its `topic.meta`, validated, and the version it is stored
+/// in (an earlier version is read as it is).
+fn read_topic_config(dir: &Path) -> Result<(TopicConfig, Option<u16>)> {
+    let meta_path = dir.join(TOPIC_META_FILE);
+    let bytes = fs::read(&meta_path).map_err(io_err(&meta_path))?;
+    let config = meta::decode_topic(&bytes).map_err(|e| Error::metadata(&meta_path, &e))?;
+    config.validate().map_err(|e| {
+        Error::corrupt(
+            &meta_path,
+            0,
+            Corruption::Config {
+                reason: e.to_string(),
+            },
+        )
+    })?;
+    Ok((config, meta::stored_version(&bytes)))
 }

@@ -5,10 +5,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use crate::codec::live;
 use crate::codec::record::NewRecord;
 use crate::config::TopicConfig;
 use crate::error::{Error, Result};
 use crate::group::{self, Groups};
+use crate::live::LiveFile;
 use crate::names::validate_group_name;
 use crate::notify::Notifier;
 use crate::partition::Partition;
@@ -33,6 +35,10 @@ struct Inner {
     notifier: Arc<Notifier>,
     /// Consumer groups loaded in this process (shared with the partitions).
     groups: Arc<Groups>,
+    /// The live state file shared with other processes.
+    live: Arc<LiveFile>,
+    /// Opened by a read-only store: another process writes it.
+    read_only: bool,
 }
 
 impl Topic {
@@ -43,7 +49,9 @@ impl Topic {
         partitions: Vec<Partition>,
         notifier: Arc<Notifier>,
         groups: Arc<Groups>,
+        live: Arc<LiveFile>,
     ) -> Self {
+        let read_only = partitions.iter().any(Partition::is_read_only);
         Self {
             inner: Arc::new(Inner {
                 name,
@@ -53,8 +61,17 @@ impl Topic {
                 round_robin: AtomicU32::new(0),
                 notifier,
                 groups,
+                live,
+                read_only,
             }),
         }
+    }
+
+    /// True for a topic of a read-only store: another process writes it, this handle reads
+    /// what it publishes (and commits consumer groups' offsets).
+    #[must_use]
+    pub fn is_read_only(&self) -> bool {
+        self.inner.read_only
     }
 
     /// The topic's name.
@@ -235,29 +252,51 @@ impl Topic {
     /// append nor commit.
     pub(crate) fn close(&self) -> Result<()> {
         let mut first = Ok(());
-        for p in &self.inner.partitions {
-            let r = p.inner().close();
+        for p in self.inner.partitions.iter().filter_map(Partition::inner) {
+            let r = p.close();
             if first.is_ok() {
                 first = r;
             }
         }
         self.inner.groups.close();
+        if !self.inner.read_only {
+            // Readers of other processes keep what the slots say; after a clean close the
+            // slots describe the files exactly and hold across a reboot.
+            if first.is_ok() {
+                first = self.inner.live.close_clean();
+            } else {
+                self.inner.live.set_state(live::State::Closed);
+            }
+            self.inner.live.release();
+        }
         first
     }
 
     /// Runs the `on_segment_sealed` hook for segments synced but not yet announced.
     pub(crate) fn run_pending_hooks(&self) {
-        for p in &self.inner.partitions {
-            p.inner().run_sealed_hooks();
+        for p in self.inner.partitions.iter().filter_map(Partition::inner) {
+            p.run_sealed_hooks();
         }
     }
 
     /// Abandons every partition (waiting for passes under way, which may lower group
     /// offsets), then closes the groups: nothing writes into the directory afterwards.
     pub(crate) fn abandon(&self) {
-        for p in &self.inner.partitions {
-            p.inner().abandon();
+        for p in self.inner.partitions.iter().filter_map(Partition::inner) {
+            p.abandon();
         }
         self.inner.groups.close();
+        if !self.inner.read_only {
+            self.inner.live.release();
+        }
+    }
+
+    /// Tells readers of other processes that the topic is being deleted (before its files
+    /// go), then lets it go as [`abandon`](Self::abandon) does.
+    pub(crate) fn delete(&self) {
+        if !self.inner.read_only {
+            self.inner.live.set_state(live::State::Deleted);
+        }
+        self.abandon();
     }
 }

@@ -278,7 +278,7 @@ const USER_DIR: &str = "backup~creating";
 const USER_FILE: &str = "notes.txt";
 const USER_BYTES: &[u8] = b"the user's own notes";
 /// Every file of a complete topic directory of two partitions, before its first group.
-const TOPIC_FILES: [&str; 3] = ["0", "1", "topic.meta"];
+const TOPIC_FILES: [&str; 4] = ["0", "1", "live", "topic.meta"];
 const MARKER: &str = "pagelog.staging";
 
 fn two_partitions() -> TopicConfig {
@@ -413,7 +413,7 @@ fn crash_during_topic_creation() {
         ("create_topic.after_marker", Some(&[MARKER])),
         (
             "create_topic.before_rename",
-            Some(&["0", "1", MARKER, "topic.meta"]),
+            Some(&["0", "1", "live", MARKER, "topic.meta"]),
         ),
         ("create_topic.after_rename", None),
     ];
@@ -494,7 +494,7 @@ fn crash_during_topic_deletion() {
     let steps: [(&str, &[&str]); 2] = [
         (
             "delete_topic.after_rename",
-            &["0", "1", "groups", "topic.meta"],
+            &["0", "1", "groups", "live", "topic.meta"],
         ),
         ("delete_topic.before_proof_removed", &["topic.meta"]),
     ];

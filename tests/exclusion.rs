@@ -76,7 +76,7 @@ fn report(line: impl std::fmt::Display) {
 fn describe<T>(r: &Result<T, Error>) -> String {
     match r {
         Ok(_) => "ok".to_owned(),
-        Err(Error::Locked { path }) => format!("locked {}", path.display()),
+        Err(Error::Locked { path, .. }) => format!("locked {}", path.display()),
         Err(e) => format!("error {e}"),
     }
 }
@@ -320,7 +320,10 @@ fn a_killed_holder_releases_the_lock() {
     let (mut child, rx, end) = start_holder(test, "hold", dir.path());
     wait_for(&rx, "holding", Instant::now() + TIMEOUT);
     match Store::open(dir.path()) {
-        Err(Error::Locked { path }) => assert_eq!(path, dir.path().join(LOCK_FILE)),
+        Err(Error::Locked { path, pid }) => {
+            assert_eq!(path, dir.path().join(LOCK_FILE));
+            assert_eq!(pid, Some(child.id()), "the holder's process id is named");
+        }
         other => panic!("expected Locked while the child holds the store, got {other:?}"),
     }
     child.kill().unwrap(); // SIGKILL

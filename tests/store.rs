@@ -135,7 +135,10 @@ fn second_open_is_locked() {
     let dir = tempfile::tempdir().unwrap();
     let _store = Store::open(dir.path()).unwrap();
     match Store::open(dir.path()) {
-        Err(Error::Locked { path }) => assert!(path.ends_with(pagelog::LOCK_FILE)),
+        Err(Error::Locked { path, pid }) => {
+            assert!(path.ends_with(pagelog::LOCK_FILE));
+            assert_eq!(pid, Some(std::process::id()));
+        }
         other => panic!("{other:?}"),
     }
 }

@@ -271,6 +271,108 @@ fn kafka_quickstart() {
     assert_eq!(ctx.ok("topics list --dir $D", ""), "");
 }
 
+/// A tool running in the background, its stdout read line by line.
+struct Running {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Running {
+    fn start(ctx: &Ctx, template: &str) -> Self {
+        let command = ctx.command(template, &[]);
+        let (name, args) = command.split_first().unwrap();
+        let bin = examples_dir().join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+        let mut child = Command::new(bin)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self { child, lines }
+    }
+
+    /// The next line it prints (within a minute).
+    fn line(&self) -> String {
+        self.lines
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("a line from the running tool")
+    }
+
+    fn send(&mut self, line: &str) {
+        let stdin = self.child.stdin.as_mut().unwrap();
+        writeln!(stdin, "{line}").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Closes its stdin and waits for it; returns its exit code and stderr.
+    fn finish(mut self) -> (Option<i32>, String) {
+        drop(self.child.stdin.take());
+        let out = self.child.wait_with_output().unwrap();
+        (out.status.code(), String::from_utf8(out.stderr).unwrap())
+    }
+}
+
+#[test]
+fn producer_and_consumer_run_side_by_side_as_in_the_quickstart() {
+    let ctx = Ctx::new();
+    ctx.ok("topics create --dir $D --topic quickstart-events", "");
+    // Terminal 1: a consumer following the topic. Terminal 2: a producer.
+    let consumer = Running::start(
+        &ctx,
+        "console_consumer --dir $D --topic quickstart-events --from-beginning --max-messages 3",
+    );
+    let mut producer = Running::start(
+        &ctx,
+        "console_producer --dir $D --topic quickstart-events --print-offsets",
+    );
+    producer.send("This is my first event");
+    assert_eq!(producer.line(), "0 0");
+    assert_eq!(consumer.line(), "This is my first event");
+    producer.send("This is my second event");
+    assert_eq!(producer.line(), "0 1");
+    assert_eq!(consumer.line(), "This is my second event");
+
+    // While the producer holds the store: list and describe it, and read it once more.
+    assert_eq!(ctx.ok("topics list --dir $D", ""), "quickstart-events\n");
+    let describe = ctx.ok("topics describe --dir $D --topic quickstart-events", "");
+    assert_eq!(partition_row(&describe, 0)[..2], [0, 2], "{describe}");
+    let again = ctx.ok(
+        "console_consumer --dir $D --topic quickstart-events --from-beginning --timeout-ms 50",
+        "",
+    );
+    assert_eq!(again, "This is my first event\nThis is my second event\n");
+    // A second writer is refused, naming the producer's process.
+    let err = ctx.fails(
+        "console_producer --dir $D --topic quickstart-events",
+        "refused\n",
+    );
+    assert!(
+        err.contains(&format!("process {}", producer.child.id())),
+        "{err}"
+    );
+
+    producer.send("A third event");
+    assert_eq!(producer.line(), "0 2");
+    assert_eq!(consumer.line(), "A third event");
+    let (code, stderr) = consumer.finish();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stderr, "Processed a total of 3 messages\n");
+    let (code, stderr) = producer.finish();
+    assert_eq!((code, stderr), (Some(0), String::new()));
+}
+
 #[test]
 fn keys_partitions_groups_and_time() {
     let ctx = Ctx::new();

@@ -222,6 +222,15 @@ pub fn open_existing(dir: &Path) -> Result<Store> {
     Ok(Store::open(dir)?)
 }
 
+/// Opens the store in `dir` (which must exist) read-only: reading tools run beside a writer
+/// process (a producer, an application) and never keep one out.
+pub fn open_reading(dir: &Path) -> Result<Store> {
+    if !dir.is_dir() {
+        return Err(format!("store directory {} does not exist", dir.display()).into());
+    }
+    Ok(Store::open_read_only(dir)?)
+}
+
 /// Parses `never`, `every-append`, `interval-ms:N` or `every-records:N`.
 pub fn parse_flush(s: &str) -> Result<FlushPolicy> {
     let bad = || -> Error {

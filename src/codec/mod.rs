@@ -5,6 +5,7 @@
 
 pub mod batch;
 pub mod index;
+pub mod live;
 pub mod meta;
 pub mod record;
 pub mod varint;

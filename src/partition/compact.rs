@@ -327,6 +327,8 @@ impl Inner {
         }
         fsutil::sync_dir(&self.dir)?; // the swap is decided
         crate::failpoint::hit(crate::failpoint::Failpoint::CompactSwapDecided);
+        // Readers of other processes do not list the files while they change.
+        let _change = self.log.change();
         for (p, _) in files {
             std::fs::rename(with_suffix(p, SWAP_SUFFIX), p).map_err(io_err(p))?;
             crate::failpoint::hit(crate::failpoint::Failpoint::CompactAfterFirstLiveRename);

@@ -189,6 +189,7 @@ impl Inner {
                 }
             }
         }
+        self.log.publish_durable(target);
         Ok(target)
     }
 

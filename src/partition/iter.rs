@@ -208,16 +208,7 @@ impl Records {
                   its borrows of the current segment"
     )]
     fn step(&mut self) -> Result<bool> {
-        let epoch = self.log.epoch();
-        if epoch != self.epoch {
-            // Truncated: what we were reading may be discarded. Start over from the same
-            // offset, or from the new end if that is lower.
-            // Back to the lowest cut since our epoch: everything from there on was rewritten
-            // (and may hold new records already).
-            let cut = self.log.lowest_cut_since(self.epoch).unwrap_or(self.next);
-            self.epoch = epoch;
-            self.seek(self.next.min(cut));
-        }
+        self.catch_up_epoch();
         // Records below a raised start offset are gone for readers, even mid-segment.
         let start = self.log.start_offset();
         if self.next < start {
@@ -322,6 +313,19 @@ impl Records {
                 // The end of this segment's committed data. Move on only once a later
                 // segment exists, which means this one is sealed and complete.
                 let segs = self.log.segments();
+                if self.log.epoch() != self.epoch {
+                    // Truncated since the step began (a reader process learns of it only
+                    // now, with the list): start over from the cut.
+                    self.catch_up_epoch();
+                    continue;
+                }
+                if self.log.is_follower() && !segs.iter().any(|s| Arc::ptr_eq(s, seg)) {
+                    // A reader process replaced this segment's view (a new writer session
+                    // rebuilt its index files): continue from the same offset in the new one.
+                    self.seg = None;
+                    self.previous = None;
+                    continue;
+                }
                 let Some(later) = segs.iter().find(|s| s.base > seg.base) else {
                     return Ok(false);
                 };
@@ -341,6 +345,21 @@ impl Records {
                 self.previous = None;
                 self.read_ahead = 0;
             }
+        }
+    }
+}
+
+impl Records {
+    /// After a truncation: what we were reading may be discarded, so start over from the
+    /// lowest cut since our epoch (everything from there on was rewritten, and may hold new
+    /// records already), or from where we are if that is lower.
+    #[inline]
+    fn catch_up_epoch(&mut self) {
+        let epoch = self.log.epoch();
+        if epoch != self.epoch {
+            let cut = self.log.lowest_cut_since(self.epoch).unwrap_or(self.next);
+            self.epoch = epoch;
+            self.seek(self.next.min(cut));
         }
     }
 }
@@ -413,7 +432,9 @@ impl Records {
         }
         match self.step() {
             Ok(true) => Some(Ok(())),
-            Ok(false) => None,
+            // A reader process reports what keeps it from following the writer rather than
+            // end quietly at what it has.
+            Ok(false) => self.log.follow_failure().map(Err),
             Err(e) => {
                 if self.skip_damaged {
                     self.skip_past_damage();

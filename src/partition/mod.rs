@@ -19,6 +19,7 @@
 mod commit;
 mod compact;
 mod durability;
+mod follow;
 mod hooked;
 mod iter;
 mod lifecycle;
@@ -56,6 +57,7 @@ use self::writer::Writer;
 
 pub use self::compact::CompactionReport;
 pub(crate) use self::compact::{CLEANED_SUFFIX, SWAP_SUFFIX};
+pub(crate) use self::follow::open as open_follower;
 pub use self::iter::Records;
 pub(crate) use self::load::OpenMode;
 pub(crate) use self::retention::DELETED_SUFFIX;
@@ -68,10 +70,29 @@ pub(crate) const CHECKPOINT_FILE: &str = "checkpoint";
 /// One partition of a topic: an append-only, offset-addressed log.
 ///
 /// Cheap to clone (a reference count); `Send + Sync`. Appends are serialised internally;
-/// reads take no lock that the writer waits on.
+/// reads take no lock that the writer waits on. A partition of a store opened with
+/// [`Store::open_read_only`](crate::Store::open_read_only) follows the writer process: it
+/// reads everything the writer published, and its write methods return
+/// [`Error::ReadOnly`](crate::Error::ReadOnly).
 #[derive(Debug, Clone)]
 pub struct Partition {
-    inner: Arc<Inner>,
+    side: Side,
+}
+
+/// The writer's partition, or a reader process's view of one.
+#[derive(Debug, Clone)]
+enum Side {
+    Writer(Arc<Inner>),
+    Reader(Arc<ReadOnly>),
+}
+
+/// A partition of a read-only store: the published log, following the writer process.
+#[derive(Debug)]
+pub(crate) struct ReadOnly {
+    topic: Arc<str>,
+    id: u32,
+    dir: PathBuf,
+    log: Arc<Published>,
 }
 
 /// A partition's components (see the module docs).
@@ -123,6 +144,8 @@ pub(crate) struct Context {
     pub shared: Arc<Shared>,
     /// The topic's consumer groups, whose committed offsets a truncation lowers.
     pub groups: Option<Arc<dyn ConsumerGroups>>,
+    /// The topic's live state file, where the partition publishes for other processes.
+    pub live: Option<Arc<crate::live::LiveFile>>,
 }
 
 /// Summary of a partition, for tools and monitoring.
@@ -159,37 +182,76 @@ impl Partition {
     /// Partition number within its topic.
     #[must_use]
     pub fn id(&self) -> u32 {
-        self.inner.id
+        match &self.side {
+            Side::Writer(w) => w.id,
+            Side::Reader(r) => r.id,
+        }
     }
 
     /// Name of the topic.
     #[must_use]
     pub fn topic(&self) -> &str {
-        &self.inner.topic
+        match &self.side {
+            Side::Writer(w) => &w.topic,
+            Side::Reader(r) => &r.topic,
+        }
     }
 
     /// The partition's directory.
     #[must_use]
     pub fn dir(&self) -> &Path {
-        &self.inner.dir
+        match &self.side {
+            Side::Writer(w) => &w.dir,
+            Side::Reader(r) => &r.dir,
+        }
+    }
+
+    /// What readers use: the published log.
+    fn log(&self) -> &Arc<Published> {
+        match &self.side {
+            Side::Writer(w) => &w.log,
+            Side::Reader(r) => &r.log,
+        }
+    }
+
+    /// The writer side, or [`Error::ReadOnly`](crate::Error::ReadOnly) for `what`.
+    fn writer(&self, what: &str) -> Result<&Arc<Inner>> {
+        match &self.side {
+            Side::Writer(w) => Ok(w),
+            Side::Reader(_) => Err(crate::Error::ReadOnly(format!(
+                "{what} on partition {} of topic {:?}",
+                self.id(),
+                self.topic()
+            ))),
+        }
+    }
+
+    /// True for a partition of a read-only store (another process writes it).
+    #[must_use]
+    pub fn is_read_only(&self) -> bool {
+        matches!(self.side, Side::Reader(_))
     }
 
     /// First offset still stored.
     #[must_use]
     pub fn start_offset(&self) -> u64 {
-        self.inner.log.start_offset()
+        self.log().refresh();
+        self.log().start_offset()
     }
 
     /// The offset the next appended record will get.
     #[must_use]
     pub fn next_offset(&self) -> u64 {
-        self.inner.log.next_offset()
+        self.log().next_offset()
     }
 
     /// Offsets below this are durable (synced to disk).
     #[must_use]
     pub fn durable_offset(&self) -> u64 {
-        self.inner.durability.durable()
+        match &self.side {
+            Side::Writer(w) => w.durability.durable(),
+            Side::Reader(r) => r.log.follower_durable().min(r.log.next_offset()),
+        }
     }
 
     /// Appends one record; returns its offset.
@@ -209,14 +271,14 @@ impl Partition {
     /// reserved (the partition stays usable); [`Error::Poisoned`](crate::Error::Poisoned) after a failed sync;
     /// [`Error::Closed`](crate::Error::Closed) after close or delete.
     pub fn append_batch(&self, records: &[NewRecord<'_>]) -> Result<Range<u64>> {
+        let inner = self.writer("append")?;
         // A closed handle says so first, whatever the records (rechecked under the lock).
-        if !self.inner.lifecycle.is_open() {
-            return Err(self.inner.closed_error());
+        if !inner.lifecycle.is_open() {
+            return Err(inner.closed_error());
         }
         let now = now_ms();
-        let plan = plan_batch(records, now, self.inner.limits.max_batch)?;
-        self.inner
-            .append_planned(BatchRecords::Contiguous(records), &plan, now, None)
+        let plan = plan_batch(records, now, inner.limits.max_batch)?;
+        inner.append_planned(BatchRecords::Contiguous(records), &plan, now, None)
     }
 
     /// Appends `records` at the offsets given with them, as one batch covering the offsets
@@ -243,18 +305,19 @@ impl Partition {
     /// `end` is not above `next_offset()` or more than 2^32 past it; otherwise as
     /// [`append_batch`](Self::append_batch).
     pub fn append_at(&self, records: &[(u64, NewRecord<'_>)], end: u64) -> Result<Range<u64>> {
-        if !self.inner.lifecycle.is_open() {
-            return Err(self.inner.closed_error());
+        let inner = self.writer("append_at")?;
+        if !inner.lifecycle.is_open() {
+            return Err(inner.closed_error());
         }
         let first = self.next_offset();
         let (placed, last_delta) = writer::place(records, first, end)?;
         let now = now_ms();
-        let plan = writer::plan_placed(&placed, now, self.inner.limits.max_batch)?;
+        let plan = writer::plan_placed(&placed, now, inner.limits.max_batch)?;
         let batch = BatchRecords::Placed {
             records: &placed,
             last_delta,
         };
-        self.inner.append_planned(batch, &plan, now, Some(first))
+        inner.append_planned(batch, &plan, now, Some(first))
     }
 
     /// Makes every record appended before this call durable: `fdatasync` of the segment files
@@ -264,10 +327,11 @@ impl Partition {
     /// # Errors
     /// [`Error::Poisoned`](crate::Error::Poisoned) if this or an earlier sync failed; [`Error::Closed`](crate::Error::Closed).
     pub fn flush(&self) -> Result<()> {
-        if !self.inner.lifecycle.is_open() {
-            return Err(self.inner.closed_error());
+        let inner = self.writer("flush")?;
+        if !inner.lifecycle.is_open() {
+            return Err(inner.closed_error());
         }
-        self.inner.sync_all()
+        inner.sync_all()
     }
 
     /// The record at `offset` (or, if compaction left a gap there, the first one after it).
@@ -277,7 +341,7 @@ impl Partition {
     /// [`Error::OffsetOutOfRange`](crate::Error::OffsetOutOfRange) below the start or above the end;
     /// [`Error::ChecksumMismatch`](crate::Error::ChecksumMismatch) or [`Error::Corrupt`](crate::Error::Corrupt) for damaged data.
     pub fn read(&self, offset: u64) -> Result<Option<Record>> {
-        self.inner.log.read(offset)
+        self.log().read(offset)
     }
 
     /// Iterates records from `offset` (inclusive) to the current end. The iterator can be
@@ -286,21 +350,22 @@ impl Partition {
     /// # Errors
     /// [`Error::OffsetOutOfRange`](crate::Error::OffsetOutOfRange) as for [`read`](Self::read).
     pub fn iter_from(&self, offset: u64) -> Result<Records> {
-        self.inner.log.snapshot_checked(offset)?;
-        Ok(Records::new(Arc::clone(&self.inner.log), offset))
+        self.log().snapshot_checked(offset)?;
+        Ok(Records::new(Arc::clone(self.log()), offset))
     }
 
     /// Iterates every stored record from the start (as `for r in &partition` does).
     #[must_use]
     pub fn iter(&self) -> Records {
-        Records::new(Arc::clone(&self.inner.log), self.start_offset())
+        let start = self.start_offset();
+        Records::new(Arc::clone(self.log()), start)
     }
 
     /// An iterator positioned at the end: it sees only records appended from now on. Use
     /// [`Records::poll`] or [`Records::blocking`] to wait for them.
     #[must_use]
     pub fn iter_from_end(&self) -> Records {
-        Records::new(Arc::clone(&self.inner.log), self.next_offset())
+        Records::new(Arc::clone(self.log()), self.next_offset())
     }
 
     /// Iterates from the first record with a timestamp `>= ts` (from the end if there is
@@ -311,7 +376,7 @@ impl Partition {
     pub fn iter_from_timestamp(&self, ts: i64) -> Result<Records> {
         let end = self.next_offset();
         let from = self.offset_for_timestamp(ts)?.unwrap_or(end);
-        Ok(Records::new(Arc::clone(&self.inner.log), from))
+        Ok(Records::new(Arc::clone(self.log()), from))
     }
 
     /// The smallest offset whose record's timestamp is `>= ts`, or `None` if every record is
@@ -320,13 +385,19 @@ impl Partition {
     /// # Errors
     /// [`Error::ChecksumMismatch`](crate::Error::ChecksumMismatch) or [`Error::Corrupt`](crate::Error::Corrupt) for damaged data.
     pub fn offset_for_timestamp(&self, ts: i64) -> Result<Option<u64>> {
-        self.inner.log.offset_for_timestamp(ts)
+        self.log().offset_for_timestamp(ts)
     }
 
     /// False once the partition was closed or its topic deleted.
     #[must_use]
     pub fn is_open(&self) -> bool {
-        self.inner.lifecycle.is_open()
+        match &self.side {
+            Side::Writer(w) => w.lifecycle.is_open(),
+            Side::Reader(r) => {
+                r.log.refresh();
+                !r.log.has_ended()
+            }
+        }
     }
 
     /// Applies the topic's retention rules now (they also run after every roll, in the
@@ -340,7 +411,7 @@ impl Partition {
     /// [`Error::Io`](crate::Error::Io) if a file cannot be renamed or removed or a group's offsets file cannot
     /// be read.
     pub fn enforce_retention(&self) -> Result<RetentionReport> {
-        self.inner.enforce_retention()
+        self.writer("enforce_retention")?.enforce_retention()
     }
 
     /// Raises the start offset to `offset` (capped at the next offset), like Kafka's
@@ -350,7 +421,8 @@ impl Partition {
     /// # Errors
     /// [`Error::Closed`](crate::Error::Closed), [`Error::Poisoned`](crate::Error::Poisoned); as [`enforce_retention`](Self::enforce_retention).
     pub fn delete_records_before(&self, offset: u64) -> Result<u64> {
-        self.inner.delete_records_before(offset)
+        self.writer("delete_records_before")?
+            .delete_records_before(offset)
     }
 
     /// Discards every record at and above `offset` (rollback, replica repair); appends
@@ -369,7 +441,7 @@ impl Partition {
     /// [`Error::OffsetOutOfRange`](crate::Error::OffsetOutOfRange) outside `[start_offset, next_offset]`; [`Error::Io`](crate::Error::Io) (the
     /// partition is then poisoned until reopened, which completes the truncation).
     pub fn truncate_to(&self, offset: u64) -> Result<()> {
-        self.inner.truncate_to(offset)
+        self.writer("truncate_to")?.truncate_to(offset)
     }
 
     /// Compacts the sealed segments now: keeps only the latest record per key (and drops
@@ -382,29 +454,31 @@ impl Partition {
     /// [`Error::ChecksumMismatch`](crate::Error::ChecksumMismatch) / [`Error::Corrupt`](crate::Error::Corrupt) if a sealed segment is damaged (it is
     /// left as it is); [`Error::Io`](crate::Error::Io).
     pub fn compact(&self) -> Result<CompactionReport> {
-        self.inner.compact()
+        self.writer("compact")?.compact()
     }
 
     /// Sizes and offsets of this partition.
     #[must_use]
     pub fn info(&self) -> PartitionInfo {
-        let segs = self.inner.log.segments();
+        let segs = self.log().segments();
         PartitionInfo {
-            id: self.inner.id,
+            id: self.id(),
             start_offset: self.start_offset(),
             next_offset: self.next_offset(),
             segments: segs.len(),
             bytes: segs.iter().map(|s| s.size()).sum(),
             durable_offset: self.durable_offset(),
-            forced_deletions: self.inner.maintenance.forced_deletions(),
+            forced_deletions: match &self.side {
+                Side::Writer(w) => w.maintenance.forced_deletions(),
+                Side::Reader(_) => 0,
+            },
         }
     }
 
     /// Paths of the segments' `.log` files, in offset order.
     #[must_use]
     pub fn segment_paths(&self) -> Vec<SegmentPaths> {
-        self.inner
-            .log
+        self.log()
             .segments()
             .iter()
             .map(|s| s.paths.clone())
@@ -415,7 +489,7 @@ impl Partition {
     #[must_use]
     pub fn verify(&self) -> crate::segment::VerifyReport {
         let mut report = crate::segment::VerifyReport::default();
-        for seg in self.inner.log.segments().iter() {
+        for seg in self.log().segments().iter() {
             let (problems, batches, records) = crate::segment::verify::verify(seg);
             report.batches += batches;
             report.records += records;
@@ -425,10 +499,28 @@ impl Partition {
     }
 
     pub(crate) fn from_inner(inner: Arc<Inner>) -> Self {
-        Self { inner }
+        Self {
+            side: Side::Writer(inner),
+        }
     }
 
-    pub(crate) fn inner(&self) -> &Arc<Inner> {
-        &self.inner
+    /// A partition of a read-only store, following the writer process through `log`.
+    pub(crate) fn from_follower(topic: Arc<str>, id: u32, dir: PathBuf, log: Published) -> Self {
+        Self {
+            side: Side::Reader(Arc::new(ReadOnly {
+                topic,
+                id,
+                dir,
+                log: Arc::new(log),
+            })),
+        }
+    }
+
+    /// The writer side (`None` in a read-only store).
+    pub(crate) fn inner(&self) -> Option<&Arc<Inner>> {
+        match &self.side {
+            Side::Writer(w) => Some(w),
+            Side::Reader(_) => None,
+        }
     }
 }

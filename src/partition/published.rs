@@ -20,6 +20,11 @@
 //!   iterator that notices a new epoch late moves back to the lowest cut since its own.
 //! * `ended` is set once no more records will be published through this handle (the
 //!   partition was closed or deleted); waiting readers are woken when it is.
+//! * In the writer's process, every publication is also written to the partition's slot of
+//!   the topic's live state file (`beacon`), in the same order, for readers in other
+//!   processes. In a reader process there is no writer side: `follow` brings this state up
+//!   to date with that slot (`follow.rs`) whenever a reader asks for the next offset or the
+//!   segment list, publishing through the same methods in the same order.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -27,8 +32,22 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use parking_lot::{Mutex, RwLock};
 
 use crate::error::{Error, Result};
+use crate::live::{Sealed, SlotWriter, Tail};
 use crate::notify::Notifier;
 use crate::segment::core::SegmentCore;
+
+/// Brings a reader process's published state up to date with the writer process's.
+pub(crate) trait Follow: std::fmt::Debug + Send + Sync {
+    /// Publishes into `log` what the writer process published since the last call.
+    fn refresh(&self, log: &Published);
+
+    /// Offsets below this are durable, as the writer process last published.
+    fn durable(&self) -> u64;
+
+    /// The error the last refresh met, if it failed (readers report it rather than stop
+    /// quietly at what they have).
+    fn failure(&self) -> Option<Error>;
+}
 
 /// How many recent cuts the log remembers for iterators (older ones are merged).
 const MAX_CUTS: usize = 32;
@@ -47,6 +66,10 @@ pub(crate) struct Published {
     ended: AtomicBool,
     /// Wakes readers waiting for records (shared by the topic's partitions).
     pub(crate) notifier: Arc<Notifier>,
+    /// Writer side: the partition's slot in the topic's live state file.
+    beacon: Option<SlotWriter>,
+    /// Reader side: follows the writer process.
+    follow: Option<Arc<dyn Follow>>,
 }
 
 impl Published {
@@ -65,16 +88,70 @@ impl Published {
             cuts: Mutex::new(Vec::new()),
             ended: AtomicBool::new(false),
             notifier,
+            beacon: None,
+            follow: None,
+        }
+    }
+
+    /// Publishes every change to `beacon` too (the writer's process).
+    pub(crate) fn with_beacon(mut self, beacon: SlotWriter) -> Self {
+        self.beacon = Some(beacon);
+        self
+    }
+
+    /// Follows a writer in another process through `follow` (a reader process).
+    pub(crate) fn with_follow(mut self, follow: Arc<dyn Follow>) -> Self {
+        self.follow = Some(follow);
+        self
+    }
+
+    /// The slot this log publishes to, in the writer's process.
+    pub(crate) fn beacon(&self) -> Option<&SlotWriter> {
+        self.beacon.as_ref()
+    }
+
+    /// True in a reader process (the writer is another process).
+    pub(crate) fn is_follower(&self) -> bool {
+        self.follow.is_some()
+    }
+
+    /// In a reader process: offsets below this are durable, as last published.
+    pub(crate) fn follower_durable(&self) -> u64 {
+        self.follow.as_ref().map_or(0, |f| f.durable())
+    }
+
+    /// In a reader process: the error that keeps this log from following the writer.
+    pub(crate) fn follow_failure(&self) -> Option<Error> {
+        self.follow.as_ref().and_then(|f| f.failure())
+    }
+
+    /// In a reader process, catches up with the writer process now.
+    #[inline]
+    pub(crate) fn refresh(&self) {
+        if let Some(f) = &self.follow {
+            f.refresh(self);
         }
     }
 
     /// The current segment list.
     pub(crate) fn segments(&self) -> Segments {
+        self.refresh();
+        self.segments_now()
+    }
+
+    /// The segment list as it is, without catching up with a writer process.
+    pub(crate) fn segments_now(&self) -> Segments {
         Arc::clone(&self.segments.read())
     }
 
     /// The offset the next appended record will get.
     pub(crate) fn next_offset(&self) -> u64 {
+        self.refresh();
+        self.next_offset_now()
+    }
+
+    /// The next offset as it is, without catching up with a writer process.
+    pub(crate) fn next_offset_now(&self) -> u64 {
         self.next_offset.load(Ordering::Acquire)
     }
 
@@ -99,6 +176,9 @@ impl Published {
     /// [`Error::OffsetOutOfRange`] outside `[start, next]`.
     pub(crate) fn snapshot_checked(&self, offset: u64) -> Result<(Segments, u64)> {
         let end = self.next_offset();
+        if let Some(e) = self.follow_failure() {
+            return Err(e);
+        }
         let segs = self.segments();
         let first = segs.first().map_or(0, |s| s.base);
         let start = self.start_offset().max(first);
@@ -126,9 +206,45 @@ impl Published {
 
     // The writer side publishes through the methods below.
 
-    /// Publishes records up to `end` (the caller wakes readers, after its lock).
-    pub(crate) fn publish_end(&self, end: u64) {
+    /// Publishes records up to `end`, which `active`, the active segment, ends at (the
+    /// caller holds the writer mutex, and wakes readers after it).
+    #[inline]
+    pub(crate) fn publish_end(&self, end: u64, active: &SegmentCore) {
         self.next_offset.store(end, Ordering::Release);
+        if let Some(b) = &self.beacon {
+            b.live.write_tail(b.partition, &tail_of(active, end), None);
+        }
+    }
+
+    /// A follower's publication of records up to `end`.
+    pub(crate) fn follow_end(&self, end: u64) {
+        self.next_offset.store(end, Ordering::Release);
+    }
+
+    /// Publishes a roll (under the writer mutex): `sealed` got its final lengths, `active`
+    /// starts at the next offset.
+    pub(crate) fn publish_roll(&self, sealed: &SegmentCore, active: &SegmentCore) {
+        if let Some(b) = &self.beacon {
+            let s = Sealed {
+                base: sealed.base,
+                log_len: sealed.log.published() as u64,
+                index_len: sealed.index.published() as u64,
+                time_len: sealed.time.published() as u64,
+                max_timestamp: sealed.max_timestamp_raw(),
+            };
+            let end = self.next_offset_now();
+            b.live
+                .write_tail(b.partition, &tail_of(active, end), Some(&s));
+        }
+    }
+
+    /// Publishes the tail after a truncation or a load (under the writer mutex, or before
+    /// the partition is shared).
+    pub(crate) fn publish_tail(&self, active: &SegmentCore) {
+        if let Some(b) = &self.beacon {
+            let end = self.next_offset_now();
+            b.live.write_tail(b.partition, &tail_of(active, end), None);
+        }
     }
 
     /// Replaces the segment list by `f(current)`.
@@ -139,16 +255,58 @@ impl Published {
         let mut list = self.segments.write();
         let new = f(&list);
         *list = Arc::new(new);
+        drop(list);
+        if let Some(b) = &self.beacon {
+            b.live.bump_gen(b.partition);
+        }
+    }
+
+    /// A change of the segment files begins: readers of other processes keep the list they
+    /// have until [`end_change`](Self::end_change).
+    pub(crate) fn begin_change(&self) {
+        if let Some(b) = &self.beacon {
+            b.live.begin_change(b.partition);
+        }
+    }
+
+    /// The change begun with [`begin_change`](Self::begin_change) is complete and published.
+    pub(crate) fn end_change(&self) {
+        if let Some(b) = &self.beacon {
+            b.live.end_change(b.partition);
+        }
+    }
+
+    /// [`begin_change`](Self::begin_change) now, [`end_change`](Self::end_change) when the
+    /// guard goes, on every path.
+    pub(crate) fn change(&self) -> Change<'_> {
+        self.begin_change();
+        Change(self)
     }
 
     /// Raises the start offset to at least `to`.
     pub(crate) fn raise_start(&self, to: u64) {
         self.start_offset.fetch_max(to, Ordering::AcqRel);
+        if let Some(b) = &self.beacon {
+            b.update_cold(|c| c.start = c.start.max(to));
+        }
+    }
+
+    /// Publishes that offsets below `durable` are durable (for readers of other processes).
+    pub(crate) fn publish_durable(&self, durable: u64) {
+        if let Some(b) = &self.beacon {
+            b.update_cold(|c| c.durable = c.durable.max(durable));
+        }
     }
 
     /// Publishes a truncation to `target`: the next offset goes back to it, then the epoch
     /// moves on, remembering the cut for iterators that notice it late.
     pub(crate) fn publish_cut(&self, target: u64) {
+        if let Some(b) = &self.beacon {
+            b.update_cold(|c| {
+                c.push_cut(target);
+                c.durable = c.durable.min(target);
+            });
+        }
         self.next_offset.store(target, Ordering::Release);
         let mut cuts = self.cuts.lock();
         let epoch = self.epoch() + 1;
@@ -167,5 +325,28 @@ impl Published {
     pub(crate) fn end(&self) {
         self.ended.store(true, Ordering::Release);
         self.notifier.notify();
+    }
+}
+
+/// The tail `active` gives readers of other processes, with the partition's next offset.
+#[inline]
+fn tail_of(active: &SegmentCore, end: u64) -> Tail {
+    Tail {
+        active_base: active.base,
+        next_offset: end,
+        log_len: active.log.published() as u64,
+        index_len: active.index.published() as u64,
+        time_len: active.time.published() as u64,
+        max_timestamp: active.max_timestamp_raw(),
+        sealed: None,
+    }
+}
+
+/// A change of the segment files in progress ([`Published::change`]).
+pub(crate) struct Change<'a>(&'a Published);
+
+impl Drop for Change<'_> {
+    fn drop(&mut self) {
+        self.0.end_change();
     }
 }

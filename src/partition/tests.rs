@@ -33,7 +33,7 @@ fn a_sync_does_not_move_the_recovery_point_past_a_roll_that_poisoned() {
     let dir = tempfile::tempdir().unwrap();
     let p = partition(dir.path());
     p.append(NewRecord::new(b"before the roll")).unwrap();
-    let inner = p.inner();
+    let inner = p.inner().unwrap();
     let point = inner.durability.recovery_point();
     let rolling = Arc::clone(inner);
     failpoint::on_this_thread(Failpoint::SyncAfterPoisonCheck, move || {

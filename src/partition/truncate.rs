@@ -53,6 +53,9 @@ impl Inner {
     }
 
     fn truncate_locked(&self, w: &mut WriterState, target: u64) -> Result<()> {
+        // Readers of other processes keep the list they have until the truncation is
+        // published (on a failure, until the next open publishes the finished one).
+        self.log.begin_change();
         fsutil::atomic_write(&self.dir, TRUNCATE_FILE, &meta::encode_truncate(target))?;
         crate::failpoint::hit(crate::failpoint::Failpoint::TruncateAfterIntent);
         w.marked_dirty = true;
@@ -116,6 +119,8 @@ impl Inner {
         self.durability.truncate(target);
         // Iterators notice the new epoch and drop what they were reading.
         self.log.publish_cut(target);
+        self.log.publish_tail(w.active.core());
+        self.log.end_change();
         self.write_checkpoint(Checkpointed::Unclean, w)?;
         // Before the intent goes: a crash until then replays this on open.
         if let Some(g) = &self.env.groups {

@@ -121,7 +121,7 @@ impl Inner {
                 }
             };
             let range = first..end;
-            self.log.publish_end(range.end);
+            self.log.publish_end(range.end, w.active.core());
             let sync = match self.config.flush {
                 FlushPolicy::EveryAppend => true,
                 // Measured against what is durable, not reset per call: however many threads
@@ -170,6 +170,9 @@ impl Inner {
         }
         w.unsynced_sealed.push(Arc::clone(old.core()));
         let active = Arc::clone(w.active.core());
+        // Readers of other processes learn the sealed segment's final lengths with the new
+        // active segment, then the new list.
+        self.log.publish_roll(old.core(), &active);
         self.log.replace_segments(|list| {
             let mut new = Vec::with_capacity(list.len() + 1);
             new.extend(list.iter().cloned());

@@ -57,6 +57,11 @@ impl SegmentCore {
         (ts != i64::MIN || self.next_offset() > self.base).then_some(ts)
     }
 
+    /// Largest committed timestamp as stored, `i64::MIN` while empty.
+    pub(crate) fn max_timestamp_raw(&self) -> i64 {
+        self.max_timestamp.load(Ordering::Acquire)
+    }
+
     /// Committed bytes of the `.log`.
     pub fn size(&self) -> u64 {
         self.log.published() as u64

@@ -12,7 +12,9 @@ use crate::mmap::{MapWriter, Mapping};
 use crate::num::usize_from;
 use crate::segment::core::{SegmentCore, decode_error};
 use crate::segment::files::SegmentPaths;
-use crate::segment::maps::{new_core, open_mappings, rewrite_index, with_file_bytes, writer_maps};
+use crate::segment::maps::{
+    map_entries, new_core, open_mappings, rewrite_index, with_file_bytes, writer_maps,
+};
 use crate::segment::scan::scan;
 use crate::segment::writer::{IndexRule, Limits, SegmentWriter};
 
@@ -145,9 +147,16 @@ pub fn open_sealed_mapped(
             .store(i64::MAX, std::sync::atomic::Ordering::Release);
         return Ok(core);
     }
-    // The entry written at seal time carries the segment's largest timestamp and covers the
-    // last offset, so normally nothing is read. If the last entry is missing, the batch
-    // headers after the last entry that is there make up the difference.
+    let max_ts = sealed_max_timestamp(&core, base, next_base);
+    core.max_timestamp
+        .store(max_ts, std::sync::atomic::Ordering::Release);
+    Ok(core)
+}
+
+/// A sealed segment's largest timestamp. The entry written at seal time carries it and
+/// covers the last offset, so normally nothing is read. If the last entry is missing, the
+/// batch headers after the last entry that is there make up the difference.
+pub(crate) fn sealed_max_timestamp(core: &SegmentCore, base: u64, next_base: u64) -> i64 {
     let times = core.time.prefix();
     let (mut max_ts, from) = match times.len().checked_sub(TIME_ENTRY_LEN) {
         Some(at) => TimeEntry::decode(&times[at..]).map_or((i64::MIN, base), |t| {
@@ -156,11 +165,9 @@ pub fn open_sealed_mapped(
         None => (i64::MIN, base),
     };
     if from < next_base {
-        max_ts = max_ts.max(headers_max_timestamp(&core, from));
+        max_ts = max_ts.max(headers_max_timestamp(core, from));
     }
-    core.max_timestamp
-        .store(max_ts, std::sync::atomic::Ordering::Release);
-    Ok(core)
+    max_ts
 }
 
 /// Largest `max_timestamp` over the batch headers from the batch holding `from` to the end
@@ -265,4 +272,88 @@ pub fn open_active_clean(
         scratch: Vec::new(),
     };
     Ok(Some((core, writer)))
+}
+
+/// Opens a sealed segment for a reader process: its files mapped as they are, without a
+/// lock and without rebuilding anything. `len` is the log's final length when the writer
+/// published it, else the file's length is used. Index files that are missing or look
+/// damaged make lookups scan the log (`index_damaged`), and timestamp lookups look into the
+/// segment, instead of being rebuilt: only the writer changes files.
+pub fn open_sealed_follower(
+    paths: SegmentPaths,
+    base: u64,
+    next_base: u64,
+    len: Option<u64>,
+    verify_checksums: bool,
+) -> Result<SegmentCore> {
+    let file_len = fs::metadata(&paths.log).map_err(io_err(&paths.log))?.len();
+    let log_len = len.filter(|&l| l <= file_len).unwrap_or(file_len);
+    if log_len > crate::MAX_SEGMENT_BYTES {
+        return Err(Error::corrupt(
+            &paths.log,
+            crate::MAX_SEGMENT_BYTES,
+            Corruption::TooLarge {
+                what: "segment log longer than MAX_SEGMENT_BYTES",
+            },
+        ));
+    }
+    let log =
+        Mapping::open_read_only(&paths.log, usize_from(log_len)).map_err(io_err(&paths.log))?;
+    let intact = indexes_look_intact(&paths, log.published());
+    let entries = |path: &Path, entry_len: usize| {
+        if intact {
+            map_entries(path, entry_len)
+        } else {
+            Mapping::open_read_only(&paths.log, 0).map_err(io_err(path))
+        }
+    };
+    let index = entries(&paths.index, OFFSET_ENTRY_LEN)?;
+    let time = entries(&paths.time, TIME_ENTRY_LEN)?;
+    let core = new_core(
+        base,
+        paths,
+        [log, index, time],
+        next_base,
+        i64::MIN,
+        verify_checksums,
+    );
+    if intact {
+        let max_ts = sealed_max_timestamp(&core, base, next_base);
+        core.max_timestamp
+            .store(max_ts, std::sync::atomic::Ordering::Release);
+    } else {
+        core.index_damaged
+            .store(true, std::sync::atomic::Ordering::Release);
+        core.max_timestamp
+            .store(i64::MAX, std::sync::atomic::Ordering::Release);
+    }
+    Ok(core)
+}
+
+/// Opens the active segment for a reader process: all three files mapped at their full
+/// capacity, without a lock, with the lengths the writer process published readable.
+pub fn open_active_follower(
+    paths: SegmentPaths,
+    base: u64,
+    limits: &Limits,
+    lens: [u64; 3],
+    next_offset: u64,
+    max_timestamp: i64,
+    verify_checksums: bool,
+) -> Result<SegmentCore> {
+    let [log_len, index_len, time_len] = lens.map(usize_from);
+    let map = |path: &Path, cap: usize, len: usize| {
+        Mapping::open_follower(path, cap, len).map_err(io_err(path))
+    };
+    let log = map(&paths.log, limits.log_capacity, log_len)?;
+    let index = map(&paths.index, limits.index_capacity, index_len)?;
+    let time = map(&paths.time, limits.time_capacity, time_len)?;
+    Ok(new_core(
+        base,
+        paths,
+        [log, index, time],
+        next_offset,
+        max_timestamp,
+        verify_checksums,
+    ))
 }

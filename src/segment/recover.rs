@@ -48,13 +48,18 @@ pub fn recover(
     // cache with the new data: trusting them would resume after data that is not on disk,
     // and lose every record acknowledged after it at the next remount.
     log_file.sync_data().map_err(io_err(&paths.log))?;
-    let (mut scan, file_len) = {
+    let (mut scan, file_len, kept) = {
         let map = map_locked_read_only(&log_file).map_err(io_err(&paths.log))?;
         let log = map.prefix();
         let on_disk = fsutil::disk_agrees_up_to(&paths.log, log)
             .map_err(io_err(&paths.log))?
             .unwrap_or(log.len());
         let mut s = scan(&log[..on_disk], base, limits);
+        // Where the device disagrees, valid batches of the page cache may be cut, and a
+        // reader in another process may have read them: the file is then never shortened
+        // under its mapping (SIGBUS) but replaced by a new one holding the prefix kept.
+        let kept = (on_disk < log.len() && scan(log, base, limits).valid_end > s.valid_end)
+            .then(|| log[..s.valid_end].to_vec());
         if on_disk < log.len() && s.valid_end <= on_disk && s.stopped.is_none() {
             s.stopped = Some((
                 on_disk,
@@ -67,16 +72,23 @@ pub fn recover(
         {
             s.stopped = None;
         }
-        (s, log.len())
+        (s, log.len(), kept)
     };
     if !writable {
         scan.add_seal_entry(base, limits);
     }
-    if file_len != scan.valid_end {
+    let log_file = if let Some(prefix) = kept {
+        drop(log_file);
+        replace_log(&paths.log, &prefix)?;
+        lock_exclusive(&paths.log).map_err(io_err(&paths.log))?
+    } else {
+        if file_len != scan.valid_end {
+            log_file
+                .set_len(scan.valid_end as u64)
+                .map_err(io_err(&paths.log))?;
+        }
         log_file
-            .set_len(scan.valid_end as u64)
-            .map_err(io_err(&paths.log))?;
-    }
+    };
     log_file.sync_all().map_err(io_err(&paths.log))?;
     let (index_bytes, time_bytes) = scan.encoded_indexes();
     let mut index = rewrite_index(&paths.index, limits.index_capacity, &index_bytes)?;
@@ -137,5 +149,23 @@ pub fn recover(
             verify_checksums,
         )?;
         Ok((core, None, recovery))
+    }
+}
+
+/// Replaces the log at `path` by a new file holding `prefix`: written to the `.truncating`
+/// name (which an open removes if a crash leaves it), synced, renamed over the log, and the
+/// directory synced.
+fn replace_log(path: &std::path::Path, prefix: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(crate::segment::rewrite::TRUNCATING_SUFFIX);
+    let tmp = std::path::PathBuf::from(tmp);
+    let mut f = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
+    f.write_all(prefix).map_err(io_err(&tmp))?;
+    f.sync_all().map_err(io_err(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io_err(path))?;
+    match path.parent() {
+        Some(dir) => fsutil::sync_dir(dir),
+        None => Ok(()),
     }
 }

@@ -43,6 +43,7 @@ use crate::codec::meta::{self, Checkpoint};
 use crate::config::TopicConfig;
 use crate::error::{Corruption, Error, Result, io_err};
 use crate::fsutil::{self};
+use crate::live::SlotWriter;
 use crate::mmap::Mapping;
 use crate::segment::core::SegmentCore;
 use crate::segment::files::{LOG_EXT, parse_file_name};
@@ -438,13 +439,17 @@ fn publish(
         hook_mark = active.base_offset();
         hooked::store(&dir, hook_mark)?;
     }
+    let mut log = Published::new(list, start, next, Arc::clone(&env.notifier));
+    if let Some(live) = &env.live {
+        log = log.with_beacon(SlotWriter::new(Arc::clone(live), id));
+    }
     let inner = Arc::new(Inner {
         topic,
         id,
         dir,
         config: config.clone(),
         limits,
-        log: Arc::new(Published::new(list, start, next, Arc::clone(&env.notifier))),
+        log: Arc::new(log),
         writer: Writer::new(active),
         durability: Durability::new(next, recovery_point),
         maintenance: Maintenance::new(log_start, hook_mark),
@@ -468,6 +473,7 @@ fn publish(
             }
         }
     }
+    publish_session(&inner, start, finished.truncated_to);
     if let Some(target) = finished.truncated_to {
         // The interrupted truncation may not have lowered the groups' offsets yet.
         if let Some(g) = &inner.env.groups {
@@ -481,6 +487,30 @@ fn publish(
         }
     }
     Ok(Partition::from_inner(inner))
+}
+
+/// Publishes the opened partition to readers of other processes: its start, a cut if it
+/// now ends below what the previous session published (a replayed truncation, or data the
+/// device did not hold), its tail; then the end of the change the session began.
+fn publish_session(inner: &Inner, start: u64, truncated_to: Option<u64>) {
+    let Some(beacon) = inner.log.beacon() else {
+        return;
+    };
+    let next = inner.log.next_offset_now();
+    let prior_next = beacon.prior_tail().map_or(0, |t| t.next_offset);
+    let cut = truncated_to
+        .into_iter()
+        .chain((prior_next > next).then_some(next))
+        .min();
+    beacon.update_cold(|c| {
+        c.start = start;
+        if let Some(cut) = cut {
+            c.push_cut(cut);
+        }
+        c.durable = c.durable.min(next);
+    });
+    inner.log.publish_tail(inner.writer.lock().active.core());
+    inner.log.end_change();
 }
 
 /// A checkpoint describes the directory exactly as a clean close left it.

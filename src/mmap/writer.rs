@@ -1,163 +1,13 @@
-//! Every memory mapping pagelog makes, and every `unsafe` block that touches one.
-//!
-//! Two types carry the soundness argument (written out in `docs/SAFETY.md`):
-//!
-//! * [`Mapping`]: a shared, read-only view of a file mapped `MAP_SHARED`, with a *published*
-//!   watermark. Safe code can only borrow bytes below the watermark, and bytes below the
-//!   watermark are never written again while the mapping exists.
-//! * [`MapWriter`]: the single writer of a mapping. It owns the file's length (it reserves
-//!   blocks with `fallocate` before writing, and trims only down to the watermark), writes only
-//!   above the watermark through a `&mut self` borrow, and then moves the watermark up with a
-//!   release store.
-//!
-//! Another process could still change the file under us; the store's directory lock keeps
-//! other pagelog instances out, and docs/SAFETY.md states the assumption about the rest.
+//! The writer side of a mapping: [`MapWriter`] reserves blocks, writes above the watermark,
+//! publishes, and trims only down to the watermark.
 
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
-use memmap2::{MmapOptions, MmapRaw};
-
-/// The page size pagelog assumes: the granularity of block reservation, trims, prefaulting
-/// and read-ahead decisions.
-pub(crate) const PAGE_SIZE: usize = 4096;
-const PAGE: u64 = PAGE_SIZE as u64;
-
-/// A file mapped into memory, readable up to its published watermark.
-#[derive(Debug)]
-pub struct Mapping {
-    /// `None` when the mapping is empty (`mmap` refuses length 0).
-    raw: Option<MmapRaw>,
-    /// Length of the mapping in bytes.
-    len: usize,
-    /// Bytes `[0, published)` are initialised file contents that never change again.
-    published: AtomicUsize,
-    /// The mapped file, kept open for `fdatasync` and `ftruncate`.
-    file: File,
-}
-
-impl Mapping {
-    /// Maps `len` bytes of `file` read-write (`MAP_SHARED`), `published` of them already
-    /// valid. `len` may exceed the file's length; the writer reserves space before it writes,
-    /// and nobody reads past `published <= file length`.
-    fn map(file: File, len: usize, published: usize, writable: bool) -> io::Result<Self> {
-        let file_len = file.metadata()?.len();
-        if (published as u64) > file_len || published > len {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "published length exceeds the file or the mapping",
-            ));
-        }
-        let raw = if len == 0 {
-            None
-        } else if writable {
-            Some(MmapOptions::new().len(len).map_raw(&file)?)
-        } else {
-            Some(MmapOptions::new().len(len).map_raw_read_only(&file)?)
-        };
-        Ok(Self {
-            raw,
-            len,
-            published: AtomicUsize::new(published),
-            file,
-        })
-    }
-
-    /// Opens `path` read-only and maps its first `len` bytes (`len <= file length`), all of
-    /// them published. Used for index files and for scanning during recovery.
-    pub fn open_read_only(path: &Path, len: usize) -> io::Result<Arc<Self>> {
-        let file = File::open(path)?;
-        Ok(Arc::new(Self::map(file, len, len, false)?))
-    }
-
-    /// Opens `path` read-only under a shared `flock` and maps the whole file, all of it
-    /// published: how a sealed segment's `.log` is mapped. See [`Self::map_shared`].
-    pub fn open_shared(path: &Path) -> io::Result<Arc<Self>> {
-        Self::map_shared(File::open(path)?)
-    }
-
-    /// Takes a shared `flock` on `file` (converting an exclusive one this descriptor holds)
-    /// and maps the whole file as it is then, all published. The mapping keeps the
-    /// descriptor, so the lock lasts as long as the mapping: no writer of the file, which
-    /// needs the exclusive lock, can be made while it lives, neither between the lock and
-    /// the measurement nor later (docs/SAFETY.md section 6). Fails with `WouldBlock` while a
-    /// writer holds the file.
-    pub fn map_shared(file: File) -> io::Result<Arc<Self>> {
-        file.try_lock_shared().map_err(lock_error)?;
-        let len = whole_len(&file)?;
-        Ok(Arc::new(Self::map(file, len, len, false)?))
-    }
-
-    /// Bytes currently published. Acquire: everything written before the matching
-    /// [`MapWriter::publish`] is visible once this returns the new value.
-    #[inline]
-    pub fn published(&self) -> usize {
-        self.published.load(Ordering::Acquire)
-    }
-
-    /// The published prefix `[0, published)`.
-    #[inline]
-    pub fn prefix(&self) -> &[u8] {
-        let published = self.published();
-        match &self.raw {
-            // SAFETY: `published <= self.len` (checked at construction and by `publish`), so the
-            // range lies in the mapping; it is also below the file length (the writer reserves
-            // before publishing and never trims below `published`), so no access can fault.
-            // Bytes below `published` are never written again (MapWriter only writes above the
-            // watermark, which only grows), so a shared borrow of them cannot alias a write.
-            // The borrow is tied to `&self`, and the mapping lives as long as `self`.
-            Some(raw) => unsafe { std::slice::from_raw_parts(raw.as_ptr(), published) },
-            None => &[],
-        }
-    }
-
-    /// The published bytes `[start, end)`, or `None` if the range is not fully published.
-    #[inline]
-    pub fn get(&self, start: usize, end: usize) -> Option<&[u8]> {
-        self.prefix().get(start..end)
-    }
-
-    /// Tells the kernel that faults on this mapping are point reads (`MADV_RANDOM`): a fault
-    /// reads the page it needs, not the several MiB of read-around the default brings in
-    /// around each fault, which would make a cold point read wait for all of it. Sequential
-    /// readers ask for read-ahead themselves with [`will_need`](Self::will_need). Best effort:
-    /// advice changes no contents.
-    pub fn advise_random(&self) {
-        if let Some(raw) = &self.raw {
-            let _ = raw.advise(memmap2::Advice::Random);
-        }
-    }
-
-    /// Starts reading `[start, start + len)` (clipped to the mapping) into the page cache
-    /// without waiting (`MADV_WILLNEED`): the read-ahead of a sequential reader. Best effort.
-    ///
-    /// The kernel reads at most the device's read-ahead size per call (`read_ahead_kb`, 128
-    /// KiB by default) and silently drops the rest, so the range is asked for in pieces of
-    /// that size.
-    pub fn will_need(&self, start: usize, len: usize) {
-        const PIECE: usize = 128 << 10;
-        let end = start.saturating_add(len).min(self.len);
-        if let Some(raw) = &self.raw {
-            let mut at = start;
-            while at < end {
-                let n = PIECE.min(end - at);
-                if raw.advise_range(memmap2::Advice::WillNeed, at, n).is_err() {
-                    return;
-                }
-                at += n;
-            }
-        }
-    }
-
-    /// `fdatasync` of the file: makes every byte written through any mapping of it, and its
-    /// length, durable.
-    pub fn sync_data(&self) -> io::Result<()> {
-        self.file.sync_data()
-    }
-}
+use super::{Mapping, PAGE, lock_error, lock_exclusive};
 
 /// The one writer of a [`Mapping`]: appends above the watermark and publishes.
 #[derive(Debug)]
@@ -419,34 +269,6 @@ impl Drop for MapWriter {
     fn drop(&mut self) {
         let _ = self.map.file.unlock();
     }
-}
-
-/// Opens `path` for writing and takes the exclusive writer lock on it (`flock`). Fails with
-/// `ErrorKind::WouldBlock` while another writer of the file exists, in this process or
-/// another, so two writers can never map the same file.
-pub fn lock_exclusive(path: &Path) -> io::Result<File> {
-    let file = OpenOptions::new().read(true).write(true).open(path)?;
-    file.try_lock().map_err(lock_error)?;
-    Ok(file)
-}
-
-fn lock_error(e: std::fs::TryLockError) -> io::Error {
-    match e {
-        std::fs::TryLockError::WouldBlock => io::Error::from(io::ErrorKind::WouldBlock),
-        std::fs::TryLockError::Error(e) => e,
-    }
-}
-
-/// Maps all of an already opened (and locked) `file` read-only, for a scan.
-pub fn map_locked_read_only(file: &File) -> io::Result<Arc<Mapping>> {
-    let len = whole_len(file)?;
-    Ok(Arc::new(Mapping::map(file.try_clone()?, len, len, false)?))
-}
-
-/// The length of `file`, which must fit the address space to be mapped whole.
-fn whole_len(file: &File) -> io::Result<usize> {
-    usize::try_from(file.metadata()?.len())
-        .map_err(|_| io::Error::from(io::ErrorKind::FileTooLarge))
 }
 
 /// Reserves `[offset, offset + len)` of `file` on disk, extending its length.
