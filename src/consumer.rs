@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::group::Group;
+use crate::group::member::{Acquire, Member};
 use crate::names::validate_group_name;
 use crate::partition::Records;
 use crate::record::Record;
@@ -40,7 +41,21 @@ pub struct ConsumerConfig {
     /// error once, then continues after the damage. Default `false`: a damaged batch is
     /// returned as an error by every poll until the application seeks past it.
     pub skip_damaged: bool,
+    /// How often a member looks for members of its group that joined or left in other
+    /// processes (it learns of those in this process at once), and retries taking assigned
+    /// partitions whose previous owner in another process has not released them yet. A
+    /// waiting `poll` sleeps at most this long at a time. So once a member process exits or
+    /// is killed, every partition it read is taken by another member polling the group within
+    /// about one interval, and the whole new assignment settles within about two (see
+    /// docs/DESIGN.md section 9). Default 100 ms; range 1 ms to 1 hour.
+    pub rebalance_interval: Duration,
 }
+
+/// Default of [`ConsumerConfig::rebalance_interval`].
+const DEFAULT_REBALANCE_INTERVAL: Duration = Duration::from_millis(100);
+/// Bounds of [`ConsumerConfig::rebalance_interval`].
+const MIN_REBALANCE_INTERVAL: Duration = Duration::from_millis(1);
+const MAX_REBALANCE_INTERVAL: Duration = Duration::from_secs(3600);
 
 impl Default for ConsumerConfig {
     fn default() -> Self {
@@ -49,6 +64,7 @@ impl Default for ConsumerConfig {
             auto_commit: None,
             max_poll_bytes: 1 << 20,
             skip_damaged: false,
+            rebalance_interval: DEFAULT_REBALANCE_INTERVAL,
         }
     }
 }
@@ -82,11 +98,25 @@ impl ConsumerConfig {
         self
     }
 
+    /// Sets [`rebalance_interval`](Self::rebalance_interval).
+    #[must_use]
+    pub fn rebalance_interval(mut self, every: Duration) -> Self {
+        self.rebalance_interval = every;
+        self
+    }
+
     /// Checks the settings.
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] for `max_poll_bytes == 0` or a zero auto-commit interval.
+    /// [`Error::InvalidConfig`] for `max_poll_bytes == 0`, a zero auto-commit interval, or a
+    /// rebalance interval outside 1 ms to 1 hour.
     pub fn validate(&self) -> Result<()> {
+        if !(MIN_REBALANCE_INTERVAL..=MAX_REBALANCE_INTERVAL).contains(&self.rebalance_interval) {
+            return Err(Error::InvalidConfig(format!(
+                "rebalance_interval must be between 1 ms and 1 hour, got {:?}",
+                self.rebalance_interval
+            )));
+        }
         if self.max_poll_bytes == 0 {
             return Err(Error::InvalidConfig(
                 "max_poll_bytes must be at least 1, got 0".into(),
@@ -106,11 +136,15 @@ impl ConsumerConfig {
 impl Topic {
     /// Joins consumer group `group` as a new member and returns the [`Consumer`].
     ///
-    /// The members of a group in this process split the partitions: ordered by when they
-    /// joined, with `n` members, partition `p` goes to the member at position `p % n`. A
-    /// member that joins or leaves (is dropped) moves partitions between members; a moved
-    /// partition is read by its new member only after the old one released it, starting at
-    /// the group's committed offset for it. Groups are independent of each other.
+    /// The members of a group split the partitions, whether they are consumers in this
+    /// process or in other processes that open the same directory. Each member holds a
+    /// numbered member slot (the lowest free one when it joined); ranked by slot, with `n`
+    /// members, partition `p` goes to the member of rank `p % n`. A member that joins or
+    /// leaves (is dropped, or its process exits or is killed) moves partitions between
+    /// members: members in this process notice at their next poll, members elsewhere within
+    /// [`ConsumerConfig::rebalance_interval`]. A moved partition is read by its new member
+    /// only after the old one released it, starting at the group's committed offset for it
+    /// as it is on disk then. Groups are independent of each other.
     ///
     /// # Errors
     /// [`Error::InvalidTopicName`] for a bad group name (see [`validate_group_name`](crate::validate_group_name));
@@ -155,8 +189,8 @@ struct Owned {
 
 /// A member of a consumer group reading a topic.
 ///
-/// The group's members in this process split the topic's partitions (see the assignment
-/// rule in the crate docs of [`Topic::consumer`]); each member reads its partitions fairly,
+/// The group's members split the topic's partitions (see the assignment rule in the docs of
+/// [`Topic::consumer`]); each member reads its partitions fairly,
 /// starting where the group last committed. [`commit`](Self::commit) stores the positions;
 /// a restarted consumer of the same group resumes after the last committed record. Delivery
 /// is at-least-once: records polled but not committed are read again after a restart or a
@@ -187,11 +221,13 @@ struct Owned {
 pub struct Consumer {
     topic: Topic,
     group: Arc<Group>,
-    member: u64,
-    generation: u64,
+    /// This member's locks: it holds the ownership lock of exactly the partitions in `owned`.
+    member: Member,
+    /// The group's in-process epoch at the last probe.
+    seen_epoch: u64,
+    /// When membership was last probed.
+    probed_at: Instant,
     owned: Vec<Owned>,
-    /// Assigned partitions not yet released by their previous owner.
-    waiting: Vec<u32>,
     /// Where the fair rotation over owned partitions starts next.
     rotation: usize,
     config: ConsumerConfig,
@@ -201,14 +237,14 @@ pub struct Consumer {
 impl Consumer {
     pub(crate) fn new(topic: Topic, group: Arc<Group>, config: ConsumerConfig) -> Result<Self> {
         config.validate()?;
-        let member = group.join();
+        let member = group.join()?;
         let mut c = Self {
             topic,
             group,
             member,
-            generation: u64::MAX,
+            seen_epoch: u64::MAX,
+            probed_at: Instant::now(),
             owned: Vec::new(),
-            waiting: Vec::new(),
             rotation: 0,
             config,
             last_commit: Instant::now(),
@@ -312,44 +348,49 @@ impl Consumer {
                 });
             }
         }
-        self.group.commit(offsets)?;
-        Ok(())
+        self.group.commit(&self.member, offsets)
     }
 
-    /// Follows a change of group membership: commits and releases lost partitions, takes
-    /// gained ones whose previous owner let go.
+    /// When a member of this process changed the group or `rebalance_interval` has passed
+    /// since the last probe: probes the membership, commits (under auto-commit) and releases
+    /// the partitions now assigned to others, and takes the assigned ones whose previous owner
+    /// let go. Otherwise does nothing (no system call).
     fn rebalance(&mut self) -> Result<()> {
-        let (generation, assigned) = self.group.assignment(self.member);
-        if generation != self.generation {
-            self.generation = generation;
-            let lost: Vec<Owned> = {
-                let (keep, lost) = std::mem::take(&mut self.owned)
-                    .into_iter()
-                    .partition(|o| assigned.contains(&o.partition));
-                self.owned = keep;
-                lost
-            };
-            let committed = if self.config.auto_commit.is_some() {
-                self.commit_owned(&lost)
-            } else {
-                Ok(())
-            };
-            // Released whatever the commit did: the partitions are no longer ours.
-            for o in lost {
-                self.group.release(self.member, o.partition);
-            }
-            self.waiting = assigned
-                .into_iter()
-                .filter(|p| !self.owned.iter().any(|o| o.partition == *p))
-                .collect();
-            committed?;
+        let epoch = self.group.epoch();
+        if (epoch == self.seen_epoch && self.probed_at.elapsed() < self.config.rebalance_interval)
+            || self.group.is_closed()
+        {
+            return Ok(());
         }
-        let mut still_waiting = Vec::new();
-        let mut first_error = None;
-        for p in std::mem::take(&mut self.waiting) {
-            let Ok(committed) = self.group.try_acquire(self.member, p) else {
-                still_waiting.push(p);
-                continue;
+        self.seen_epoch = epoch;
+        self.probed_at = Instant::now();
+        self.member.probe()?;
+        let lost: Vec<Owned> = {
+            let assigned = self.member.assigned();
+            let (keep, lost) = std::mem::take(&mut self.owned)
+                .into_iter()
+                .partition(|o| assigned.contains(&o.partition));
+            self.owned = keep;
+            lost
+        };
+        let committed = if self.config.auto_commit.is_some() {
+            self.commit_owned(&lost)
+        } else {
+            Ok(())
+        };
+        // Released whatever the commit did: the partitions are no longer ours.
+        for o in lost {
+            self.group.release(&mut self.member, o.partition);
+        }
+        let mut first_error = committed.err();
+        for p in self.member.to_acquire() {
+            let committed = match self.group.try_acquire(&mut self.member, p) {
+                Ok(Acquire::Taken(committed)) => committed,
+                Ok(Acquire::Held) => continue, // tried again at the next probe
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                    continue;
+                }
             };
             match self.open_partition(p, committed) {
                 Ok(records) => self.owned.push(Owned {
@@ -358,14 +399,12 @@ impl Consumer {
                     pending: None,
                 }),
                 Err(e) => {
-                    // Give it back and try again on the next poll.
-                    self.group.release(self.member, p);
-                    still_waiting.push(p);
+                    // Give it back and try again at the next probe.
+                    self.group.release(&mut self.member, p);
                     first_error.get_or_insert(e);
                 }
             }
         }
-        self.waiting = still_waiting;
         first_error.map_or(Ok(()), Err)
     }
 
@@ -400,6 +439,12 @@ impl Consumer {
         // never the records this poll is about to return: at-least-once.
         self.maybe_auto_commit()?;
         loop {
+            if self.member.has_left() {
+                // The topic was closed or deleted, which ended this membership: the
+                // partitions may be another member's now.
+                self.owned.clear();
+                return Err(Error::Closed(format!("topic {:?}", self.topic.name())));
+            }
             self.rebalance()?;
             let out = self.fetch()?;
             if !out.is_empty() || deadline.is_some_and(|d| Instant::now() >= d) {
@@ -458,15 +503,17 @@ impl Consumer {
         Ok(out)
     }
 
-    /// Sleeps until a record, a membership change or the deadline.
+    /// Sleeps until a record, a membership change in this process, the next probe of the
+    /// membership (at most `rebalance_interval` away) or the deadline.
     fn wait(&self, deadline: Option<Instant>) {
         let parts = self.topic.partitions();
+        let probe = self.probed_at.checked_add(self.config.rebalance_interval);
+        let until = match (deadline, probe) {
+            (Some(d), Some(p)) => Some(d.min(p)),
+            (d, p) => d.or(p),
+        };
         let ready = || {
-            self.group.generation() != self.generation
-                || self
-                    .waiting
-                    .iter()
-                    .any(|&p| self.group.is_free_for(self.member, p))
+            self.group.epoch() != self.seen_epoch
                 || self.owned.iter().any(|o| {
                     parts.get(o.partition as usize).is_some_and(|p| {
                         p.next_offset() > o.records.position()
@@ -475,7 +522,7 @@ impl Consumer {
                     })
                 })
         };
-        self.topic.notifier().wait_until(deadline, ready);
+        self.topic.notifier().wait_until(until, ready);
     }
 
     fn maybe_auto_commit(&mut self) -> Result<()> {
@@ -495,7 +542,7 @@ impl Consumer {
             .iter()
             .map(|o| (o.partition, o.records.position()))
             .collect();
-        self.group.commit(&offsets)
+        self.group.commit(&self.member, &offsets)
     }
 
     /// Commits this member's positions: for each partition it reads, the offset after the
@@ -520,6 +567,6 @@ impl Drop for Consumer {
             // Errors cannot be reported from drop; the records are then read again.
             let _ = self.commit();
         }
-        self.group.leave(self.member);
+        self.group.leave(&mut self.member);
     }
 }
