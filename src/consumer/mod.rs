@@ -1,10 +1,13 @@
 //! Consumers: read a topic's partitions as a member of a named group, resuming from the
 //! group's committed offsets.
 
+mod config;
+
 use std::ops::Deref;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use self::config::{ConsumerConfig, StartFrom};
 use crate::error::{Error, Result};
 use crate::group::Group;
 use crate::group::member::{Acquire, Member};
@@ -12,126 +15,6 @@ use crate::names::validate_group_name;
 use crate::partition::Records;
 use crate::record::Record;
 use crate::topic::Topic;
-
-/// Where a consumer starts on a partition its group never committed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum StartFrom {
-    /// The first record still stored (the default: a new group sees everything).
-    #[default]
-    Earliest,
-    /// The end: only records appended after the consumer took the partition.
-    Latest,
-    /// The first record with a timestamp `>=` this (ms since the Unix epoch).
-    Timestamp(i64),
-}
-
-/// Settings of a [`Consumer`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConsumerConfig {
-    /// Where to start without a committed offset. Default [`StartFrom::Earliest`].
-    pub start: StartFrom,
-    /// Commit automatically at most this often, from `poll` (and when the consumer is dropped
-    /// or loses a partition). Default `None`: only [`Consumer::commit`] commits; range
-    /// positive when set.
-    pub auto_commit: Option<Duration>,
-    /// Upper bound on the bytes (keys, values, headers) one `poll` returns; at least one
-    /// record is always returned. Default 1 MiB; range `1..`.
-    pub max_poll_bytes: usize,
-    /// Step over damaged batches (see [`Records::skip_damaged`]): `poll` still returns each
-    /// error once, then continues after the damage. Default `false`: a damaged batch is
-    /// returned as an error by every poll until the application seeks past it.
-    pub skip_damaged: bool,
-    /// How often a member looks for members of its group that joined or left in other
-    /// processes (it learns of those in this process at once), and retries taking assigned
-    /// partitions whose previous owner in another process has not released them yet. A
-    /// waiting `poll` sleeps at most this long at a time. So once a member process exits or
-    /// is killed, every partition it read is taken by another member polling the group within
-    /// about one interval, and the whole new assignment settles within about two (see
-    /// docs/DESIGN.md section 9). Default 100 ms; range 1 ms to 1 hour.
-    pub rebalance_interval: Duration,
-}
-
-/// Default of [`ConsumerConfig::rebalance_interval`].
-const DEFAULT_REBALANCE_INTERVAL: Duration = Duration::from_millis(100);
-/// Bounds of [`ConsumerConfig::rebalance_interval`].
-const MIN_REBALANCE_INTERVAL: Duration = Duration::from_millis(1);
-const MAX_REBALANCE_INTERVAL: Duration = Duration::from_secs(3600);
-
-impl Default for ConsumerConfig {
-    fn default() -> Self {
-        Self {
-            start: StartFrom::Earliest,
-            auto_commit: None,
-            max_poll_bytes: 1 << 20,
-            skip_damaged: false,
-            rebalance_interval: DEFAULT_REBALANCE_INTERVAL,
-        }
-    }
-}
-
-impl ConsumerConfig {
-    /// Sets [`start`](Self::start).
-    #[must_use]
-    pub fn start(mut self, start: StartFrom) -> Self {
-        self.start = start;
-        self
-    }
-
-    /// Sets [`auto_commit`](Self::auto_commit).
-    #[must_use]
-    pub fn auto_commit(mut self, every: Option<Duration>) -> Self {
-        self.auto_commit = every;
-        self
-    }
-
-    /// Sets [`skip_damaged`](Self::skip_damaged).
-    #[must_use]
-    pub fn skip_damaged(mut self, on: bool) -> Self {
-        self.skip_damaged = on;
-        self
-    }
-
-    /// Sets [`max_poll_bytes`](Self::max_poll_bytes).
-    #[must_use]
-    pub fn max_poll_bytes(mut self, n: usize) -> Self {
-        self.max_poll_bytes = n;
-        self
-    }
-
-    /// Sets [`rebalance_interval`](Self::rebalance_interval).
-    #[must_use]
-    pub fn rebalance_interval(mut self, every: Duration) -> Self {
-        self.rebalance_interval = every;
-        self
-    }
-
-    /// Checks the settings.
-    ///
-    /// # Errors
-    /// [`Error::InvalidConfig`] for `max_poll_bytes == 0`, a zero auto-commit interval, or a
-    /// rebalance interval outside 1 ms to 1 hour.
-    pub fn validate(&self) -> Result<()> {
-        if !(MIN_REBALANCE_INTERVAL..=MAX_REBALANCE_INTERVAL).contains(&self.rebalance_interval) {
-            return Err(Error::InvalidConfig(format!(
-                "rebalance_interval must be between 1 ms and 1 hour, got {:?}",
-                self.rebalance_interval
-            )));
-        }
-        if self.max_poll_bytes == 0 {
-            return Err(Error::InvalidConfig(
-                "max_poll_bytes must be at least 1, got 0".into(),
-            ));
-        }
-        if let Some(d) = self.auto_commit
-            && d.is_zero()
-        {
-            return Err(Error::InvalidConfig(format!(
-                "auto_commit interval must be positive when set, got {d:?}"
-            )));
-        }
-        Ok(())
-    }
-}
 
 impl Topic {
     /// Joins consumer group `group` as a new member and returns the [`Consumer`].
@@ -149,6 +32,7 @@ impl Topic {
     /// # Errors
     /// [`Error::InvalidTopicName`] for a bad group name (see [`validate_group_name`](crate::validate_group_name));
     /// [`Error::InvalidConfig`]; [`Error::Corrupt`] if the group's offsets file is damaged;
+    /// [`Error::Io`] if the group's lock files cannot be created or locked;
     /// [`Error::Closed`] once the store was closed or the topic deleted.
     pub fn consumer(&self, group: &str, config: ConsumerConfig) -> Result<Consumer> {
         let g = self.group(group)?;
@@ -331,8 +215,9 @@ impl Consumer {
     /// [`Error::PartitionNotFound`] for a partition this member does not own;
     /// [`Error::OffsetOutOfRange`] for an offset past the partition's next offset (committing
     /// it would skip records not yet appended); [`Error::Io`] if the offsets file cannot be
-    /// written; [`Error::Closed`] once the store was closed or the topic deleted. Nothing is
-    /// committed when an error is returned.
+    /// written; [`Error::Corrupt`] if it is damaged (it is left alone); [`Error::Closed`] once
+    /// the store was closed or the topic deleted. Nothing is committed when an error is
+    /// returned.
     pub fn commit_offsets(&mut self, offsets: &[(u32, u64)]) -> Result<()> {
         for &(p, offset) in offsets {
             if !self.owned.iter().any(|o| o.partition == p) {
@@ -432,7 +317,11 @@ impl Consumer {
     /// vector means the timeout passed.
     ///
     /// # Errors
-    /// Damaged data ([`Error::ChecksumMismatch`], [`Error::Corrupt`]); a failed auto-commit.
+    /// Damaged data ([`Error::ChecksumMismatch`], [`Error::Corrupt`]); a failed auto-commit;
+    /// [`Error::Corrupt`] for a damaged offsets file when this member takes a partition over
+    /// (it tries again at its next probe); [`Error::Io`] probing the group's lock files;
+    /// [`Error::Closed`] once the store was closed or the topic deleted (this member left the
+    /// group then).
     pub fn poll(&mut self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
         let deadline = Instant::now().checked_add(timeout);
         // Auto-commit covers what earlier polls returned (the application has had them),
@@ -547,9 +436,11 @@ impl Consumer {
 
     /// Commits this member's positions: for each partition it reads, the offset after the
     /// last record `poll` returned. Durable when it returns (atomic file replace with fsync).
+    /// Other members' partitions keep what they committed, whatever process they are in.
     ///
     /// # Errors
-    /// [`Error::Io`] if the offsets file cannot be written; [`Error::Closed`] once the store
+    /// [`Error::Io`] if the offsets file cannot be written; [`Error::Corrupt`] if it is
+    /// damaged (it is left alone); [`Error::Closed`] once the store
     /// was closed or the topic deleted (nothing is written then: the directory may be gone or
     /// held by another store).
     pub fn commit(&mut self) -> Result<()> {
