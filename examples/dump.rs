@@ -20,6 +20,9 @@
 //!   checked, and (for `.index`, if the `.log` beside it exists) each entry checked to point
 //!   at the batch it names. Zero-filled slots are reported as unused space.
 //! * `topic.meta`, `checkpoint`, `groups/<group>.offsets`: the decoded contents.
+//! * the lock files in `groups/<group>.locks/` (`commit`, `member.<n>`, `partition.<p>`): what
+//!   each is for. Only the `flock` held on them means anything, and `dump` takes no lock, so
+//!   it cannot say whether one is held.
 //!
 //! Every problem is printed in place as `CORRUPT at byte N: ...`. Exit code 0 if the file is
 //! intact; otherwise one line `error: ...` on stderr (how many problems, and the first one
@@ -44,7 +47,8 @@ usage: dump PATH [--batches-only] [--full-values]
 
 Prints the contents of a pagelog file and checks every checksum (like kafka-dump-log.sh).
 PATH is a segment's .log, .index or .timeindex, a topic.meta, a partition checkpoint, hooked
-mark or truncate intent, or a group's .offsets file. Exits 1 if anything is corrupt.
+mark or truncate intent, a group's .offsets file or one of its lock files. Exits 1 if anything
+is corrupt.
 
   --batches-only  for a .log: print batches, not their records
   --full-values   print whole keys and values (default: cut at 64 bytes)
@@ -85,6 +89,14 @@ fn run() -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    if let Some(what) = group_lock_file(&path, &name) {
+        println!(
+            "{}: {what} (docs/FORMAT.md 2.4). An empty lock file: only the flock held on it \
+             means anything, and dump takes no lock.",
+            path.display()
+        );
+        return Ok(());
+    }
     let kind = match (name.as_str(), path.extension().and_then(|e| e.to_str())) {
         (_, Some("log")) => Kind::Log,
         (_, Some("timeindex")) => Kind::TimeIndex,
@@ -149,6 +161,33 @@ fn run() -> Result<()> {
             d.problems.len()
         )
         .into()),
+    }
+}
+
+/// What a consumer group's lock file `name` at `path` is for, if it is one: a file in a
+/// `<group>.locks` directory named `commit`, `member.<n>` or `partition.<p>`.
+fn group_lock_file(path: &Path, name: &str) -> Option<String> {
+    let dir = path.parent()?.file_name()?.to_str()?;
+    let group = dir.strip_suffix(".locks")?;
+    let number = |prefix: &str| {
+        name.strip_prefix(prefix)
+            .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    };
+    if name == "commit" {
+        Some(format!(
+            "the commit lock of consumer group {group:?}, held while its offsets file is rewritten"
+        ))
+    } else if let Some(n) = number("member.") {
+        Some(format!(
+            "member slot {n} of consumer group {group:?}, held by a live member"
+        ))
+    } else {
+        number("partition.").map(|p| {
+            format!(
+                "the ownership lock of partition {p} in consumer group {group:?}, held by the \
+                 member reading it"
+            )
+        })
     }
 }
 

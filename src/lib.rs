@@ -82,3 +82,20 @@ pub use record::{Headers, Record, RecordRef};
 pub use segment::{Problem, Recovery, Segment, SegmentPaths, VerifyReport};
 pub use store::{LOCK_FILE, Store};
 pub use topic::Topic;
+
+/// Not public API: consumer-group membership on a bare `groups/` directory (the module
+/// behind [`Consumer`]), for the cross-process tests in `tests/group_processes.rs`, whose
+/// child processes join a group without opening a [`Store`] (a second process cannot open
+/// one yet).
+///
+/// Why those tests are an integration test reaching in through this hook rather than unit
+/// tests: spawning a child copies every open descriptor of the parent into it until the
+/// child's `exec`, so a spawn from the library's unit-test binary would, for a moment, keep
+/// alive the `flock`s of whatever other unit tests run at the same time (a store closed and
+/// reopened, a segment writer), making them fail with `Error::Locked` at random
+/// (`tests/crash.rs` meets the same effect). An integration-test binary holds only its own
+/// tests, which it serialises.
+#[doc(hidden)]
+pub mod group_membership {
+    pub use crate::group::member::{Acquire, Member, assignment};
+}

@@ -33,7 +33,7 @@ struct Inner {
     partitions: Vec<Partition>,
     round_robin: AtomicU32,
     notifier: Arc<Notifier>,
-    /// Consumer groups loaded in this process (shared with the partitions).
+    /// Consumer groups used in this process (shared with the partitions).
     groups: Arc<Groups>,
     /// The live state file shared with other processes.
     live: Arc<LiveFile>,
@@ -176,15 +176,13 @@ impl Topic {
     }
 
     /// The offsets group `group` committed, one per partition (`None`: nothing committed;
-    /// a committed offset is the next offset the group will read).
+    /// a committed offset is the next offset the group will read), as its offsets file holds
+    /// them now (members in other processes commit to the same file).
     ///
     /// # Errors
     /// [`Error::Corrupt`] if the group's offsets file is damaged; [`Error::Io`].
     pub fn committed_offsets(&self, group: &str) -> Result<Vec<Option<u64>>> {
         validate_group_name(group)?;
-        if let Some(g) = self.inner.groups.loaded(group) {
-            return Ok(g.committed());
-        }
         group::read_offsets(&self.inner.dir, group, self.partition_count())
     }
 

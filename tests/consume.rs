@@ -318,6 +318,107 @@ fn members_split_partitions_and_hand_them_over() {
     assert_eq!(from_a, vec![(0, 1), (1, 0), (1, 1), (2, 1), (3, 0), (3, 1)]);
 }
 
+/// Polls each of `members` in turn, briefly, until they returned `n` records between them
+/// (failing after `LONG`); returns (partition, offset) of each, sorted.
+fn poll_all(members: &mut [&mut pagelog::Consumer], n: usize) -> Vec<(u32, u64)> {
+    let start = std::time::Instant::now();
+    let mut got = Vec::new();
+    while got.len() < n {
+        assert!(start.elapsed() < LONG, "only {got:?} after {LONG:?}");
+        for c in members.iter_mut() {
+            got.extend(
+                c.poll(Duration::from_millis(5))
+                    .unwrap()
+                    .into_iter()
+                    .map(|r| (r.partition, r.offset())),
+            );
+        }
+    }
+    got.sort_unstable();
+    got
+}
+
+#[test]
+fn three_members_split_partitions_commit_side_by_side_and_absorb_a_leaver() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let t = topic(&store, "t", 5);
+    let manual = ConsumerConfig::default().auto_commit(None);
+    let mut a = t.consumer("g", manual.clone()).unwrap();
+    let mut b = t.consumer("g", manual.clone()).unwrap();
+    let mut c = t.consumer("g", manual).unwrap();
+    for p in 0..5 {
+        for i in 0..2 {
+            t.append_batch_to(p, &[NewRecord::new(format!("p{p}-{i}").as_bytes())])
+                .unwrap();
+        }
+    }
+    let got = poll_all(&mut [&mut a, &mut b, &mut c], 10);
+    let want: Vec<(u32, u64)> = (0..5).flat_map(|p| [(p, 0), (p, 1)]).collect();
+    assert_eq!(
+        got, want,
+        "each record once: no partition read by two members"
+    );
+    // Ranked by join order (member slots 0, 1, 2): partition p goes to rank p % 3.
+    assert_eq!(a.assignment(), vec![0, 3]);
+    assert_eq!(b.assignment(), vec![1, 4]);
+    assert_eq!(c.assignment(), vec![2]);
+    // Each member's commit rewrites the file with its own partitions only, keeping the
+    // others' commits.
+    a.commit().unwrap();
+    assert_eq!(
+        t.committed_offsets("g").unwrap(),
+        vec![Some(2), None, None, Some(2), None]
+    );
+    c.commit().unwrap();
+    b.commit_offsets(&[(4, 1)]).unwrap();
+    assert_eq!(
+        t.committed_offsets("g").unwrap(),
+        vec![Some(2), None, Some(2), Some(2), Some(1)]
+    );
+    b.commit().unwrap();
+    assert_eq!(t.committed_offsets("g").unwrap(), vec![Some(2); 5]);
+
+    // c leaves: its partition and the ones that move between a and b are handed over, each
+    // resumed at its committed offset.
+    drop(c);
+    for p in 0..5 {
+        t.append_batch_to(p, &[NewRecord::new(b"second")]).unwrap();
+    }
+    let got = poll_all(&mut [&mut a, &mut b], 5);
+    assert_eq!(got, (0..5).map(|p| (p, 2)).collect::<Vec<_>>());
+    assert_eq!(a.assignment(), vec![0, 2, 4]);
+    assert_eq!(b.assignment(), vec![1, 3]);
+}
+
+#[test]
+fn the_rebalance_interval_is_validated() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let t = topic(&store, "t", 1);
+    assert_eq!(
+        ConsumerConfig::default().rebalance_interval,
+        Duration::from_millis(100)
+    );
+    for bad in [
+        Duration::ZERO,
+        Duration::from_micros(999),
+        Duration::from_secs(3601),
+    ] {
+        let cfg = ConsumerConfig::default().rebalance_interval(bad);
+        assert!(
+            matches!(cfg.validate(), Err(Error::InvalidConfig(_))),
+            "{bad:?}"
+        );
+        assert!(matches!(t.consumer("g", cfg), Err(Error::InvalidConfig(_))));
+    }
+    for good in [Duration::from_millis(1), Duration::from_secs(3600)] {
+        let cfg = ConsumerConfig::default().rebalance_interval(good);
+        assert_eq!(cfg.rebalance_interval, good);
+        t.consumer("g", cfg).unwrap();
+    }
+}
+
 #[test]
 fn a_consumer_polls_partitions_fairly() {
     let dir = tempfile::tempdir().unwrap();

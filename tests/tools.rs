@@ -728,6 +728,22 @@ fn producer_consumer_runs_twice_on_the_same_directory() {
     let committed: u64 = rows.iter().map(|r| r.1.parse::<u64>().unwrap()).sum();
     let stored: u64 = (0..4).map(|p| partition_row(&out, p)[2]).sum();
     assert_eq!((committed, stored), (6000, 6000));
+
+    // The group's lock files are told apart from its offsets file.
+    let locks = ctx.path().join("events/groups/events-readers.locks");
+    for (file, says) in [
+        (
+            "commit",
+            "the commit lock of consumer group \"events-readers\"",
+        ),
+        ("member.0", "member slot 0 of consumer group"),
+        ("partition.3", "the ownership lock of partition 3"),
+    ] {
+        let out = ctx.ok_with("dump $F", &[("$F", locks.join(file).to_str().unwrap())], "");
+        assert!(out.contains(says), "{file}: {out}");
+    }
+    let out = ctx.ok("topics describe --dir $D --topic events", "");
+    assert!(!out.contains(".locks"), "{out}");
 }
 
 #[test]

@@ -1,120 +1,38 @@
 //! Consumers: read a topic's partitions as a member of a named group, resuming from the
 //! group's committed offsets.
 
+mod config;
+
 use std::ops::Deref;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use self::config::{ConsumerConfig, StartFrom};
 use crate::error::{Error, Result};
 use crate::group::Group;
+use crate::group::member::{Acquire, Member};
 use crate::names::validate_group_name;
 use crate::partition::Records;
 use crate::record::Record;
 use crate::topic::Topic;
 
-/// Where a consumer starts on a partition its group never committed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum StartFrom {
-    /// The first record still stored (the default: a new group sees everything).
-    #[default]
-    Earliest,
-    /// The end: only records appended after the consumer took the partition.
-    Latest,
-    /// The first record with a timestamp `>=` this (ms since the Unix epoch).
-    Timestamp(i64),
-}
-
-/// Settings of a [`Consumer`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConsumerConfig {
-    /// Where to start without a committed offset. Default [`StartFrom::Earliest`].
-    pub start: StartFrom,
-    /// Commit automatically at most this often, from `poll` (and when the consumer is dropped
-    /// or loses a partition). Default `None`: only [`Consumer::commit`] commits; range
-    /// positive when set.
-    pub auto_commit: Option<Duration>,
-    /// Upper bound on the bytes (keys, values, headers) one `poll` returns; at least one
-    /// record is always returned. Default 1 MiB; range `1..`.
-    pub max_poll_bytes: usize,
-    /// Step over damaged batches (see [`Records::skip_damaged`]): `poll` still returns each
-    /// error once, then continues after the damage. Default `false`: a damaged batch is
-    /// returned as an error by every poll until the application seeks past it.
-    pub skip_damaged: bool,
-}
-
-impl Default for ConsumerConfig {
-    fn default() -> Self {
-        Self {
-            start: StartFrom::Earliest,
-            auto_commit: None,
-            max_poll_bytes: 1 << 20,
-            skip_damaged: false,
-        }
-    }
-}
-
-impl ConsumerConfig {
-    /// Sets [`start`](Self::start).
-    #[must_use]
-    pub fn start(mut self, start: StartFrom) -> Self {
-        self.start = start;
-        self
-    }
-
-    /// Sets [`auto_commit`](Self::auto_commit).
-    #[must_use]
-    pub fn auto_commit(mut self, every: Option<Duration>) -> Self {
-        self.auto_commit = every;
-        self
-    }
-
-    /// Sets [`skip_damaged`](Self::skip_damaged).
-    #[must_use]
-    pub fn skip_damaged(mut self, on: bool) -> Self {
-        self.skip_damaged = on;
-        self
-    }
-
-    /// Sets [`max_poll_bytes`](Self::max_poll_bytes).
-    #[must_use]
-    pub fn max_poll_bytes(mut self, n: usize) -> Self {
-        self.max_poll_bytes = n;
-        self
-    }
-
-    /// Checks the settings.
-    ///
-    /// # Errors
-    /// [`Error::InvalidConfig`] for `max_poll_bytes == 0` or a zero auto-commit interval.
-    pub fn validate(&self) -> Result<()> {
-        if self.max_poll_bytes == 0 {
-            return Err(Error::InvalidConfig(
-                "max_poll_bytes must be at least 1, got 0".into(),
-            ));
-        }
-        if let Some(d) = self.auto_commit
-            && d.is_zero()
-        {
-            return Err(Error::InvalidConfig(format!(
-                "auto_commit interval must be positive when set, got {d:?}"
-            )));
-        }
-        Ok(())
-    }
-}
-
 impl Topic {
     /// Joins consumer group `group` as a new member and returns the [`Consumer`].
     ///
-    /// The members of a group in this process split the partitions: ordered by when they
-    /// joined, with `n` members, partition `p` goes to the member at position `p % n`. A
-    /// member that joins or leaves (is dropped) moves partitions between members; a moved
-    /// partition is read by its new member only after the old one released it, starting at
-    /// the group's committed offset for it. Groups are independent of each other.
+    /// The members of a group split the partitions, whether they are consumers in this
+    /// process or in other processes that open the same directory. Each member holds a
+    /// numbered member slot (the lowest free one when it joined); ranked by slot, with `n`
+    /// members, partition `p` goes to the member of rank `p % n`. A member that joins or
+    /// leaves (is dropped, or its process exits or is killed) moves partitions between
+    /// members: members in this process notice at their next poll, members elsewhere within
+    /// [`ConsumerConfig::rebalance_interval`]. A moved partition is read by its new member
+    /// only after the old one released it, starting at the group's committed offset for it
+    /// as it is on disk then. Groups are independent of each other.
     ///
     /// # Errors
     /// [`Error::InvalidTopicName`] for a bad group name (see [`validate_group_name`](crate::validate_group_name));
     /// [`Error::InvalidConfig`]; [`Error::Corrupt`] if the group's offsets file is damaged;
+    /// [`Error::Io`] if the group's lock files cannot be created or locked;
     /// [`Error::Closed`] once the store was closed or the topic deleted.
     pub fn consumer(&self, group: &str, config: ConsumerConfig) -> Result<Consumer> {
         let g = self.group(group)?;
@@ -155,8 +73,8 @@ struct Owned {
 
 /// A member of a consumer group reading a topic.
 ///
-/// The group's members in this process split the topic's partitions (see the assignment
-/// rule in the crate docs of [`Topic::consumer`]); each member reads its partitions fairly,
+/// The group's members split the topic's partitions (see the assignment rule in the docs of
+/// [`Topic::consumer`]); each member reads its partitions fairly,
 /// starting where the group last committed. [`commit`](Self::commit) stores the positions;
 /// a restarted consumer of the same group resumes after the last committed record. Delivery
 /// is at-least-once: records polled but not committed are read again after a restart or a
@@ -187,11 +105,13 @@ struct Owned {
 pub struct Consumer {
     topic: Topic,
     group: Arc<Group>,
-    member: u64,
-    generation: u64,
+    /// This member's locks: it holds the ownership lock of exactly the partitions in `owned`.
+    member: Member,
+    /// The group's in-process epoch at the last probe.
+    seen_epoch: u64,
+    /// When membership was last probed.
+    probed_at: Instant,
     owned: Vec<Owned>,
-    /// Assigned partitions not yet released by their previous owner.
-    waiting: Vec<u32>,
     /// Where the fair rotation over owned partitions starts next.
     rotation: usize,
     config: ConsumerConfig,
@@ -201,14 +121,14 @@ pub struct Consumer {
 impl Consumer {
     pub(crate) fn new(topic: Topic, group: Arc<Group>, config: ConsumerConfig) -> Result<Self> {
         config.validate()?;
-        let member = group.join();
+        let member = group.join()?;
         let mut c = Self {
             topic,
             group,
             member,
-            generation: u64::MAX,
+            seen_epoch: u64::MAX,
+            probed_at: Instant::now(),
             owned: Vec::new(),
-            waiting: Vec::new(),
             rotation: 0,
             config,
             last_commit: Instant::now(),
@@ -295,8 +215,9 @@ impl Consumer {
     /// [`Error::PartitionNotFound`] for a partition this member does not own;
     /// [`Error::OffsetOutOfRange`] for an offset past the partition's next offset (committing
     /// it would skip records not yet appended); [`Error::Io`] if the offsets file cannot be
-    /// written; [`Error::Closed`] once the store was closed or the topic deleted. Nothing is
-    /// committed when an error is returned.
+    /// written; [`Error::Corrupt`] if it is damaged (it is left alone); [`Error::Closed`] once
+    /// the store was closed or the topic deleted. Nothing is committed when an error is
+    /// returned.
     pub fn commit_offsets(&mut self, offsets: &[(u32, u64)]) -> Result<()> {
         for &(p, offset) in offsets {
             if !self.owned.iter().any(|o| o.partition == p) {
@@ -312,44 +233,49 @@ impl Consumer {
                 });
             }
         }
-        self.group.commit(offsets)?;
-        Ok(())
+        self.group.commit(&self.member, offsets)
     }
 
-    /// Follows a change of group membership: commits and releases lost partitions, takes
-    /// gained ones whose previous owner let go.
+    /// When a member of this process changed the group or `rebalance_interval` has passed
+    /// since the last probe: probes the membership, commits (under auto-commit) and releases
+    /// the partitions now assigned to others, and takes the assigned ones whose previous owner
+    /// let go. Otherwise does nothing (no system call).
     fn rebalance(&mut self) -> Result<()> {
-        let (generation, assigned) = self.group.assignment(self.member);
-        if generation != self.generation {
-            self.generation = generation;
-            let lost: Vec<Owned> = {
-                let (keep, lost) = std::mem::take(&mut self.owned)
-                    .into_iter()
-                    .partition(|o| assigned.contains(&o.partition));
-                self.owned = keep;
-                lost
-            };
-            let committed = if self.config.auto_commit.is_some() {
-                self.commit_owned(&lost)
-            } else {
-                Ok(())
-            };
-            // Released whatever the commit did: the partitions are no longer ours.
-            for o in lost {
-                self.group.release(self.member, o.partition);
-            }
-            self.waiting = assigned
-                .into_iter()
-                .filter(|p| !self.owned.iter().any(|o| o.partition == *p))
-                .collect();
-            committed?;
+        let epoch = self.group.epoch();
+        if (epoch == self.seen_epoch && self.probed_at.elapsed() < self.config.rebalance_interval)
+            || self.group.is_closed()
+        {
+            return Ok(());
         }
-        let mut still_waiting = Vec::new();
-        let mut first_error = None;
-        for p in std::mem::take(&mut self.waiting) {
-            let Ok(committed) = self.group.try_acquire(self.member, p) else {
-                still_waiting.push(p);
-                continue;
+        self.seen_epoch = epoch;
+        self.probed_at = Instant::now();
+        self.member.probe()?;
+        let lost: Vec<Owned> = {
+            let assigned = self.member.assigned();
+            let (keep, lost) = std::mem::take(&mut self.owned)
+                .into_iter()
+                .partition(|o| assigned.contains(&o.partition));
+            self.owned = keep;
+            lost
+        };
+        let committed = if self.config.auto_commit.is_some() {
+            self.commit_owned(&lost)
+        } else {
+            Ok(())
+        };
+        // Released whatever the commit did: the partitions are no longer ours.
+        for o in lost {
+            self.group.release(&mut self.member, o.partition);
+        }
+        let mut first_error = committed.err();
+        for p in self.member.to_acquire() {
+            let committed = match self.group.try_acquire(&mut self.member, p) {
+                Ok(Acquire::Taken(committed)) => committed,
+                Ok(Acquire::Held) => continue, // tried again at the next probe
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                    continue;
+                }
             };
             match self.open_partition(p, committed) {
                 Ok(records) => self.owned.push(Owned {
@@ -358,14 +284,12 @@ impl Consumer {
                     pending: None,
                 }),
                 Err(e) => {
-                    // Give it back and try again on the next poll.
-                    self.group.release(self.member, p);
-                    still_waiting.push(p);
+                    // Give it back and try again at the next probe.
+                    self.group.release(&mut self.member, p);
                     first_error.get_or_insert(e);
                 }
             }
         }
-        self.waiting = still_waiting;
         first_error.map_or(Ok(()), Err)
     }
 
@@ -393,13 +317,23 @@ impl Consumer {
     /// vector means the timeout passed.
     ///
     /// # Errors
-    /// Damaged data ([`Error::ChecksumMismatch`], [`Error::Corrupt`]); a failed auto-commit.
+    /// Damaged data ([`Error::ChecksumMismatch`], [`Error::Corrupt`]); a failed auto-commit;
+    /// [`Error::Corrupt`] for a damaged offsets file when this member takes a partition over
+    /// (it tries again at its next probe); [`Error::Io`] probing the group's lock files;
+    /// [`Error::Closed`] once the store was closed or the topic deleted (this member left the
+    /// group then).
     pub fn poll(&mut self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
         let deadline = Instant::now().checked_add(timeout);
         // Auto-commit covers what earlier polls returned (the application has had them),
         // never the records this poll is about to return: at-least-once.
         self.maybe_auto_commit()?;
         loop {
+            if self.member.has_left() {
+                // The topic was closed or deleted, which ended this membership: the
+                // partitions may be another member's now.
+                self.owned.clear();
+                return Err(Error::Closed(format!("topic {:?}", self.topic.name())));
+            }
             self.rebalance()?;
             let out = self.fetch()?;
             if !out.is_empty() || deadline.is_some_and(|d| Instant::now() >= d) {
@@ -458,15 +392,17 @@ impl Consumer {
         Ok(out)
     }
 
-    /// Sleeps until a record, a membership change or the deadline.
+    /// Sleeps until a record, a membership change in this process, the next probe of the
+    /// membership (at most `rebalance_interval` away) or the deadline.
     fn wait(&self, deadline: Option<Instant>) {
         let parts = self.topic.partitions();
+        let probe = self.probed_at.checked_add(self.config.rebalance_interval);
+        let until = match (deadline, probe) {
+            (Some(d), Some(p)) => Some(d.min(p)),
+            (d, p) => d.or(p),
+        };
         let ready = || {
-            self.group.generation() != self.generation
-                || self
-                    .waiting
-                    .iter()
-                    .any(|&p| self.group.is_free_for(self.member, p))
+            self.group.epoch() != self.seen_epoch
                 || self.owned.iter().any(|o| {
                     parts.get(o.partition as usize).is_some_and(|p| {
                         p.next_offset() > o.records.position()
@@ -475,7 +411,7 @@ impl Consumer {
                     })
                 })
         };
-        self.topic.notifier().wait_until(deadline, ready);
+        self.topic.notifier().wait_until(until, ready);
     }
 
     fn maybe_auto_commit(&mut self) -> Result<()> {
@@ -495,14 +431,16 @@ impl Consumer {
             .iter()
             .map(|o| (o.partition, o.records.position()))
             .collect();
-        self.group.commit(&offsets)
+        self.group.commit(&self.member, &offsets)
     }
 
     /// Commits this member's positions: for each partition it reads, the offset after the
     /// last record `poll` returned. Durable when it returns (atomic file replace with fsync).
+    /// Other members' partitions keep what they committed, whatever process they are in.
     ///
     /// # Errors
-    /// [`Error::Io`] if the offsets file cannot be written; [`Error::Closed`] once the store
+    /// [`Error::Io`] if the offsets file cannot be written; [`Error::Corrupt`] if it is
+    /// damaged (it is left alone); [`Error::Closed`] once the store
     /// was closed or the topic deleted (nothing is written then: the directory may be gone or
     /// held by another store).
     pub fn commit(&mut self) -> Result<()> {
@@ -520,6 +458,6 @@ impl Drop for Consumer {
             // Errors cannot be reported from drop; the records are then read again.
             let _ = self.commit();
         }
-        self.group.leave(self.member);
+        self.group.leave(&mut self.member);
     }
 }
