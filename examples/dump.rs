@@ -20,6 +20,9 @@
 //!   checked, and (for `.index`, if the `.log` beside it exists) each entry checked to point
 //!   at the batch it names. Zero-filled slots are reported as unused space.
 //! * `topic.meta`, `checkpoint`, `groups/<group>.offsets`: the decoded contents.
+//! * `live`, a topic's live state file: its header (CRC checked) and each partition's slot
+//!   as the file holds it at that moment (a writer may change it while it is read: an odd
+//!   sequence number marks a part being written).
 //! * the lock files in `groups/<group>.locks/` (`commit`, `member.<n>`, `partition.<p>`): what
 //!   each is for. Only the `flock` held on them means anything, and `dump` takes no lock, so
 //!   it cannot say whether one is held.
@@ -40,15 +43,16 @@ use common::{Arg, Args, Result, required};
 use pagelog::codec::DecodeError;
 use pagelog::codec::batch::{self, BatchHeader, HeaderIter, RecordIter};
 use pagelog::codec::index::{OFFSET_ENTRY_LEN, OffsetEntry, TIME_ENTRY_LEN, TimeEntry};
+use pagelog::codec::live;
 use pagelog::codec::meta;
 
 const USAGE: &str = "\
 usage: dump PATH [--batches-only] [--full-values]
 
 Prints the contents of a pagelog file and checks every checksum (like kafka-dump-log.sh).
-PATH is a segment's .log, .index or .timeindex, a topic.meta, a partition checkpoint, hooked
-mark or truncate intent, a group's .offsets file or one of its lock files. Exits 1 if anything
-is corrupt.
+PATH is a segment's .log, .index or .timeindex, a topic.meta, a topic's live state file,
+a partition checkpoint, hooked mark or truncate intent, a group's .offsets file or one of its
+lock files. Exits 1 if anything is corrupt.
 
   --batches-only  for a .log: print batches, not their records
   --full-values   print whole keys and values (default: cut at 64 bytes)
@@ -106,10 +110,11 @@ fn run() -> Result<()> {
         (_, Some("offsets")) => Kind::GroupOffsets,
         ("hooked", _) => Kind::Hooked,
         ("truncate", _) => Kind::Truncate,
+        (live::LIVE_FILE, _) => Kind::Live,
         _ => {
             return Err(format!(
                 "do not know how to dump {name:?}: expected a .log, .index, .timeindex, \
-                 topic.meta, checkpoint, hooked, truncate or .offsets file"
+                 topic.meta, checkpoint, hooked, truncate, live or .offsets file"
             )
             .into());
         }
@@ -138,6 +143,7 @@ fn run() -> Result<()> {
         Kind::Truncate => d.meta(&path, &data, |b| {
             meta::decode_truncate(b).map(|t| format!("truncation to offset {t} in progress"))
         })?,
+        Kind::Live => d.meta(&path, &data, describe_live)?,
         Kind::GroupOffsets => d.meta(&path, &data, |b| {
             meta::decode_group_offsets(b).map(|offsets| {
                 let mut s = String::from("committed offsets (next offset to read):");
@@ -165,6 +171,80 @@ fn run() -> Result<()> {
 }
 
 /// What a consumer group's lock file `name` at `path` is for, if it is one: a file in a
+/// A topic's live state file (FORMAT.md 7.8): the header, then each partition's slot. The
+/// words are read from a copy as they were: a slot whose sequence is odd was being written.
+fn describe_live(b: &[u8]) -> Result<String, DecodeError> {
+    let h = live::decode_header(b)?;
+    if b.len() != live::file_len(h.partitions) {
+        return Err(DecodeError::Truncated {
+            at: b.len(),
+            what: "live state: not one slot per partition",
+        });
+    }
+    let word = |at: usize| {
+        b.get(at..at + 8)
+            .and_then(|w| w.try_into().ok())
+            .map_or(0, u64::from_le_bytes)
+    };
+    let half = |at: usize| {
+        b.get(at..at + 4)
+            .and_then(|w| w.try_into().ok())
+            .map_or(0, u32::from_le_bytes)
+    };
+    let state = live::State::from_word(half(live::STATE))
+        .map_or_else(|| "unknown".to_owned(), |s| format!("{s:?}"));
+    let boot = if h.boot == [0; 16] {
+        "zero (closed cleanly: holds across reboots)".to_owned()
+    } else {
+        h.boot.iter().fold(String::new(), |mut s, x| {
+            _ = write!(s, "{x:02x}");
+            s
+        })
+    };
+    let mut s = format!(
+        "live state: {} partitions, boot {boot}, state {state}, session {}, writer pid {}, \
+         wake {}, waiting {}",
+        h.partitions,
+        word(live::SESSION),
+        half(live::WRITER_PID),
+        half(live::WAKE),
+        half(live::WAITING)
+    );
+    for p in 0..h.partitions {
+        let at = live::slot_at(p);
+        let t = |f: usize| word(at + f);
+        let sealed = match t(live::tail::SEALED_BASE) {
+            u64::MAX => "none".to_owned(),
+            base => format!(
+                "base {base} log {} index {} time {}",
+                t(live::tail::SEALED_LOG_LEN),
+                t(live::tail::SEALED_INDEX_LEN),
+                t(live::tail::SEALED_TIME_LEN)
+            ),
+        };
+        _ = write!(
+            s,
+            "\n  partition {p}: tail seq {} active base {} next offset {} log {} index {} time {} \
+             max timestamp {}; sealed last: {sealed}\n    cold seq {} start {} epoch {} \
+             durable {}; list generation {} changing {}",
+            t(live::tail::SEQ),
+            t(live::tail::ACTIVE_BASE),
+            t(live::tail::NEXT_OFFSET),
+            t(live::tail::LOG_LEN),
+            t(live::tail::INDEX_LEN),
+            t(live::tail::TIME_LEN),
+            t(live::tail::MAX_TIMESTAMP).cast_signed(),
+            t(live::cold::SEQ),
+            t(live::cold::START),
+            t(live::cold::EPOCH),
+            t(live::cold::DURABLE),
+            t(live::cold::GEN),
+            t(live::cold::CHANGING)
+        );
+    }
+    Ok(s)
+}
+
 /// `<group>.locks` directory named `commit`, `member.<n>` or `partition.<p>`.
 fn group_lock_file(path: &Path, name: &str) -> Option<String> {
     let dir = path.parent()?.file_name()?.to_str()?;
@@ -201,6 +281,7 @@ enum Kind {
     GroupOffsets,
     Hooked,
     Truncate,
+    Live,
 }
 
 struct Dumper {

@@ -85,8 +85,9 @@ pub use topic::Topic;
 
 /// Not public API: consumer-group membership on a bare `groups/` directory (the module
 /// behind [`Consumer`]), for the cross-process tests in `tests/group_processes.rs`, whose
-/// child processes join a group without opening a [`Store`] (a second process cannot open
-/// one yet).
+/// child processes join a group without opening a [`Store`], so that a test can stop or kill
+/// a member at a chosen step of a commit or handover (the whole `Consumer` across processes is
+/// tested in `tests/processes_stress.rs`).
 ///
 /// Why those tests are an integration test reaching in through this hook rather than unit
 /// tests: spawning a child copies every open descriptor of the parent into it until the

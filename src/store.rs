@@ -280,13 +280,7 @@ impl Store {
         // Readers of other processes see a new writer session begin before any file of the
         // topic is opened.
         let live = Arc::new(LiveFile::open_writer(&dir, config.partitions)?);
-        let notifier = Arc::new(Notifier::with_live(Arc::clone(&live), Side::Writer));
-        let groups = Arc::new(Groups::new(
-            dir.clone(),
-            config.partitions,
-            Arc::clone(&notifier),
-            Arc::clone(&self.shared),
-        ));
+        let (notifier, groups) = self.shared_parts(&dir, &config, &live, Side::Writer);
         let mut partitions = Vec::with_capacity(config.partitions as usize);
         for p in 0..config.partitions {
             let part = Partition::open(
@@ -320,19 +314,32 @@ impl Store {
         ))
     }
 
+    /// What a topic's partitions and consumers share: the notifier on the live state file,
+    /// and the groups registry.
+    fn shared_parts(
+        &self,
+        dir: &Path,
+        config: &TopicConfig,
+        live: &Arc<LiveFile>,
+        side: Side,
+    ) -> (Arc<Notifier>, Arc<Groups>) {
+        let notifier = Arc::new(Notifier::with_live(Arc::clone(live), side));
+        let groups = Arc::new(Groups::new(
+            dir.to_path_buf(),
+            config.partitions,
+            Arc::clone(&notifier),
+            Arc::clone(&self.shared),
+        ));
+        (notifier, groups)
+    }
+
     /// Opens a topic of a read-only store: follows its writer through its live state file.
     fn load_read_only(&self, name: &str, dir: PathBuf) -> Result<Topic> {
         let (config, _) = read_topic_config(&dir)?;
         let live = Arc::new(LiveFile::open_reader(&dir, config.partitions)?);
         live.wait_ready(name, READER_OPEN_WAIT)?;
         let topic_name: Arc<str> = name.into();
-        let notifier = Arc::new(Notifier::with_live(Arc::clone(&live), Side::Reader));
-        let groups = Arc::new(Groups::new(
-            dir.clone(),
-            config.partitions,
-            Arc::clone(&notifier),
-            Arc::clone(&self.shared),
-        ));
+        let (notifier, groups) = self.shared_parts(&dir, &config, &live, Side::Reader);
         let mut partitions = Vec::with_capacity(config.partitions as usize);
         for p in 0..config.partitions {
             partitions.push(crate::partition::open_follower(

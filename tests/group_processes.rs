@@ -2,8 +2,9 @@
 //! commit to one offsets file without overwriting each other, and take over the partitions of
 //! a member process killed with `SIGKILL`.
 //!
-//! A second process cannot open the same `Store` yet, so the child joins the group at the
-//! level of the group's files: through `pagelog::group_membership::Member` (a `#[doc(hidden)]`
+//! To stop or kill a member at a chosen step of a commit or handover, the child joins the
+//! group at the level of the group's files (whole `Consumer`s in reader processes are
+//! exercised by `tests/processes_stress.rs`): through `pagelog::group_membership::Member` (a `#[doc(hidden)]`
 //! hook; `src/lib.rs` says why these tests reach it from here rather than from unit tests) on
 //! the topic's `groups/` directory, which is all a member needs. The child is the test itself,
 //! re-run alone in this test binary (`common::child_command`), with `PAGELOG_GROUP_DIR` naming

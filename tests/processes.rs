@@ -13,10 +13,20 @@ mod common;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Stdio};
-use std::sync::mpsc;
+use std::sync::{Mutex, MutexGuard, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
 use pagelog::{CleanupPolicy, Error, FlushPolicy, NewRecord, Store, TopicConfig};
+
+/// A child process inherits every descriptor of this one from its `fork` until its `exec`,
+/// the `flock`s of other tests' stores included: a store closed and reopened by one test
+/// while another spawns a child could meet its own old lock (`Error::Locked`). So the tests of
+/// this file run one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 const TOPIC: &str = "events";
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -46,6 +56,7 @@ fn all(p: &pagelog::Partition) -> Vec<(u64, Vec<u8>)> {
 
 #[test]
 fn a_reader_follows_every_change_the_writer_makes() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let writer = Store::open(dir.path()).unwrap();
     let wt = writer.create_topic(TOPIC, config()).unwrap();
@@ -99,6 +110,16 @@ fn a_reader_follows_every_change_the_writer_makes() {
     assert_eq!(rp.next_offset(), 460);
     assert_eq!(all(&rp), all(&wp));
 
+    drop((wp, wt));
+    compaction_new_topics_a_new_writer_and_deletion(dir.path(), writer, &reader);
+}
+
+/// The second half of [`a_reader_follows_every_change_the_writer_makes`]: compaction, a topic
+/// created later, writes refused, a new writer, the topic deleted.
+fn compaction_new_topics_a_new_writer_and_deletion(dir: &Path, writer: Store, reader: &Store) {
+    let wt = writer.topic(TOPIC).unwrap();
+    let rt = reader.topic(TOPIC).unwrap();
+    let rp = rt.partition(0).unwrap().clone();
     // Compaction: the reader reads the compacted segments.
     let kp = wt.partition(1).unwrap().clone();
     for o in 0..400u64 {
@@ -112,6 +133,18 @@ fn a_reader_follows_every_change_the_writer_makes() {
     assert!(report.records_removed > 0, "{report:?}");
     assert_eq!(all(&rk), all(&kp));
     assert!(all(&rk).len() < 400);
+
+    // Topics created after the reader opened are there for it.
+    let later = writer
+        .create_topic("later", TopicConfig::default())
+        .unwrap();
+    later.append(None, b"new topic").unwrap();
+    assert_eq!(reader.topics().unwrap(), ["events", "later"]);
+    let rl = reader.topic("later").unwrap();
+    assert_eq!(
+        rl.partition(0).unwrap().read(0).unwrap().unwrap().value(),
+        b"new topic"
+    );
 
     // Writes need the writer.
     assert!(matches!(
@@ -130,10 +163,10 @@ fn a_reader_follows_every_change_the_writer_makes() {
     ));
 
     // The writer closes and another opens: the reader follows it.
-    drop((wp, kp, wt));
+    drop((kp, wt, later));
     writer.close().unwrap();
     assert_eq!(rp.next_offset(), 460);
-    let writer = Store::open(dir.path()).unwrap();
+    let writer = Store::open(dir).unwrap();
     let wp = writer.topic(TOPIC).unwrap().partition(0).unwrap().clone();
     wp.append(NewRecord::new(b"second writer")).unwrap();
     assert_eq!(rp.read(460).unwrap().unwrap().value(), b"second writer");
@@ -152,11 +185,12 @@ fn a_reader_follows_every_change_the_writer_makes() {
     );
     assert!(!rp.is_open());
     assert_eq!(held.value(), b"after the cut 455");
-    assert!(reader.topics().unwrap().is_empty());
+    assert_eq!(reader.topics().unwrap(), ["later"]);
 }
 
 #[test]
 fn a_waiting_reader_is_woken_by_the_writer_in_another_store() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let writer = Store::open(dir.path()).unwrap();
     let wp = writer
@@ -182,6 +216,7 @@ fn a_waiting_reader_is_woken_by_the_writer_in_another_store() {
 
 #[test]
 fn a_topic_without_a_usable_live_state_needs_its_writer() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let writer = Store::open(dir.path()).unwrap();
     writer.create_topic(TOPIC, config()).unwrap();
@@ -253,6 +288,16 @@ fn spawn(test: &str, case: &str, dir: &Path) -> Child {
         .unwrap()
 }
 
+/// A store in a new temporary directory holding the topic, closed.
+fn store_with_topic() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    Store::open(dir.path())
+        .unwrap()
+        .create_topic(TOPIC, config())
+        .unwrap();
+    dir
+}
+
 /// The child's roles.
 fn child() {
     let case = std::env::var(ENV_CASE).unwrap();
@@ -309,11 +354,8 @@ fn a_reader_process_tails_a_writer_process() {
     if common::is_child_of(test) {
         return child();
     }
-    let dir = tempfile::tempdir().unwrap();
-    Store::open(dir.path())
-        .unwrap()
-        .create_topic(TOPIC, config())
-        .unwrap();
+    let _serial = serial();
+    let dir = store_with_topic();
     let mut w = spawn(test, "writer", dir.path());
     let rx = reports(&mut w);
     wait_for(&rx, "open");
@@ -345,11 +387,8 @@ fn a_killed_writer_leaves_what_it_published_and_the_next_writer_is_followed() {
     if common::is_child_of(test) {
         return child();
     }
-    let dir = tempfile::tempdir().unwrap();
-    Store::open(dir.path())
-        .unwrap()
-        .create_topic(TOPIC, config())
-        .unwrap();
+    let _serial = serial();
+    let dir = store_with_topic();
     let reader = Store::open_read_only(dir.path()).unwrap();
     let rp = reader.topic(TOPIC).unwrap().partition(0).unwrap().clone();
     let mut it = rp.iter_from(0).unwrap();
@@ -393,6 +432,7 @@ fn a_killed_reader_does_not_disturb_the_writer() {
     if common::is_child_of(test) {
         return child();
     }
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let writer = Store::open(dir.path()).unwrap();
     let wp = writer

@@ -353,6 +353,15 @@ fn producer_and_consumer_run_side_by_side_as_in_the_quickstart() {
         "",
     );
     assert_eq!(again, "This is my first event\nThis is my second event\n");
+    // The live state the producer publishes, as `dump` shows it.
+    let live = ctx.path().join("quickstart-events/live");
+    let out = ctx.ok_with("dump $F", &[("$F", live.to_str().unwrap())], "");
+    assert!(out.contains("state Live"), "{out}");
+    assert!(
+        out.contains(&format!("writer pid {}", producer.child.id())),
+        "{out}"
+    );
+    assert!(out.contains("next offset 2 "), "{out}");
     // A second writer is refused, naming the producer's process.
     let err = ctx.fails(
         "console_producer --dir $D --topic quickstart-events",
