@@ -101,7 +101,7 @@ pub mod cold {
 const _: () = assert!(tail::SEALED_MAX_TIMESTAMP + 8 <= cold::SEQ);
 const _: () = assert!(cold::CUTS_AT + cold::CUTS * 16 <= cold::GEN);
 const _: () = assert!(cold::CHANGING + 8 <= SLOT_LEN);
-const _: () = assert!(SESSION + 8 <= HEADER_LEN);
+const _: () = assert!(HEADER_LEN >= SESSION + 8);
 
 /// The topic writer's state, in the header's [`STATE`] word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -252,7 +252,7 @@ mod tests {
         ] {
             assert_eq!(at % 4, 0);
         }
-        assert_eq!(SESSION % 8, 0);
+        assert_eq!(0, SESSION % 8);
         assert_eq!(file_len(2), HEADER_LEN + 512);
         assert_eq!(slot_at(1), HEADER_LEN + SLOT_LEN);
         assert_eq!(State::from_word(3), Some(State::Closed));
