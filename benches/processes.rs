@@ -14,8 +14,9 @@
 //! printed after the group: this binary started again (`std::env::current_exe()`, the role in
 //! the environment, `common::child_command`) opens the store read-only, scans once to warm up
 //! (its page tables), then `PAGELOG_SCAN_REPEATS` times (default 10; 1 without `--bench`),
-//! and writes each scan's time to stdout; this process times the same loop on the writer's
-//! partition and on its read-only store, and prints the medians and their ratios.
+//! and writes each scan's time to stdout; this process times the same scan on the writer's
+//! partition and on its read-only store, taking turns, as many times before the child runs
+//! and as many after, and prints the medians and their ratios.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(
     clippy::cast_possible_truncation,
@@ -57,18 +58,19 @@ fn scan_ref(p: &Partition) -> u64 {
     sum
 }
 
+/// The time of one scan of `p`; checks the sum.
+fn time_scan(p: &Partition, expect: u64) -> Duration {
+    let t = Instant::now();
+    let sum = black_box(scan_ref(p));
+    let d = t.elapsed();
+    assert_eq!(sum, expect);
+    d
+}
+
 /// The time of each of `repeats` scans of `p`, after one untimed scan; checks the sum.
 fn timed_scans(p: &Partition, repeats: usize, expect: u64) -> Vec<Duration> {
     assert_eq!(scan_ref(p), expect);
-    (0..repeats)
-        .map(|_| {
-            let t = Instant::now();
-            let sum = black_box(scan_ref(p));
-            let d = t.elapsed();
-            assert_eq!(sum, expect);
-            d
-        })
-        .collect()
+    (0..repeats).map(|_| time_scan(p, expect)).collect()
 }
 
 fn expected_sum() -> u64 {
@@ -131,9 +133,17 @@ fn bench_follower_scan(c: &mut Criterion) {
     });
     g.finish();
 
-    // The same scan from another process, beside this process's two timed with the same loop.
+    // The same scan from another process, beside this process's two timed with the same loop:
+    // these take turns scan by scan, half of them before the child runs and half after it.
     let repeats = repeats();
-    let own = median_rate(timed_scans(&writer, repeats, expect));
+    let (mut own, mut local_ro) = (Vec::new(), Vec::new());
+    let mut alternate = || {
+        for _ in 0..repeats {
+            own.push(time_scan(&writer, expect));
+            local_ro.push(time_scan(&reader, expect));
+        }
+    };
+    alternate();
     let mut child = common::child_command(SCAN_ROLE, dir.path())
         .env("PAGELOG_SCAN_REPEATS", repeats.to_string())
         .spawn()
@@ -149,18 +159,24 @@ fn bench_follower_scan(c: &mut Criterion) {
         child.wait().unwrap().success(),
         "the scanning process failed"
     );
+    alternate();
     let child_scans: Vec<Duration> = out
         .lines()
         .map(|l| Duration::from_nanos(l.strip_prefix("scan ").unwrap().parse().unwrap()))
         .collect();
     assert_eq!(child_scans.len(), repeats);
-    let other = median_rate(child_scans);
-    let local_ro = median_rate(timed_scans(&reader, repeats, expect));
+    let (own, local_ro, other) = (
+        median_rate(own),
+        median_rate(local_ro),
+        median_rate(child_scans),
+    );
     println!(
-        "\nread_follower/100B, median of {repeats} timed scans each (records/s):\n  \
+        "\nread_follower/100B, median scan (records/s; {} scans each in this process, \
+         taking turns, {repeats} in the other):\n  \
          writer store, this process: {:.2} M\n  \
          read-only store, this process: {:.2} M ({:.3}× the writer store)\n  \
          read-only store, other process: {:.2} M ({:.3}× the writer store)\n",
+        2 * repeats,
         own / 1e6,
         local_ro / 1e6,
         local_ro / own,
