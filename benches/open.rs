@@ -1,4 +1,5 @@
-//! Opening a store: clean reopen time against segment count and bytes stored, and unclean
+//! Opening a store: clean reopen time against segment count and bytes stored, a read-only
+//! open (`Store::open_read_only`) against bytes stored at the same segment count, and unclean
 //! recovery (`Store::crash`, then open) throughput.
 //!
 //! Data lives on `/dev/shm` (tmpfs): these benchmarks write up to ~1 GB per configuration
@@ -53,6 +54,37 @@ fn open_topic(root: &Path) -> (Store, u64) {
     (store, next)
 }
 
+/// A store at `root` whose topic "t" has one partition of `segments` segments of `seg_mib`
+/// MiB (1 KiB records in batches of 16, the last segment about half full), closed cleanly.
+/// Returns the bytes stored.
+fn build(root: &Path, seg_mib: u64, segments: usize) -> u64 {
+    let store = Store::open(root).unwrap();
+    let t = store
+        .create_topic(
+            "t",
+            TopicConfig::default()
+                .flush(FlushPolicy::Never)
+                .segment_bytes(seg_mib << 20),
+        )
+        .unwrap();
+    let p = t.partition(0).unwrap();
+    // Stop once the last segment is about half full.
+    let reached = std::cell::Cell::new(None::<u64>);
+    fill(p, 1024, 16, |b, s| {
+        if s < segments {
+            return false;
+        }
+        let b0 = *reached.get().get_or_insert(b);
+        reached.set(Some(b0));
+        b - b0 >= (seg_mib << 20) / 2
+    });
+    let info = p.info();
+    assert_eq!(info.segments, segments);
+    drop(t);
+    store.close().unwrap();
+    info.bytes
+}
+
 fn bench_clean_reopen(c: &mut Criterion) {
     let mut g = c.benchmark_group("open_clean");
     g.sample_size(20);
@@ -62,33 +94,7 @@ fn bench_clean_reopen(c: &mut Criterion) {
         for segments in [1usize, 10, 100] {
             let dir = common::shm_dir();
             let root = dir.path().join("store");
-            let bytes = {
-                let store = Store::open(&root).unwrap();
-                let t = store
-                    .create_topic(
-                        "t",
-                        TopicConfig::default()
-                            .flush(FlushPolicy::Never)
-                            .segment_bytes(seg_mib << 20),
-                    )
-                    .unwrap();
-                let p = t.partition(0).unwrap();
-                // Stop once the last segment is about half full.
-                let reached = std::cell::Cell::new(None::<u64>);
-                fill(p, 1024, 16, |b, s| {
-                    if s < segments {
-                        return false;
-                    }
-                    let b0 = *reached.get().get_or_insert(b);
-                    reached.set(Some(b0));
-                    b - b0 >= (seg_mib << 20) / 2
-                });
-                let info = p.info();
-                assert_eq!(info.segments, segments);
-                drop(t);
-                store.close().unwrap();
-                info.bytes
-            };
+            let bytes = build(&root, seg_mib, segments);
             g.bench_with_input(
                 BenchmarkId::new(
                     format!("seg{seg_mib}MiB"),
@@ -162,5 +168,68 @@ fn bench_unclean(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_clean_reopen, bench_unclean);
+/// A read-only open (`Store::open_read_only` + `topic` + `read(0)`) of stores of 10 segments
+/// of 1 MiB and of 64 MiB, the writer closed cleanly, beside the writer's own open
+/// (`Store::open` + `topic` + `read(0)`) of the same stores; closes and drops untimed.
+fn bench_read_only_open(c: &mut Criterion) {
+    let mut g = c.benchmark_group("open_read_only");
+    g.sample_size(20);
+    g.warm_up_time(Duration::from_millis(300));
+    g.measurement_time(Duration::from_secs(1));
+    let segments = 10;
+    let dirs: Vec<_> = [1u64, 64]
+        .into_iter()
+        .map(|seg_mib| {
+            let dir = common::shm_dir();
+            let root = dir.path().join("store");
+            let bytes = build(&root, seg_mib, segments);
+            let id = format!("seg{seg_mib}MiB/{segments}seg_{}MB", bytes / 1_000_000);
+            (dir, root, id)
+        })
+        .collect();
+    for (_, root, id) in &dirs {
+        g.bench_with_input(BenchmarkId::new("read_only", id), root, |b, root| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let t = Instant::now();
+                    let store = Store::open_read_only(root).unwrap();
+                    let topic = store.topic("t").unwrap();
+                    let r = topic.partition(0).unwrap().read(0).unwrap().unwrap();
+                    black_box(r.value()[0]);
+                    total += t.elapsed();
+                    drop((r, topic));
+                    store.close().unwrap();
+                }
+                total
+            });
+        });
+    }
+    for (_, root, id) in &dirs {
+        g.bench_with_input(BenchmarkId::new("writer", id), root, |b, root| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let t = Instant::now();
+                    let store = Store::open(root).unwrap();
+                    let topic = store.topic("t").unwrap();
+                    let r = topic.partition(0).unwrap().read(0).unwrap().unwrap();
+                    black_box(r.value()[0]);
+                    total += t.elapsed();
+                    drop((r, topic));
+                    store.close().unwrap();
+                }
+                total
+            });
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_clean_reopen,
+    bench_read_only_open,
+    bench_unclean
+);
 criterion_main!(benches);

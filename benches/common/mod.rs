@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Run by `cargo bench` (`--bench` on the command line), not by `cargo test`.
@@ -83,4 +84,30 @@ pub fn chunked<S>(
         left -= n;
     }
     total
+}
+
+/// Set in a child process that a benchmark binary started from itself: the role it plays.
+pub const ENV_CHILD_ROLE: &str = "PAGELOG_BENCH_CHILD";
+/// Set with [`ENV_CHILD_ROLE`]: the store directory the child works on.
+pub const ENV_CHILD_DIR: &str = "PAGELOG_BENCH_CHILD_DIR";
+
+/// The role and store directory of this process if a benchmark started it with
+/// [`child_command`], else `None` (a benchmark's `main` checks this first).
+pub fn child_role() -> Option<(String, std::path::PathBuf)> {
+    let role = std::env::var(ENV_CHILD_ROLE).ok()?;
+    let dir = std::env::var_os(ENV_CHILD_DIR).expect("a child role without its directory");
+    Some((role, dir.into()))
+}
+
+/// This benchmark binary (`std::env::current_exe()`) as a child process playing `role` on the
+/// store in `dir`: no arguments (criterion never runs in it), stdout piped for its report,
+/// stdin null, stderr inherited.
+pub fn child_command(role: &str, dir: &Path) -> Command {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.env(ENV_CHILD_ROLE, role)
+        .env(ENV_CHILD_DIR, dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    cmd
 }
