@@ -7,6 +7,15 @@
 //! (`TopicConfig::verify_checksums`). commitlog's format has no batches (one header and CRC
 //! per message, always checked by `read`), so its two logs differ only in how they were
 //! appended.
+//!
+//! The `user_*` groups measure the workload a user meets (issue 16), as README shows it: a
+//! store on the disk, a topic with `TopicConfig::default()` (one partition, the default flush
+//! policy and index interval, records stamped with the clock as they are appended, so that
+//! thousands share a millisecond), 2 000 000 single `Partition::append` calls of 100 B (and
+//! the same in batches of 100), then whole scans through `next_ref`, through
+//! `Iterator::next` and through a consumer group's `poll` loop; random reads by offset
+//! uniform over the whole log; `offset_for_timestamp` at uniform random times between the
+//! first and the last record's. commitlog, appended the same way, is in the same groups.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(
     clippy::cast_possible_truncation,
@@ -281,5 +290,166 @@ fn bench_reads(c: &mut Criterion) {
     store.close().unwrap();
 }
 
-criterion_group!(benches, bench_reads);
+/// Records of the user workload, and probes over it.
+const USER_N: u64 = 2_000_000;
+const USER_PROBES: usize = 500_000;
+
+/// The user workload's topics: `user-single` (2 000 000 single appends) and `user-batch100`,
+/// with `TopicConfig::default()`, timestamps from the clock.
+fn fill_user(store: &Store, name: &str, batched: bool) -> Topic {
+    let t = store.create_topic(name, TopicConfig::default()).unwrap();
+    let p = t.partition(0).unwrap();
+    if batched {
+        let mut i = 0;
+        while i < USER_N {
+            let vals: Vec<[u8; SIZE]> = (i..i + BATCH).map(value).collect();
+            let recs: Vec<NewRecord<'_>> = vals.iter().map(|v| NewRecord::new(v)).collect();
+            p.append_batch(&recs).unwrap();
+            i += BATCH;
+        }
+    } else {
+        for i in 0..USER_N {
+            p.append(NewRecord::new(&value(i))).unwrap();
+        }
+    }
+    t
+}
+
+fn fill_user_commitlog(dir: &Path, batched: bool) -> CommitLog {
+    let mut o = LogOptions::new(dir);
+    o.index_max_items(USER_N as usize + 16);
+    let mut log = CommitLog::new(o).unwrap();
+    let step = if batched { BATCH } else { 1 };
+    let mut i = 0;
+    while i < USER_N {
+        let mut buf = MessageBuf::default();
+        for k in i..i + step {
+            buf.push(value(k)).unwrap();
+        }
+        log.append(&mut buf).unwrap();
+        i += step;
+    }
+    log.flush().unwrap();
+    log
+}
+
+/// A consumer group's poll loop over the whole partition (no commit: the group's position).
+fn poll_all(t: &Topic, group: &str) -> u64 {
+    let mut c = t
+        .consumer(group, pagelog::ConsumerConfig::default().auto_commit(None))
+        .unwrap();
+    let (mut sum, mut seen) = (0u64, 0u64);
+    while seen < USER_N {
+        for r in c.poll(Duration::from_secs(10)).unwrap() {
+            sum += u64::from(r.value()[0]);
+            seen += 1;
+        }
+    }
+    sum
+}
+
+#[expect(
+    clippy::many_single_char_names,
+    reason = "criterion's c, g and b with p, t and o for partition, topic and offset"
+)]
+fn bench_user_workload(c: &mut Criterion) {
+    let dir = common::disk_dir();
+    let store = Store::open(dir.path().join("store")).unwrap();
+    let single = fill_user(&store, "user-single", false);
+    let batched = fill_user(&store, "user-batch100", true);
+    let cl_single = fill_user_commitlog(&dir.path().join("cl-single"), false);
+    let cl_batch = fill_user_commitlog(&dir.path().join("cl-batch"), true);
+    let offsets: Vec<u64> = {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        (0..USER_PROBES)
+            .map(|_| {
+                x ^= x >> 12;
+                x ^= x << 25;
+                x ^= x >> 27;
+                x.wrapping_mul(0x9e37_79b9_7f4a_7c15) % USER_N
+            })
+            .collect()
+    };
+    let expect: u64 = (0..USER_N).map(|i| u64::from(value(i)[0])).sum();
+    let topics = [("single", &single), ("batch100", &batched)];
+    for (_, t) in topics {
+        let p = t.partition(0).unwrap();
+        assert_eq!(p.next_offset(), USER_N);
+        assert_eq!(scan_pagelog_ref(p), expect);
+    }
+    let mut groups = 0;
+    let mut g = c.benchmark_group("user_scan/100B");
+    g.throughput(Throughput::Elements(USER_N));
+    common::short_sampling(&mut g, Duration::from_secs(3));
+    for (label, t) in topics {
+        let p = t.partition(0).unwrap();
+        g.bench_function(format!("pagelog/{label}/next_ref"), |b| {
+            b.iter(|| black_box(scan_pagelog_ref(p)));
+        });
+        g.bench_function(format!("pagelog/{label}/next"), |b| {
+            b.iter(|| black_box(scan_pagelog(p)));
+        });
+        g.bench_function(format!("pagelog/{label}/consumer_poll"), |b| {
+            b.iter(|| {
+                groups += 1;
+                black_box(poll_all(t, &format!("g{groups}")))
+            });
+        });
+    }
+    for (label, log) in [("single", &cl_single), ("batch100", &cl_batch)] {
+        g.bench_function(format!("commitlog/{label}"), |b| {
+            b.iter(|| black_box(scan_commitlog(log)));
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("user_random/100B");
+    g.throughput(Throughput::Elements(1));
+    common::short_sampling(&mut g, Duration::from_secs(3));
+    for (label, t) in topics {
+        let p = t.partition(0).unwrap();
+        g.bench_function(format!("pagelog/{label}"), |b| {
+            let mut i = 0;
+            b.iter(|| {
+                let o = offsets[i % USER_PROBES];
+                i += 1;
+                black_box(p.read(o).unwrap().unwrap().value()[0])
+            });
+        });
+    }
+    for (label, log) in [("single", &cl_single), ("batch100", &cl_batch)] {
+        g.bench_function(format!("commitlog/{label}"), |b| {
+            let mut i = 0;
+            b.iter(|| {
+                let o = offsets[i % USER_PROBES];
+                i += 1;
+                black_box(read_commitlog(log, o))
+            });
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("user_offset_for_timestamp/100B");
+    g.throughput(Throughput::Elements(1));
+    common::short_sampling(&mut g, Duration::from_secs(3));
+    for (label, t) in topics {
+        let p = t.partition(0).unwrap();
+        let first = p.read(0).unwrap().unwrap().timestamp();
+        let last = p.read(USER_N - 1).unwrap().unwrap().timestamp();
+        let span = (last - first + 1).cast_unsigned();
+        g.bench_function(format!("pagelog/{label}"), |b| {
+            let mut i = 0;
+            b.iter(|| {
+                let ts = first + (offsets[i % USER_PROBES] % span).cast_signed();
+                i += 1;
+                black_box(p.offset_for_timestamp(ts).unwrap())
+            });
+        });
+    }
+    g.finish();
+    drop((single, batched));
+    store.close().unwrap();
+}
+
+criterion_group!(benches, bench_reads, bench_user_workload);
 criterion_main!(benches);

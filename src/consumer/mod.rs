@@ -114,6 +114,9 @@ pub struct Consumer {
     owned: Vec<Owned>,
     /// Where the fair rotation over owned partitions starts next.
     rotation: usize,
+    /// Records the last fetch returned: the next one's vector starts that large, instead of
+    /// growing by doubling through a poll.
+    fetched: usize,
     config: ConsumerConfig,
     last_commit: Instant,
 }
@@ -130,6 +133,7 @@ impl Consumer {
             probed_at: Instant::now(),
             owned: Vec::new(),
             rotation: 0,
+            fetched: 0,
             config,
             last_commit: Instant::now(),
         };
@@ -348,7 +352,7 @@ impl Consumer {
 
     /// Takes what is there, up to the byte budget, rotating over owned partitions.
     fn fetch(&mut self) -> Result<Vec<ConsumerRecord>> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(self.fetched);
         if let Some(e) = self.owned.iter_mut().find_map(|o| o.pending.take()) {
             return Err(e);
         }
@@ -389,6 +393,7 @@ impl Consumer {
                 }
             }
         }
+        self.fetched = out.len();
         Ok(out)
     }
 

@@ -159,6 +159,13 @@ impl Mapping {
         self.published.load(Ordering::Acquire)
     }
 
+    /// Length of the mapping: the capacity a writer may fill (the file's length for a
+    /// mapping of a whole file).
+    #[inline]
+    pub fn capacity(&self) -> usize {
+        self.len
+    }
+
     /// The published prefix `[0, published)`.
     #[inline]
     pub fn prefix(&self) -> &[u8] {

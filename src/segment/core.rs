@@ -157,6 +157,22 @@ impl SegmentCore {
             }
         };
         let pos = e.position as usize;
+        // The walk from here to the target reads batch headers one after another, each load
+        // waiting for the length before it: ask for the whole stretch up to the next entry
+        // (where the target lies) at once instead. Raw field: only a hint, bounded below.
+        // Batches between two entries are about alike, so the target's share of the offsets
+        // between them predicts where it lies: warm up to there and one line past it.
+        let end = slots.get(lo).map_or(pos + WARM_MAX, |s| {
+            let (next_rel, next_pos) = (crate::codec::le_u32(s, 0), crate::codec::le_u32(s, 4));
+            let (span, ahead) = (
+                u64::from(next_rel.saturating_sub(e.relative_offset)).max(1),
+                u64::from(rel - e.relative_offset) + 1,
+            );
+            let bytes = u64::from(next_pos).saturating_sub(pos as u64);
+            pos + usize::try_from(bytes.saturating_mul(ahead.min(span)) / span).unwrap_or(WARM_MAX)
+                + 64
+        });
+        warm(log, pos, end.min(pos + WARM_MAX));
         let want = self.base + u64::from(e.relative_offset);
         // The entry must point at a batch that starts with exactly its offset.
         match valid_header(log, pos) {
@@ -238,7 +254,13 @@ impl SegmentCore {
     }
 
     /// The next batch after `at`, if committed.
-    #[inline]
+    #[expect(
+        clippy::inline_always,
+        reason = "the step of every scan to its next batch: not inlined, its result travels \
+                  through memory and the caller's reload of the header stalls on store \
+                  forwarding, once per batch"
+    )]
+    #[inline(always)]
     pub(crate) fn next_batch(&self, log: &[u8], at: &Located) -> Result<Option<Located>> {
         let pos = at.position + at.header.length as usize;
         if pos >= log.len() {
@@ -333,12 +355,64 @@ impl SegmentCore {
                 }
             }
         }
-        best.map_or(self.base, |e| {
+        let floor = best.map_or(self.base, |e| {
             (self.base + u64::from(e.relative_offset))
                 .saturating_add(1)
                 .min(self.next_offset())
-        })
+        });
+        // `lo` is the first entry whose timestamp reaches `ts`, if there is one.
+        self.index_point_before_time_entry(slots, lo)
+            .map_or(floor, |p| floor.max(p))
     }
+
+    /// A tighter start for a timestamp scan than the time entry below it, from time entry
+    /// `k`, the first whose timestamp reaches the target (FORMAT.md 6.2). Time entries are
+    /// written at offset-index points whenever the running maximum grew, as long as the time
+    /// index has room for a regular entry; so if it had room when entry `k` was written, no
+    /// index point between entry `k - 1` and entry `k` raised the maximum, and every record up
+    /// to the last index point before entry `k`'s batch is older than the target. Returns that
+    /// index point's base offset (an offset-index entry checked as lookups check them), `None`
+    /// where the rule does not apply. Without it a scan would walk every batch since the
+    /// entry below, which is every record of a millisecond when many share it.
+    fn index_point_before_time_entry(
+        &self,
+        slots: &[[u8; TIME_ENTRY_LEN]],
+        k: usize,
+    ) -> Option<u64> {
+        let entry = TimeEntry::decode(slots.get(k)?).ok()?;
+        // Room for `k` as a regular entry: it and the slot kept for the seal entry fit.
+        if (k + 2) * TIME_ENTRY_LEN > self.time.capacity() {
+            return None;
+        }
+        let upper = self.base + u64::from(entry.relative_offset);
+        let entries = self.index.prefix();
+        let log = self.log.prefix();
+        let (pos, at) = self.index_floor(entries, log, upper);
+        if valid_header(log, pos).is_some_and(|h| h.last_offset() < upper) {
+            return Some(at);
+        }
+        // That index point is entry `k`'s own batch: the one before it.
+        let before = at.checked_sub(1).filter(|&b| b >= self.base)?;
+        Some(self.index_floor(entries, log, before).1)
+    }
+}
+
+/// The most of the log a lookup warms ahead of its walk (twice the default index interval).
+const WARM_MAX: usize = 8 << 10;
+
+/// Touches each cache line of `log[from..to]` with loads that do not depend on each other, so
+/// that the memory system fetches the lines together rather than one at a time, as the
+/// dependent walk over the batch headers in them would.
+#[inline]
+fn warm(log: &[u8], from: usize, to: usize) {
+    let Some(range) = log.get(from..to.min(log.len())) else {
+        return;
+    };
+    let mut acc = 0u8;
+    for b in range.iter().step_by(64) {
+        acc = acc.wrapping_add(*b);
+    }
+    std::hint::black_box(acc);
 }
 
 /// Checks a batch CRC, reporting a mismatch with its location.

@@ -254,11 +254,25 @@ pub fn open_active_clean(
         }
         None => i64::MIN,
     };
+    // Timestamp lookups rely on the time index holding an entry for every index point that
+    // raised the segment's maximum while it had room (FORMAT.md 6.2): one that lost entries
+    // (cut or emptied from outside) must not be continued, or lookups would take the gap
+    // for records older than they are. The batch at the last offset-index point bounds the
+    // last time entry from below; an index below it is rebuilt by recovery.
+    let time_entries = time_len / TIME_ENTRY_LEN;
+    if core.index.prefix().len() >= OFFSET_ENTRY_LEN
+        && (time_entries + 2) * TIME_ENTRY_LEN <= time_cap
+        && core
+            .header_at(core.log.prefix(), last_index_pos)
+            .is_ok_and(|h| h.record_count > 0 && h.max_timestamp > last_time_entry)
+    {
+        return Ok(None);
+    }
     let rule = IndexRule {
         bytes_since_entry: (log_len - last_index_pos.min(log_len)) as u64,
         last_time_entry,
         index_entries: index_len / OFFSET_ENTRY_LEN,
-        time_entries: time_len / TIME_ENTRY_LEN,
+        time_entries,
     };
     let writer = SegmentWriter {
         log,
