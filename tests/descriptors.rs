@@ -34,9 +34,15 @@ fn deleted_segments_do_not_stay_open_when_rolls_outpace_the_syncs() {
     let p = common::partition0(&store, "t", config);
     let mut tail = p.iter_from_end();
     let value = vec![b'x'; 100];
+    // About 250 rolls (a record takes ~150 bytes of log), however long the machine takes:
+    // the bound below must hold whatever the pace, so the loop counts rolls, not time.
     let started = Instant::now();
     let (mut appended, mut peak) = (0u64, 0usize);
-    while started.elapsed() < Duration::from_secs(3) {
+    while appended * 150 / (8 << 10) < 250 {
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "no progress: {appended} appends"
+        );
         p.append(NewRecord::new(&value)).unwrap();
         appended += 1;
         if appended.is_multiple_of(64) {
@@ -45,8 +51,7 @@ fn deleted_segments_do_not_stay_open_when_rolls_outpace_the_syncs() {
             peak = peak.max(deleted_descriptors());
         }
     }
-    let rolls = appended * 150 / (8 << 10);
-    assert!(rolls > 200, "the writer rolled only about {rolls} segments");
+    assert!(p.info().start_offset > 0, "retention deleted segments");
     // 3 descriptors per segment: 16 waiting for their sync, up to 16 more held by a sync or a
     // retention pass in progress and by the reader.
     assert!(
