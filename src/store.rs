@@ -24,6 +24,8 @@ use crate::partition::{Context, OpenMode, RetentionReport};
 use crate::staging;
 use crate::topic::{TOPIC_META_FILE, Topic};
 
+mod alter;
+
 /// Name of the lock file in the root directory.
 pub const LOCK_FILE: &str = "pagelog.lock";
 
