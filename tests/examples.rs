@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 
 use pagelog::Store;
 
-const EXAMPLES: [&str; 1] = ["producer_consumer"];
+const EXAMPLES: [&str; 3] = ["producer_consumer", "consumer_group", "tail"];
 
 /// The directory holding the built examples, building them if needed.
 fn examples_dir() -> &'static Path {
@@ -22,10 +22,21 @@ fn examples_dir() -> &'static Path {
     DIR.get_or_init(|| common::built_examples(&EXAMPLES, &[]))
 }
 
-/// Runs example `name` with `args`; returns its exit code, stdout and stderr.
+/// Runs example `name` with `args` in a new temporary directory; returns its exit code,
+/// stdout and stderr.
 fn run(name: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let cwd = tempfile::tempdir().unwrap();
+    run_in(cwd.path(), name, args)
+}
+
+/// Runs example `name` with `args` in `cwd`.
+fn run_in(cwd: &Path, name: &str, args: &[&str]) -> (Option<i32>, String, String) {
     let bin = examples_dir().join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    let out = Command::new(&bin).args(args).output().unwrap();
+    let out = Command::new(&bin)
+        .current_dir(cwd)
+        .args(args)
+        .output()
+        .unwrap();
     (
         out.status.code(),
         String::from_utf8(out.stdout).unwrap(),
@@ -94,6 +105,50 @@ fn bad_arguments_fail_with_one_line() {
         assert!(
             err.starts_with("error: ") && err.contains(expected),
             "{err}"
+        );
+    }
+}
+
+#[test]
+fn consumer_group_splits_and_hands_over() {
+    let cwd = tempfile::tempdir().unwrap();
+    let (code, out, err) = run_in(cwd.path(), "consumer_group", &[]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("member a read "), "{out}");
+    assert!(out.contains("from partitions [0, 2]"), "{out}");
+    assert!(out.contains("from partitions [1, 3]"), "{out}");
+    assert!(out.contains("after b left, a reads 1 more"), "{out}");
+    assert!(
+        out.contains("member a now owns partitions [0, 1, 2, 3]"),
+        "{out}"
+    );
+    assert!(out.contains("lag per partition: [0, 0, 0, 0]"), "{out}");
+    assert!(cwd.path().join("pagelog-data/jobs/topic.meta").is_file());
+}
+
+#[test]
+fn tail_follows_a_writer_from_another_process() {
+    let cwd = tempfile::tempdir().unwrap();
+    for round in 0..2 {
+        let (code, out, err) = run_in(cwd.path(), "tail", &[]);
+        assert_eq!(code, Some(0), "{out}{err}");
+        let read: Vec<&str> = out
+            .lines()
+            .filter(|l| l.starts_with("reader (pid "))
+            .collect();
+        assert_eq!(read.len(), 5, "{out}");
+        for (i, line) in read.iter().enumerate() {
+            let offset = round * 5 + i;
+            assert!(
+                line.ends_with(&format!("offset {offset} \"tick {i}\"")),
+                "{out}"
+            );
+        }
+        let writer = out.lines().find(|l| l.starts_with("writer (pid ")).unwrap();
+        assert_ne!(
+            writer.split(')').next(),
+            read[0].split(')').next(),
+            "two processes"
         );
     }
 }
