@@ -40,6 +40,11 @@ struct ReadmeDoctests;
 #[cfg(not(target_pointer_width = "64"))]
 compile_error!("pagelog maps whole segments and needs a 64-bit address space");
 
+/// Not public API: the pure encoders and decoders of every file pagelog writes
+/// (docs/FORMAT.md). Public only for the fuzz targets in `fuzz/` and for `pagelog dump`
+/// (cli/), which decode raw files without a store; hidden because its items follow the file
+/// format rather than semver. The supported API is everything else in this crate.
+#[doc(hidden)]
 pub mod codec;
 mod config;
 mod consumer;

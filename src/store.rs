@@ -71,6 +71,22 @@ impl Store {
     /// Opens the store at `root` for writing, creating the directory if it is missing, and
     /// takes an exclusive lock on it (recording this process's id in the lock file).
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> pagelog::Result<()> {
+    /// # let dir = tempfile::tempdir().map_err(|e| pagelog::Error::Io { path: "tmp".into(), source: e })?;
+    /// use pagelog::{Error, Store, TopicConfig};
+    /// let store = Store::open(dir.path())?;
+    /// store.create_topic("events", TopicConfig::default())?;
+    /// store.close()?; // a clean close: the next open scans nothing
+    /// let store = Store::open(dir.path())?;
+    /// assert_eq!(store.topics()?, ["events"]);
+    /// // One writer at a time: a second open fails, naming the holder's process.
+    /// assert!(matches!(Store::open(dir.path()), Err(Error::Locked { .. })));
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Locked`] (with the holder's process id) if another writing `Store`, in any
     /// process, has it open; [`Error::Io`] if the directory cannot be created or read.
@@ -138,6 +154,8 @@ impl Store {
     /// `groups/` directory. Everything else that writes (appends, flushes, retention,
     /// compaction, truncation, topic creation and deletion) returns [`Error::ReadOnly`].
     ///
+    /// # Examples
+    ///
     /// ```
     /// # fn main() -> pagelog::Result<()> {
     /// use pagelog::{Store, TopicConfig};
@@ -200,6 +218,20 @@ impl Store {
 
     /// Creates a topic. The topic appears atomically: it is built in a staging directory and
     /// renamed into place, so a crash leaves either no topic or a complete one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> pagelog::Result<()> {
+    /// # let dir = tempfile::tempdir().map_err(|e| pagelog::Error::Io { path: "tmp".into(), source: e })?;
+    /// use pagelog::{Error, Store, TopicConfig};
+    /// let store = Store::open(dir.path())?;
+    /// let orders = store.create_topic("orders", TopicConfig::default().partitions(3))?;
+    /// assert_eq!(orders.partition_count(), 3);
+    /// let again = store.create_topic("orders", TopicConfig::default());
+    /// assert!(matches!(again, Err(Error::TopicExists(_))));
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidTopicName`], [`Error::InvalidConfig`], [`Error::TopicExists`];

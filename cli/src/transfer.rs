@@ -75,19 +75,15 @@ pub struct ImportArgs {
 
 pub fn export(dir: &Path, a: &ExportArgs) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    let mut options = kafka::ExportOptions {
-        from: a.from,
-        to: a.to,
-        ..kafka::ExportOptions::default()
-    };
+    let mut options = kafka::ExportOptions::default().from(a.from).to(a.to);
     if let Some(b) = a.segment_bytes {
-        options.segment_bytes = b;
+        options = options.segment_bytes(b);
     }
     if let Some(b) = a.index_interval_bytes {
-        options.index_interval_bytes = b;
+        options = options.index_interval_bytes(b);
     }
     if let Some(b) = a.progress_bytes {
-        options.progress_interval_bytes = b.max(1);
+        options = options.progress_interval_bytes(b.max(1));
     }
     let store = open_reading(dir)?;
     let topic = store.topic(&a.topic)?;
@@ -150,12 +146,9 @@ pub fn import(dir: &Path, a: &ImportArgs) -> Result<()> {
         other => other?,
     };
     let p = topic.partition(a.partition)?.clone();
-    let mut options = kafka::ImportOptions {
-        skip_unsupported: a.skip_unsupported,
-        ..kafka::ImportOptions::default()
-    };
+    let mut options = kafka::ImportOptions::default().skip_unsupported(a.skip_unsupported);
     if let Some(b) = a.progress_bytes {
-        options.progress_interval_bytes = b.max(1);
+        options = options.progress_interval_bytes(b.max(1));
     }
     let mut progress = |pr: &kafka::ImportProgress| {
         if pr.bytes < pr.total_bytes {

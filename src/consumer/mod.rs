@@ -29,6 +29,26 @@ impl Topic {
     /// only after the old one released it, starting at the group's committed offset for it
     /// as it is on disk then. Groups are independent of each other.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> pagelog::Result<()> {
+    /// # let dir = tempfile::tempdir().map_err(|e| pagelog::Error::Io { path: "tmp".into(), source: e })?;
+    /// use std::time::Duration;
+    /// use pagelog::{ConsumerConfig, Store, TopicConfig};
+    /// let store = Store::open(dir.path())?;
+    /// let jobs = store.create_topic("jobs", TopicConfig::default().partitions(2))?;
+    /// let mut a = jobs.consumer("workers", ConsumerConfig::default())?;
+    /// let mut b = jobs.consumer("workers", ConsumerConfig::default())?;
+    /// a.poll(Duration::ZERO)?; // members see each other at their next poll
+    /// b.poll(Duration::ZERO)?;
+    /// assert_eq!((a.assignment(), b.assignment()), (vec![0], vec![1]));
+    /// drop(b); // b leaves: a takes partition 1 at its next poll
+    /// a.poll(Duration::ZERO)?;
+    /// assert_eq!(a.assignment(), [0, 1]);
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidTopicName`] for a bad group name (see [`validate_group_name`](crate::validate_group_name));
     /// [`Error::InvalidConfig`]; [`Error::Corrupt`] if the group's offsets file is damaged;
@@ -316,6 +336,24 @@ impl Consumer {
     /// one. Partitions take turns, so a busy partition does not starve the others. An empty
     /// vector means the timeout passed.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> pagelog::Result<()> {
+    /// # let dir = tempfile::tempdir().map_err(|e| pagelog::Error::Io { path: "tmp".into(), source: e })?;
+    /// use std::time::Duration;
+    /// use pagelog::{ConsumerConfig, Store, TopicConfig};
+    /// let store = Store::open(dir.path())?;
+    /// let jobs = store.create_topic("jobs", TopicConfig::default())?;
+    /// jobs.append(Some(b"customer-1"), b"job 1")?;
+    /// let mut worker = jobs.consumer("workers", ConsumerConfig::default())?;
+    /// let records = worker.poll(Duration::from_secs(5))?;
+    /// assert_eq!(records.len(), 1);
+    /// assert_eq!((records[0].partition, records[0].offset(), records[0].value()), (0, 0, &b"job 1"[..]));
+    /// assert!(worker.poll(Duration::from_millis(10))?.is_empty()); // caught up: the timeout passed
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// Damaged data ([`Error::ChecksumMismatch`], [`Error::Corrupt`]); a failed auto-commit;
     /// [`Error::Corrupt`] for a damaged offsets file when this member takes a partition over
@@ -437,6 +475,26 @@ impl Consumer {
     /// Commits this member's positions: for each partition it reads, the offset after the
     /// last record `poll` returned. Durable when it returns (atomic file replace with fsync).
     /// Other members' partitions keep what they committed, whatever process they are in.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> pagelog::Result<()> {
+    /// # let dir = tempfile::tempdir().map_err(|e| pagelog::Error::Io { path: "tmp".into(), source: e })?;
+    /// use std::time::Duration;
+    /// use pagelog::{ConsumerConfig, Store, TopicConfig};
+    /// let store = Store::open(dir.path())?;
+    /// let jobs = store.create_topic("jobs", TopicConfig::default())?;
+    /// jobs.append(None, b"job 1")?;
+    /// let mut worker = jobs.consumer("workers", ConsumerConfig::default())?;
+    /// assert_eq!(worker.poll(Duration::from_secs(5))?.len(), 1);
+    /// worker.commit()?; // after processing: at-least-once
+    /// drop(worker);
+    /// jobs.append(None, b"job 2")?;
+    /// let mut next = jobs.consumer("workers", ConsumerConfig::default())?; // resumes after the commit
+    /// assert_eq!(next.poll(Duration::from_secs(5))?[0].offset(), 1);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// [`Error::Io`] if the offsets file cannot be written; [`Error::Corrupt`] if it is

@@ -256,6 +256,21 @@ impl Partition {
 
     /// Appends one record; returns its offset.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> pagelog::Result<()> {
+    /// # let dir = tempfile::tempdir().map_err(|e| pagelog::Error::Io { path: "tmp".into(), source: e })?;
+    /// use pagelog::{NewRecord, Store, TopicConfig};
+    /// let store = Store::open(dir.path())?;
+    /// let p = store.create_topic("events", TopicConfig::default())?.partition(0)?.clone();
+    /// assert_eq!(p.append(NewRecord::new(b"one"))?, 0);
+    /// let keyed = NewRecord::new(b"two").key(b"k").timestamp(1_700_000_000_000);
+    /// assert_eq!(p.append(keyed)?, 1);
+    /// assert_eq!(p.read(1)?.map(|r| r.timestamp()), Some(1_700_000_000_000));
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// As [`append_batch`](Self::append_batch).
     pub fn append(&self, record: NewRecord<'_>) -> Result<u64> {
@@ -265,6 +280,20 @@ impl Partition {
     /// Appends `records` as one batch (one header, one CRC) with contiguous offsets; returns
     /// the range of offsets assigned. Under [`FlushPolicy::EveryAppend`](crate::FlushPolicy::EveryAppend) it returns once the
     /// batch is durable.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> pagelog::Result<()> {
+    /// # let dir = tempfile::tempdir().map_err(|e| pagelog::Error::Io { path: "tmp".into(), source: e })?;
+    /// use pagelog::{NewRecord, Store, TopicConfig};
+    /// let store = Store::open(dir.path())?;
+    /// let p = store.create_topic("events", TopicConfig::default())?.partition(0)?.clone();
+    /// let batch: Vec<NewRecord<'_>> = [&b"a"[..], b"b", b"c"].into_iter().map(NewRecord::new).collect();
+    /// assert_eq!(p.append_batch(&batch)?, 0..3);
+    /// assert_eq!(p.append_batch(&batch[..1])?, 3..4);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// [`Error::EmptyBatch`](crate::Error::EmptyBatch), [`Error::RecordTooLarge`](crate::Error::RecordTooLarge); [`Error::Io`](crate::Error::Io) when space cannot be
@@ -337,6 +366,22 @@ impl Partition {
     /// The record at `offset` (or, if compaction left a gap there, the first one after it).
     /// `Ok(None)` exactly at [`next_offset`](Self::next_offset): nothing there yet.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> pagelog::Result<()> {
+    /// # let dir = tempfile::tempdir().map_err(|e| pagelog::Error::Io { path: "tmp".into(), source: e })?;
+    /// use pagelog::{Error, NewRecord, Store, TopicConfig};
+    /// let store = Store::open(dir.path())?;
+    /// let p = store.create_topic("events", TopicConfig::default())?.partition(0)?.clone();
+    /// p.append(NewRecord::new(b"hello").key(b"greeting"))?;
+    /// let r = p.read(0)?.ok_or(Error::EmptyBatch)?; // a zero-copy view into the log
+    /// assert_eq!((r.key(), r.value()), (Some(&b"greeting"[..]), &b"hello"[..]));
+    /// assert!(p.read(1)?.is_none()); // the end: nothing there yet
+    /// assert!(matches!(p.read(2), Err(Error::OffsetOutOfRange { .. })));
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// [`Error::OffsetOutOfRange`](crate::Error::OffsetOutOfRange) below the start or above the end;
     /// [`Error::ChecksumMismatch`](crate::Error::ChecksumMismatch) or [`Error::Corrupt`](crate::Error::Corrupt) for damaged data.
@@ -346,6 +391,25 @@ impl Partition {
 
     /// Iterates records from `offset` (inclusive) to the current end. The iterator can be
     /// polled again after it returns `None` to pick up records appended since.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> pagelog::Result<()> {
+    /// # let dir = tempfile::tempdir().map_err(|e| pagelog::Error::Io { path: "tmp".into(), source: e })?;
+    /// use pagelog::{NewRecord, Store, TopicConfig};
+    /// let store = Store::open(dir.path())?;
+    /// let p = store.create_topic("events", TopicConfig::default())?.partition(0)?.clone();
+    /// for v in [b"a", b"b", b"c"] {
+    ///     p.append(NewRecord::new(v))?;
+    /// }
+    /// let mut records = p.iter_from(1)?;
+    /// let offsets: Vec<u64> = records.by_ref().map(|r| r.map(|r| r.offset())).collect::<pagelog::Result<_>>()?;
+    /// assert_eq!(offsets, [1, 2]);
+    /// p.append(NewRecord::new(b"d"))?; // the same iterator picks up what is appended later
+    /// assert_eq!(records.next().transpose()?.map(|r| r.offset()), Some(3));
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// [`Error::OffsetOutOfRange`](crate::Error::OffsetOutOfRange) as for [`read`](Self::read).

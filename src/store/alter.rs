@@ -33,7 +33,7 @@ impl Store {
     /// let events = store.alter_topic("events", |c| {
     ///     c.retention_bytes(Some(1 << 30)).cleanup_policy(CleanupPolicy::CompactDelete)
     /// })?;
-    /// assert_eq!(events.config().retention_bytes, Some(1 << 30));
+    /// assert_eq!(events.config().get_retention_bytes(), Some(1 << 30));
     /// # Ok(()) }
     /// ```
     ///

@@ -45,20 +45,20 @@ pub fn settings(out: &mut impl Write, topic: &Topic) -> Result<()> {
         "Topic: {}  PartitionCount: {}  SegmentBytes: {}  IndexIntervalBytes: {}  Flush: {}",
         topic.name(),
         topic.partition_count(),
-        c.segment_bytes,
-        c.index_interval_bytes,
-        format_flush(&c.flush)
+        c.get_segment_bytes(),
+        c.get_index_interval_bytes(),
+        format_flush(&c.get_flush())
     )?;
     writeln!(
         out,
         "CleanupPolicy: {}  RetentionBytes: {}  RetentionMs: {}  RetainUntilConsumed: {}  \
          RetentionHardBytes: {}  DeleteRetentionMs: {}",
-        format_cleanup_policy(c.cleanup_policy),
-        limit(c.retention_bytes),
-        limit(c.retention_ms),
-        c.retain_until_consumed,
-        limit(c.retention_hard_bytes),
-        c.delete_retention_ms
+        format_cleanup_policy(c.get_cleanup_policy()),
+        limit(c.get_retention_bytes()),
+        limit(c.get_retention_ms()),
+        c.get_retain_until_consumed(),
+        limit(c.get_retention_hard_bytes()),
+        c.get_delete_retention_ms()
     )?;
     Ok(())
 }
@@ -195,19 +195,19 @@ fn to_json(topic: &Topic) -> Result<Value> {
         "topic": topic.name(),
         "partition_count": topic.partition_count(),
         "config": {
-            "segment_bytes": c.segment_bytes,
-            "segment_ms": c.segment_ms,
-            "index_interval_bytes": c.index_interval_bytes,
-            "index_bytes": c.index_bytes,
-            "max_batch_bytes": c.max_batch_bytes,
-            "flush": format_flush(&c.flush),
-            "verify_checksums": c.verify_checksums,
-            "cleanup_policy": format_cleanup_policy(c.cleanup_policy),
-            "retention_bytes": c.retention_bytes,
-            "retention_ms": c.retention_ms,
-            "retain_until_consumed": c.retain_until_consumed,
-            "retention_hard_bytes": c.retention_hard_bytes,
-            "delete_retention_ms": c.delete_retention_ms,
+            "segment_bytes": c.get_segment_bytes(),
+            "segment_ms": c.get_segment_ms(),
+            "index_interval_bytes": c.get_index_interval_bytes(),
+            "index_bytes": c.get_index_bytes(),
+            "max_batch_bytes": c.get_max_batch_bytes(),
+            "flush": format_flush(&c.get_flush()),
+            "verify_checksums": c.get_verify_checksums(),
+            "cleanup_policy": format_cleanup_policy(c.get_cleanup_policy()),
+            "retention_bytes": c.get_retention_bytes(),
+            "retention_ms": c.get_retention_ms(),
+            "retain_until_consumed": c.get_retain_until_consumed(),
+            "retention_hard_bytes": c.get_retention_hard_bytes(),
+            "delete_retention_ms": c.get_delete_retention_ms(),
         },
         "partitions": partitions,
         "groups": groups,

@@ -97,7 +97,11 @@ fn kafka_export_and_import_tools() {
          from 2 segments."
     );
     assert!(
-        rows.contains(&"Not carried: control batches skipped (transaction markers): 1"),
+        rows.contains(&"Not carried: control batches skipped (transaction markers): 1")
+            && rows.contains(
+                &"Not carried: gzip-compressed batches (records stored uncompressed, the codec \
+                  dropped): 1"
+            ),
         "{out}"
     );
     assert!(
