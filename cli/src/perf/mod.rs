@@ -27,7 +27,7 @@ pub const EXAMPLE: &str = "\
 Examples:
   pagelog perf
   pagelog perf --records 5000000 --record-size 1024 --producers 4 --flush every-append
-  pagelog perf --throughput 100000 --records 1000000";
+  pagelog perf --seconds 30 --throughput 200000";
 
 /// `perf`.
 #[derive(Debug, ClapArgs)]
@@ -36,8 +36,16 @@ pub struct Args {
     #[arg(long, short = 't', value_name = "NAME", default_value = "perf-test")]
     topic: String,
     /// Records to produce
-    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1_000_000,
+        conflicts_with = "seconds"
+    )]
     records: u64,
+    /// Produce for this many seconds instead of a number of records
+    #[arg(long, value_name = "S")]
+    seconds: Option<u64>,
     /// Bytes per record value (at least 8: the append time)
     #[arg(long, value_name = "BYTES", default_value_t = 100, value_parser = clap::value_parser!(u32).range(8..=1_048_576))]
     record_size: u32,
@@ -86,9 +94,12 @@ pub fn run(dir: &Path, a: &Args) -> Result<()> {
         Err(e) => return Err(e.into()),
     };
     let where_ = std::fs::canonicalize(topic.dir()).unwrap_or_else(|_| topic.dir().to_owned());
+    let amount = match a.seconds {
+        Some(s) => format!("for {s} s"),
+        None => format!("{} records", a.records),
+    };
     println!(
-        "Writing {} records of {} bytes to topic {} ({} partitions) in {}",
-        a.records,
+        "Writing {amount} of {} bytes to topic {} ({} partitions) in {}",
         a.record_size,
         topic.name(),
         topic.partition_count(),
@@ -241,13 +252,17 @@ fn spawn_producers(
     (0..n)
         .map(|id| {
             let (topic, progress) = (topic.clone(), Arc::clone(progress));
-            let count = a.records / n + u64::from(id < a.records % n);
+            let count = match a.seconds {
+                Some(_) => u64::MAX,
+                None => a.records / n + u64::from(id < a.records % n),
+            };
+            let until = a.seconds.map(|s| t0 + Duration::from_secs(s));
             let rate = a.throughput.map(|t| (t / n).max(1));
             let (size, batch) = (a.record_size as usize, a.batch as usize);
             std::thread::Builder::new()
                 .name(format!("producer-{id}"))
                 .spawn(move || {
-                    let r = produce(&topic, id, count, size, batch, rate, &progress, t0);
+                    let r = produce(&topic, id, (count, until), size, batch, rate, &progress, t0);
                     if r.is_err() {
                         progress.stop.store(true, Ordering::Release);
                     }
@@ -258,7 +273,8 @@ fn spawn_producers(
         .collect()
 }
 
-/// Appends `count` records, `batch` at a time, round-robin over the partitions.
+/// Appends `count` records (or until `until`), `batch` at a time, round-robin over the
+/// partitions.
 #[expect(
     clippy::too_many_arguments,
     reason = "one thread's share of the settings"
@@ -266,7 +282,7 @@ fn spawn_producers(
 fn produce(
     topic: &Topic,
     id: u64,
-    count: u64,
+    (count, until): (u64, Option<Instant>),
     size: usize,
     batch: usize,
     rate: Option<u64>,
@@ -278,7 +294,10 @@ fn produce(
     let partitions = u64::from(topic.partition_count());
     let started = Instant::now();
     let (mut sent, mut turn) = (0u64, id);
-    while sent < count && !progress.stop.load(Ordering::Relaxed) {
+    while sent < count
+        && !progress.stop.load(Ordering::Relaxed)
+        && until.is_none_or(|u| Instant::now() < u)
+    {
         let n = usize::try_from((count - sent).min(batch as u64)).unwrap_or(batch);
         let now = micros(t0).to_le_bytes();
         for v in values.iter_mut().take(n) {

@@ -41,7 +41,12 @@ fn perf_runs_and_reports() {
         .map(|p| p["records"].as_u64().unwrap())
         .sum();
     assert_eq!(stored, 30_000);
-    // Producing only.
-    let out = ctx.ok("perf --dir $D --records 1000 --consumers 0", "");
+    // Producing only, for a time.
+    let out = ctx.ok(
+        "perf --dir $D --seconds 1 --throughput 5000 --consumers 0",
+        "",
+    );
+    assert!(out.starts_with("Writing for 1 s of 100 bytes"), "{out}");
     assert!(!out.contains("Consumed"), "{out}");
+    assert!(out.contains("Produced "), "{out}");
 }

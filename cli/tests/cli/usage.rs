@@ -316,3 +316,17 @@ fn json_output_parses_back() {
         .sum();
     assert_eq!(committed, 3, "{g}");
 }
+
+/// `pagelog mirror` exists only with the `mirror` feature (`cargo test --features mirror`).
+#[cfg(feature = "mirror")]
+#[test]
+fn mirror_help_and_usage() {
+    let ctx = Ctx::new();
+    let out = ctx.ok("mirror --help", "");
+    assert!(
+        out.contains("Usage: pagelog mirror") && out.contains("Example"),
+        "{out}"
+    );
+    let err = ctx.usage_error("mirror --topic t --group g");
+    assert!(err.contains("--brokers"), "{err}");
+}
