@@ -112,6 +112,9 @@ fn produce_and_consume(topic: &Topic, o: &Opts) -> Result<()> {
     let partitions = topic.partition_count();
     let mut expected: Vec<Option<u64>> = (0..partitions).map(|p| consumer.position(p)).collect();
     let produced = Arc::new(AtomicU64::new(0));
+    let end_offsets =
+        |t: &Topic| -> u64 { t.partitions().iter().map(Partition::next_offset).sum() };
+    let base = end_offsets(topic);
     let t0 = Instant::now();
     let producers: Vec<_> = (0..o.producers)
         .map(|id| {
@@ -158,8 +161,9 @@ fn produce_and_consume(topic: &Topic, o: &Opts) -> Result<()> {
         }
         let dt = last.0.elapsed().as_secs_f64();
         if dt >= 0.25 {
-            let total = produced.load(Ordering::Relaxed);
-            // Lag: records appended that this consumer has not read yet.
+            // Appended in this run, and the lag: records appended that this consumer has not
+            // read yet (end offset minus its position, over the partitions).
+            let total = end_offsets(topic) - base;
             let lag: u64 = topic
                 .partitions()
                 .iter()

@@ -118,7 +118,11 @@ pub fn format_cleanup_policy(p: CleanupPolicy) -> &'static str {
 
 /// `n` with `noun`, pluralised, then `what` (if any): "3 segments rewritten".
 pub fn count(n: u64, noun: &str, what: &str) -> String {
-    let s = if n == 1 { "" } else { "s" };
+    let s = match n {
+        1 => "",
+        _ if noun.ends_with("ch") || noun.ends_with('s') => "es",
+        _ => "s",
+    };
     if what.is_empty() {
         format!("{n} {noun}{s}")
     } else {
