@@ -29,6 +29,11 @@
 //! * Durability is chosen per topic with [`FlushPolicy`]; see the README for what each
 //!   policy can lose.
 //!
+//! The `pagelog` command (package `pagelog-cli`, in the repository's `cli/`) creates,
+//! produces to, consumes, inspects, verifies and load-tests stores from the shell, in
+//! Kafka's vocabulary; the examples `producer_consumer`, `consumer_group` and `tail` show
+//! this API at work.
+//!
 //! The on-disk format is specified in `docs/FORMAT.md`, the design and crash analysis in
 //! `docs/DESIGN.md`, and the soundness argument for the memory mapping in `docs/SAFETY.md`.
 

@@ -59,7 +59,11 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Create, list, describe, alter and delete topics; compact, apply retention, truncate
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  pagelog topics create --topic orders --partitions 4\n  \
+                      pagelog topics describe --topic orders"
+    )]
     Topics(topics::Command),
     /// Append each line of stdin to a topic as one record (kafka-console-producer)
     #[command(after_help = produce::EXAMPLE)]
@@ -68,7 +72,11 @@ enum Command {
     #[command(after_help = consume::EXAMPLE)]
     Consume(consume::Args),
     /// List and describe consumer groups, reset their offsets (kafka-consumer-groups)
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  pagelog groups list\n  \
+                      pagelog groups describe --group billing --json"
+    )]
     Groups(groups::Command),
     /// Print and check any pagelog file: segments, indexes, metadata (kafka-dump-log)
     #[command(after_help = dump::EXAMPLE)]
