@@ -74,54 +74,74 @@ impl CleanupPolicy {
     }
 }
 
-/// Per-topic configuration, persisted in the topic's metadata file at creation.
+/// Per-topic configuration, persisted in the topic's metadata file at creation (some
+/// settings can be changed later with [`Store::alter_topic`](crate::Store::alter_topic)).
+///
+/// Built from [`Default`] with one method per setting, read back with the `get_` methods;
+/// [`Store::create_topic`](crate::Store::create_topic) checks it with
+/// [`validate`](Self::validate).
+///
+/// ```
+/// use std::time::Duration;
+/// use pagelog::{CleanupPolicy, FlushPolicy, TopicConfig};
+/// let config = TopicConfig::default()
+///     .partitions(4)
+///     .segment_bytes(64 << 20)
+///     .flush(FlushPolicy::Interval(Duration::from_millis(100)))
+///     .retention_bytes(Some(1 << 30))
+///     .cleanup_policy(CleanupPolicy::CompactDelete);
+/// assert!(config.validate().is_ok());
+/// assert_eq!(config.get_partitions(), 4);
+/// assert!(TopicConfig::default().partitions(0).validate().is_err());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TopicConfig {
     /// Number of partitions, fixed at creation. Default 1; range `1..=10_000`.
-    pub partitions: u32,
+    pub(crate) partitions: u32,
     /// Roll to a new segment before the `.log` file would exceed this many bytes.
     /// Default 1 GiB; range `4096..=u32::MAX`.
-    pub segment_bytes: u64,
+    pub(crate) segment_bytes: u64,
     /// Roll to a new segment once a batch's timestamp is this many milliseconds after the
     /// segment's first record. Default 7 days; range `1..`.
-    pub segment_ms: u64,
+    pub(crate) segment_ms: u64,
     /// Add an offset-index entry once this many bytes were appended since the last one.
     /// Default 4096; range `0..=segment_bytes` (0 indexes every batch).
-    pub index_interval_bytes: u32,
+    pub(crate) index_interval_bytes: u32,
     /// Upper bound on each index file of a segment; a segment whose index is full rolls.
     /// Default 10 MiB; range `64..`.
-    pub index_bytes: u32,
+    pub(crate) index_bytes: u32,
     /// Largest encoded batch (header plus records) an append may write; batches are also
     /// limited to `segment_bytes`, whichever is smaller. Default 1 MiB; range `64..`.
-    pub max_batch_bytes: u32,
+    pub(crate) max_batch_bytes: u32,
     /// When appends become durable. Default [`FlushPolicy::Interval`] of 1 s; range as given
     /// for each [`FlushPolicy`] variant.
-    pub flush: FlushPolicy,
+    pub(crate) flush: FlushPolicy,
     /// Check each batch's CRC when it is read. Default `true`.
-    pub verify_checksums: bool,
+    pub(crate) verify_checksums: bool,
     /// Delete the oldest sealed segments while a partition holds more than this many bytes.
     /// Default `None` (no size limit); range `1..u64::MAX` (exclusive).
-    pub retention_bytes: Option<u64>,
+    pub(crate) retention_bytes: Option<u64>,
     /// Delete sealed segments whose newest record is older than this many milliseconds.
     /// Default `None` (no age limit); range `1..u64::MAX` (exclusive).
-    pub retention_ms: Option<u64>,
+    pub(crate) retention_ms: Option<u64>,
     /// Consumer-aware retention: never delete records that a consumer group of the topic has
     /// not committed yet (a group that never committed on a partition holds all of it), even
     /// past `retention_bytes` / `retention_ms`, unless `retention_hard_bytes` is exceeded.
     /// Default `false`.
-    pub retain_until_consumed: bool,
+    pub(crate) retain_until_consumed: bool,
     /// Hard cap per partition: above it the oldest sealed segments are deleted even if a
     /// group has not consumed them (reported as forced deletions). Applies under every
     /// cleanup policy. Default `None`; range `1..u64::MAX` (exclusive).
-    pub retention_hard_bytes: Option<u64>,
+    pub(crate) retention_hard_bytes: Option<u64>,
     /// Delete old segments, compact them, or both. Default [`CleanupPolicy::Delete`].
-    pub cleanup_policy: CleanupPolicy,
+    pub(crate) cleanup_policy: CleanupPolicy,
     /// Compaction keeps a tombstone (a record with a null value) that is the latest for its
     /// key until it is this many milliseconds old (by its timestamp), so consumers see the
     /// delete; then the next pass drops it, with or without new data to compact (under a
     /// compacting policy the background runs that pass when the tombstone expires, once a
     /// pass of this store has seen it). Default 1 day; range `0..`.
-    pub delete_retention_ms: u64,
+    pub(crate) delete_retention_ms: u64,
 }
 
 impl Default for TopicConfig {
@@ -146,102 +166,205 @@ impl Default for TopicConfig {
 }
 
 impl TopicConfig {
-    /// Sets [`partitions`](Self::partitions).
+    /// Number of partitions, fixed at creation. Default 1; range `1..=10_000`.
     #[must_use]
     pub fn partitions(mut self, n: u32) -> Self {
         self.partitions = n;
         self
     }
 
-    /// Sets [`segment_bytes`](Self::segment_bytes).
+    /// Roll to a new segment before the `.log` file would exceed this many bytes.
+    /// Default 1 GiB; range `4096..=u32::MAX`.
     #[must_use]
     pub fn segment_bytes(mut self, n: u64) -> Self {
         self.segment_bytes = n;
         self
     }
 
-    /// Sets [`segment_ms`](Self::segment_ms).
+    /// Roll to a new segment once a batch's timestamp is this many milliseconds after the
+    /// segment's first record. Default 7 days; range `1..`.
     #[must_use]
     pub fn segment_ms(mut self, ms: u64) -> Self {
         self.segment_ms = ms;
         self
     }
 
-    /// Sets [`index_interval_bytes`](Self::index_interval_bytes).
+    /// Add an offset-index entry once this many bytes were appended since the last one.
+    /// Default 4096; range `0..=segment_bytes` (0 indexes every batch).
     #[must_use]
     pub fn index_interval_bytes(mut self, n: u32) -> Self {
         self.index_interval_bytes = n;
         self
     }
 
-    /// Sets [`index_bytes`](Self::index_bytes).
+    /// Upper bound on each index file of a segment; a segment whose index is full rolls.
+    /// Default 10 MiB; range `64..`.
     #[must_use]
     pub fn index_bytes(mut self, n: u32) -> Self {
         self.index_bytes = n;
         self
     }
 
-    /// Sets [`max_batch_bytes`](Self::max_batch_bytes).
+    /// Largest encoded batch (header plus records) an append may write; batches are also
+    /// limited to `segment_bytes`, whichever is smaller. Default 1 MiB; range `64..`.
     #[must_use]
     pub fn max_batch_bytes(mut self, n: u32) -> Self {
         self.max_batch_bytes = n;
         self
     }
 
-    /// Sets [`flush`](Self::flush).
+    /// When appends become durable. Default [`FlushPolicy::Interval`] of 1 s; range as given
+    /// for each [`FlushPolicy`] variant.
     #[must_use]
     pub fn flush(mut self, policy: FlushPolicy) -> Self {
         self.flush = policy;
         self
     }
 
-    /// Sets [`verify_checksums`](Self::verify_checksums).
+    /// Check each batch's CRC when it is read. Default `true`.
     #[must_use]
     pub fn verify_checksums(mut self, on: bool) -> Self {
         self.verify_checksums = on;
         self
     }
 
-    /// Sets [`retention_bytes`](Self::retention_bytes).
+    /// Delete the oldest sealed segments while a partition holds more than this many bytes.
+    /// Default `None` (no size limit); range `1..u64::MAX` (exclusive).
     #[must_use]
     pub fn retention_bytes(mut self, n: Option<u64>) -> Self {
         self.retention_bytes = n;
         self
     }
 
-    /// Sets [`retention_ms`](Self::retention_ms).
+    /// Delete sealed segments whose newest record is older than this many milliseconds.
+    /// Default `None` (no age limit); range `1..u64::MAX` (exclusive).
     #[must_use]
     pub fn retention_ms(mut self, ms: Option<u64>) -> Self {
         self.retention_ms = ms;
         self
     }
 
-    /// Sets [`retain_until_consumed`](Self::retain_until_consumed).
+    /// Consumer-aware retention: never delete records that a consumer group of the topic has
+    /// not committed yet (a group that never committed on a partition holds all of it), even
+    /// past `retention_bytes` / `retention_ms`, unless `retention_hard_bytes` is exceeded.
+    /// Default `false`.
     #[must_use]
     pub fn retain_until_consumed(mut self, on: bool) -> Self {
         self.retain_until_consumed = on;
         self
     }
 
-    /// Sets [`retention_hard_bytes`](Self::retention_hard_bytes).
+    /// Hard cap per partition: above it the oldest sealed segments are deleted even if a
+    /// group has not consumed them (reported as forced deletions). Applies under every
+    /// cleanup policy. Default `None`; range `1..u64::MAX` (exclusive).
     #[must_use]
     pub fn retention_hard_bytes(mut self, n: Option<u64>) -> Self {
         self.retention_hard_bytes = n;
         self
     }
 
-    /// Sets [`cleanup_policy`](Self::cleanup_policy).
+    /// Delete old segments, compact them, or both. Default [`CleanupPolicy::Delete`].
     #[must_use]
     pub fn cleanup_policy(mut self, policy: CleanupPolicy) -> Self {
         self.cleanup_policy = policy;
         self
     }
 
-    /// Sets [`delete_retention_ms`](Self::delete_retention_ms).
+    /// Compaction keeps a tombstone (a record with a null value) that is the latest for its
+    /// key until it is this many milliseconds old (by its timestamp), so consumers see the
+    /// delete; then the next pass drops it, with or without new data to compact (under a
+    /// compacting policy the background runs that pass when the tombstone expires, once a
+    /// pass of this store has seen it). Default 1 day; range `0..`.
     #[must_use]
     pub fn delete_retention_ms(mut self, ms: u64) -> Self {
         self.delete_retention_ms = ms;
         self
+    }
+
+    // Getters: one per setting, named `get_` because the setting's own name is its builder.
+
+    /// The [`partitions`](Self::partitions) setting.
+    #[must_use]
+    pub fn get_partitions(&self) -> u32 {
+        self.partitions
+    }
+
+    /// The [`segment_bytes`](Self::segment_bytes) setting.
+    #[must_use]
+    pub fn get_segment_bytes(&self) -> u64 {
+        self.segment_bytes
+    }
+
+    /// The [`segment_ms`](Self::segment_ms) setting.
+    #[must_use]
+    pub fn get_segment_ms(&self) -> u64 {
+        self.segment_ms
+    }
+
+    /// The [`index_interval_bytes`](Self::index_interval_bytes) setting.
+    #[must_use]
+    pub fn get_index_interval_bytes(&self) -> u32 {
+        self.index_interval_bytes
+    }
+
+    /// The [`index_bytes`](Self::index_bytes) setting.
+    #[must_use]
+    pub fn get_index_bytes(&self) -> u32 {
+        self.index_bytes
+    }
+
+    /// The [`max_batch_bytes`](Self::max_batch_bytes) setting.
+    #[must_use]
+    pub fn get_max_batch_bytes(&self) -> u32 {
+        self.max_batch_bytes
+    }
+
+    /// The [`flush`](Self::flush) setting.
+    #[must_use]
+    pub fn get_flush(&self) -> FlushPolicy {
+        self.flush
+    }
+
+    /// The [`verify_checksums`](Self::verify_checksums) setting.
+    #[must_use]
+    pub fn get_verify_checksums(&self) -> bool {
+        self.verify_checksums
+    }
+
+    /// The [`retention_bytes`](Self::retention_bytes) setting.
+    #[must_use]
+    pub fn get_retention_bytes(&self) -> Option<u64> {
+        self.retention_bytes
+    }
+
+    /// The [`retention_ms`](Self::retention_ms) setting.
+    #[must_use]
+    pub fn get_retention_ms(&self) -> Option<u64> {
+        self.retention_ms
+    }
+
+    /// The [`retain_until_consumed`](Self::retain_until_consumed) setting.
+    #[must_use]
+    pub fn get_retain_until_consumed(&self) -> bool {
+        self.retain_until_consumed
+    }
+
+    /// The [`retention_hard_bytes`](Self::retention_hard_bytes) setting.
+    #[must_use]
+    pub fn get_retention_hard_bytes(&self) -> Option<u64> {
+        self.retention_hard_bytes
+    }
+
+    /// The [`cleanup_policy`](Self::cleanup_policy) setting.
+    #[must_use]
+    pub fn get_cleanup_policy(&self) -> CleanupPolicy {
+        self.cleanup_policy
+    }
+
+    /// The [`delete_retention_ms`](Self::delete_retention_ms) setting.
+    #[must_use]
+    pub fn get_delete_retention_ms(&self) -> u64 {
+        self.delete_retention_ms
     }
 
     /// Checks every field against its documented range.

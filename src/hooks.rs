@@ -67,7 +67,8 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
         .unwrap_or("a payload that is not a string")
 }
 
-/// Options of a [`Store`](crate::Store), given to [`Store::open_with`](crate::Store::open_with).
+/// Options of a [`Store`](crate::Store), given to [`Store::open_with`](crate::Store::open_with),
+/// which checks them with [`validate`](Self::validate): [`Default`] and one method per setting.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -92,22 +93,34 @@ pub struct StoreOptions {
     /// the ones after it, is passed again by the next run (after the next seal, at close, or
     /// after a reopen); the segment itself stays as it is. A segment that retention deletes
     /// meanwhile may be passed with paths that no longer exist. Default none.
-    pub on_segment_sealed: Option<SegmentHook>,
+    pub(crate) on_segment_sealed: Option<SegmentHook>,
     /// Called before retention deletes a segment. If it returns an error, or panics, the
     /// segment and every newer one are kept and the error is reported. Default none.
-    pub before_segment_delete: Option<SegmentHook>,
+    pub(crate) before_segment_delete: Option<SegmentHook>,
     /// Besides after every roll, enforce retention in the background this often (needed for
     /// age-based retention of partitions that stop rolling). Default `None` (only after
     /// rolls); range at least 1 ms when set (an interval too long for the clock to represent
     /// never comes).
-    pub retention_check_interval: Option<Duration>,
+    pub(crate) retention_check_interval: Option<Duration>,
     /// Largest number of distinct keys one compaction pass maps (about 24 bytes each plus
     /// hash-table overhead); a pass that fills it compacts what it mapped and leaves the
     /// rest for the next pass. Default 1 000 000; range `1..`.
-    pub compaction_max_keys: usize,
+    pub(crate) compaction_max_keys: usize,
 }
 
 impl StoreOptions {
+    /// The [`retention_check_interval`](Self::retention_check_interval) setting.
+    #[must_use]
+    pub fn get_retention_check_interval(&self) -> Option<Duration> {
+        self.retention_check_interval
+    }
+
+    /// The [`compaction_max_keys`](Self::compaction_max_keys) setting.
+    #[must_use]
+    pub fn get_compaction_max_keys(&self) -> usize {
+        self.compaction_max_keys
+    }
+
     /// Checks every field against its documented range;
     /// [`Store::open_with`](crate::Store::open_with) calls it before it touches the directory.
     ///
@@ -129,28 +142,42 @@ impl StoreOptions {
         Ok(())
     }
 
-    /// Sets [`on_segment_sealed`](Self::on_segment_sealed).
+    /// Called once a sealed segment is durable (synced): archive, upload or compress it from
+    /// here. **At least once** for every sealed segment, in offset order per partition, also
+    /// across restarts and crashes: the partition records (in its `hooked` file) how far the
+    /// hook got, and segments it has not accepted are passed again after a reopen. So the
+    /// hook must be idempotent. An error, or a panic, is recorded (see
+    /// [`Store::background_errors`](crate::Store::background_errors)) and that segment, with
+    /// the ones after it, is passed again by the next run (after the next seal, at close, or
+    /// after a reopen); the segment itself stays as it is. A segment that retention deletes
+    /// meanwhile may be passed with paths that no longer exist. Default none.
     #[must_use]
     pub fn on_segment_sealed(mut self, hook: SegmentHook) -> Self {
         self.on_segment_sealed = Some(hook);
         self
     }
 
-    /// Sets [`before_segment_delete`](Self::before_segment_delete).
+    /// Called before retention deletes a segment. If it returns an error, or panics, the
+    /// segment and every newer one are kept and the error is reported. Default none.
     #[must_use]
     pub fn before_segment_delete(mut self, hook: SegmentHook) -> Self {
         self.before_segment_delete = Some(hook);
         self
     }
 
-    /// Sets [`retention_check_interval`](Self::retention_check_interval).
+    /// Besides after every roll, enforce retention in the background this often (needed for
+    /// age-based retention of partitions that stop rolling). Default `None` (only after
+    /// rolls); range at least 1 ms when set (an interval too long for the clock to represent
+    /// never comes).
     #[must_use]
     pub fn retention_check_interval(mut self, every: Option<Duration>) -> Self {
         self.retention_check_interval = every;
         self
     }
 
-    /// Sets [`compaction_max_keys`](Self::compaction_max_keys).
+    /// Largest number of distinct keys one compaction pass maps (about 24 bytes each plus
+    /// hash-table overhead); a pass that fills it compacts what it mapped and leaves the
+    /// rest for the next pass. Default 1 000 000; range `1..`.
     #[must_use]
     pub fn compaction_max_keys(mut self, n: usize) -> Self {
         self.compaction_max_keys = n;

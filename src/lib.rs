@@ -29,6 +29,11 @@
 //! * Durability is chosen per topic with [`FlushPolicy`]; see the README for what each
 //!   policy can lose.
 //!
+//! The `pagelog` command (package `pagelog-cli`, in the repository's `cli/`) creates,
+//! produces to, consumes, inspects, verifies and load-tests stores from the shell, in
+//! Kafka's vocabulary; the examples `producer_consumer`, `consumer_group` and `tail` show
+//! this API at work.
+//!
 //! The on-disk format is specified in `docs/FORMAT.md`, the design and crash analysis in
 //! `docs/DESIGN.md`, and the soundness argument for the memory mapping in `docs/SAFETY.md`.
 
@@ -40,6 +45,11 @@ struct ReadmeDoctests;
 #[cfg(not(target_pointer_width = "64"))]
 compile_error!("pagelog maps whole segments and needs a 64-bit address space");
 
+/// Not public API: the pure encoders and decoders of every file pagelog writes
+/// (docs/FORMAT.md). Public only for the fuzz targets in `fuzz/` and for `pagelog dump`
+/// (cli/), which decode raw files without a store; hidden because its items follow the file
+/// format rather than semver. The supported API is everything else in this crate.
+#[doc(hidden)]
 pub mod codec;
 mod config;
 mod consumer;

@@ -141,6 +141,21 @@ impl Topic {
 
     /// Appends a record with this key and value; returns `(partition, offset)`.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> pagelog::Result<()> {
+    /// # let dir = tempfile::tempdir().map_err(|e| pagelog::Error::Io { path: "tmp".into(), source: e })?;
+    /// use pagelog::{Store, TopicConfig};
+    /// let store = Store::open(dir.path())?;
+    /// let orders = store.create_topic("orders", TopicConfig::default().partitions(4))?;
+    /// let (p, offset) = orders.append(Some(b"user-42"), b"first order")?;
+    /// assert_eq!(p, orders.partition_for_key(b"user-42")); // Kafka's key hash
+    /// let (q, _) = orders.append(Some(b"user-42"), b"second order")?;
+    /// assert_eq!((q, offset), (p, 0)); // same key, same partition, in order
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// As [`Partition::append_batch`].
     pub fn append(&self, key: Option<&[u8]>, value: &[u8]) -> Result<(u32, u64)> {
@@ -179,6 +194,26 @@ impl Topic {
     /// a committed offset is the next offset the group will read), as its offsets file holds
     /// them now (members in other processes commit to the same file).
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> pagelog::Result<()> {
+    /// # let dir = tempfile::tempdir().map_err(|e| pagelog::Error::Io { path: "tmp".into(), source: e })?;
+    /// use std::time::Duration;
+    /// use pagelog::{ConsumerConfig, Store, TopicConfig};
+    /// let store = Store::open(dir.path())?;
+    /// let jobs = store.create_topic("jobs", TopicConfig::default())?;
+    /// jobs.append(None, b"a")?;
+    /// jobs.append(None, b"b")?;
+    /// assert_eq!(jobs.committed_offsets("workers")?, [None]);
+    /// let mut member = jobs.consumer("workers", ConsumerConfig::default())?;
+    /// let first = member.poll(Duration::from_secs(5))?;
+    /// member.commit()?;
+    /// assert_eq!(jobs.committed_offsets("workers")?, [Some(first.len() as u64)]);
+    /// assert_eq!(jobs.groups()?, ["workers"]);
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Corrupt`] if the group's offsets file is damaged; [`Error::Io`].
     pub fn committed_offsets(&self, group: &str) -> Result<Vec<Option<u64>>> {
@@ -188,6 +223,20 @@ impl Topic {
 
     /// Lag of group `group` per partition: records stored that it has not committed,
     /// `next_offset - committed` (from the start offset where it never committed).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> pagelog::Result<()> {
+    /// # let dir = tempfile::tempdir().map_err(|e| pagelog::Error::Io { path: "tmp".into(), source: e })?;
+    /// use pagelog::{Store, TopicConfig};
+    /// let store = Store::open(dir.path())?;
+    /// let jobs = store.create_topic("jobs", TopicConfig::default().partitions(2))?;
+    /// jobs.append_batch_to(1, &[pagelog::NewRecord::new(b"x"), pagelog::NewRecord::new(b"y")])?;
+    /// // Nothing committed yet: everything stored is lag.
+    /// assert_eq!(jobs.group_lag("workers")?, [0, 2]);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// As [`committed_offsets`](Self::committed_offsets).

@@ -101,10 +101,7 @@ fn bad_placements_are_refused_and_write_nothing() {
 #[test]
 fn placed_batches_survive_clean_and_unclean_reopen_and_verify() {
     let dir = tempfile::tempdir().unwrap();
-    let config = TopicConfig {
-        segment_bytes: 64 * 1024,
-        ..TopicConfig::default()
-    };
+    let config = TopicConfig::default().segment_bytes(64 * 1024);
     let value = [7u8; 1000];
     let mut expected = Vec::new();
     {

@@ -397,7 +397,7 @@ fn the_rebalance_interval_is_validated() {
     let store = Store::open(dir.path()).unwrap();
     let t = topic(&store, "t", 1);
     assert_eq!(
-        ConsumerConfig::default().rebalance_interval,
+        ConsumerConfig::default().get_rebalance_interval(),
         Duration::from_millis(100)
     );
     for bad in [
@@ -414,7 +414,7 @@ fn the_rebalance_interval_is_validated() {
     }
     for good in [Duration::from_millis(1), Duration::from_secs(3600)] {
         let cfg = ConsumerConfig::default().rebalance_interval(good);
-        assert_eq!(cfg.rebalance_interval, good);
+        assert_eq!(cfg.get_rebalance_interval(), good);
         t.consumer("g", cfg).unwrap();
     }
 }

@@ -145,12 +145,10 @@ fn kafka_python_reads_an_exported_partition_and_kafkas_indexes_match() {
 
     for (interval, batch_records) in [(4096u32, 25usize), (100, 3)] {
         let out_dir = tmp.path().join(format!("out-{interval}"));
-        let opts = ExportOptions {
-            index_interval_bytes: interval,
-            max_batch_records: batch_records,
-            ..ExportOptions::default()
-        }
-        .segment_bytes(128 << 10);
+        let opts = ExportOptions::default()
+            .index_interval_bytes(interval)
+            .max_batch_records(batch_records)
+            .segment_bytes(128 << 10);
         let report = export(&p, &out_dir, &opts).unwrap();
         assert!(report.segments >= 3, "{report:?}");
         assert_eq!(report.end_offset, 4012);

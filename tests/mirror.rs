@@ -1,4 +1,4 @@
-//! End-to-end tests of the mirror (`pagelog::mirror`, `examples/mirror.rs`) against a real
+//! End-to-end tests of the mirror (`pagelog::mirror`, `pagelog mirror`) against a real
 //! Kafka-protocol broker: tansu, started by the tests on a free loopback port with in-memory
 //! storage.
 //!
@@ -15,7 +15,7 @@
 //! * every record arrives in the same-numbered partition with key, value (tombstones stay
 //!   null), headers and timestamp unchanged, in offset order;
 //! * a mirror process killed between a broker acknowledgement and its commit (the
-//!   `mirror-after-ack` failpoint aborts `examples/mirror` there) loses nothing when rerun,
+//!   `mirror-after-ack` failpoint aborts `pagelog mirror` there) loses nothing when rerun,
 //!   and the only duplicates are the one batch it had shipped past the committed offset;
 //! * a broker outage (the broker stopped with `SIGSTOP`, then killed and replaced by a fresh
 //!   one on the same port) is retried by `run_until`; nothing is committed while the broker
@@ -525,23 +525,20 @@ fn python_check(addr: &str, topic: &str, got: &[Vec<(i64, Content)>]) -> bool {
 }
 
 // ---------------------------------------------------------------------------------------
-// The example binary
+// The mirror command
 // ---------------------------------------------------------------------------------------
 
-/// `examples/mirror`, built (with the `mirror` feature) into this test's target directory if
-/// missing or older than the sources.
+/// The `pagelog` binary (cli/), built with its `mirror` feature and the library's failpoints
+/// into this test's target directory if missing or older than the sources.
 fn mirror_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        common::built_examples(&["mirror"], &["--features", "mirror"])
-            .join(format!("mirror{}", std::env::consts::EXE_SUFFIX))
-    })
+    BIN.get_or_init(|| common::built_cli(&["--features", "mirror,pagelog/failpoints"]))
 }
 
-/// Runs `examples/mirror` with `args`; `failpoint` sets `PAGELOG_FAILPOINT`.
+/// Runs `pagelog mirror` with `args`; `failpoint` sets `PAGELOG_FAILPOINT`.
 fn run_mirror(args: &[&str], failpoint: Option<&str>) -> std::process::Output {
     let mut cmd = Command::new(mirror_bin());
-    cmd.args(args).stdin(Stdio::null());
+    cmd.arg("mirror").args(args).stdin(Stdio::null());
     match failpoint {
         Some(f) => cmd.env("PAGELOG_FAILPOINT", f),
         None => cmd.env_remove("PAGELOG_FAILPOINT"),

@@ -297,7 +297,7 @@ impl<'d> Harness<'d> {
         let topic = store
             .create_topic(TOPIC, config.clone())
             .check("create_topic")?;
-        let n = config.partitions as usize;
+        let n = config.get_partitions() as usize;
         let tails = tails(&topic)?;
         Ok(Self {
             dir,
@@ -363,7 +363,8 @@ impl<'d> Harness<'d> {
             .zip(&headers)
             .map(|(s, h)| new_record(s, h))
             .collect();
-        let limit = u64::from(self.config.max_batch_bytes).min(self.config.segment_bytes);
+        let limit =
+            u64::from(self.config.get_max_batch_bytes()).min(self.config.get_segment_bytes());
         let before = now_ms();
         let result = if single {
             part.append(records[0]).map(|o| o..o + 1)
@@ -554,7 +555,7 @@ impl<'d> Harness<'d> {
                 durable,
                 len
             );
-            match self.config.flush {
+            match self.config.get_flush() {
                 FlushPolicy::EveryAppend => prop_assert_eq!(durable, len),
                 FlushPolicy::EveryRecords(n) => prop_assert!(
                     len - durable < n,

@@ -412,7 +412,7 @@ fn run_workload(seed: u64, shape: Shape) -> Run {
                     Some(rng.below(topic.partition_count() as usize) as u32)
                 };
                 let n = if keyed { 1 } else { n };
-                let budget = (topic.config().segment_bytes as usize).min(3500) / n;
+                let budget = (topic.config().get_segment_bytes() as usize).min(3500) / n;
                 let mut recs = Vec::new();
                 for _ in 0..n {
                     let id = next_id;

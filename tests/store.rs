@@ -453,10 +453,7 @@ fn batches_of_every_size_read_back_after_reopen_and_crash() {
     };
     {
         let store = Store::open(dir.path()).unwrap();
-        let c = TopicConfig {
-            max_batch_bytes: 4 << 20,
-            ..TopicConfig::default()
-        };
+        let c = TopicConfig::default().max_batch_bytes(4 << 20);
         let t = store.create_topic("t", c).unwrap();
         let p = t.partition(0).unwrap().clone();
         for v in &values {
@@ -502,7 +499,7 @@ fn a_topic_meta_of_version_1_is_opened_and_raised_to_version_2() {
 
     let store = Store::open(dir.path()).unwrap();
     let t = store.topic("t").unwrap();
-    assert_eq!(t.config().partitions, 2);
+    assert_eq!(t.config().get_partitions(), 2);
     assert_eq!(
         t.partition(1).unwrap().read(0).unwrap().unwrap().value(),
         b"kept"

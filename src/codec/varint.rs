@@ -1,7 +1,11 @@
-//! Unsigned LEB128 varints and zigzag-encoded signed varints (as in Kafka and protobuf).
+//! Unsigned LEB128 varints and zigzag-encoded signed varints (as in Kafka and protobuf): the
+//! one varint implementation of the crate, for pagelog's own batches and, with the `kafka`
+//! feature, for Kafka's `RecordBatch` v2 (`varint` and `varlong`).
 //!
 //! Grammar: `uvarint := (0b1xxxxxxx)* 0b0xxxxxxx` (7 payload bits per byte, least significant
-//! group first, at most 10 bytes for a `u64`); `svarint := uvarint(zigzag(i64))`.
+//! group first, at most 10 bytes for a `u64`); `svarint := uvarint(zigzag(i64))`. Kafka's
+//! `varint := (0b1xxxxxxx){0,4} 0b0xxxxxxx` holding `zigzag(i32)` (at most 5 bytes and 32
+//! bits) and `varlong := svarint` (`ByteUtils.readVarint` / `readVarlong`).
 #![warn(clippy::indexing_slicing)]
 
 use super::DecodeError;
@@ -101,27 +105,50 @@ pub fn get_u(src: &[u8], pos: &mut usize) -> Result<u64, DecodeError> {
 /// [`get_u`] for varints of three bytes or more, and for errors.
 #[inline(never)]
 fn get_u_slow(src: &[u8], pos: &mut usize) -> Result<u64, DecodeError> {
-    let mut result: u64 = 0;
-    let mut shift = 0u32;
-    let mut i = *pos;
-    loop {
-        let Some(&b) = src.get(i) else {
-            return Err(DecodeError::Varint { at: *pos });
-        };
-        i += 1;
-        if shift == 63 && b > 1 {
-            return Err(DecodeError::Varint { at: *pos });
-        }
-        result |= u64::from(b & 0x7f) << shift;
-        if b < 0x80 {
-            *pos = i;
-            return Ok(result);
-        }
-        shift += 7;
-        if shift > 63 {
-            return Err(DecodeError::Varint { at: *pos });
+    let at = *pos;
+    get_bounded(src, pos, MAX_LEN).map_err(|_| DecodeError::Varint { at })
+}
+
+/// Why a varint could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VarintError {
+    /// The input ended inside the varint.
+    Truncated,
+    /// More bytes than the type allows, or a value outside its range.
+    TooLong,
+}
+
+impl VarintError {
+    /// A short description for error messages.
+    #[must_use]
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Truncated => "input ends inside a varint",
+            Self::TooLong => "varint is too long or out of range",
         }
     }
+}
+
+/// Reads a uvarint of at most `max_len` bytes from `src[*pos..]`, advancing `pos` only on
+/// success. Accepts non-minimal encodings; the 10th byte of a `u64` may carry only its lowest
+/// bit.
+fn get_bounded(src: &[u8], pos: &mut usize, max_len: usize) -> Result<u64, VarintError> {
+    let mut v: u64 = 0;
+    for (i, shift) in (0..max_len).zip((0u32..).step_by(7)) {
+        let b = *src
+            .get(pos.checked_add(i).ok_or(VarintError::Truncated)?)
+            .ok_or(VarintError::Truncated)?;
+        let payload = u64::from(b & 0x7f);
+        if shift == 63 && payload > 1 {
+            return Err(VarintError::TooLong);
+        }
+        v |= payload << shift;
+        if b & 0x80 == 0 {
+            *pos += i + 1;
+            return Ok(v);
+        }
+    }
+    Err(VarintError::TooLong)
 }
 
 /// Reads a zigzag svarint from `src[*pos..]`, advancing `pos`.
@@ -131,6 +158,59 @@ fn get_u_slow(src: &[u8], pos: &mut usize) -> Result<u64, DecodeError> {
 #[inline]
 pub fn get_s(src: &[u8], pos: &mut usize) -> Result<i64, DecodeError> {
     get_u(src, pos).map(unzigzag)
+}
+
+/// Most bytes of a Kafka `varint` (an `i32`).
+#[cfg(feature = "kafka")]
+const MAX_VARINT_LEN: usize = 5;
+
+/// Kafka's zigzag of an `i32`, widened.
+#[cfg(feature = "kafka")]
+fn zigzag32(v: i32) -> u64 {
+    u64::from(((v << 1) ^ (v >> 31)).cast_unsigned())
+}
+
+/// Appends `v` as a uvarint.
+#[cfg(feature = "kafka")]
+fn push_u(out: &mut Vec<u8>, v: u64) {
+    let mut buf = [0u8; MAX_LEN];
+    let n = put_u(&mut buf, v);
+    out.extend_from_slice(buf.get(..n).unwrap_or_default());
+}
+
+/// Appends `v` as a Kafka `varint` (zigzag, at most 5 bytes).
+#[cfg(feature = "kafka")]
+pub(crate) fn put_varint(out: &mut Vec<u8>, v: i32) {
+    push_u(out, zigzag32(v));
+}
+
+/// Appends `v` as a Kafka `varlong` (zigzag, at most 10 bytes).
+#[cfg(feature = "kafka")]
+pub(crate) fn put_varlong(out: &mut Vec<u8>, v: i64) {
+    push_u(out, zigzag(v));
+}
+
+/// Bytes `v` takes as a Kafka `varint`.
+#[cfg(feature = "kafka")]
+pub(crate) fn varint_len(v: i32) -> usize {
+    len_u(zigzag32(v))
+}
+
+/// Reads a Kafka `varint` from `src[*pos..]`, advancing `pos`. Rejects more than 5 bytes and
+/// values outside 32 bits; accepts a non-minimal encoding, as Kafka does.
+#[cfg(feature = "kafka")]
+pub(crate) fn get_varint(src: &[u8], pos: &mut usize) -> Result<i32, VarintError> {
+    let mut p = *pos;
+    let raw = get_bounded(src, &mut p, MAX_VARINT_LEN)?;
+    let raw = u32::try_from(raw).map_err(|_| VarintError::TooLong)?;
+    *pos = p;
+    Ok((raw >> 1).cast_signed() ^ -(raw & 1).cast_signed())
+}
+
+/// Reads a Kafka `varlong` from `src[*pos..]`, advancing `pos`.
+#[cfg(feature = "kafka")]
+pub(crate) fn get_varlong(src: &[u8], pos: &mut usize) -> Result<i64, VarintError> {
+    get_bounded(src, pos, MAX_LEN).map(unzigzag)
 }
 
 #[cfg(test)]
@@ -209,5 +289,77 @@ mod tests {
             let mut pos = 0;
             let _ = get_u(&bytes, &mut pos);
         }
+    }
+
+    #[cfg(feature = "kafka")]
+    #[test]
+    fn varint_round_trips_and_sizes() {
+        for v in [0, 1, -1, 63, -64, 64, 300, -300, i32::MAX, i32::MIN] {
+            let mut out = Vec::new();
+            put_varint(&mut out, v);
+            assert_eq!(out.len(), varint_len(v), "{v}");
+            let mut pos = 0;
+            assert_eq!(get_varint(&out, &mut pos), Ok(v));
+            assert_eq!(pos, out.len());
+        }
+        for v in [
+            0,
+            -1,
+            1,
+            i64::MAX,
+            i64::MIN,
+            1_700_000_000_000,
+            -1_700_000_000_000,
+        ] {
+            let mut out = Vec::new();
+            put_varlong(&mut out, v);
+            assert_eq!(out.len(), len_s(v), "{v}");
+            let mut pos = 0;
+            assert_eq!(get_varlong(&out, &mut pos), Ok(v));
+            assert_eq!(pos, out.len());
+        }
+    }
+
+    #[cfg(feature = "kafka")]
+    #[test]
+    fn kafka_known_encodings() {
+        // Kafka's zigzag: 0 -> 00, -1 -> 01, 1 -> 02, 64 -> 80 01.
+        let enc = |v: i32| {
+            let mut out = Vec::new();
+            put_varint(&mut out, v);
+            out
+        };
+        assert_eq!(enc(0), [0x00]);
+        assert_eq!(enc(-1), [0x01]);
+        assert_eq!(enc(1), [0x02]);
+        assert_eq!(enc(64), [0x80, 0x01]);
+    }
+
+    #[cfg(feature = "kafka")]
+    #[test]
+    fn rejects_long_truncated_and_out_of_range() {
+        let mut pos = 0;
+        assert_eq!(get_varint(&[0x80], &mut pos), Err(VarintError::Truncated));
+        assert_eq!(pos, 0);
+        // Six bytes for a varint.
+        let six = [0x80, 0x80, 0x80, 0x80, 0x80, 0x00];
+        assert_eq!(get_varint(&six, &mut pos), Err(VarintError::TooLong));
+        // Five bytes but more than 32 bits.
+        let big = [0xff, 0xff, 0xff, 0xff, 0x1f];
+        assert_eq!(get_varint(&big, &mut pos), Err(VarintError::TooLong));
+        // The largest 32-bit value is fine.
+        let max = [0xff, 0xff, 0xff, 0xff, 0x0f];
+        assert_eq!(get_varint(&max, &mut pos), Ok(i32::MIN));
+        // Eleven bytes, or ten with a high 10th byte, for a varlong.
+        let mut pos = 0;
+        assert_eq!(
+            get_varlong(&[0xff; 11], &mut pos),
+            Err(VarintError::TooLong)
+        );
+        let mut ten = [0xff; 10];
+        ten[9] = 0x02;
+        assert_eq!(get_varlong(&ten, &mut pos), Err(VarintError::TooLong));
+        // Non-minimal encodings are accepted (Kafka does).
+        assert_eq!(get_varint(&[0x80, 0x00], &mut pos), Ok(0));
     }
 }

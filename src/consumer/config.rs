@@ -22,22 +22,35 @@ pub enum StartFrom {
     Timestamp(i64),
 }
 
-/// Settings of a [`Consumer`].
+/// Settings of a [`Consumer`]: [`Default`] and one method per setting;
+/// [`Topic::consumer`](crate::Topic::consumer) checks them with [`validate`](Self::validate).
+///
+/// ```
+/// use std::time::Duration;
+/// use pagelog::{ConsumerConfig, StartFrom};
+/// let config = ConsumerConfig::default()
+///     .start(StartFrom::Latest)
+///     .auto_commit(Some(Duration::from_secs(5)))
+///     .max_poll_bytes(4 << 20);
+/// assert!(config.validate().is_ok());
+/// assert!(ConsumerConfig::default().max_poll_bytes(0).validate().is_err());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ConsumerConfig {
     /// Where to start without a committed offset. Default [`StartFrom::Earliest`].
-    pub start: StartFrom,
+    pub(crate) start: StartFrom,
     /// Commit automatically at most this often, from `poll` (and when the consumer is dropped
     /// or loses a partition). Default `None`: only [`Consumer::commit`] commits; range
     /// positive when set.
-    pub auto_commit: Option<Duration>,
+    pub(crate) auto_commit: Option<Duration>,
     /// Upper bound on the bytes (keys, values, headers) one `poll` returns; at least one
     /// record is always returned. Default 1 MiB; range `1..`.
-    pub max_poll_bytes: usize,
+    pub(crate) max_poll_bytes: usize,
     /// Step over damaged batches (see [`Records::skip_damaged`]): `poll` still returns each
     /// error once, then continues after the damage. Default `false`: a damaged batch is
     /// returned as an error by every poll until the application seeks past it.
-    pub skip_damaged: bool,
+    pub(crate) skip_damaged: bool,
     /// How often a member looks for members of its group that joined or left in other
     /// processes (it learns of those in this process at once), and retries taking assigned
     /// partitions whose previous owner in another process has not released them yet. A
@@ -45,7 +58,7 @@ pub struct ConsumerConfig {
     /// is killed, every partition it read is taken by another member polling the group within
     /// about one interval, and the whole new assignment settles within about two (see
     /// docs/DESIGN.md section 9). Default 100 ms; range 1 ms to 1 hour.
-    pub rebalance_interval: Duration,
+    pub(crate) rebalance_interval: Duration,
 }
 
 /// Default of [`ConsumerConfig::rebalance_interval`].
@@ -67,39 +80,80 @@ impl Default for ConsumerConfig {
 }
 
 impl ConsumerConfig {
-    /// Sets [`start`](Self::start).
+    /// Where to start without a committed offset. Default [`StartFrom::Earliest`].
     #[must_use]
     pub fn start(mut self, start: StartFrom) -> Self {
         self.start = start;
         self
     }
 
-    /// Sets [`auto_commit`](Self::auto_commit).
+    /// Commit automatically at most this often, from `poll` (and when the consumer is dropped
+    /// or loses a partition). Default `None`: only [`Consumer::commit`] commits; range
+    /// positive when set.
     #[must_use]
     pub fn auto_commit(mut self, every: Option<Duration>) -> Self {
         self.auto_commit = every;
         self
     }
 
-    /// Sets [`skip_damaged`](Self::skip_damaged).
+    /// Step over damaged batches (see [`Records::skip_damaged`]): `poll` still returns each
+    /// error once, then continues after the damage. Default `false`: a damaged batch is
+    /// returned as an error by every poll until the application seeks past it.
     #[must_use]
     pub fn skip_damaged(mut self, on: bool) -> Self {
         self.skip_damaged = on;
         self
     }
 
-    /// Sets [`max_poll_bytes`](Self::max_poll_bytes).
+    /// Upper bound on the bytes (keys, values, headers) one `poll` returns; at least one
+    /// record is always returned. Default 1 MiB; range `1..`.
     #[must_use]
     pub fn max_poll_bytes(mut self, n: usize) -> Self {
         self.max_poll_bytes = n;
         self
     }
 
-    /// Sets [`rebalance_interval`](Self::rebalance_interval).
+    /// How often a member looks for members of its group that joined or left in other
+    /// processes (it learns of those in this process at once), and retries taking assigned
+    /// partitions whose previous owner in another process has not released them yet. A
+    /// waiting `poll` sleeps at most this long at a time. So once a member process exits or
+    /// is killed, every partition it read is taken by another member polling the group within
+    /// about one interval, and the whole new assignment settles within about two (see
+    /// docs/DESIGN.md section 9). Default 100 ms; range 1 ms to 1 hour.
     #[must_use]
     pub fn rebalance_interval(mut self, every: Duration) -> Self {
         self.rebalance_interval = every;
         self
+    }
+
+    /// The [`start`](Self::start) setting.
+    #[must_use]
+    pub fn get_start(&self) -> StartFrom {
+        self.start
+    }
+
+    /// The [`auto_commit`](Self::auto_commit) setting.
+    #[must_use]
+    pub fn get_auto_commit(&self) -> Option<Duration> {
+        self.auto_commit
+    }
+
+    /// The [`max_poll_bytes`](Self::max_poll_bytes) setting.
+    #[must_use]
+    pub fn get_max_poll_bytes(&self) -> usize {
+        self.max_poll_bytes
+    }
+
+    /// The [`skip_damaged`](Self::skip_damaged) setting.
+    #[must_use]
+    pub fn get_skip_damaged(&self) -> bool {
+        self.skip_damaged
+    }
+
+    /// The [`rebalance_interval`](Self::rebalance_interval) setting.
+    #[must_use]
+    pub fn get_rebalance_interval(&self) -> Duration {
+        self.rebalance_interval
     }
 
     /// Checks the settings.

@@ -2,6 +2,7 @@
 //! group's committed offsets.
 
 mod config;
+mod join;
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -11,39 +12,9 @@ pub use self::config::{ConsumerConfig, StartFrom};
 use crate::error::{Error, Result};
 use crate::group::Group;
 use crate::group::member::{Acquire, Member};
-use crate::names::validate_group_name;
 use crate::partition::Records;
 use crate::record::Record;
 use crate::topic::Topic;
-
-impl Topic {
-    /// Joins consumer group `group` as a new member and returns the [`Consumer`].
-    ///
-    /// The members of a group split the partitions, whether they are consumers in this
-    /// process or in other processes that open the same directory. Each member holds a
-    /// numbered member slot (the lowest free one when it joined); ranked by slot, with `n`
-    /// members, partition `p` goes to the member of rank `p % n`. A member that joins or
-    /// leaves (is dropped, or its process exits or is killed) moves partitions between
-    /// members: members in this process notice at their next poll, members elsewhere within
-    /// [`ConsumerConfig::rebalance_interval`]. A moved partition is read by its new member
-    /// only after the old one released it, starting at the group's committed offset for it
-    /// as it is on disk then. Groups are independent of each other.
-    ///
-    /// # Errors
-    /// [`Error::InvalidTopicName`] for a bad group name (see [`validate_group_name`](crate::validate_group_name));
-    /// [`Error::InvalidConfig`]; [`Error::Corrupt`] if the group's offsets file is damaged;
-    /// [`Error::Io`] if the group's lock files cannot be created or locked;
-    /// [`Error::Closed`] once the store was closed or the topic deleted.
-    pub fn consumer(&self, group: &str, config: ConsumerConfig) -> Result<Consumer> {
-        let g = self.group(group)?;
-        Consumer::new(self.clone(), g, config)
-    }
-
-    fn group(&self, name: &str) -> Result<Arc<Group>> {
-        validate_group_name(name)?;
-        self.group_registry().get(name)
-    }
-}
 
 /// A record returned by [`Consumer::poll`], with its partition. Dereferences to [`Record`].
 #[derive(Debug, Clone)]
@@ -320,6 +291,24 @@ impl Consumer {
     /// one. Partitions take turns, so a busy partition does not starve the others. An empty
     /// vector means the timeout passed.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> pagelog::Result<()> {
+    /// # let dir = tempfile::tempdir().map_err(|e| pagelog::Error::Io { path: "tmp".into(), source: e })?;
+    /// use std::time::Duration;
+    /// use pagelog::{ConsumerConfig, Store, TopicConfig};
+    /// let store = Store::open(dir.path())?;
+    /// let jobs = store.create_topic("jobs", TopicConfig::default())?;
+    /// jobs.append(Some(b"customer-1"), b"job 1")?;
+    /// let mut worker = jobs.consumer("workers", ConsumerConfig::default())?;
+    /// let records = worker.poll(Duration::from_secs(5))?;
+    /// assert_eq!(records.len(), 1);
+    /// assert_eq!((records[0].partition, records[0].offset(), records[0].value()), (0, 0, &b"job 1"[..]));
+    /// assert!(worker.poll(Duration::from_millis(10))?.is_empty()); // caught up: the timeout passed
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// Damaged data ([`Error::ChecksumMismatch`], [`Error::Corrupt`]); a failed auto-commit;
     /// [`Error::Corrupt`] for a damaged offsets file when this member takes a partition over
@@ -442,6 +431,26 @@ impl Consumer {
     /// Commits this member's positions: for each partition it reads, the offset after the
     /// last record `poll` returned. Durable when it returns (atomic file replace with fsync).
     /// Other members' partitions keep what they committed, whatever process they are in.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> pagelog::Result<()> {
+    /// # let dir = tempfile::tempdir().map_err(|e| pagelog::Error::Io { path: "tmp".into(), source: e })?;
+    /// use std::time::Duration;
+    /// use pagelog::{ConsumerConfig, Store, TopicConfig};
+    /// let store = Store::open(dir.path())?;
+    /// let jobs = store.create_topic("jobs", TopicConfig::default())?;
+    /// jobs.append(None, b"job 1")?;
+    /// let mut worker = jobs.consumer("workers", ConsumerConfig::default())?;
+    /// assert_eq!(worker.poll(Duration::from_secs(5))?.len(), 1);
+    /// worker.commit()?; // after processing: at-least-once
+    /// drop(worker);
+    /// jobs.append(None, b"job 2")?;
+    /// let mut next = jobs.consumer("workers", ConsumerConfig::default())?; // resumes after the commit
+    /// assert_eq!(next.poll(Duration::from_secs(5))?[0].offset(), 1);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// [`Error::Io`] if the offsets file cannot be written; [`Error::Corrupt`] if it is

@@ -9,7 +9,7 @@ use super::record_batch::{
     ATTRIBUTES_AT, CRC_AT, HEADER_LEN, KafkaRecord, LOG_OVERHEAD, MAGIC, NO_PRODUCER_EPOCH,
     NO_PRODUCER_ID, NO_SEQUENCE, NO_TIMESTAMP, PARTITION_LEADER_EPOCH,
 };
-use super::varint::{put_varint, put_varlong, varint_len};
+use crate::codec::varint::{put_varint, put_varlong, varint_len};
 
 /// Builds one uncompressed v2 batch record by record, as Kafka's `MemoryRecordsBuilder` and
 /// kafka-python's `DefaultRecordBatchBuilder` do: attributes 0 (`CreateTime`, no compression,

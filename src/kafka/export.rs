@@ -9,82 +9,14 @@ use std::path::{Path, PathBuf};
 
 use super::batch_builder::BatchBuilder;
 use super::error::{Error, Result};
-use super::index::{DEFAULT_INDEX_INTERVAL_BYTES, DEFAULT_MAX_INDEX_BYTES, IndexBuilder};
-use super::record_batch::HEADER_LEN;
+use super::index::{DEFAULT_MAX_INDEX_BYTES, IndexBuilder};
+use super::options::ExportOptions;
 use super::segment_file_name;
 use crate::error::io_err;
 use crate::{Partition, Record};
 
 /// Most offsets one empty batch covers when the range ends in a gap.
 const GAP_STEP: u64 = 1 << 31;
-
-/// What to export and how to lay it out. `ExportOptions::default()` exports everything
-/// stored, with Kafka's default segment and index settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExportOptions {
-    /// First offset to export; default the partition's start offset.
-    pub from: Option<u64>,
-    /// Offset to stop before; default the partition's next offset when the export starts.
-    pub to: Option<u64>,
-    /// Topic name in the directory name `<topic>-<partition>`; default the partition's topic.
-    pub topic: Option<String>,
-    /// Partition number in the directory name; default the partition's own.
-    pub partition: Option<u32>,
-    /// Kafka's `segment.bytes`: a segment is rolled before it would exceed this (a batch
-    /// larger than it gets a segment of its own). Default 1 GiB; range from a batch header's
-    /// 61 bytes to `i32::MAX`.
-    pub segment_bytes: u32,
-    /// Kafka's `index.interval.bytes`; default 4096.
-    pub index_interval_bytes: u32,
-    /// Most records per batch; default 1000; range `1..`.
-    pub max_batch_records: usize,
-    /// Batches are closed before they would exceed this many bytes (a single larger record
-    /// gets a batch of its own); default 1 MiB, Kafka's `max.message.bytes`; range `1..`.
-    pub max_batch_bytes: usize,
-    /// Bytes written between two progress reports; default 64 MiB.
-    pub progress_interval_bytes: u64,
-}
-
-impl Default for ExportOptions {
-    fn default() -> Self {
-        Self {
-            from: None,
-            to: None,
-            topic: None,
-            partition: None,
-            segment_bytes: 1 << 30,
-            index_interval_bytes: DEFAULT_INDEX_INTERVAL_BYTES,
-            max_batch_records: 1000,
-            max_batch_bytes: 1 << 20,
-            progress_interval_bytes: 64 << 20,
-        }
-    }
-}
-
-impl ExportOptions {
-    /// Exports only the offsets in `range`.
-    #[must_use]
-    pub fn range(mut self, range: std::ops::Range<u64>) -> Self {
-        self.from = Some(range.start);
-        self.to = Some(range.end);
-        self
-    }
-
-    /// Names the directory `<topic>-<partition>` instead of after the partition.
-    #[must_use]
-    pub fn name(mut self, topic: &str, partition: u32) -> Self {
-        self.topic = Some(topic.to_owned());
-        self.partition = Some(partition);
-        self
-    }
-
-    /// Sets [`segment_bytes`](Self::segment_bytes).
-    #[must_use]
-    pub fn segment_bytes(mut self, bytes: u32) -> Self {
-        self.segment_bytes = bytes;
-        self
-    }
-}
 
 /// Where an export is; passed to the progress callback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,21 +102,7 @@ pub fn export_with_progress(
     progress: &mut dyn FnMut(&ExportProgress),
 ) -> Result<ExportReport> {
     let o = options;
-    if u64::from(o.segment_bytes) < HEADER_LEN as u64 || i32::try_from(o.segment_bytes).is_err() {
-        return Err(crate::Error::InvalidConfig(format!(
-            "segment_bytes must be between {HEADER_LEN} and {}, got {}",
-            i32::MAX,
-            o.segment_bytes
-        ))
-        .into());
-    }
-    if o.max_batch_records == 0 || o.max_batch_bytes == 0 {
-        return Err(crate::Error::InvalidConfig(format!(
-            "max_batch_records and max_batch_bytes must be at least 1, got {} and {}",
-            o.max_batch_records, o.max_batch_bytes
-        ))
-        .into());
-    }
+    o.validate()?;
     let (start, next) = (partition.start_offset(), partition.next_offset());
     let from = o.from.unwrap_or(start);
     let to = o.to.unwrap_or(next);

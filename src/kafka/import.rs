@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use super::error::{Error, Result};
 use super::import_report::ImportReport;
 use super::log_reader::{FileBatches, Next, locate};
+use super::options::ImportOptions;
 use super::record_batch::{BatchHeader, KafkaBatch, TimestampType, decode_batch};
 use crate::error::io_err;
 use crate::{Header, NewRecord, Partition};
@@ -21,33 +22,6 @@ const GAP_STEP: u64 = 1 << 31;
 /// Records of a Kafka batch are appended in pagelog batches of about this many bytes (a
 /// batch the partition still finds too large is split further).
 const CHUNK_BYTES: usize = 256 << 10;
-
-/// How to import. `ImportOptions::default()` stops at anything it cannot carry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImportOptions {
-    /// Leave a batch this build cannot decode (snappy, lz4 or zstd compression; message
-    /// format v0/v1) as a gap of its offsets and count it in
-    /// [`ImportReport::unsupported_batches`], instead of stopping with
-    /// [`Error::Unsupported`]. Default false.
-    pub skip_unsupported: bool,
-    /// When the partition holds no records when the import starts, raise its start offset
-    /// to the first Kafka segment's base offset (with
-    /// [`Partition::delete_records_before`]), as Kafka's log start offset would be. Default
-    /// true.
-    pub set_start_offset: bool,
-    /// Bytes read between two progress reports; default 64 MiB.
-    pub progress_interval_bytes: u64,
-}
-
-impl Default for ImportOptions {
-    fn default() -> Self {
-        Self {
-            skip_unsupported: false,
-            set_start_offset: true,
-            progress_interval_bytes: 64 << 20,
-        }
-    }
-}
 
 /// Where an import is; passed to the progress callback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +87,7 @@ pub fn import_with_progress(
     options: &ImportOptions,
     progress: &mut dyn FnMut(&ImportProgress),
 ) -> Result<ImportReport> {
+    options.validate()?;
     let mut report = ImportReport::default();
     let segments = list_segments(dir, &mut report)?;
     let Some(&(first_base, _)) = segments.first() else {

@@ -94,6 +94,10 @@ impl ImportReport {
             "LogAppendTime batches (timestamps kept as the append time, timestamp type dropped)",
         );
         note(
+            self.compressed_batches,
+            "gzip-compressed batches (records stored uncompressed, the codec dropped)",
+        );
+        note(
             self.unsupported_batches,
             "unsupported batches skipped (their offsets are gaps)",
         );

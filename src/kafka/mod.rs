@@ -26,20 +26,21 @@ mod import;
 mod import_report;
 mod index;
 mod log_reader;
+mod options;
 mod record_batch;
-mod varint;
 
 pub use batch_builder::{BatchBuilder, encode_batch};
 pub use compression::{Compression, MAX_DECOMPRESSED_BYTES};
 pub use error::{Error, Result};
-pub use export::{ExportOptions, ExportProgress, ExportReport, export, export_with_progress};
-pub use import::{ImportOptions, ImportProgress, import, import_with_progress};
+pub use export::{ExportProgress, ExportReport, export, export_with_progress};
+pub use import::{ImportProgress, import, import_with_progress};
 pub use import_report::ImportReport;
 pub use index::{
     DEFAULT_INDEX_INTERVAL_BYTES, DEFAULT_MAX_INDEX_BYTES, IndexBuilder, OFFSET_ENTRY_LEN,
     OffsetIndexEntry, TIME_ENTRY_LEN, TimeIndexEntry,
 };
 pub use log_reader::{LogBatches, read_log_batches};
+pub use options::{ExportOptions, ImportOptions};
 pub use record_batch::{
     BatchHeader, HEADER_LEN, KafkaBatch, KafkaHeader, KafkaRecord, LOG_OVERHEAD, MAGIC,
     NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE, NO_TIMESTAMP, PARTITION_LEADER_EPOCH,

@@ -17,7 +17,7 @@ use std::borrow::Cow;
 
 use super::compression::{self, Compression};
 use super::error::{Error, Result};
-use super::varint::{VarintError, get_varint, get_varlong};
+use crate::codec::varint::{VarintError, get_varint, get_varlong};
 
 /// Bytes before the records: the fixed batch header.
 pub const HEADER_LEN: usize = 61;

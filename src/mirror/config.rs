@@ -6,9 +6,8 @@ use super::error::{Error, Result};
 use crate::consumer::StartFrom;
 use crate::names::validate_topic_name;
 
-/// Settings of a [`Mirror`](super::Mirror). Build one with struct-update syntax over
-/// [`Default`] or with the setters; [`Mirror::new`](super::Mirror::new) calls
-/// [`validate`](Self::validate).
+/// Settings of a [`Mirror`](super::Mirror). Build one with [`new`](Self::new) and one method
+/// per setting; [`Mirror::new`](super::Mirror::new) calls [`validate`](Self::validate).
 ///
 /// ```
 /// use std::time::Duration;
@@ -20,48 +19,49 @@ use crate::names::validate_topic_name;
 /// assert!(config.validate().is_ok());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MirrorConfig {
     /// Bootstrap brokers, each `host:port` (plain TCP, no TLS, no SASL). Default: empty,
     /// which [`validate`](Self::validate) rejects.
-    pub brokers: Vec<String>,
+    pub(crate) brokers: Vec<String>,
     /// Name of the topic on the broker. Default `None`: the source topic's name.
-    pub target_topic: Option<String>,
+    pub(crate) target_topic: Option<String>,
     /// Most records in one produce request (one Kafka record batch). Default 500; range `1..`.
-    pub batch_max_records: usize,
+    pub(crate) batch_max_records: usize,
     /// Most bytes (keys, values, header keys and values, as the client counts them) in one
     /// produce request; a single larger record is sent alone. Keep it below the broker's
     /// `message.max.bytes` (1 MiB by default in Kafka). Default 512 KiB; range `1..`.
-    pub batch_max_bytes: usize,
+    pub(crate) batch_max_bytes: usize,
     /// Where the group starts on a partition it never committed. Default
     /// [`StartFrom::Earliest`]: everything still stored is shipped.
-    pub start: StartFrom,
+    pub(crate) start: StartFrom,
     /// Create the target topic, with as many partitions as the source topic, when the broker
     /// does not have it. Default `true`. With `false` a missing topic is an
     /// [`Error::TargetPartitions`] with `has: 0`.
-    pub create_target: bool,
+    pub(crate) create_target: bool,
     /// Replication factor of a target topic the mirror creates. Default 1 (a single broker);
     /// range `1..`.
-    pub replication_factor: i16,
+    pub(crate) replication_factor: i16,
     /// Upper bound on one exchange with the broker (connecting and reading metadata, creating
     /// the topic, one produce with the client's own retries): past it the call fails with
     /// [`Error::Broker`]. Default 30 s; must be positive.
-    pub request_timeout: Duration,
+    pub(crate) request_timeout: Duration,
     /// How long [`run_once`](super::Mirror::run_once) waits for a record when the source is
     /// caught up (appends in this process wake it at once). Default 200 ms; must be positive.
-    pub poll_timeout: Duration,
+    pub(crate) poll_timeout: Duration,
     /// First pause of [`run_until`](super::Mirror::run_until) after a broker error; each
     /// further consecutive error doubles it. Default 100 ms; must be positive.
-    pub retry_backoff_min: Duration,
+    pub(crate) retry_backoff_min: Duration,
     /// Longest pause between retries. Default 10 s; at least `retry_backoff_min`.
-    pub retry_backoff_max: Duration,
+    pub(crate) retry_backoff_max: Duration,
     /// If set, each shipped record gets one more header with this key whose value is
     /// `<partition>:<offset>` of the record in pagelog (ASCII decimal), so consumers of the
     /// target can drop the duplicates an at-least-once restart produces. Default `None`: the
     /// headers are shipped as stored; not empty when set. A record that already has a header
     /// with this key is an [`Error::Unmirrorable`].
-    pub source_offset_header: Option<String>,
+    pub(crate) source_offset_header: Option<String>,
     /// Client id sent to the broker. Default `"pagelog-mirror"`; not empty.
-    pub client_id: String,
+    pub(crate) client_id: String,
 }
 
 impl Default for MirrorConfig {
@@ -85,7 +85,8 @@ impl Default for MirrorConfig {
 }
 
 impl MirrorConfig {
-    /// The defaults with these bootstrap brokers.
+    /// The defaults with these bootstrap brokers, each `host:port` (plain TCP, no TLS, no
+    /// SASL); [`validate`](Self::validate) rejects an empty list.
     pub fn new<I, S>(brokers: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -97,57 +98,66 @@ impl MirrorConfig {
         }
     }
 
-    /// Sets [`target_topic`](Self::target_topic).
+    /// Name of the topic on the broker. Default `None`: the source topic's name.
     #[must_use]
     pub fn target_topic(mut self, name: impl Into<String>) -> Self {
         self.target_topic = Some(name.into());
         self
     }
 
-    /// Sets [`batch_max_records`](Self::batch_max_records).
+    /// Most records in one produce request (one Kafka record batch). Default 500; range `1..`.
     #[must_use]
     pub fn batch_max_records(mut self, n: usize) -> Self {
         self.batch_max_records = n;
         self
     }
 
-    /// Sets [`batch_max_bytes`](Self::batch_max_bytes).
+    /// Most bytes (keys, values, header keys and values, as the client counts them) in one
+    /// produce request; a single larger record is sent alone. Keep it below the broker's
+    /// `message.max.bytes` (1 MiB by default in Kafka). Default 512 KiB; range `1..`.
     #[must_use]
     pub fn batch_max_bytes(mut self, n: usize) -> Self {
         self.batch_max_bytes = n;
         self
     }
 
-    /// Sets [`start`](Self::start).
+    /// Where the group starts on a partition it never committed. Default
+    /// [`StartFrom::Earliest`]: everything still stored is shipped.
     #[must_use]
     pub fn start(mut self, start: StartFrom) -> Self {
         self.start = start;
         self
     }
 
-    /// Sets [`create_target`](Self::create_target).
+    /// Create the target topic, with as many partitions as the source topic, when the broker
+    /// does not have it. Default `true`. With `false` a missing topic is an
+    /// [`Error::TargetPartitions`] with `has: 0`.
     #[must_use]
     pub fn create_target(mut self, on: bool) -> Self {
         self.create_target = on;
         self
     }
 
-    /// Sets [`request_timeout`](Self::request_timeout).
+    /// Upper bound on one exchange with the broker (connecting and reading metadata, creating
+    /// the topic, one produce with the client's own retries): past it the call fails with
+    /// [`Error::Broker`]. Default 30 s; must be positive.
     #[must_use]
     pub fn request_timeout(mut self, d: Duration) -> Self {
         self.request_timeout = d;
         self
     }
 
-    /// Sets [`poll_timeout`](Self::poll_timeout).
+    /// How long [`run_once`](super::Mirror::run_once) waits for a record when the source is
+    /// caught up (appends in this process wake it at once). Default 200 ms; must be positive.
     #[must_use]
     pub fn poll_timeout(mut self, d: Duration) -> Self {
         self.poll_timeout = d;
         self
     }
 
-    /// Sets [`retry_backoff_min`](Self::retry_backoff_min) and
-    /// [`retry_backoff_max`](Self::retry_backoff_max).
+    /// The pauses of [`run_until`](super::Mirror::run_until) after broker errors: `min`
+    /// after the first (default 100 ms; must be positive), doubling with each further
+    /// consecutive error up to `max` (default 10 s; at least `min`).
     #[must_use]
     pub fn retry_backoff(mut self, min: Duration, max: Duration) -> Self {
         self.retry_backoff_min = min;
@@ -155,11 +165,36 @@ impl MirrorConfig {
         self
     }
 
-    /// Sets [`source_offset_header`](Self::source_offset_header).
+    /// If set, each shipped record gets one more header with this key whose value is
+    /// `<partition>:<offset>` of the record in pagelog (ASCII decimal), so consumers of the
+    /// target can drop the duplicates an at-least-once restart produces. Default `None`: the
+    /// headers are shipped as stored; not empty when set. A record that already has a header
+    /// with this key is an [`Error::Unmirrorable`].
     #[must_use]
     pub fn source_offset_header(mut self, key: impl Into<String>) -> Self {
         self.source_offset_header = Some(key.into());
         self
+    }
+
+    /// Replication factor of a target topic the mirror creates. Default 1 (a single broker);
+    /// range `1..`.
+    #[must_use]
+    pub fn replication_factor(mut self, n: i16) -> Self {
+        self.replication_factor = n;
+        self
+    }
+
+    /// Client id sent to the broker. Default `"pagelog-mirror"`; not empty.
+    #[must_use]
+    pub fn client_id(mut self, id: impl Into<String>) -> Self {
+        self.client_id = id.into();
+        self
+    }
+
+    /// The bootstrap brokers.
+    #[must_use]
+    pub fn get_brokers(&self) -> &[String] {
+        &self.brokers
     }
 
     /// Checks the settings.
@@ -253,14 +288,8 @@ mod tests {
             ok.clone()
                 .retry_backoff(Duration::ZERO, Duration::from_secs(1)),
             ok.clone().source_offset_header(""),
-            MirrorConfig {
-                replication_factor: 0,
-                ..ok.clone()
-            },
-            MirrorConfig {
-                client_id: String::new(),
-                ..ok.clone()
-            },
+            ok.clone().replication_factor(0),
+            ok.clone().client_id(""),
         ];
         for c in cases {
             assert!(

@@ -502,9 +502,9 @@ impl Mirror {
     }
 
     /// Calls [`run_once`](Self::run_once) until `stop` is set, reporting each step to
-    /// `on_event`. A broker error is reported and retried after a pause that starts at
-    /// [`MirrorConfig::retry_backoff_min`] and doubles up to
-    /// [`MirrorConfig::retry_backoff_max`] while errors continue (a success resets it); the
+    /// `on_event`. A broker error is reported and retried after a pause that starts at the
+    /// `min` of [`MirrorConfig::retry_backoff`] and doubles up to its `max` while errors
+    /// continue (a success resets it); the
     /// pause ends early when `stop` is set. `stop` is checked between steps, so the call
     /// returns within about `poll_timeout` (or `request_timeout` while a request is
     /// pending). `on_event` may set `stop` itself.

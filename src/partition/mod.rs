@@ -16,6 +16,7 @@
 //! Lock order (a thread holding one may take those after it, never before): maintenance
 //! pass, writer, group commit state, lifecycle directory writes, segment list.
 
+mod append;
 mod commit;
 mod compact;
 mod durability;
@@ -35,19 +36,17 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::codec::record::NewRecord;
 use crate::config::TopicConfig;
 use crate::error::Result;
 use crate::flusher::Flusher;
 use crate::hooks::Shared;
 use crate::notify::Notifier;
 use crate::record::Record;
+use crate::segment::SegmentPaths;
 use crate::segment::writer::Limits;
-use crate::segment::{BatchRecords, SegmentPaths, now_ms, plan_batch};
 
 use self::durability::Durability;
 use self::lifecycle::Lifecycle;
@@ -254,72 +253,6 @@ impl Partition {
         }
     }
 
-    /// Appends one record; returns its offset.
-    ///
-    /// # Errors
-    /// As [`append_batch`](Self::append_batch).
-    pub fn append(&self, record: NewRecord<'_>) -> Result<u64> {
-        self.append_batch(&[record]).map(|r| r.start)
-    }
-
-    /// Appends `records` as one batch (one header, one CRC) with contiguous offsets; returns
-    /// the range of offsets assigned. Under [`FlushPolicy::EveryAppend`](crate::FlushPolicy::EveryAppend) it returns once the
-    /// batch is durable.
-    ///
-    /// # Errors
-    /// [`Error::EmptyBatch`](crate::Error::EmptyBatch), [`Error::RecordTooLarge`](crate::Error::RecordTooLarge); [`Error::Io`](crate::Error::Io) when space cannot be
-    /// reserved (the partition stays usable); [`Error::Poisoned`](crate::Error::Poisoned) after a failed sync;
-    /// [`Error::Closed`](crate::Error::Closed) after close or delete.
-    pub fn append_batch(&self, records: &[NewRecord<'_>]) -> Result<Range<u64>> {
-        let inner = self.writer("append")?;
-        // A closed handle says so first, whatever the records (rechecked under the lock).
-        if !inner.lifecycle.is_open() {
-            return Err(inner.closed_error());
-        }
-        let now = now_ms();
-        let plan = plan_batch(records, now, inner.limits.max_batch)?;
-        inner.append_planned(BatchRecords::Contiguous(records), &plan, now, None)
-    }
-
-    /// Appends `records` at the offsets given with them, as one batch covering the offsets
-    /// `[next_offset(), end)`: for copying a log from elsewhere (such as a Kafka partition)
-    /// with its offsets. Offsets the list skips become gaps, read over as after compaction;
-    /// `records` may be empty, which only moves the next offset to `end`. Returns
-    /// `next_offset()..end`.
-    ///
-    /// ```
-    /// # fn main() -> pagelog::Result<()> {
-    /// # let dir = tempfile::tempdir().map_err(|e| pagelog::Error::Io { path: "tmp".into(), source: e })?;
-    /// use pagelog::{NewRecord, Store, TopicConfig};
-    /// let store = Store::open(dir.path())?;
-    /// let p = store.create_topic("copied", TopicConfig::default())?.partition(0)?.clone();
-    /// p.append_at(&[(3, NewRecord::new(b"three")), (7, NewRecord::new(b"seven"))], 10)?;
-    /// assert_eq!(p.next_offset(), 10);
-    /// assert_eq!(p.read(4)?.map(|r| r.offset()), Some(7)); // the first record at or after 4
-    /// # Ok(()) }
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::InvalidPlacement`](crate::Error::InvalidPlacement) when an offset is below `next_offset()` (also when another
-    /// thread appended first), offsets are not strictly increasing, one is not below `end`, or
-    /// `end` is not above `next_offset()` or more than 2^32 past it; otherwise as
-    /// [`append_batch`](Self::append_batch).
-    pub fn append_at(&self, records: &[(u64, NewRecord<'_>)], end: u64) -> Result<Range<u64>> {
-        let inner = self.writer("append_at")?;
-        if !inner.lifecycle.is_open() {
-            return Err(inner.closed_error());
-        }
-        let first = self.next_offset();
-        let (placed, last_delta) = writer::place(records, first, end)?;
-        let now = now_ms();
-        let plan = writer::plan_placed(&placed, now, inner.limits.max_batch)?;
-        let batch = BatchRecords::Placed {
-            records: &placed,
-            last_delta,
-        };
-        inner.append_planned(batch, &plan, now, Some(first))
-    }
-
     /// Makes every record appended before this call durable: `fdatasync` of the segment files
     /// (sealed segments not yet synced first, then the active log). Concurrent callers share
     /// syncs (group commit).
@@ -337,6 +270,22 @@ impl Partition {
     /// The record at `offset` (or, if compaction left a gap there, the first one after it).
     /// `Ok(None)` exactly at [`next_offset`](Self::next_offset): nothing there yet.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> pagelog::Result<()> {
+    /// # let dir = tempfile::tempdir().map_err(|e| pagelog::Error::Io { path: "tmp".into(), source: e })?;
+    /// use pagelog::{Error, NewRecord, Store, TopicConfig};
+    /// let store = Store::open(dir.path())?;
+    /// let p = store.create_topic("events", TopicConfig::default())?.partition(0)?.clone();
+    /// p.append(NewRecord::new(b"hello").key(b"greeting"))?;
+    /// let r = p.read(0)?.ok_or(Error::EmptyBatch)?; // a zero-copy view into the log
+    /// assert_eq!((r.key(), r.value()), (Some(&b"greeting"[..]), &b"hello"[..]));
+    /// assert!(p.read(1)?.is_none()); // the end: nothing there yet
+    /// assert!(matches!(p.read(2), Err(Error::OffsetOutOfRange { .. })));
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// [`Error::OffsetOutOfRange`](crate::Error::OffsetOutOfRange) below the start or above the end;
     /// [`Error::ChecksumMismatch`](crate::Error::ChecksumMismatch) or [`Error::Corrupt`](crate::Error::Corrupt) for damaged data.
@@ -346,6 +295,25 @@ impl Partition {
 
     /// Iterates records from `offset` (inclusive) to the current end. The iterator can be
     /// polled again after it returns `None` to pick up records appended since.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> pagelog::Result<()> {
+    /// # let dir = tempfile::tempdir().map_err(|e| pagelog::Error::Io { path: "tmp".into(), source: e })?;
+    /// use pagelog::{NewRecord, Store, TopicConfig};
+    /// let store = Store::open(dir.path())?;
+    /// let p = store.create_topic("events", TopicConfig::default())?.partition(0)?.clone();
+    /// for v in [b"a", b"b", b"c"] {
+    ///     p.append(NewRecord::new(v))?;
+    /// }
+    /// let mut records = p.iter_from(1)?;
+    /// let offsets: Vec<u64> = records.by_ref().map(|r| r.map(|r| r.offset())).collect::<pagelog::Result<_>>()?;
+    /// assert_eq!(offsets, [1, 2]);
+    /// p.append(NewRecord::new(b"d"))?; // the same iterator picks up what is appended later
+    /// assert_eq!(records.next().transpose()?.map(|r| r.offset()), Some(3));
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// [`Error::OffsetOutOfRange`](crate::Error::OffsetOutOfRange) as for [`read`](Self::read).

@@ -153,48 +153,75 @@ pub fn newest(dir: &Path) -> SystemTime {
 /// The directory holding the example binaries `names`, in the target directory this test
 /// runs from (`target/<profile>/examples/`, which `cargo test` builds). When one is missing
 /// or older than the sources (e.g. under `cargo test --test <name>`), they are built first
-/// with `cargo build --example <name>...` and `extra` arguments (such as `--features`).
+/// with `cargo build -p pagelog --example <name>...` and `extra` arguments (such as
+/// `--features`).
 pub fn built_examples(names: &[&str], extra: &[&str]) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap(); // target/debug/deps/..
-    let dir = profile_dir.join("examples");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let sources = newest(&root.join("src")).max(newest(&root.join("examples")));
-    let stale = names.iter().any(|name| {
-        let bin = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    let mut args = vec!["-p", "pagelog"];
+    for name in names {
+        args.extend(["--example", name]);
+    }
+    args.extend(extra);
+    let bins: Vec<String> = names.iter().map(|n| format!("examples/{n}")).collect();
+    built(&bins, sources, &args);
+    profile_dir().join("examples")
+}
+
+/// The `pagelog` binary of the `pagelog-cli` package (cli/), built with `cargo build -p
+/// pagelog-cli` and `extra` arguments into the target directory this test runs from when it
+/// is missing or older than the sources.
+pub fn built_cli(extra: &[&str]) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sources = newest(&root.join("src")).max(newest(&root.join("cli/src")));
+    let mut args = vec!["-p", "pagelog-cli"];
+    args.extend(extra);
+    built(&["pagelog".to_owned()], sources, &args);
+    profile_dir().join(format!("pagelog{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// `target/<profile>` of this test binary (`target/<profile>/deps/<test>`).
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().to_owned()
+}
+
+/// Runs `cargo build` with `args` into this test's target directory unless every binary of
+/// `bins` (paths below `target/<profile>`) is newer than `sources`.
+fn built(bins: &[String], sources: SystemTime, args: &[&str]) {
+    let profile_dir = profile_dir();
+    let stale = bins.iter().any(|bin| {
+        let bin = profile_dir.join(format!("{bin}{}", std::env::consts::EXE_SUFFIX));
         std::fs::metadata(&bin)
             .and_then(|m| m.modified())
             .map_or(true, |built| built < sources)
     });
-    if stale {
-        // Build into the target directory this test runs from: the ancestor holding
-        // cargo's CACHEDIR.TAG (`<target>/debug`, or `<target>/<triple>/debug`).
-        let target = profile_dir
-            .ancestors()
-            .find(|a| a.join("CACHEDIR.TAG").is_file())
-            .unwrap_or_else(|| profile_dir.parent().unwrap());
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.current_dir(root).arg("build");
-        for name in names {
-            cmd.args(["--example", name]);
-        }
-        cmd.args(extra).arg("--target-dir").arg(target);
-        let triple_dir = profile_dir.parent().unwrap();
-        if triple_dir != target {
-            cmd.arg("--target").arg(triple_dir.file_name().unwrap());
-        }
-        match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") | None => {}
-            Some("release") => {
-                cmd.arg("--release");
-            }
-            Some(other) => {
-                cmd.args(["--profile", other]);
-            }
-        }
-        let status = cmd.status().expect("run cargo build for the examples");
-        assert!(status.success(), "cargo build of examples {names:?} failed");
+    if !stale {
+        return;
     }
-    dir
+    // Build into the target directory this test runs from: the ancestor holding cargo's
+    // CACHEDIR.TAG (`<target>/debug`, or `<target>/<triple>/debug`).
+    let target = profile_dir
+        .ancestors()
+        .find(|a| a.join("CACHEDIR.TAG").is_file())
+        .unwrap_or_else(|| profile_dir.parent().unwrap());
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR")).arg("build");
+    cmd.args(args).arg("--target-dir").arg(target);
+    let triple_dir = profile_dir.parent().unwrap();
+    if triple_dir != target {
+        cmd.arg("--target").arg(triple_dir.file_name().unwrap());
+    }
+    match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => {}
+        Some("release") => {
+            cmd.arg("--release");
+        }
+        Some(other) => {
+            cmd.args(["--profile", other]);
+        }
+    }
+    let status = cmd.status().expect("run cargo build");
+    assert!(status.success(), "cargo build {args:?} failed");
 }
