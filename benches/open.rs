@@ -187,44 +187,35 @@ fn bench_read_only_open(c: &mut Criterion) {
             (dir, root, id)
         })
         .collect();
-    for (_, root, id) in &dirs {
-        g.bench_with_input(BenchmarkId::new("read_only", id), root, |b, root| {
-            b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let t = Instant::now();
-                    let store = Store::open_read_only(root).unwrap();
-                    let topic = store.topic("t").unwrap();
-                    let r = topic.partition(0).unwrap().read(0).unwrap().unwrap();
-                    black_box(r.value()[0]);
-                    total += t.elapsed();
-                    drop((r, topic));
-                    store.close().unwrap();
-                }
-                total
+    let opens: [(&str, OpenFn); 2] = [
+        ("read_only", |root| Store::open_read_only(root)),
+        ("writer", |root| Store::open(root)),
+    ];
+    for (name, open) in opens {
+        for (_, root, id) in &dirs {
+            g.bench_with_input(BenchmarkId::new(name, id), root, |b, root| {
+                b.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        let t = Instant::now();
+                        let store = open(root).unwrap();
+                        let topic = store.topic("t").unwrap();
+                        let r = topic.partition(0).unwrap().read(0).unwrap().unwrap();
+                        black_box(r.value()[0]);
+                        total += t.elapsed();
+                        drop((r, topic));
+                        store.close().unwrap();
+                    }
+                    total
+                });
             });
-        });
-    }
-    for (_, root, id) in &dirs {
-        g.bench_with_input(BenchmarkId::new("writer", id), root, |b, root| {
-            b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let t = Instant::now();
-                    let store = Store::open(root).unwrap();
-                    let topic = store.topic("t").unwrap();
-                    let r = topic.partition(0).unwrap().read(0).unwrap().unwrap();
-                    black_box(r.value()[0]);
-                    total += t.elapsed();
-                    drop((r, topic));
-                    store.close().unwrap();
-                }
-                total
-            });
-        });
+        }
     }
     g.finish();
 }
+
+/// A way to open a store (`Store::open_read_only` or `Store::open`).
+type OpenFn = fn(&Path) -> pagelog::Result<Store>;
 
 criterion_group!(
     benches,

@@ -49,10 +49,10 @@ fn value(i: u64) -> [u8; SIZE] {
     v
 }
 
-/// xorshift64*: deterministic probes without a rand dependency.
-fn probes(n: u64) -> Vec<u64> {
+/// `count` offsets below `n`, uniform (xorshift64*: deterministic, without a rand dependency).
+fn probes(n: u64, count: usize) -> Vec<u64> {
     let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    (0..PROBES)
+    (0..count)
         .map(|_| {
             x ^= x >> 12;
             x ^= x << 25;
@@ -87,13 +87,13 @@ fn fill_pagelog_with(store: &Store, name: &str, batched: bool, config: TopicConf
     t
 }
 
-fn fill_commitlog(dir: &Path, batched: bool) -> CommitLog {
+fn fill_commitlog(dir: &Path, batched: bool, n: u64) -> CommitLog {
     let mut o = LogOptions::new(dir);
-    o.index_max_items(N as usize + 16);
+    o.index_max_items(n as usize + 16);
     let mut log = CommitLog::new(o).unwrap();
     let step = if batched { BATCH } else { 1 };
     let mut i = 0;
-    while i < N {
+    while i < n {
         let mut buf = MessageBuf::default();
         for k in i..i + step {
             buf.push(value(k)).unwrap();
@@ -141,6 +141,24 @@ fn scan_commitlog(log: &CommitLog) -> u64 {
     sum
 }
 
+/// A benchmark reading by offset, cycling through `offsets`: `read(offset)` returns a byte of
+/// the record read.
+fn by_offset<M: criterion::measurement::Measurement>(
+    g: &mut criterion::BenchmarkGroup<'_, M>,
+    name: String,
+    offsets: &[u64],
+    read: impl Fn(u64) -> u64,
+) {
+    g.bench_function(name, |b| {
+        let mut i = 0;
+        b.iter(|| {
+            let o = offsets[i % offsets.len()];
+            i += 1;
+            black_box(read(o))
+        });
+    });
+}
+
 fn read_commitlog(log: &CommitLog, off: u64) -> u64 {
     // One message: 18-byte header (offset, size, hash, metadata size) + 100 B payload.
     let buf = log.read(off, ReadLimit::max_bytes(128)).unwrap();
@@ -177,10 +195,10 @@ fn bench_reads(c: &mut Criterion) {
             .flush(FlushPolicy::Never)
             .index_interval_bytes(0),
     );
-    let cl_single = fill_commitlog(&dir.path().join("cl-single"), false);
-    let cl_batch = fill_commitlog(&dir.path().join("cl-batch"), true);
+    let cl_single = fill_commitlog(&dir.path().join("cl-single"), false, N);
+    let cl_batch = fill_commitlog(&dir.path().join("cl-batch"), true, N);
     let values: Vec<u8> = (0..N).flat_map(value).collect();
-    let offsets = probes(N);
+    let offsets = probes(N, PROBES);
     // Every path sees the same data.
     let expect: u64 = (0..N).map(|i| u64::from(value(i)[0])).sum();
     for (_, t) in &topics {
@@ -237,34 +255,22 @@ fn bench_reads(c: &mut Criterion) {
     });
     for (label, t) in &topics {
         let p = t.partition(0).unwrap();
-        g.bench_function(format!("pagelog/{label}"), |b| {
-            let mut i = 0;
-            b.iter(|| {
-                let o = offsets[i % PROBES];
-                i += 1;
-                black_box(p.read(o).unwrap().unwrap().value()[0])
-            });
+        by_offset(&mut g, format!("pagelog/{label}"), &offsets, |o| {
+            u64::from(p.read(o).unwrap().unwrap().value()[0])
         });
     }
     {
         let p = dense.partition(0).unwrap();
-        g.bench_function("pagelog/single/crc/index_every_batch", |b| {
-            let mut i = 0;
-            b.iter(|| {
-                let o = offsets[i % PROBES];
-                i += 1;
-                black_box(p.read(o).unwrap().unwrap().value()[0])
-            });
-        });
+        by_offset(
+            &mut g,
+            "pagelog/single/crc/index_every_batch".to_owned(),
+            &offsets,
+            |o| u64::from(p.read(o).unwrap().unwrap().value()[0]),
+        );
     }
     for (label, log) in [("single", &cl_single), ("batch100", &cl_batch)] {
-        g.bench_function(format!("commitlog/{label}"), |b| {
-            let mut i = 0;
-            b.iter(|| {
-                let o = offsets[i % PROBES];
-                i += 1;
-                black_box(read_commitlog(log, o))
-            });
+        by_offset(&mut g, format!("commitlog/{label}"), &offsets, |o| {
+            read_commitlog(log, o)
         });
     }
     g.finish();
@@ -315,24 +321,6 @@ fn fill_user(store: &Store, name: &str, batched: bool) -> Topic {
     t
 }
 
-fn fill_user_commitlog(dir: &Path, batched: bool) -> CommitLog {
-    let mut o = LogOptions::new(dir);
-    o.index_max_items(USER_N as usize + 16);
-    let mut log = CommitLog::new(o).unwrap();
-    let step = if batched { BATCH } else { 1 };
-    let mut i = 0;
-    while i < USER_N {
-        let mut buf = MessageBuf::default();
-        for k in i..i + step {
-            buf.push(value(k)).unwrap();
-        }
-        log.append(&mut buf).unwrap();
-        i += step;
-    }
-    log.flush().unwrap();
-    log
-}
-
 /// A consumer group's poll loop over the whole partition (no commit: the group's position).
 fn poll_all(t: &Topic, group: &str) -> u64 {
     let mut c = t
@@ -348,28 +336,14 @@ fn poll_all(t: &Topic, group: &str) -> u64 {
     sum
 }
 
-#[expect(
-    clippy::many_single_char_names,
-    reason = "criterion's c, g and b with p, t and o for partition, topic and offset"
-)]
 fn bench_user_workload(c: &mut Criterion) {
     let dir = common::disk_dir();
     let store = Store::open(dir.path().join("store")).unwrap();
     let single = fill_user(&store, "user-single", false);
     let batched = fill_user(&store, "user-batch100", true);
-    let cl_single = fill_user_commitlog(&dir.path().join("cl-single"), false);
-    let cl_batch = fill_user_commitlog(&dir.path().join("cl-batch"), true);
-    let offsets: Vec<u64> = {
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        (0..USER_PROBES)
-            .map(|_| {
-                x ^= x >> 12;
-                x ^= x << 25;
-                x ^= x >> 27;
-                x.wrapping_mul(0x9e37_79b9_7f4a_7c15) % USER_N
-            })
-            .collect()
-    };
+    let cl_single = fill_commitlog(&dir.path().join("cl-single"), false, USER_N);
+    let cl_batch = fill_commitlog(&dir.path().join("cl-batch"), true, USER_N);
+    let offsets = probes(USER_N, USER_PROBES);
     let expect: u64 = (0..USER_N).map(|i| u64::from(value(i)[0])).sum();
     let topics = [("single", &single), ("batch100", &batched)];
     for (_, t) in topics {
@@ -408,23 +382,13 @@ fn bench_user_workload(c: &mut Criterion) {
     common::short_sampling(&mut g, Duration::from_secs(3));
     for (label, t) in topics {
         let p = t.partition(0).unwrap();
-        g.bench_function(format!("pagelog/{label}"), |b| {
-            let mut i = 0;
-            b.iter(|| {
-                let o = offsets[i % USER_PROBES];
-                i += 1;
-                black_box(p.read(o).unwrap().unwrap().value()[0])
-            });
+        by_offset(&mut g, format!("pagelog/{label}"), &offsets, |o| {
+            u64::from(p.read(o).unwrap().unwrap().value()[0])
         });
     }
     for (label, log) in [("single", &cl_single), ("batch100", &cl_batch)] {
-        g.bench_function(format!("commitlog/{label}"), |b| {
-            let mut i = 0;
-            b.iter(|| {
-                let o = offsets[i % USER_PROBES];
-                i += 1;
-                black_box(read_commitlog(log, o))
-            });
+        by_offset(&mut g, format!("commitlog/{label}"), &offsets, |o| {
+            read_commitlog(log, o)
         });
     }
     g.finish();
