@@ -12,9 +12,9 @@ use std::io::{BufRead, Write};
 use std::path::Path;
 
 use clap::Args as ClapArgs;
-use pagelog::{Error, NewRecord, Store, Topic, TopicConfig};
+use pagelog::{NewRecord, Topic};
 
-use crate::util::{self, Result, open_existing};
+use crate::util::{self, Result, open_for_writing};
 
 pub const EXAMPLE: &str = "\
 Examples:
@@ -48,27 +48,7 @@ pub struct Args {
 }
 
 pub fn run(dir: &Path, a: &Args) -> Result<()> {
-    let store = if a.create {
-        pagelog::validate_topic_name(&a.topic)?;
-        Store::open(dir)?
-    } else {
-        open_existing(dir)?
-    };
-    let topic = match store.topic(&a.topic) {
-        Ok(t) => t,
-        Err(Error::TopicNotFound(_)) if a.create => {
-            let config = TopicConfig::default().partitions(a.partitions.unwrap_or(1));
-            store.create_topic(&a.topic, config)?
-        }
-        Err(Error::TopicNotFound(_)) => {
-            return Err(format!(
-                "topic {:?} does not exist (create it with `pagelog topics create`, or pass --create)",
-                a.topic
-            )
-            .into());
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let (store, topic) = open_for_writing(dir, &a.topic, a.create, a.partitions)?;
     if let Some(p) = a.partition {
         topic.partition(p)?; // fail before reading any input
     }

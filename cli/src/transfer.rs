@@ -6,9 +6,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::Args as ClapArgs;
-use pagelog::{Error, Store, TopicConfig, kafka};
+use pagelog::kafka;
 
-use crate::util::{self, MIB, Result, approx, count, open_existing, open_reading};
+use crate::util::{self, MIB, Result, approx, count, open_for_writing, open_reading};
 
 pub const EXPORT_EXAMPLE: &str = "\
 Example:
@@ -132,19 +132,7 @@ pub fn import(dir: &Path, a: &ImportArgs) -> Result<()> {
         )
         .into());
     }
-    let store = if a.create {
-        pagelog::validate_topic_name(&a.topic)?;
-        Store::open(dir)?
-    } else {
-        open_existing(dir)?
-    };
-    let topic = match store.topic(&a.topic) {
-        Err(Error::TopicNotFound(_)) if a.create => store.create_topic(
-            &a.topic,
-            TopicConfig::default().partitions(a.partitions.unwrap_or(1)),
-        )?,
-        other => other?,
-    };
+    let (store, topic) = open_for_writing(dir, &a.topic, a.create, a.partitions)?;
     let p = topic.partition(a.partition)?.clone();
     let mut options = kafka::ImportOptions::default().skip_unsupported(a.skip_unsupported);
     if let Some(b) = a.progress_bytes {

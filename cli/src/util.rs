@@ -54,6 +54,38 @@ pub fn open_existing(dir: &Path) -> Result<Store> {
     Ok(Store::open(dir)?)
 }
 
+/// Opens the store in `dir` for writing and its topic `name`. With `create`, the store and
+/// the topic are made if missing (the topic with `partitions` partitions, default 1);
+/// without it both must exist, and a missing topic is an error that says how to make it.
+pub fn open_for_writing(
+    dir: &Path,
+    name: &str,
+    create: bool,
+    partitions: Option<u32>,
+) -> Result<(Store, pagelog::Topic)> {
+    let store = if create {
+        pagelog::validate_topic_name(name)?;
+        Store::open(dir)?
+    } else {
+        open_existing(dir)?
+    };
+    let topic = match store.topic(name) {
+        Ok(t) => t,
+        Err(pagelog::Error::TopicNotFound(_)) if create => store.create_topic(
+            name,
+            pagelog::TopicConfig::default().partitions(partitions.unwrap_or(1)),
+        )?,
+        Err(pagelog::Error::TopicNotFound(_)) => {
+            return Err(format!(
+                "topic {name:?} does not exist (create it with `pagelog topics create`, or pass --create)"
+            )
+            .into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok((store, topic))
+}
+
 /// Opens the store in `dir` (which must exist) read-only: reading commands run beside a
 /// writer process (a producer, an application) and never keep one out.
 pub fn open_reading(dir: &Path) -> Result<Store> {
