@@ -97,6 +97,10 @@ pub(crate) struct LiveFile {
     /// The writer lock, on a descriptor of its own (an OFD lock belongs to its open file
     /// description): `None` in a reader, and once the writer closed or abandoned the topic.
     lock: Mutex<Option<File>>,
+    /// Writer side: the slots the previous writer left held when this one opened the file
+    /// (written during this boot, or synced by a clean close), so its epoch and tail are
+    /// continued; false in a reader.
+    prior_trusted: bool,
 }
 
 /// Linux's identifier of the running boot, all zero where there is none.
@@ -118,6 +122,12 @@ pub(crate) fn boot_id() -> [u8; 16] {
         }
     }
     id
+}
+
+/// Whether slots under header `h` hold now: written during this boot, or synced by a clean
+/// close (boot id zero).
+fn holds_now(h: &Header) -> bool {
+    h.boot == boot_id() || h.boot == [0; 16]
 }
 
 /// A fresh live state file's bytes: the header for this boot, state `Empty`, zero slots.
@@ -152,8 +162,11 @@ impl LiveFile {
     /// [`Error::Io`].
     pub fn open_writer(dir: &Path, partitions: u32) -> Result<Self> {
         let path = dir.join(live::LIVE_FILE);
-        let usable =
-            Self::read_header(&path).is_ok_and(|h| h.is_some_and(|h| h.partitions == partitions));
+        // Read before this open stamps the header with this boot: whether the slots the
+        // previous writer left hold now (a fresh file holds nothing worth continuing).
+        let header = Self::read_header(&path).ok().flatten();
+        let usable = header.is_some_and(|h| h.partitions == partitions);
+        let prior_trusted = usable && header.is_some_and(|h| holds_now(&h));
         if !usable {
             create(dir, partitions)?;
         }
@@ -175,6 +188,7 @@ impl LiveFile {
             words,
             partitions,
             lock: Mutex::new(Some(lock)),
+            prior_trusted,
         };
         me.write_header(&boot_id())?;
         me.words
@@ -215,6 +229,7 @@ impl LiveFile {
             words,
             partitions,
             lock: Mutex::new(None),
+            prior_trusted: false,
         })
     }
 
@@ -557,7 +572,7 @@ impl SlotWriter {
     /// The slot of `partition`, continuing the epoch and cuts a previous session left (read
     /// from the file, if it holds for this boot).
     pub fn new(live: std::sync::Arc<LiveFile>, partition: u32) -> Self {
-        let prior = if live.trusted() {
+        let prior = if live.prior_trusted {
             live.cold(partition).unwrap_or_default()
         } else {
             Cold::default()
@@ -572,7 +587,7 @@ impl SlotWriter {
     /// The tail the previous session left, if it holds for this boot.
     pub fn prior_tail(&self) -> Option<Tail> {
         self.live
-            .trusted()
+            .prior_trusted
             .then(|| self.live.tail(self.partition))
             .flatten()
     }
@@ -644,6 +659,31 @@ mod tests {
         assert_eq!(c.lowest_cut_since(0), Some(40));
         assert_eq!(c.lowest_cut_since(2), Some(60));
         assert_eq!(c.lowest_cut_since(5), None);
+    }
+
+    #[test]
+    fn a_new_writer_continues_the_slots_only_if_they_hold_for_this_boot() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(io_err("tmp"))?;
+        create(dir.path(), 1)?;
+        let first = std::sync::Arc::new(LiveFile::open_writer(dir.path(), 1)?);
+        SlotWriter::new(std::sync::Arc::clone(&first), 0).update_cold(|c| c.push_cut(7));
+        first.release();
+        let again = std::sync::Arc::new(LiveFile::open_writer(dir.path(), 1)?);
+        assert_eq!(
+            SlotWriter::new(std::sync::Arc::clone(&again), 0)
+                .cold
+                .lock()
+                .epoch,
+            1
+        );
+        // Slots left during another boot (and not by a clean close) start over.
+        again.write_header(&[1; 16])?;
+        again.release();
+        let after_reboot = std::sync::Arc::new(LiveFile::open_writer(dir.path(), 1)?);
+        let slot = SlotWriter::new(after_reboot, 0);
+        assert_eq!(slot.cold.lock().epoch, 0);
+        assert_eq!(slot.prior_tail(), None);
+        Ok(())
     }
 
     #[test]
