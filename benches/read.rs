@@ -336,6 +336,24 @@ fn poll_all(t: &Topic, group: &str) -> u64 {
     sum
 }
 
+/// The same loop through `Consumer::poll_with`, which lends each record instead of returning
+/// a vector of owned records.
+fn poll_with_all(t: &Topic, group: &str) -> u64 {
+    let mut c = t
+        .consumer(group, pagelog::ConsumerConfig::default().auto_commit(None))
+        .unwrap();
+    let (mut sum, mut seen) = (0u64, 0u64);
+    while seen < USER_N {
+        let n = c
+            .poll_with(Duration::from_secs(10), |_, r| {
+                sum += u64::from(r.value()[0]);
+            })
+            .unwrap();
+        seen += n as u64;
+    }
+    sum
+}
+
 fn bench_user_workload(c: &mut Criterion) {
     let dir = common::disk_dir();
     let store = Store::open(dir.path().join("store")).unwrap();
@@ -350,6 +368,7 @@ fn bench_user_workload(c: &mut Criterion) {
         let p = t.partition(0).unwrap();
         assert_eq!(p.next_offset(), USER_N);
         assert_eq!(scan_pagelog_ref(p), expect);
+        assert_eq!(poll_with_all(t, "check"), expect);
     }
     let mut groups = 0;
     let mut g = c.benchmark_group("user_scan/100B");
@@ -367,6 +386,12 @@ fn bench_user_workload(c: &mut Criterion) {
             b.iter(|| {
                 groups += 1;
                 black_box(poll_all(t, &format!("g{groups}")))
+            });
+        });
+        g.bench_function(format!("pagelog/{label}/consumer_poll_with"), |b| {
+            b.iter(|| {
+                groups += 1;
+                black_box(poll_with_all(t, &format!("g{groups}")))
             });
         });
     }

@@ -104,11 +104,13 @@ macro_rules! record_accessors {
         }
 
         /// Number of headers.
+        #[inline]
         pub fn header_count(&self) -> u32 {
             self.f.header_count
         }
 
         /// Bytes of key, value and encoded headers: what fetch budgets count.
+        #[inline]
         pub fn size(&self) -> usize {
             let len = |s: Option<Span>| s.map_or(0, |s| s.len as usize);
             len(self.f.key) + len(self.f.value) + self.f.headers.len as usize

@@ -10,6 +10,8 @@
 //! The CRC-32 (IEEE, as computed by crc32fast) covers bytes `[4, length)`.
 #![warn(clippy::indexing_slicing)]
 
+pub use super::decode::RawRecord;
+use super::decode::{decode_at, decode_fast, skip_bytes};
 use super::varint;
 use super::{Corruption, DecodeError, le_i64, le_u16, le_u32, le_u64};
 use crate::codec::record::NewRecord;
@@ -388,21 +390,15 @@ pub fn check_crc(batch: &[u8]) -> Result<(), DecodeError> {
     }
 }
 
-/// One record as it lies in a batch: borrowed slices, nothing copied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RawRecord<'a> {
-    /// Offset minus the batch's base offset.
-    pub offset_delta: u32,
-    /// Absolute timestamp (first timestamp plus the stored delta).
-    pub timestamp: i64,
-    /// Key bytes, `None` for a null key.
-    pub key: Option<&'a [u8]>,
-    /// Value bytes, `None` for a null value (a tombstone).
-    pub value: Option<&'a [u8]>,
-    /// The encoded headers (decode with [`HeaderIter`]).
-    pub headers: &'a [u8],
-    /// Number of headers in `headers`.
-    pub header_count: u32,
+/// True if `batch` (at least a header long) carries the CRC of its bytes: [`check_crc`]
+/// without the error, for a read loop that leaves reporting to its general path.
+#[inline]
+#[must_use]
+pub fn crc_matches(batch: &[u8]) -> bool {
+    batch
+        .split_first_chunk::<{ field::LENGTH }>()
+        .filter(|_| batch.len() >= HEADER_LEN)
+        .is_some_and(|(crc, covered)| u32::from_le_bytes(*crc) == crc32fast::hash(covered))
 }
 
 /// Iterates the records of a batch whose header and CRC were already checked.
@@ -457,7 +453,11 @@ impl<'a> RecordIter<'a> {
     /// Decodes the record at `state` in `batch` and moves `state` past it, in place: the
     /// cheapest way for a cursor to step through a batch it does not borrow. Checks what
     /// [`Iterator::next`] checks; after an error the caller must not go on with `state`.
-    #[inline]
+    #[expect(
+        clippy::inline_always,
+        reason = "once per record in the read loop, whose caller keeps `state` in registers"
+    )]
+    #[inline(always)]
     pub fn next_at(
         batch: &'a [u8],
         header: &BatchHeader,
@@ -482,6 +482,36 @@ impl<'a> RecordIter<'a> {
             &mut state.pos,
             &mut state.next_min_delta,
         ))
+    }
+
+    /// [`next_at`](Self::next_at) for the common case: the next record, if the batch has
+    /// one left and it decodes on the fast path (every check made, no error detail). `None`
+    /// leaves `state` as it was, for [`next_at`](Self::next_at) to decode the same record
+    /// again and say what is wrong with it (or to read a form the fast path leaves to it).
+    #[expect(
+        clippy::inline_always,
+        reason = "once per record in the read loop, whose caller keeps `state` in registers"
+    )]
+    #[inline(always)]
+    pub fn next_fast(
+        batch: &'a [u8],
+        header: &BatchHeader,
+        state: &mut IterState,
+    ) -> Option<RawRecord<'a>> {
+        if state.left == 0 {
+            return None;
+        }
+        let (r, end) = decode_fast(
+            batch,
+            header.last_offset_delta,
+            header.first_timestamp,
+            state.pos,
+            state.next_min_delta,
+        )?;
+        state.pos = end;
+        state.left -= 1;
+        state.next_min_delta = u64::from(r.offset_delta) + 1;
+        Some(r)
     }
 
     /// Steps over the records whose offset delta is below `delta`, reading only each one's
@@ -560,125 +590,6 @@ impl<'a> RecordIter<'a> {
     }
 }
 
-/// Decodes the record at `*pos` of `batch` and moves `*pos` past it; `next_min_delta` is the
-/// smallest offset delta the record may have, and becomes its delta + 1. The fields are
-/// passed one by one so that a cursor can step in place, with no copy of its state.
-#[inline]
-fn decode_at<'a>(
-    b: &'a [u8],
-    last_delta: u32,
-    first_ts: i64,
-    pos: &mut usize,
-    next_min_delta: &mut u64,
-) -> Result<RawRecord<'a>, DecodeError> {
-    let start = *pos;
-    let mut p = start;
-    let len = varint::get_u(b, &mut p)?;
-    let body = p
-        .checked_add(usize::try_from(len).unwrap_or(usize::MAX))
-        .and_then(|e| b.get(..e))
-        .ok_or(DecodeError::Invalid {
-            at: start,
-            reason: Corruption::Length {
-                what: "record length past end of batch",
-            },
-        })?;
-    let end = body.len();
-    let delta = varint::get_u(body, &mut p)?;
-    let delta = u32::try_from(delta)
-        .ok()
-        .filter(|&d| u64::from(d) >= *next_min_delta && d <= last_delta)
-        .ok_or(DecodeError::Invalid {
-            at: start,
-            reason: Corruption::OffsetOrder {
-                what: "record offset delta out of order or out of range",
-            },
-        })?;
-    let ts_delta = varint::get_s(body, &mut p)?;
-    let key = get_opt(body, &mut p)?;
-    let value = get_opt(body, &mut p)?;
-    let hc_at = p;
-    let header_count = varint::get_u(body, &mut p)?;
-    let header_count = u32::try_from(header_count).map_err(|_| DecodeError::Invalid {
-        at: hc_at,
-        reason: Corruption::Length {
-            what: "header count too large",
-        },
-    })?;
-    let headers_start = p;
-    for _ in 0..header_count {
-        skip_bytes(body, &mut p)?;
-        skip_bytes(body, &mut p)?;
-    }
-    if p != end {
-        return Err(DecodeError::Invalid {
-            at: p,
-            reason: Corruption::Length {
-                what: "record length does not match its fields",
-            },
-        });
-    }
-    *pos = end;
-    *next_min_delta = u64::from(delta) + 1;
-    #[expect(
-        clippy::indexing_slicing,
-        reason = "headers_start <= p == end == body.len(): the readers only advance p within \
-                  body, and p == end was checked above"
-    )]
-    let headers = &body[headers_start..];
-    Ok(RawRecord {
-        offset_delta: delta,
-        timestamp: first_ts.wrapping_add(ts_delta),
-        key,
-        value,
-        headers,
-        header_count,
-    })
-}
-
-#[inline]
-fn get_opt<'a>(b: &'a [u8], p: &mut usize) -> Result<Option<&'a [u8]>, DecodeError> {
-    let at = *p;
-    let len = varint::get_s(b, p)?;
-    if len == -1 {
-        return Ok(None);
-    }
-    let len = usize::try_from(len).map_err(|_| DecodeError::Invalid {
-        at,
-        reason: Corruption::Length {
-            what: "negative field length",
-        },
-    })?;
-    let s = p
-        .checked_add(len)
-        .and_then(|e| b.get(*p..e))
-        .ok_or(DecodeError::Invalid {
-            at,
-            reason: Corruption::Length {
-                what: "field length past end of record",
-            },
-        })?;
-    *p += len;
-    Ok(Some(s))
-}
-
-fn skip_bytes<'a>(b: &'a [u8], p: &mut usize) -> Result<&'a [u8], DecodeError> {
-    let at = *p;
-    let len = varint::get_u(b, p)?;
-    let s = usize::try_from(len)
-        .ok()
-        .and_then(|l| p.checked_add(l))
-        .and_then(|e| b.get(*p..e))
-        .ok_or(DecodeError::Invalid {
-            at,
-            reason: Corruption::Length {
-                what: "header length past end of record",
-            },
-        })?;
-    *p += s.len();
-    Ok(s)
-}
-
 impl<'a> Iterator for RecordIter<'a> {
     type Item = Result<RawRecord<'a>, DecodeError>;
 
@@ -714,6 +625,22 @@ pub struct IterState {
     pos: usize,
     left: u32,
     next_min_delta: u64,
+}
+
+impl IterState {
+    /// Position of the next record relative to the start of the batch.
+    #[inline]
+    #[must_use]
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// Records left to decode.
+    #[inline]
+    #[must_use]
+    pub fn left(&self) -> u32 {
+        self.left
+    }
 }
 
 /// Iterates encoded headers: `(key, value)` pairs.

@@ -4,6 +4,7 @@
 #![warn(clippy::indexing_slicing)]
 
 pub mod batch;
+mod decode;
 pub mod index;
 pub mod live;
 pub mod meta;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::published::Published;
 use crate::codec::batch::field::LAST_OFFSET_DELTA;
-use crate::codec::batch::{IterState, RecordIter};
+use crate::codec::batch::{self, IterState, RecordIter};
 use crate::error::{Corruption, Error, Result};
 use crate::record::{Fields, Record, RecordRef};
 use crate::segment::core::{Located, SegmentCore, check_batch_crc, shift};
@@ -420,6 +420,96 @@ fn past_the_end(
 }
 
 impl Records {
+    /// The fast path of every read: decodes the next record of the current batch into
+    /// `self.out` when nothing else is due (no error pending or met, no truncation or rise of
+    /// the start offset since the last step, a record left in the batch that decodes on the
+    /// fast path), or moves on to the next batch with [`step_batch`](Self::step_batch). False,
+    /// with the position unchanged, sends the caller to [`advance`](Self::advance), which
+    /// handles every case, these included, and reports damage.
+    #[expect(
+        clippy::inline_always,
+        reason = "once per record in `next` and `next_ref`; the rest of the read loop stays \
+                  out of line in `advance`"
+    )]
+    #[inline(always)]
+    fn step_record(&mut self) -> bool {
+        if self.failed
+            || self.pending.is_some()
+            || self.log.epoch() != self.epoch
+            || self.next < self.log.start_offset()
+        {
+            return false;
+        }
+        let (Some(seg), Some((loc, state))) = (&self.seg, &mut self.current) else {
+            return false;
+        };
+        if state.left() == 0 {
+            return self.step_batch();
+        }
+        let Some(bytes) = seg
+            .log
+            .get(loc.position, loc.position + loc.header.length as usize)
+        else {
+            return false;
+        };
+        let Some(raw) = RecordIter::next_fast(bytes, &loc.header, state) else {
+            return false;
+        };
+        let base = loc.header.base_offset;
+        let offset = base + u64::from(raw.offset_delta);
+        if offset < self.next {
+            // Below the position (a batch entered mid-way is skipped past by `advance`): not
+            // returned; the general path goes on from here.
+            return false;
+        }
+        self.next = offset + 1;
+        self.out = Fields::new(bytes, loc.position, base, &raw);
+        true
+    }
+
+    /// The batch path of [`step_record`](Self::step_record): the current batch is read to its
+    /// end, so it moves to the next batch of the segment and decodes that batch's first record,
+    /// when the next batch is whole, counted in the partition's next offset as last seen, its
+    /// CRC checks (if the topic checks) and read-ahead is not due. False, with nothing changed,
+    /// sends the caller to [`advance`](Self::advance), which handles every other case
+    /// (the end of the segment, damage, a batch entered mid-way, the end of what was
+    /// published) and this one too.
+    #[inline]
+    fn step_batch(&mut self) -> bool {
+        let (Some(seg), Some((loc, state))) = (&self.seg, &self.current) else {
+            return false;
+        };
+        if state.position() != loc.header.length as usize {
+            return false; // bytes after the last record: `advance` reports them
+        }
+        let log = seg.log.prefix();
+        let Ok(Some(next)) = seg.next_batch(log, loc) else {
+            return false;
+        };
+        let batch_end = next.position + next.header.length as usize;
+        if next.header.next_offset() > self.end
+            || next.header.base_offset < self.next
+            || batch_end + READ_AHEAD / 2 > self.read_ahead
+        {
+            return false;
+        }
+        let Some(bytes) = log.get(next.position..batch_end) else {
+            return false;
+        };
+        if seg.verify_checksums && !batch::crc_matches(bytes) {
+            return false;
+        }
+        let mut state = RecordIter::new(bytes, &next.header).state();
+        let Some(raw) = RecordIter::next_fast(bytes, &next.header, &mut state) else {
+            return false;
+        };
+        let base = next.header.base_offset;
+        self.next = base + u64::from(raw.offset_delta) + 1;
+        self.out = Fields::new(bytes, next.position, base, &raw);
+        self.current = Some((next, state));
+        true
+    }
+
     /// [`step`](Self::step) with the iterator's error handling: a pending error first,
     /// nothing after a failure, and a skip past damage when asked.
     #[inline]
@@ -464,8 +554,11 @@ impl Records {
     /// assert_eq!(bytes, 3);
     /// # Ok(()) }
     /// ```
+    #[inline]
     pub fn next_ref(&mut self) -> Option<Result<RecordRef<'_>>> {
-        if let Err(e) = self.advance()? {
+        if !self.step_record()
+            && let Err(e) = self.advance()?
+        {
             return Some(Err(e));
         }
         // `step` decoded a record of the current segment, so it is set.
@@ -478,7 +571,9 @@ impl Iterator for Records {
     type Item = Result<Record>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if let Err(e) = self.advance()? {
+        if !self.step_record()
+            && let Err(e) = self.advance()?
+        {
             return Some(Err(e));
         }
         // `step` decoded a record of the current segment, so it is set.

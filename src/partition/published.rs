@@ -151,21 +151,25 @@ impl Published {
     }
 
     /// The next offset as it is, without catching up with a writer process.
+    #[inline]
     pub(crate) fn next_offset_now(&self) -> u64 {
         self.next_offset.load(Ordering::Acquire)
     }
 
     /// The first offset readers may see.
+    #[inline]
     pub(crate) fn start_offset(&self) -> u64 {
         self.start_offset.load(Ordering::Acquire)
     }
 
     /// The current truncation epoch.
+    #[inline]
     pub(crate) fn epoch(&self) -> u64 {
         self.epoch.load(Ordering::Acquire)
     }
 
     /// True once no more records will come (closed or deleted).
+    #[inline]
     pub(crate) fn has_ended(&self) -> bool {
         self.ended.load(Ordering::Acquire)
     }
