@@ -354,6 +354,34 @@ fn poll_with_all(t: &Topic, group: &str) -> u64 {
     sum
 }
 
+/// The floor of a CRC-checked scan: the CRC of every batch of a log held in memory, and
+/// nothing else (no decoding). Returns how many batches matched their stored CRC.
+fn crc_of_each_batch(log: &[u8]) -> u64 {
+    let (mut pos, mut ok) = (0, 0);
+    while let Some(h) = log.get(pos..pos + 8) {
+        let stored = u32::from_le_bytes(h[..4].try_into().unwrap());
+        let len = u32::from_le_bytes(h[4..8].try_into().unwrap()) as usize;
+        if len < 48 {
+            break; // the zeros after the last batch of a preallocated log
+        }
+        ok += u64::from(crc32fast::hash(&log[pos + 4..pos + len]) == stored);
+        pos += len;
+    }
+    ok
+}
+
+/// The bytes of a one-segment partition's log.
+fn log_bytes(store_dir: &Path, topic: &str) -> Vec<u8> {
+    let dir = store_dir.join(topic).join("0");
+    let logs: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    assert_eq!(logs.len(), 1, "one segment in {}", dir.display());
+    std::fs::read(&logs[0]).unwrap()
+}
+
 fn bench_user_workload(c: &mut Criterion) {
     let dir = common::disk_dir();
     let store = Store::open(dir.path().join("store")).unwrap();
@@ -398,6 +426,21 @@ fn bench_user_workload(c: &mut Criterion) {
     for (label, log) in [("single", &cl_single), ("batch100", &cl_batch)] {
         g.bench_function(format!("commitlog/{label}"), |b| {
             b.iter(|| black_box(scan_commitlog(log)));
+        });
+    }
+    for (label, topic) in [("single", "user-single"), ("batch100", "user-batch100")] {
+        let log = log_bytes(&dir.path().join("store"), topic);
+        let matched = crc_of_each_batch(&log);
+        assert_eq!(
+            matched,
+            if label == "single" {
+                USER_N
+            } else {
+                USER_N / BATCH
+            }
+        );
+        g.bench_function(format!("baseline/crc_of_each_batch/{label}"), |b| {
+            b.iter(|| black_box(crc_of_each_batch(&log)));
         });
     }
     g.finish();
