@@ -61,6 +61,17 @@ impl Mapping {
     /// and nobody reads past `published <= file length`.
     fn map(file: File, len: usize, published: usize, writable: bool) -> io::Result<Self> {
         let file_len = file.metadata()?.len();
+        Self::map_sized(file, file_len, len, published, writable)
+    }
+
+    /// As [`map`](Self::map), for a `file` of `file_len` bytes (its length, just read).
+    fn map_sized(
+        file: File,
+        file_len: u64,
+        len: usize,
+        published: usize,
+        writable: bool,
+    ) -> io::Result<Self> {
         if (published as u64) > file_len || published > len {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
