@@ -224,6 +224,10 @@ pub fn open_active_clean(
     next_offset: u64,
     max_timestamp: i64,
 ) -> Result<Option<(SegmentCore, SegmentWriter)>> {
+    let chunk = super::writer::LOG_RESERVE_CHUNK;
+    let mut log = MapWriter::open(&paths.log, limits.log_capacity, log_len, chunk)
+        .map_err(io_err(&paths.log))?;
+    log.set_prefault(limits.prefault);
     // The index files are mapped whole and their last entries checked in the mappings: a
     // missing file, a partial entry or a bad last entry and the segment is recovered instead.
     let Some(index) = open_index_writer(&paths.index, limits.index_capacity)? else {
@@ -241,10 +245,6 @@ pub fn open_active_clean(
         (Some(i), Some(t)) if last_entries_valid(i, t, log_len) => {}
         _ => return Ok(None),
     }
-    let chunk = super::writer::LOG_RESERVE_CHUNK;
-    let mut log = MapWriter::open(&paths.log, limits.log_capacity, log_len, chunk)
-        .map_err(io_err(&paths.log))?;
-    log.set_prefault(limits.prefault);
     let maps = writer_maps([&log, &index, &time]);
     let core = new_core(
         base,
