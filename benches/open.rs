@@ -1,11 +1,13 @@
-//! Opening a store: clean reopen time against segment count and bytes stored, a read-only
-//! open (`Store::open_read_only`) against bytes stored at the same segment count, and unclean
+//! Opening a store: clean reopen time against segment count and bytes stored, the clean open
+//! of the user workload of issue 16 against commitlog's, a read-only open
+//! (`Store::open_read_only`) against bytes stored at the same segment count, and unclean
 //! recovery (`Store::crash`, then open) throughput.
 //!
-//! Data lives on `/dev/shm` (tmpfs): these benchmarks write up to ~1 GB per configuration
-//! and the recovery benchmark copies a crashed store before every iteration; on tmpfs that
-//! neither waits for nor triggers writeback to the real disk, and every read is warm, which
-//! is what is measured here (a cold-cache open is not).
+//! Data lives on `/dev/shm` (tmpfs), except for `open_clean_user` (on the disk, as a user's
+//! store is): these benchmarks write up to ~1 GB per configuration and the recovery
+//! benchmark copies a crashed store before every iteration; on tmpfs that neither waits for
+//! nor triggers writeback to the real disk. Every read is warm, which is what is measured
+//! here (a cold-cache open is not).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -14,6 +16,7 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use commitlog::{CommitLog, LogOptions};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use pagelog::{FlushPolicy, NewRecord, Store, TopicConfig};
 
@@ -214,12 +217,80 @@ fn bench_read_only_open(c: &mut Criterion) {
     g.finish();
 }
 
+/// Records of the user workload (issue 16; `benches/read.rs`, `user_*`).
+const USER_N: u64 = 2_000_000;
+
+/// `open_clean_user`: the clean open a user of the README meets, on the disk (the system
+/// temp dir, or `PAGELOG_BENCH_DISK_DIR`): a store holding one topic with
+/// `TopicConfig::default()` into which 2 000 000 single `Partition::append` calls of 100 B
+/// went (one segment of 310 MB), closed cleanly; `Store::open` + `topic` + `partition(0)`,
+/// ready to read. Beside it, `CommitLog::new(LogOptions::new(dir))` on a commitlog 0.2.0 log
+/// of the same records appended with its default options (one segment). Closes and drops
+/// are untimed; the files stay in the page cache (warm).
+fn bench_user_open(c: &mut Criterion) {
+    let dir = common::disk_dir();
+    let root = dir.path().join("store");
+    let cl_dir = dir.path().join("commitlog");
+    let value = |i: u64| {
+        let mut v = [0u8; 100];
+        v[..8].copy_from_slice(&i.to_le_bytes());
+        v
+    };
+    {
+        let store = Store::open(&root).unwrap();
+        let t = store.create_topic("t", TopicConfig::default()).unwrap();
+        let p = t.partition(0).unwrap();
+        for i in 0..USER_N {
+            p.append(NewRecord::new(&value(i))).unwrap();
+        }
+        drop(t);
+        store.close().unwrap();
+        let mut log = CommitLog::new(LogOptions::new(&cl_dir)).unwrap();
+        for i in 0..USER_N {
+            log.append_msg(value(i)).unwrap();
+        }
+        log.flush().unwrap();
+    }
+    let mut g = c.benchmark_group("open_clean_user");
+    g.sample_size(20);
+    g.warm_up_time(Duration::from_millis(300));
+    g.measurement_time(Duration::from_secs(1));
+    g.bench_function("pagelog/2M_single_100B", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let t = Instant::now();
+                let (store, next) = open_topic(&root);
+                total += t.elapsed();
+                assert_eq!(next, USER_N);
+                store.close().unwrap();
+            }
+            total
+        });
+    });
+    g.bench_function("commitlog/2M_single_100B", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let t = Instant::now();
+                let log = CommitLog::new(LogOptions::new(&cl_dir)).unwrap();
+                total += t.elapsed();
+                assert_eq!(log.next_offset(), USER_N);
+                drop(log);
+            }
+            total
+        });
+    });
+    g.finish();
+}
+
 /// A way to open a store (`Store::open_read_only` or `Store::open`).
 type OpenFn = fn(&Path) -> pagelog::Result<Store>;
 
 criterion_group!(
     benches,
     bench_clean_reopen,
+    bench_user_open,
     bench_read_only_open,
     bench_unclean
 );

@@ -481,6 +481,151 @@ fn bench_user_workload(c: &mut Criterion) {
     g.finish();
     drop((single, batched));
     store.close().unwrap();
+    bench_user_cold(c, &dir.path().join("store"), &offsets);
+}
+
+/// Cold reads of the store reopen after this many reads, untimed: pages a read faults in
+/// stay mapped, and `POSIX_FADV_DONTNEED` cannot drop mapped pages, so without a reopen the
+/// share of the log that stays resident would grow with every read.
+const COLD_REOPEN_EVERY: u64 = 256;
+
+/// The store of the user workload reopened, and its single-append partition.
+struct UserOpen {
+    store: Store,
+    p: Partition,
+}
+
+impl UserOpen {
+    fn open(root: &Path) -> Self {
+        let store = Store::open(root).unwrap();
+        let p = store
+            .topic("user-single")
+            .unwrap()
+            .partition(0)
+            .unwrap()
+            .clone();
+        Self { store, p }
+    }
+
+    fn close(self) {
+        drop(self.p);
+        self.store.close().unwrap();
+    }
+}
+
+/// `user_random_cold/100B`: random reads by offset of the single-append topic of the user
+/// workload with nothing of them in the page cache. Before each read, `posix_fadvise(
+/// POSIX_FADV_DONTNEED)` drops the pages of all three files of the partition's segment (the
+/// `.log`, `.index` and `.timeindex`), untimed; then `Partition::read` of a random offset is
+/// timed. Pages that reads since the last reopen faulted in stay mapped and cannot be dropped
+/// (the `diag:` lines say how many pages a read brings in). Beside it, the baseline: the same
+/// `.log`'s pages dropped, then one 4 KiB `pread` at a random 4 KiB-aligned position of it,
+/// through a descriptor advised `POSIX_FADV_RANDOM` (exactly one 4 KiB read from the disk).
+fn bench_user_cold(c: &mut Criterion, root: &Path, offsets: &[u64]) {
+    use std::os::unix::fs::FileExt;
+    let mut open = Some(UserOpen::open(root));
+    let seg = {
+        let paths = open.as_ref().unwrap().p.segment_paths();
+        assert_eq!(paths.len(), 1, "the user workload fills one segment");
+        paths[0].clone()
+    };
+    let files: Vec<std::fs::File> = [&seg.log, &seg.index, &seg.time]
+        .into_iter()
+        .map(|f| std::fs::File::open(f).unwrap())
+        .collect();
+    let drop_all = || files.iter().for_each(common::fadvise_dontneed);
+    let log_len = files[0].metadata().unwrap().len();
+    let positions: Vec<u64> = probes(log_len / 4096, USER_PROBES)
+        .into_iter()
+        .map(|page| page * 4096)
+        .collect();
+    // What a cold read brings in, after a fresh open and a first read (which makes the
+    // segment's offset index resident: pagelog maps it whole on a segment's first point read).
+    {
+        open.take().unwrap().close();
+        let o = UserOpen::open(root);
+        drop_all();
+        black_box(o.p.read(offsets[0]).unwrap().unwrap().value()[0]);
+        let reads = 64;
+        let (mut log_pages, mut index_pages, mut time) = (0, 0, Duration::ZERO);
+        for &off in &offsets[1..=reads] {
+            drop_all();
+            let before = (common::resident(&seg.log).0, common::resident(&seg.index).0);
+            let t = std::time::Instant::now();
+            black_box(o.p.read(off).unwrap().unwrap().value()[0]);
+            time += t.elapsed();
+            log_pages += common::resident(&seg.log).0 - before.0;
+            index_pages += common::resident(&seg.index).0 - before.1;
+        }
+        drop_all();
+        eprintln!(
+            "diag: user_random_cold: {reads} reads after an open and a first read, each after \
+             DONTNEED of the .log, .index and .timeindex: {:?} per read (mincore between \
+             reads); pages brought in: {log_pages} of the log, {index_pages} of the index in \
+             all; after a DONTNEED, resident (pages, of): index {:?}, log {:?}",
+            time / reads as u32,
+            common::resident(&seg.index),
+            common::resident(&seg.log),
+        );
+        open = Some(o);
+    }
+
+    let mut g = c.benchmark_group("user_random_cold/100B");
+    g.throughput(Throughput::Elements(1));
+    g.sample_size(10);
+    g.sampling_mode(criterion::SamplingMode::Flat);
+    g.warm_up_time(Duration::from_millis(500));
+    g.measurement_time(Duration::from_secs(3));
+    let mut next = 0usize;
+    let mut reads = 0u64;
+    g.bench_function("pagelog/single", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                if reads.is_multiple_of(COLD_REOPEN_EVERY) {
+                    open.take().unwrap().close();
+                    open = Some(UserOpen::open(root));
+                }
+                reads += 1;
+                let p = &open.as_ref().unwrap().p;
+                let off = offsets[next % offsets.len()];
+                next += 1;
+                drop_all();
+                let t = std::time::Instant::now();
+                black_box(p.read(off).unwrap().unwrap().value()[0]);
+                total += t.elapsed();
+            }
+            total
+        });
+    });
+    let mut next = 0usize;
+    // Its own descriptor, advised random: a cold `pread` then reads exactly its 4 KiB (with
+    // the default advice the kernel's first read-ahead window makes it 16 KiB).
+    let raw = std::fs::File::open(&seg.log).unwrap();
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a valid open descriptor; no memory is passed.
+        let rc = unsafe { libc::posix_fadvise(raw.as_raw_fd(), 0, 0, libc::POSIX_FADV_RANDOM) };
+        assert_eq!(rc, 0, "posix_fadvise: {rc}");
+    }
+    g.bench_function("raw_pread_4KiB", |b| {
+        let mut buf = vec![0u8; 4096];
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let at = positions[next % positions.len()];
+                next += 1;
+                common::fadvise_dontneed(&raw);
+                let t = std::time::Instant::now();
+                raw.read_exact_at(&mut buf, at).unwrap();
+                total += t.elapsed();
+                black_box(buf[0]);
+            }
+            total
+        });
+    });
+    g.finish();
+    open.take().unwrap().close();
 }
 
 criterion_group!(benches, bench_reads, bench_user_workload);

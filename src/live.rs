@@ -25,7 +25,7 @@ use parking_lot::Mutex;
 
 use crate::codec::live::{self, Header, State, cold, tail};
 use crate::error::{Error, Result, io_err};
-use crate::fsutil;
+use crate::fsutil::{self, read_at};
 use crate::mmap::shared::{SharedWords, lock_writer, writer_lock_held};
 
 /// Seqlock reads give up after this many attempts that met a write in progress (the writer
@@ -103,8 +103,14 @@ pub(crate) struct LiveFile {
     prior_trusted: bool,
 }
 
-/// Linux's identifier of the running boot, all zero where there is none.
+/// Linux's identifier of the running boot, all zero where there is none: read once per
+/// process (a process does not outlive its boot).
 pub(crate) fn boot_id() -> [u8; 16] {
+    static BOOT: std::sync::OnceLock<[u8; 16]> = std::sync::OnceLock::new();
+    *BOOT.get_or_init(read_boot_id)
+}
+
+fn read_boot_id() -> [u8; 16] {
     let mut id = [0u8; 16];
     if let Ok(text) = std::fs::read_to_string("/proc/sys/kernel/random/boot_id") {
         let hex: Vec<u8> = text.bytes().filter(u8::is_ascii_hexdigit).collect();
@@ -164,15 +170,23 @@ impl LiveFile {
         let path = dir.join(live::LIVE_FILE);
         // Read before this open stamps the header with this boot: whether the slots the
         // previous writer left hold now (a fresh file holds nothing worth continuing).
-        let header = Self::read_header(&path).ok().flatten();
+        let file = match OpenOptions::new().read(true).write(true).open(&path) {
+            Ok(f) => Some(f),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io_err(&path)(e)),
+        };
+        let header = file.as_ref().and_then(|f| Self::header_of(f, &path).ok());
         let usable = header.is_some_and(|h| h.partitions == partitions);
         let prior_trusted = usable && header.is_some_and(|h| holds_now(&h));
-        if !usable {
-            create(dir, partitions)?;
-        }
+        let file = match file {
+            Some(f) if usable => f,
+            _ => {
+                create(dir, partitions)?;
+                open_rw(&path)?
+            }
+        };
         let lock = open_rw(&path)?;
-        let words =
-            SharedWords::map(open_rw(&path)?, live::file_len(partitions)).map_err(io_err(&path))?;
+        let words = SharedWords::map(file, live::file_len(partitions)).map_err(io_err(&path))?;
         if let Err(e) = lock_writer(&lock) {
             if e.kind() == io::ErrorKind::WouldBlock {
                 let pid = words.u32_at(live::WRITER_PID).load(Ordering::SeqCst);
@@ -245,9 +259,14 @@ impl LiveFile {
 
     /// The header as it is now (readers re-read it when a new writer session starts).
     pub fn header(&self) -> Result<Header> {
+        Self::header_of(self.words.file(), &self.path)
+    }
+
+    /// The header of `file`, the live state file at `path`.
+    fn header_of(file: &File, path: &Path) -> Result<Header> {
         let mut bytes = [0u8; live::HEADER_CRC_COVERS + 4];
-        read_at(self.words.file(), &mut bytes, 0).map_err(io_err(&self.path))?;
-        live::decode_header(&bytes).map_err(|e| Error::metadata(&self.path, &e))
+        let n = read_at(file, &mut bytes, 0).map_err(io_err(path))?;
+        live::decode_header(&bytes[..n]).map_err(|e| Error::metadata(path, &e))
     }
 
     /// Whether the slots hold for this boot: written during it, or synced by a clean close.
@@ -620,21 +639,6 @@ fn read_prefix(path: &Path, len: usize) -> Result<Option<Vec<u8>>> {
     let n = read_at(&file, &mut buf, 0).map_err(io_err(path))?;
     buf.truncate(n);
     Ok(Some(buf))
-}
-
-#[cfg(unix)]
-fn read_at(file: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
-    use std::os::unix::fs::FileExt;
-    let mut done = 0;
-    while done < buf.len() {
-        match file.read_at(&mut buf[done..], at + done as u64) {
-            Ok(0) => break,
-            Ok(n) => done += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(done)
 }
 
 #[cfg(unix)]

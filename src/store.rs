@@ -103,15 +103,24 @@ impl Store {
     pub fn open_with(root: impl AsRef<Path>, options: StoreOptions) -> Result<Self> {
         options.validate()?;
         let root = root.as_ref().to_path_buf();
-        fs::create_dir_all(&root).map_err(io_err(&root))?;
         let lock_path = root.join(LOCK_FILE);
-        let mut lock = File::options()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(&lock_path)
-            .map_err(io_err(&lock_path))?;
+        let open_lock = || {
+            File::options()
+                .create(true)
+                .truncate(false)
+                .read(true)
+                .write(true)
+                .open(&lock_path)
+        };
+        // The root is made only when the lock file cannot be: one system call when it exists.
+        let mut lock = match open_lock() {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                fs::create_dir_all(&root).map_err(io_err(&root))?;
+                open_lock()
+            }
+            opened => opened,
+        }
+        .map_err(io_err(&lock_path))?;
         match lock.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
@@ -239,10 +248,15 @@ impl Store {
             return Ok(t.clone());
         }
         let dir = self.root.join(name);
-        if !dir.join(TOPIC_META_FILE).is_file() {
-            return Err(Error::TopicNotFound(name.to_owned()));
-        }
-        let topic = self.load(name, dir)?;
+        // A load reads `topic.meta` before anything else: without one it fails at once, and
+        // only then is the file looked for.
+        let topic = self.load(name, dir.clone()).map_err(|e| {
+            if dir.join(TOPIC_META_FILE).is_file() {
+                e
+            } else {
+                Error::TopicNotFound(name.to_owned())
+            }
+        })?;
         topics.insert(name.to_owned(), topic.clone());
         Ok(topic)
     }
@@ -449,17 +463,24 @@ impl Drop for Store {
 }
 
 /// Records this process's id in the store's lock file (which it holds locked), for the
-/// [`Error::Locked`] another writer gets.
+/// [`Error::Locked`] another writer gets: the file then holds exactly the id's decimal digits.
+/// The id is written over the one there and the file cut only if that was longer, never
+/// emptied first: a cut to zero frees the file's block, which on ext4 is a journalled
+/// truncation that also waits for the writeback of the previous content (milliseconds on a
+/// busy disk), and an unchanged id (the same process opening again) writes nothing.
 fn record_pid(lock: &mut File) -> std::io::Result<()> {
-    lock.set_len(0)?;
     let pid = std::process::id().to_string();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileExt;
-        lock.write_all_at(pid.as_bytes(), 0)
+    // Longer than any process id: a longer content is cut whatever it holds.
+    let mut old = [0u8; 24];
+    let len = fsutil::read_at(lock, &mut old, 0)?;
+    if old[..len] == *pid.as_bytes() {
+        return Ok(());
     }
-    #[cfg(not(unix))]
-    std::io::Write::write_all(lock, pid.as_bytes())
+    std::os::unix::fs::FileExt::write_all_at(lock, pid.as_bytes(), 0)?;
+    if len > pid.len() {
+        lock.set_len(pid.len() as u64)?;
+    }
+    Ok(())
 }
 
 /// A topic's configuration from its `topic.meta`, validated, and the version it is stored
@@ -478,4 +499,28 @@ fn read_topic_config(dir: &Path) -> Result<(TopicConfig, Option<u16>)> {
         )
     })?;
     Ok((config, meta::stored_version(&bytes)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lock_file_holds_exactly_this_process_id() -> std::io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join(LOCK_FILE);
+        let pid = std::process::id().to_string();
+        // A longer id than this one (and trailing garbage) is cut; a shorter one overwritten.
+        for old in ["123456789012345678901234567890", "1", ""] {
+            fs::write(&path, old)?;
+            let mut f = File::options().read(true).write(true).open(&path)?;
+            record_pid(&mut f)?;
+            assert_eq!(fs::read_to_string(&path)?, pid, "over {old:?}");
+        }
+        // The same id again: nothing changes.
+        let mut f = File::options().read(true).write(true).open(&path)?;
+        record_pid(&mut f)?;
+        assert_eq!(fs::read_to_string(&path)?, pid);
+        Ok(())
+    }
 }

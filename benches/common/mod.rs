@@ -111,3 +111,50 @@ pub fn child_command(role: &str, dir: &Path) -> Command {
         .stderr(Stdio::inherit());
     cmd
 }
+
+/// `posix_fadvise(POSIX_FADV_DONTNEED)` on the whole file at `path`: drops its clean pages
+/// from the page cache, except those mapped by some process (a mapping pins its pages).
+pub fn drop_from_cache(path: &Path) {
+    let f = std::fs::File::open(path).unwrap();
+    fadvise_dontneed(&f);
+}
+
+/// `posix_fadvise(POSIX_FADV_DONTNEED)` on the whole of `file`.
+pub fn fadvise_dontneed(file: &std::fs::File) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a valid open descriptor; no memory is passed.
+    let rc = unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    assert_eq!(rc, 0, "posix_fadvise: {rc}");
+}
+
+/// Pages of `path` in the page cache (from `mincore` on a fresh read-only mapping, which
+/// faults nothing in), and the file's length in pages.
+pub fn resident(path: &Path) -> (usize, usize) {
+    use std::os::fd::AsRawFd;
+    const PAGE: usize = 4096;
+    let f = std::fs::File::open(path).unwrap();
+    let len = usize::try_from(f.metadata().unwrap().len()).unwrap();
+    if len == 0 {
+        return (0, 0);
+    }
+    let pages = len.div_ceil(PAGE);
+    let mut vec = vec![0u8; pages];
+    // SAFETY: maps `len` bytes of an open file read-only at an address the kernel picks,
+    // checks the result, passes `mincore` a vector of one byte per page of that range, and
+    // unmaps the same range. No Rust reference to the mapping is ever made.
+    unsafe {
+        let addr = libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            f.as_raw_fd(),
+            0,
+        );
+        assert_ne!(addr, libc::MAP_FAILED, "mmap for mincore");
+        let rc = libc::mincore(addr, len, vec.as_mut_ptr());
+        libc::munmap(addr, len);
+        assert_eq!(rc, 0, "mincore: {}", std::io::Error::last_os_error());
+    }
+    (vec.iter().filter(|&&b| b & 1 == 1).count(), pages)
+}

@@ -25,7 +25,7 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use memmap2::{MmapOptions, MmapRaw};
 
@@ -53,6 +53,11 @@ pub struct Mapping {
     /// For a follower mapping (no writer in this process): the file length last seen, which
     /// the watermark never passes. `None` for every other mapping.
     follower: Option<AtomicU64>,
+    /// Set once [`keep_resident`](Self::keep_resident) has run.
+    resident: AtomicBool,
+    /// The last timed lookup in this mapping waited for the disk: see
+    /// [`set_cold`](Self::set_cold).
+    cold: AtomicBool,
 }
 
 impl Mapping {
@@ -61,6 +66,17 @@ impl Mapping {
     /// and nobody reads past `published <= file length`.
     fn map(file: File, len: usize, published: usize, writable: bool) -> io::Result<Self> {
         let file_len = file.metadata()?.len();
+        Self::map_sized(file, file_len, len, published, writable)
+    }
+
+    /// As [`map`](Self::map), for a `file` of `file_len` bytes (its length, just read).
+    fn map_sized(
+        file: File,
+        file_len: u64,
+        len: usize,
+        published: usize,
+        writable: bool,
+    ) -> io::Result<Self> {
         if (published as u64) > file_len || published > len {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -80,6 +96,8 @@ impl Mapping {
             published: AtomicUsize::new(published),
             file,
             follower: None,
+            resident: AtomicBool::new(false),
+            cold: AtomicBool::new(false),
         })
     }
 
@@ -200,6 +218,46 @@ impl Mapping {
     pub fn advise_random(&self) {
         if let Some(raw) = &self.raw {
             let _ = raw.advise(memmap2::Advice::Random);
+        }
+    }
+
+    /// Maps the published bytes into this process's page tables, the first time it is
+    /// called: read ahead in large pieces ([`will_need`](Self::will_need)), then faulted in
+    /// (`MADV_POPULATE_READ`, Linux 5.14). How a segment's offset index is kept resident for
+    /// point reads: a lookup then waits for the disk only for the log, and mapped pages stay
+    /// in the page cache until memory runs short (`POSIX_FADV_DONTNEED` leaves them). Later
+    /// calls cost one load. Best effort: advice changes no contents.
+    #[inline]
+    pub fn keep_resident(&self) {
+        if !self.resident.load(Ordering::Relaxed) && !self.resident.swap(true, Ordering::Relaxed) {
+            self.populate();
+        }
+    }
+
+    /// Whether the last lookup timed in this mapping waited for the disk: lookups then ask
+    /// for the pages they will walk at once ([`will_need`](Self::will_need)) instead of
+    /// faulting them in one synchronous read after another.
+    #[inline]
+    pub fn is_cold(&self) -> bool {
+        self.cold.load(Ordering::Relaxed)
+    }
+
+    /// Records whether a timed lookup waited for the disk (written only when it changes).
+    #[inline]
+    pub fn set_cold(&self, cold: bool) {
+        if self.cold.load(Ordering::Relaxed) != cold {
+            self.cold.store(cold, Ordering::Relaxed);
+        }
+    }
+
+    #[cold]
+    fn populate(&self) {
+        let len = self.published();
+        if let Some(raw) = &self.raw
+            && len > 0
+        {
+            self.will_need(0, len);
+            let _ = raw.advise_range(memmap2::Advice::PopulateRead, 0, len);
         }
     }
 

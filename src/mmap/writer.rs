@@ -60,10 +60,35 @@ impl MapWriter {
         Self::from_file(file, capacity, published, chunk)
     }
 
+    /// Opens the existing `path` for appending after all of its bytes (as
+    /// [`open`](Self::open) with `published` its length), reading its length once: how an
+    /// index file is continued. The mapping's capacity is `capacity` or the file's length if
+    /// larger.
+    pub fn open_whole(path: &Path, capacity: usize, chunk: u64) -> io::Result<Self> {
+        let file = lock_exclusive(path)?;
+        let len = file.metadata()?.len();
+        let published =
+            usize::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::FileTooLarge))?;
+        Self::from_sized(file, len, capacity, published, chunk)
+    }
+
     fn from_file(file: File, capacity: usize, published: usize, chunk: u64) -> io::Result<Self> {
         let allocated = file.metadata()?.len();
+        Self::from_sized(file, allocated, capacity, published, chunk)
+    }
+
+    /// As `from_file`, for a `file` of `allocated` bytes (its length, just read).
+    fn from_sized(
+        file: File,
+        allocated: u64,
+        capacity: usize,
+        published: usize,
+        chunk: u64,
+    ) -> io::Result<Self> {
         let capacity = capacity.max(published);
-        let map = Arc::new(Mapping::map(file, capacity, published, true)?);
+        let map = Arc::new(Mapping::map_sized(
+            file, allocated, capacity, published, true,
+        )?);
         Ok(Self {
             map,
             allocated,

@@ -172,7 +172,13 @@ impl SegmentCore {
             pos + usize::try_from(bytes.saturating_mul(ahead.min(span)) / span).unwrap_or(WARM_MAX)
                 + 64
         });
-        warm(log, pos, end.min(pos + WARM_MAX));
+        let end = end.min(pos + WARM_MAX);
+        if self.log.is_cold() {
+            // The walk would fault its pages in one synchronous disk read after another: ask
+            // for them, and the next batch's (the target may straddle a page), in one go.
+            self.log.will_need(pos, end + COLD_READ_PAST - pos);
+        }
+        warm(log, pos, end);
         let want = self.base + u64::from(e.relative_offset);
         // The entry must point at a batch that starts with exactly its offset.
         match valid_header(log, pos) {
@@ -399,6 +405,9 @@ impl SegmentCore {
 
 /// The most of the log a lookup warms ahead of its walk (twice the default index interval).
 const WARM_MAX: usize = 8 << 10;
+
+/// How far past the end of its warm-up a lookup in a cold log asks for pages.
+const COLD_READ_PAST: usize = 256;
 
 /// Touches each cache line of `log[from..to]` with loads that do not depend on each other, so
 /// that the memory system fetches the lines together rather than one at a time, as the

@@ -67,8 +67,12 @@ pub(crate) fn new_core(
     verify_checksums: bool,
 ) -> SegmentCore {
     let [log, index, time] = maps;
-    // Lookups fault in single pages; iterators read ahead explicitly (`Records`).
-    log.advise_random();
+    // Lookups fault in single pages; iterators read ahead explicitly (`Records`). Index
+    // lookups are binary searches: the default read-around (`read_ahead_kb`, up to MiBs)
+    // would make a lookup in a cold index wait for the whole file.
+    for map in [&log, &index, &time] {
+        map.advise_random();
+    }
     SegmentCore {
         base,
         paths,

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::codec::index::{OFFSET_ENTRY_LEN, OffsetEntry, TIME_ENTRY_LEN, TimeEntry};
 use crate::error::{Corruption, Error, Result, io_err};
+use crate::fsutil;
 use crate::mmap::{MapWriter, Mapping};
 use crate::num::usize_from;
 use crate::segment::core::{SegmentCore, decode_error};
@@ -19,29 +20,54 @@ use crate::segment::scan::scan;
 use crate::segment::writer::{IndexRule, Limits, SegmentWriter};
 
 /// Whether the index files of a segment look intact without reading them all: present,
-/// whole entries, and the last entry of each passes its CRC and points inside the log.
+/// whole entries, and the last entry of each passes its CRC and points inside the log. Reads
+/// the last entries with `pread`: nothing is mapped.
 fn indexes_look_intact(paths: &SegmentPaths, log_len: usize) -> bool {
     let last = |path: &Path, entry_len: usize| -> Option<Vec<u8>> {
-        let len = usize_from(fs::metadata(path).ok()?.len());
-        if !len.is_multiple_of(entry_len) {
+        let file = fs::File::open(path).ok()?;
+        let len = file.metadata().ok()?.len();
+        if !len.is_multiple_of(entry_len as u64) {
             return None;
         }
-        if len == 0 {
-            return Some(Vec::new());
-        }
-        let map = Mapping::open_read_only(path, len).ok()?;
-        Some(map.prefix()[len - entry_len..].to_vec())
+        let mut entry = vec![0u8; if len == 0 { 0 } else { entry_len }];
+        let at = len.saturating_sub(entry_len as u64);
+        (fsutil::read_at(&file, &mut entry, at).ok()? == entry.len()).then_some(entry)
     };
-    let Some(last_index) = last(&paths.index, OFFSET_ENTRY_LEN) else {
+    let (Some(last_index), Some(last_time)) = (
+        last(&paths.index, OFFSET_ENTRY_LEN),
+        last(&paths.time, TIME_ENTRY_LEN),
+    ) else {
         return false;
     };
-    let Some(last_time) = last(&paths.time, TIME_ENTRY_LEN) else {
-        return false;
-    };
+    last_entries_valid(&last_index, &last_time, log_len)
+}
+
+/// Whether the last entries of a segment's offset and time indexes (empty slices for empty
+/// indexes) pass their CRCs, the offset entry pointing inside the log of `log_len` bytes.
+fn last_entries_valid(last_index: &[u8], last_time: &[u8], log_len: usize) -> bool {
     let index_ok = last_index.is_empty()
-        || OffsetEntry::decode(&last_index).is_ok_and(|e| (e.position as usize) < log_len);
-    let time_ok = last_time.is_empty() || TimeEntry::decode(&last_time).is_ok();
+        || OffsetEntry::decode(last_index).is_ok_and(|e| (e.position as usize) < log_len);
+    let time_ok = last_time.is_empty() || TimeEntry::decode(last_time).is_ok();
     index_ok && time_ok
+}
+
+/// The last `entry_len` bytes of `bytes`, or nothing if it is empty; `None` if `bytes` does
+/// not hold whole entries.
+fn last_entry(bytes: &[u8], entry_len: usize) -> Option<&[u8]> {
+    bytes
+        .len()
+        .is_multiple_of(entry_len)
+        .then(|| &bytes[bytes.len().saturating_sub(entry_len)..])
+}
+
+/// Opens an index file of the active segment for appending after its entries, `None` if it
+/// is missing.
+fn open_index_writer(path: &Path, capacity: usize) -> Result<Option<MapWriter>> {
+    match MapWriter::open_whole(path, capacity, capacity as u64) {
+        Ok(w) => Ok(Some(w)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err(path)(e)),
+    }
 }
 
 /// Rebuilds both index files of a segment from its log without changing the log; returns the
@@ -198,26 +224,27 @@ pub fn open_active_clean(
     next_offset: u64,
     max_timestamp: i64,
 ) -> Result<Option<(SegmentCore, SegmentWriter)>> {
-    if !indexes_look_intact(&paths, log_len) {
-        return Ok(None);
-    }
-    let entries_len = |p: &Path| {
-        fs::metadata(p)
-            .map(|m| usize_from(m.len()))
-            .map_err(io_err(p))
-    };
-    let index_len = entries_len(&paths.index)?;
-    let time_len = entries_len(&paths.time)?;
     let chunk = super::writer::LOG_RESERVE_CHUNK;
     let mut log = MapWriter::open(&paths.log, limits.log_capacity, log_len, chunk)
         .map_err(io_err(&paths.log))?;
     log.set_prefault(limits.prefault);
-    let index_cap = limits.index_capacity.max(index_len);
-    let index = MapWriter::open(&paths.index, index_cap, index_len, index_cap as u64)
-        .map_err(io_err(&paths.index))?;
-    let time_cap = limits.time_capacity.max(time_len);
-    let time = MapWriter::open(&paths.time, time_cap, time_len, time_cap as u64)
-        .map_err(io_err(&paths.time))?;
+    // The index files are mapped whole and their last entries checked in the mappings: a
+    // missing file, a partial entry or a bad last entry and the segment is recovered instead.
+    let Some(index) = open_index_writer(&paths.index, limits.index_capacity)? else {
+        return Ok(None);
+    };
+    let Some(time) = open_index_writer(&paths.time, limits.time_capacity)? else {
+        return Ok(None);
+    };
+    let (index_len, time_len) = (index.published(), time.published());
+    let time_cap = time.mapping().capacity();
+    match (
+        last_entry(index.mapping().prefix(), OFFSET_ENTRY_LEN),
+        last_entry(time.mapping().prefix(), TIME_ENTRY_LEN),
+    ) {
+        (Some(i), Some(t)) if last_entries_valid(i, t, log_len) => {}
+        _ => return Ok(None),
+    }
     let maps = writer_maps([&log, &index, &time]);
     let core = new_core(
         base,

@@ -305,3 +305,31 @@ fn a_lookup_steps_over_batches_on_three_fields_and_parses_the_one_it_stops_at() 
     poke(&seg, pos(30) + batch::field::LENGTH as u64 + 3, 0x7f);
     assert!(matches!(seg.read(31), Err(Error::Corrupt { .. })));
 }
+
+#[test]
+fn reads_in_a_log_marked_cold_ask_ahead_and_return_the_same_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut seg = Segment::create(dir.path(), 0, &cfg()).unwrap();
+    fill(&mut seg, 500);
+    for cold in [true, false] {
+        for o in 0..500u64 {
+            // A fast lookup clears the mark: set it before each.
+            seg.core.log.set_cold(cold);
+            let r = seg.read(o).unwrap().unwrap();
+            assert_eq!(r.offset(), o);
+            assert_eq!(r.value(), format!("value-{o:05}").as_bytes());
+        }
+        assert!(seg.read(500).unwrap().is_none());
+    }
+    // A point read keeps the offset index resident; the index still grows afterwards.
+    fill_from(&mut seg, 500, 20);
+    assert_eq!(seg.read(510).unwrap().unwrap().offset(), 510);
+}
+
+fn fill_from(seg: &mut Segment, from: u64, n: u64) {
+    for i in from..from + n {
+        let v = format!("value-{i:05}");
+        seg.append(&[NewRecord::new(v.as_bytes()).timestamp(1000 + i.cast_signed())])
+            .unwrap();
+    }
+}

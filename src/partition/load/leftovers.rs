@@ -2,7 +2,7 @@
 //! and compaction swaps, temporary files, and entries named like a segment log that are not
 //! regular files. Only the loader calls these.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -22,21 +22,29 @@ use crate::segment::rewrite::TRUNCATING_SUFFIX;
 /// `.log.swap` exists (the log is renamed to `.swap` after both indexes): each file then takes
 /// its `.swap` (or, if that rename was lost, its complete and synced `.cleaned`) version.
 /// Otherwise its `.cleaned` and `.swap` files are removed and the old segment stays.
-pub(super) fn finish_file_leftovers(dir: &Path) -> Result<()> {
+///
+/// `found` is the directory's listing; returns whether any file was removed or renamed (the
+/// caller then lists the directory again).
+pub(super) fn finish_file_leftovers(dir: &Path, found: &Entries) -> Result<bool> {
     let ours = |name: &str, suffix: &str| {
         name.strip_suffix(suffix)
             .and_then(|n| parse_file_name(n).map(|(base, _)| (base, n.to_owned())))
     };
+    let mut changed = false;
     let mut compactions: BTreeMap<u64, Vec<(String, PathBuf)>> = BTreeMap::new();
-    for (name, path) in entries(dir)?.files {
-        if name == format!("{CHECKPOINT_FILE}{TMP_SUFFIX}")
-            || name == format!("{HOOKED_FILE}{TMP_SUFFIX}")
-            || ours(&name, DELETED_SUFFIX).is_some()
-            || ours(&name, TRUNCATING_SUFFIX).is_some()
+    for (name, path) in &found.files {
+        if *name == format!("{CHECKPOINT_FILE}{TMP_SUFFIX}")
+            || *name == format!("{HOOKED_FILE}{TMP_SUFFIX}")
+            || ours(name, DELETED_SUFFIX).is_some()
+            || ours(name, TRUNCATING_SUFFIX).is_some()
         {
-            fsutil::remove_if_exists(&path)?;
-        } else if let Some((base, _)) = ours(&name, CLEANED_SUFFIX).or(ours(&name, SWAP_SUFFIX)) {
-            compactions.entry(base).or_default().push((name, path));
+            fsutil::remove_if_exists(path)?;
+            changed = true;
+        } else if let Some((base, _)) = ours(name, CLEANED_SUFFIX).or(ours(name, SWAP_SUFFIX)) {
+            compactions
+                .entry(base)
+                .or_default()
+                .push((name.clone(), path.clone()));
         }
     }
     for (base, files) in &compactions {
@@ -63,8 +71,9 @@ pub(super) fn finish_file_leftovers(dir: &Path) -> Result<()> {
     }
     if !compactions.is_empty() {
         fsutil::sync_dir(dir)?;
+        changed = true;
     }
-    Ok(())
+    Ok(changed)
 }
 
 /// What a directory listing found: its regular files with UTF-8 names, and the entries
@@ -72,6 +81,16 @@ pub(super) fn finish_file_leftovers(dir: &Path) -> Result<()> {
 pub(super) struct Entries {
     pub(super) files: Vec<(String, PathBuf)>,
     pub(super) odd_logs: Vec<OddLog>,
+    /// The UTF-8 names of all entries, whatever their type.
+    pub(super) names: HashSet<String>,
+}
+
+impl Entries {
+    /// Whether an entry of any type is named `name`: a file pagelog names exactly (the
+    /// checkpoint, the truncation intent, the hook mark) is read only if it is listed.
+    pub(super) fn has(&self, name: &str) -> bool {
+        self.names.contains(name)
+    }
 }
 
 /// An entry named `<base>.log` that is not a regular file.
@@ -88,6 +107,7 @@ pub(super) fn entries(dir: &Path) -> Result<Entries> {
     let mut found = Entries {
         files: Vec::new(),
         odd_logs: Vec::new(),
+        names: HashSet::new(),
     };
     for entry in fs::read_dir(dir).map_err(io_err(dir))? {
         let entry = entry.map_err(io_err(dir))?;
@@ -95,6 +115,7 @@ pub(super) fn entries(dir: &Path) -> Result<Entries> {
             continue;
         };
         let kind = entry.file_type().map_err(io_err(entry.path()))?;
+        found.names.insert(name.clone());
         if kind.is_file() {
             found.files.push((name, entry.path()));
         } else if let Some((base, LOG_EXT)) = parse_file_name(&name) {

@@ -29,10 +29,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use self::leftovers::{OddLog, check_odd_logs, entries, finish_file_leftovers, remove_segment};
+use self::leftovers::{
+    Entries, OddLog, check_odd_logs, entries, finish_file_leftovers, remove_segment,
+};
 
 use super::durability::{Checkpointed, Durability};
-use super::hooked::{self};
+use super::hooked::{self, HOOKED_FILE};
 use super::lifecycle::Lifecycle;
 use super::maintenance::Maintenance;
 use super::published::Published;
@@ -75,14 +77,23 @@ struct Listing {
     /// The checkpoint, if there is one that decodes (a damaged one is never trusted:
     /// everything is recovered instead).
     checkpoint: Option<Checkpoint>,
+    /// A truncation intent is listed.
+    has_intent: bool,
+    /// A hook mark is listed.
+    has_hook_mark: bool,
 }
 
 impl Listing {
-    /// Phase 1: reads the directory. No side effects.
-    fn read(dir: &Path) -> Result<Self> {
+    /// Phase 1: sorts the directory's entries and reads the checkpoint, if listed. No side
+    /// effects.
+    fn read(dir: &Path, found: Entries) -> Result<Self> {
         let mut logs = BTreeSet::new();
         let mut indexes: BTreeMap<u64, Vec<PathBuf>> = BTreeMap::new();
-        let found = entries(dir)?;
+        let (has_checkpoint, has_intent, has_hook_mark) = (
+            found.has(CHECKPOINT_FILE),
+            found.has(TRUNCATE_FILE),
+            found.has(HOOKED_FILE),
+        );
         for (name, path) in found.files {
             match parse_file_name(&name) {
                 Some((base, LOG_EXT)) => {
@@ -92,13 +103,19 @@ impl Listing {
                 None => {}
             }
         }
-        let checkpoint = fsutil::read_optional(&dir.join(CHECKPOINT_FILE))?
-            .and_then(|b| meta::decode_checkpoint(&b).ok());
+        let checkpoint = if has_checkpoint {
+            fsutil::read_optional(&dir.join(CHECKPOINT_FILE))?
+                .and_then(|b| meta::decode_checkpoint(&b).ok())
+        } else {
+            None
+        };
         Ok(Self {
             logs: logs.into_iter().collect(),
             indexes,
             odd_logs: found.odd_logs,
             checkpoint,
+            has_intent,
+            has_hook_mark,
         })
     }
 }
@@ -109,6 +126,7 @@ struct Finished {
     bases: Vec<u64>,
     checkpoint: Option<Checkpoint>,
     truncated_to: Option<u64>,
+    has_hook_mark: bool,
 }
 
 /// A sealed segment trusted without a scan: its paths, base and next offset, and its log,
@@ -140,24 +158,17 @@ impl Partition {
         mode: OpenMode,
         ctx: Context,
     ) -> Result<Self> {
-        match mode {
-            OpenMode::Create => fs::create_dir_all(&dir).map_err(io_err(&dir))?,
-            OpenMode::Existing if !dir.is_dir() => {
-                return Err(Error::corrupt(
-                    dir,
-                    0,
-                    Corruption::Missing {
-                        what: "partition directory",
-                    },
-                ));
-            }
-            OpenMode::Existing => {}
+        if mode == OpenMode::Create {
+            fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         }
         let limits = Limits::new(config);
         // Phase 2 first finishes what renames files, so that the listing it works on is the
-        // one that stays.
-        finish_file_leftovers(&dir)?;
-        let listing = Listing::read(&dir)?;
+        // one that stays: the directory is listed again only if it changed.
+        let mut found = list(&dir)?;
+        if finish_file_leftovers(&dir, &found)? {
+            found = list(&dir)?;
+        }
+        let listing = Listing::read(&dir, found)?;
         let finished = finish_interrupted(&dir, listing)?;
         let recovered = recover_tail(&dir, &limits, config, &finished)?;
         let sealed = rebuild_indexes(&limits, config, recovered.trusted)?;
@@ -174,6 +185,28 @@ impl Partition {
     }
 }
 
+/// Lists a partition's directory; one that is missing (or not a directory) is
+/// [`Corruption::Missing`].
+fn list(dir: &Path) -> Result<Entries> {
+    entries(dir).map_err(|e| match e {
+        Error::Io { source, .. }
+            if matches!(
+                source.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            Error::corrupt(
+                dir,
+                0,
+                Corruption::Missing {
+                    what: "partition directory",
+                },
+            )
+        }
+        e => e,
+    })
+}
+
 /// Phase 2: index files whose log is gone, non-regular logs, the truncation intent.
 fn finish_interrupted(dir: &Path, listing: Listing) -> Result<Finished> {
     let Listing {
@@ -181,6 +214,8 @@ fn finish_interrupted(dir: &Path, listing: Listing) -> Result<Finished> {
         indexes,
         odd_logs,
         mut checkpoint,
+        has_intent,
+        has_hook_mark,
     } = listing;
     for (base, paths) in indexes {
         if bases.binary_search(&base).is_err() {
@@ -192,7 +227,12 @@ fn finish_interrupted(dir: &Path, listing: Listing) -> Result<Finished> {
     check_odd_logs(&odd_logs, &bases, checkpoint.as_ref())?;
     // An interrupted truncation is finished before anything else reads the segments.
     let intent_path = dir.join(TRUNCATE_FILE);
-    let truncated_to = match fsutil::read_optional(&intent_path)? {
+    let intent = if has_intent {
+        fsutil::read_optional(&intent_path)?
+    } else {
+        None
+    };
+    let truncated_to = match intent {
         Some(bytes) => {
             let target =
                 meta::decode_truncate(&bytes).map_err(|e| Error::metadata(&intent_path, &e))?;
@@ -234,6 +274,7 @@ fn finish_interrupted(dir: &Path, listing: Listing) -> Result<Finished> {
         bases,
         checkpoint,
         truncated_to,
+        has_hook_mark,
     })
 }
 
@@ -434,7 +475,11 @@ fn publish(
     // No sealed segment lies at or above the active one; a mark above it (left by a
     // truncation that a crash interrupted before it lowered the mark) is lowered now,
     // durably, before anything is appended and sealed below it.
-    let mut hook_mark = hooked::load(&dir, &env.shared)?;
+    let mut hook_mark = if finished.has_hook_mark {
+        hooked::load(&dir, &env.shared)?
+    } else {
+        0
+    };
     if hook_mark > active.base_offset() {
         hook_mark = active.base_offset();
         hooked::store(&dir, hook_mark)?;
