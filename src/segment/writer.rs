@@ -164,10 +164,15 @@ pub struct SegmentWriter {
 }
 
 /// Batches of this many bytes are encoded into a buffer and written with `pwrite(2)` rather
-/// than encoded in place through the mapping: the kernel's copy into the page cache costs less
-/// than a page fault on each of their pages. Larger batches go through the mapping, so that
-/// the buffer stays bounded.
-const PWRITE_BATCH: std::ops::RangeInclusive<usize> = (16 << 10)..=(1 << 20);
+/// than encoded in place through the mapping. A page that a write fault (or the prefault)
+/// brings in is zeroed before the batch is copied over it (tmpfs clears it, ext4 reads an
+/// unwritten block as zeros), and a sync must write-protect every mapped page it cleans; the
+/// kernel's copy of whole pages into the page cache does neither, and the pages it writes stay
+/// out of the writer's page tables. From one page up that saves more than the system call
+/// costs; smaller batches (single small records) stay in the mapping, where most of them
+/// cost no system call at all. Larger batches go through the mapping too, so that the buffer
+/// stays bounded.
+const PWRITE_BATCH: std::ops::RangeInclusive<usize> = (4 << 10)..=(1 << 20);
 
 /// What an append to the active segment did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
