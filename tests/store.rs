@@ -430,7 +430,7 @@ fn truncating_to_a_boundary_of_segments_mapped_at_open() {
 
 #[test]
 fn batches_of_every_size_read_back_after_reopen_and_crash() {
-    // Batches below, inside and above the range written with pwrite (16 KiB to 1 MiB), mixed
+    // Batches below, inside and above the range written with pwrite (4 KiB to 1 MiB), mixed
     // in one segment, read back the same through the mapping.
     let dir = tempfile::tempdir().unwrap();
     let sizes = [

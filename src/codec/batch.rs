@@ -58,6 +58,20 @@ pub struct BatchPlan {
     pub first_timestamp: i64,
     /// Largest record timestamp.
     pub max_timestamp: i64,
+    /// Bytes of the values that [`encode_gathered`] leaves out of its buffer (those of
+    /// [`GATHER_MIN`] bytes or more).
+    pub gathered: usize,
+}
+
+/// Values of at least this many bytes are left out of the buffer by [`encode_gathered`]
+/// and [`encode_placed_gathered`], to be written from where they are.
+pub const GATHER_MIN: usize = 4 << 10;
+
+/// `value` if a gathering encoder leaves it out of its buffer.
+#[inline]
+#[must_use]
+pub fn gathered(value: Option<&[u8]>) -> Option<&[u8]> {
+    value.filter(|v| v.len() >= GATHER_MIN)
 }
 
 #[inline]
@@ -119,12 +133,15 @@ fn measure_deltas<'a, 'r: 'a>(
     let first_timestamp = records.clone().next().map_or(0, |(_, r)| ts_of(r, now));
     let mut max_timestamp = i64::MIN;
     let mut len = HEADER_LEN;
+    let mut gathered_bytes = 0;
     for (delta, r) in records {
         count = count.checked_add(1)?;
         let ts = ts_of(r, now);
         max_timestamp = max_timestamp.max(ts);
         let b = body_len(r, delta, ts.wrapping_sub(first_timestamp));
         len = len.checked_add(varint::len_u(b as u64) + b)?;
+        // Part of `len`, so it cannot overflow either.
+        gathered_bytes += gathered(r.value).map_or(0, <[u8]>::len);
     }
     if len > u32::MAX as usize {
         return None;
@@ -134,6 +151,7 @@ fn measure_deltas<'a, 'r: 'a>(
         count,
         first_timestamp,
         max_timestamp,
+        gathered: gathered_bytes,
     })
 }
 
@@ -151,13 +169,44 @@ pub fn encode(
 ) {
     // `plan` counted the records in a u32: the deltas fit.
     let deltas = records.iter().zip(0u32..).map(|(r, i)| (i, r));
-    encode_deltas(
+    let last_offset_delta = plan.count.saturating_sub(1);
+    encode_deltas::<false>(
         dst,
         base_offset,
-        plan.count.saturating_sub(1),
+        last_offset_delta,
         deltas,
         plan,
         now,
+        &mut Vec::new(),
+    );
+}
+
+/// As [`encode`], except that the values [`gathered`] selects are left out: `dst` receives
+/// the batch's other `plan.len - plan.gathered` bytes, and `splits` (cleared first) where in
+/// `dst` each left-out value belongs, in order. The batch is `dst[..splits[0]]`, the first
+/// such value, `dst[splits[0]..splits[1]]`, the second, …, `dst[splits[last]..]`; its CRC,
+/// in `dst[..4]`, covers those bytes in that order.
+///
+/// # Panics
+/// If `dst` is shorter than `plan.len - plan.gathered` (a caller bug).
+pub fn encode_gathered(
+    dst: &mut [u8],
+    base_offset: u64,
+    records: &[NewRecord<'_>],
+    plan: &BatchPlan,
+    now: i64,
+    splits: &mut Vec<usize>,
+) {
+    let deltas = records.iter().zip(0u32..).map(|(r, i)| (i, r));
+    let last_offset_delta = plan.count.saturating_sub(1);
+    encode_deltas::<true>(
+        dst,
+        base_offset,
+        last_offset_delta,
+        deltas,
+        plan,
+        now,
+        splits,
     );
 }
 
@@ -176,23 +225,59 @@ pub fn encode_placed(
     now: i64,
 ) {
     let deltas = records.iter().map(|(d, r)| (*d, r));
-    encode_deltas(dst, base_offset, last_offset_delta, deltas, plan, now);
+    encode_deltas::<false>(
+        dst,
+        base_offset,
+        last_offset_delta,
+        deltas,
+        plan,
+        now,
+        &mut Vec::new(),
+    );
+}
+
+/// [`encode_placed`] as [`encode_gathered`] is [`encode`].
+///
+/// # Panics
+/// If `dst` is shorter than `plan.len - plan.gathered` (a caller bug).
+pub fn encode_placed_gathered(
+    dst: &mut [u8],
+    base_offset: u64,
+    last_offset_delta: u32,
+    records: &[(u32, NewRecord<'_>)],
+    plan: &BatchPlan,
+    now: i64,
+    splits: &mut Vec<usize>,
+) {
+    let deltas = records.iter().map(|(d, r)| (*d, r));
+    encode_deltas::<true>(
+        dst,
+        base_offset,
+        last_offset_delta,
+        deltas,
+        plan,
+        now,
+        splits,
+    );
 }
 
 #[expect(
     clippy::indexing_slicing,
-    reason = "encodes into dst[..plan.len], which `measure` sized for exactly these records and \
-              header: every write lies inside it (a shorter dst is the documented caller panic)"
+    reason = "encodes into dst[..plan.len] (less the gathered values when GATHER), which \
+              `measure` sized for exactly these records and header: every write lies inside it \
+              (a shorter dst is the documented caller panic)"
 )]
-fn encode_deltas<'a, 'r: 'a>(
+fn encode_deltas<'a, 'r: 'a, const GATHER: bool>(
     dst: &mut [u8],
     base_offset: u64,
     last_offset_delta: u32,
     records: impl Iterator<Item = (u32, &'a NewRecord<'r>)>,
     plan: &BatchPlan,
     now: i64,
+    splits: &mut Vec<usize>,
 ) {
-    let dst = &mut dst[..plan.len];
+    let dst = &mut dst[..plan.len - if GATHER { plan.gathered } else { 0 }];
+    splits.clear();
     #[expect(
         clippy::cast_possible_truncation,
         reason = "`measure` returns no plan longer than u32::MAX"
@@ -212,6 +297,9 @@ fn encode_deltas<'a, 'r: 'a>(
     dst[field::MAX_TIMESTAMP..field::MAX_TIMESTAMP + 8]
         .copy_from_slice(&plan.max_timestamp.to_le_bytes());
     let mut p = HEADER_LEN;
+    // With GATHER: the CRC of the batch so far, up to `dst[crc_from]` then the values left out.
+    let mut crc = GATHER.then(crc32fast::Hasher::new);
+    let mut crc_from = field::LENGTH;
     for (delta, r) in records {
         let ts_delta = ts_of(r, now).wrapping_sub(plan.first_timestamp);
         let b = body_len(r, delta, ts_delta);
@@ -219,7 +307,17 @@ fn encode_deltas<'a, 'r: 'a>(
         p += varint::put_u(&mut dst[p..], u64::from(delta));
         p += varint::put_s(&mut dst[p..], ts_delta);
         p = put_opt(dst, p, r.key);
-        p = put_opt(dst, p, r.value);
+        if let Some(crc) = &mut crc
+            && let Some(v) = gathered(r.value)
+        {
+            p += varint::put_s(&mut dst[p..], opt_len(r.value));
+            crc.update(&dst[crc_from..p]);
+            crc.update(v);
+            crc_from = p;
+            splits.push(p);
+        } else {
+            p = put_opt(dst, p, r.value);
+        }
         p += varint::put_u(&mut dst[p..], r.headers.len() as u64);
         for h in r.headers {
             p += varint::put_u(&mut dst[p..], h.key.len() as u64);
@@ -230,8 +328,14 @@ fn encode_deltas<'a, 'r: 'a>(
             p += h.value.len();
         }
     }
-    debug_assert_eq!(p, plan.len);
-    let crc = crc32fast::hash(&dst[field::LENGTH..]);
+    debug_assert_eq!(p, dst.len());
+    let crc = match crc {
+        Some(mut crc) => {
+            crc.update(&dst[crc_from..]);
+            crc.finalize()
+        }
+        None => crc32fast::hash(&dst[field::LENGTH..]),
+    };
     dst[field::CRC..field::CRC + 4].copy_from_slice(&crc.to_le_bytes());
 }
 

@@ -2,12 +2,15 @@
 //! publishes, and trims only down to the watermark.
 
 use std::fs::{File, OpenOptions};
-use std::io;
+use std::io::{self, Seek, Write};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::{Mapping, PAGE, lock_error, lock_exclusive};
+
+/// Most pieces [`MapWriter::write_tail_gathered`] passes to one vectored write.
+pub const GATHER_WINDOW: usize = 64;
 
 /// The one writer of a [`Mapping`]: appends above the watermark and publishes.
 #[derive(Debug)]
@@ -174,6 +177,56 @@ impl MapWriter {
         match self.tail_mut(bytes.len())? {
             Some(dst) => dst.copy_from_slice(bytes),
             None => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// As [`write_tail`](Self::write_tail) for a tail of `len` bytes given as `pieces`, in
+    /// order, written with vectored writes (`writev(2)`, at most [`GATHER_WINDOW`] pieces per
+    /// call) from where they are, without copying them together first. Refused with
+    /// `InvalidInput` (nothing written) unless the pieces add up to `len`.
+    ///
+    /// # Errors
+    /// As [`write_tail`](Self::write_tail).
+    pub fn write_tail_gathered<'p>(
+        &mut self,
+        len: usize,
+        pieces: impl Iterator<Item = &'p [u8]> + Clone,
+    ) -> io::Result<bool> {
+        let start = self.published();
+        let Some(end) = start.checked_add(len).filter(|&e| e <= self.map.len) else {
+            return Ok(false);
+        };
+        if pieces.clone().map(<[u8]>::len).sum::<usize>() != len {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the pieces of a tail do not add up to its length",
+            ));
+        }
+        if end as u64 > self.allocated {
+            self.reserve(end as u64)?;
+        }
+        // The descriptor's offset serves only these writes (every other access to the file
+        // is positional or through the mapping), and is set before each, under `&mut self`.
+        let mut file = &self.map.file;
+        file.seek(io::SeekFrom::Start(start as u64))?;
+        let mut window = [io::IoSlice::new(&[]); GATHER_WINDOW];
+        let mut pieces = pieces.filter(|p| !p.is_empty()).peekable();
+        while pieces.peek().is_some() {
+            let mut n = 0;
+            for (slot, piece) in window.iter_mut().zip(pieces.by_ref()) {
+                *slot = io::IoSlice::new(piece);
+                n += 1;
+            }
+            let mut bufs = window.get_mut(..n).unwrap_or_default();
+            while !bufs.is_empty() {
+                match file.write_vectored(bufs) {
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                    Ok(k) => io::IoSlice::advance_slices(&mut bufs, k),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
         }
         Ok(true)
     }
@@ -394,6 +447,42 @@ mod tests {
         );
         w.trim()?;
         assert_eq!(std::fs::metadata(&path)?.len(), (a.len() + 4) as u64);
+        Ok(())
+    }
+
+    #[test]
+    fn gathered_tails_are_written_in_order_at_the_watermark() -> io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("f");
+        let mut w = MapWriter::create(&path, 1 << 20, 64 << 10)?;
+        let map = Arc::clone(w.mapping());
+        assert!(w.write_tail(b"head")?);
+        w.publish(4);
+        // More pieces than one vectored write takes, some empty, past the first reservation.
+        let big = vec![9u8; 100 << 10];
+        let mut pieces: Vec<&[u8]> = vec![b"", &big];
+        pieces.extend(std::iter::repeat_n(&b"ab"[..], 2 * GATHER_WINDOW));
+        let len = big.len() + 4 * GATHER_WINDOW;
+        assert!(
+            w.write_tail_gathered(len + 1, pieces.iter().copied())
+                .is_err_and(|e| e.kind() == io::ErrorKind::InvalidInput),
+            "pieces that do not add up are refused"
+        );
+        assert!(w.write_tail_gathered(len, pieces.iter().copied())?);
+        w.publish(4 + len);
+        let expected: Vec<u8> = [&b"head"[..]]
+            .iter()
+            .chain(&pieces)
+            .flat_map(|p| p.iter().copied())
+            .collect();
+        assert_eq!(map.prefix(), &expected[..]);
+        assert!(
+            !w.write_tail_gathered(1 << 20, std::iter::once(&big[..]))?,
+            "past the mapping"
+        );
+        w.trim()?;
+        drop(w);
+        assert_eq!(std::fs::read(&path)?, expected);
         Ok(())
     }
 

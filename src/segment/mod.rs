@@ -379,6 +379,7 @@ pub(crate) fn create_files(
         max_timestamp: i64::MIN,
         rule: writer::IndexRule::EMPTY,
         scratch: Vec::new(),
+        splits: Vec::new(),
     };
     Ok((core, writer))
 }

@@ -311,6 +311,7 @@ pub fn open_active_clean(
         max_timestamp,
         rule,
         scratch: Vec::new(),
+        splits: Vec::new(),
     };
     Ok(Some((core, writer)))
 }

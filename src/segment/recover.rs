@@ -129,6 +129,7 @@ pub fn recover(
             max_timestamp: scan.max_timestamp,
             rule: scan.rule,
             scratch: Vec::new(),
+            splits: Vec::new(),
         };
         Ok((core, Some(writer), recovery))
     } else {

@@ -159,15 +159,23 @@ pub struct SegmentWriter {
     pub(crate) first_timestamp: Option<i64>,
     pub(crate) max_timestamp: i64,
     pub(crate) rule: IndexRule,
-    /// Where batches written with `pwrite` are encoded (see [`PWRITE_BATCH`]).
+    /// Where batches written with `pwrite` are encoded (see [`PWRITE_BATCH`]), and batches
+    /// with large values all but those values (see [`batch::encode_gathered`]).
     pub(crate) scratch: Vec<u8>,
+    /// Where the values left out of `scratch` go (see [`batch::encode_gathered`]).
+    pub(crate) splits: Vec<usize>,
 }
 
 /// Batches of this many bytes are encoded into a buffer and written with `pwrite(2)` rather
-/// than encoded in place through the mapping: the kernel's copy into the page cache costs less
-/// than a page fault on each of their pages. Larger batches go through the mapping, so that
-/// the buffer stays bounded.
-const PWRITE_BATCH: std::ops::RangeInclusive<usize> = (16 << 10)..=(1 << 20);
+/// than encoded in place through the mapping. A page that a write fault (or the prefault)
+/// brings in is zeroed before the batch is copied over it (tmpfs clears it, ext4 reads an
+/// unwritten block as zeros), and a sync must write-protect every mapped page it cleans; the
+/// kernel's copy of whole pages into the page cache does neither, and the pages it writes stay
+/// out of the writer's page tables. From one page up that saves more than the system call
+/// costs; smaller batches (single small records) stay in the mapping, where most of them
+/// cost no system call at all. Larger batches go through the mapping too, so that the buffer
+/// stays bounded.
+const PWRITE_BATCH: std::ops::RangeInclusive<usize> = (4 << 10)..=(1 << 20);
 
 /// What an append to the active segment did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,7 +215,17 @@ pub enum BatchRecords<'a, 'r> {
     },
 }
 
-impl BatchRecords<'_, '_> {
+impl<'r> BatchRecords<'_, 'r> {
+    /// The value of each record, in order.
+    fn values(self) -> impl Iterator<Item = Option<&'r [u8]>> + Clone {
+        let (contiguous, placed) = match self {
+            BatchRecords::Contiguous(r) => (r, &[][..]),
+            BatchRecords::Placed { records, .. } => (&[][..], records),
+        };
+        let contiguous = contiguous.iter().map(|r| r.value);
+        contiguous.chain(placed.iter().map(|(_, r)| r.value))
+    }
+
     /// The batch's last offset minus its base offset.
     fn last_delta(&self, plan: &BatchPlan) -> u64 {
         match self {
@@ -264,35 +282,8 @@ impl SegmentWriter {
         {
             return Ok(Appended::Full(Full::Index));
         }
-        let encode = |dst: &mut [u8]| match records {
-            BatchRecords::Contiguous(r) => batch::encode(dst, first, r, plan, now),
-            BatchRecords::Placed {
-                records,
-                last_delta,
-            } => batch::encode_placed(dst, first, last_delta, records, plan, now),
-        };
-        if PWRITE_BATCH.contains(&plan.len) {
-            if self.scratch.len() < plan.len {
-                self.scratch.resize(plan.len, 0);
-            }
-            let bytes = &mut self.scratch[..plan.len];
-            encode(bytes);
-            if !self
-                .log
-                .write_tail(bytes)
-                .map_err(io_err(&core.paths.log))?
-            {
-                return Ok(Appended::Full(Full::Log));
-            }
-        } else {
-            let Some(dst) = self
-                .log
-                .tail_mut(plan.len)
-                .map_err(io_err(&core.paths.log))?
-            else {
-                return Ok(Appended::Full(Full::Log));
-            };
-            encode(dst);
+        if !self.write_batch(core, records, plan, now, first)? {
+            return Ok(Appended::Full(Full::Log));
         }
         self.rule.apply(&step, plan.len);
         self.next_offset = last + 1;
@@ -309,6 +300,86 @@ impl SegmentWriter {
             .publish(self.rule.index_entries * OFFSET_ENTRY_LEN);
         self.time.publish(self.rule.time_entries * TIME_ENTRY_LEN);
         Ok(Appended::At(last + 1))
+    }
+
+    /// Encodes the batch at the log's watermark and writes it (see [`PWRITE_BATCH`] and
+    /// [`batch::encode_gathered`] for how); `false` if it does not fit the mapping.
+    fn write_batch(
+        &mut self,
+        core: &SegmentCore,
+        records: BatchRecords<'_, '_>,
+        plan: &BatchPlan,
+        now: i64,
+        first: u64,
+    ) -> Result<bool> {
+        let encode = |dst: &mut [u8]| match records {
+            BatchRecords::Contiguous(r) => batch::encode(dst, first, r, plan, now),
+            BatchRecords::Placed {
+                records,
+                last_delta,
+            } => batch::encode_placed(dst, first, last_delta, records, plan, now),
+        };
+        let buffered = plan.len - plan.gathered;
+        if plan.gathered > 0 && buffered <= *PWRITE_BATCH.end() {
+            // Values of 4 KiB and more are written from where they are, with the rest of the
+            // batch around them: no copy of them, and, at any size, no page faults.
+            if self.scratch.len() < buffered {
+                self.scratch.resize(buffered, 0);
+            }
+            let bytes = &mut self.scratch[..buffered];
+            match records {
+                BatchRecords::Contiguous(r) => {
+                    batch::encode_gathered(bytes, first, r, plan, now, &mut self.splits);
+                }
+                BatchRecords::Placed {
+                    records,
+                    last_delta,
+                } => batch::encode_placed_gathered(
+                    bytes,
+                    first,
+                    last_delta,
+                    records,
+                    plan,
+                    now,
+                    &mut self.splits,
+                ),
+            }
+            let pieces = pieces(
+                bytes,
+                &self.splits,
+                records.values().filter_map(batch::gathered),
+            );
+            if !self
+                .log
+                .write_tail_gathered(plan.len, pieces)
+                .map_err(io_err(&core.paths.log))?
+            {
+                return Ok(false);
+            }
+        } else if PWRITE_BATCH.contains(&plan.len) {
+            if self.scratch.len() < plan.len {
+                self.scratch.resize(plan.len, 0);
+            }
+            let bytes = &mut self.scratch[..plan.len];
+            encode(bytes);
+            if !self
+                .log
+                .write_tail(bytes)
+                .map_err(io_err(&core.paths.log))?
+            {
+                return Ok(false);
+            }
+        } else {
+            let Some(dst) = self
+                .log
+                .tail_mut(plan.len)
+                .map_err(io_err(&core.paths.log))?
+            else {
+                return Ok(false);
+            };
+            encode(dst);
+        }
+        Ok(true)
     }
 
     /// Writes the final time-index entry and trims all three files to their contents.
@@ -343,6 +414,29 @@ impl SegmentWriter {
     }
 }
 
+/// A batch encoded by [`batch::encode_gathered`] into `buffer` with `splits`, and the values
+/// it left out: `buffer[..splits[0]]`, the first value, `buffer[splits[0]..splits[1]]`, …
+fn pieces<'p>(
+    buffer: &'p [u8],
+    splits: &'p [usize],
+    values: impl Iterator<Item = &'p [u8]> + Clone,
+) -> impl Iterator<Item = &'p [u8]> + Clone {
+    let starts = std::iter::once(0).chain(splits.iter().copied());
+    let ends = splits
+        .iter()
+        .copied()
+        .map(Some)
+        .chain(std::iter::once(None));
+    let around = starts.zip(ends).map(move |(from, to)| match to {
+        Some(to) => buffer.get(from..to).unwrap_or_default(),
+        None => buffer.get(from..).unwrap_or_default(),
+    });
+    // Each stretch of the buffer, then the value that follows it (none after the last).
+    around
+        .zip(values.map(Some).chain(std::iter::once(None)))
+        .flat_map(|(stretch, value)| std::iter::once(stretch).chain(value))
+}
+
 /// Writes one index entry right after the published entries (publishing is the caller's).
 /// `Ok(false)` if there is no room.
 fn write_entry(w: &mut MapWriter, bytes: &[u8]) -> std::io::Result<bool> {
@@ -352,5 +446,86 @@ fn write_entry(w: &mut MapWriter, bytes: &[u8]) -> std::io::Result<bool> {
             Ok(true)
         }
         None => Ok(false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::record::Header;
+
+    /// The batch `encode_gathered` and its left-out values make, put together.
+    fn gathered_batch(records: BatchRecords<'_, '_>, plan: &BatchPlan) -> Vec<u8> {
+        let mut buffer = vec![0; plan.len - plan.gathered];
+        let mut splits = vec![7]; // cleared by the encoder
+        match records {
+            BatchRecords::Contiguous(r) => {
+                batch::encode_gathered(&mut buffer, 40, r, plan, 5, &mut splits);
+            }
+            BatchRecords::Placed {
+                records,
+                last_delta,
+            } => batch::encode_placed_gathered(
+                &mut buffer,
+                40,
+                last_delta,
+                records,
+                plan,
+                5,
+                &mut splits,
+            ),
+        }
+        let values = records.values().filter_map(batch::gathered);
+        pieces(&buffer, &splits, values)
+            .flatten()
+            .copied()
+            .collect()
+    }
+
+    #[test]
+    fn a_gathered_batch_is_the_batch_byte_for_byte() {
+        let big: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
+        let headers = [Header {
+            key: "h",
+            value: b"v",
+        }];
+        let shapes: [&[usize]; 5] = [
+            &[65_536],
+            &[4095, 4096],
+            &[10, 5000, 0, 20_000, 3],
+            &[4096, 4096, 4096],
+            &[1, 2, 3],
+        ];
+        for sizes in shapes {
+            let mut records: Vec<NewRecord<'_>> = sizes
+                .iter()
+                .map(|&n| {
+                    NewRecord::new(&big[..n])
+                        .timestamp(1_000 + i64::from(u32::try_from(n).unwrap_or(0)))
+                })
+                .collect();
+            records.push(NewRecord::tombstone(b"k"));
+            records.push(NewRecord::new(&big[..6000]).key(b"key").headers(&headers));
+            let plan = batch::measure(&records, 5).unwrap_or_else(|| unreachable!());
+            let mut whole = vec![0; plan.len];
+            batch::encode(&mut whole, 40, &records, &plan, 5);
+            let gathered = gathered_batch(BatchRecords::Contiguous(&records), &plan);
+            assert_eq!(gathered, whole, "{sizes:?}");
+
+            let placed: Vec<(u32, NewRecord<'_>)> = records
+                .iter()
+                .zip((0u32..).step_by(3))
+                .map(|(r, d)| (d, *r))
+                .collect();
+            let last_delta = 3 * u32::try_from(records.len()).unwrap_or(0) + 2;
+            let plan = batch::measure_placed(&placed, 5).unwrap_or_else(|| unreachable!());
+            let mut whole = vec![0; plan.len];
+            batch::encode_placed(&mut whole, 40, last_delta, &placed, &plan, 5);
+            let records = BatchRecords::Placed {
+                records: &placed,
+                last_delta,
+            };
+            assert_eq!(gathered_batch(records, &plan), whole, "placed {sizes:?}");
+        }
     }
 }
