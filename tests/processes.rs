@@ -201,8 +201,10 @@ fn a_waiting_reader_is_woken_by_the_writer_in_another_store() {
         .clone();
     let reader = Store::open_read_only(dir.path()).unwrap();
     let rp = reader.topic(TOPIC).unwrap().partition(0).unwrap().clone();
+    // Positioned before the first append: a reader thread that took its position itself
+    // could start after some appends and then wait for records that never come.
+    let mut it = rp.iter_from_end().blocking();
     let waiter = std::thread::spawn(move || {
-        let mut it = rp.iter_from_end().blocking();
         (0..200)
             .map(|_| it.next().unwrap().unwrap().value().to_vec())
             .collect::<Vec<_>>()
