@@ -98,45 +98,6 @@ impl Rng {
     }
 }
 
-/// `posix_fadvise(POSIX_FADV_DONTNEED)` on the whole file: drops its clean, unmapped pages
-/// from the page cache.
-fn drop_from_cache(path: &Path) {
-    let f = File::open(path).unwrap();
-    // SAFETY: a valid open descriptor; no memory is passed.
-    let rc = unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
-    assert_eq!(rc, 0, "posix_fadvise: {rc}");
-}
-
-/// Pages of `path` in the page cache (from `mincore` on a fresh read-only mapping, which
-/// faults nothing in), and the file's length in pages.
-fn resident(path: &Path) -> (usize, usize) {
-    let f = File::open(path).unwrap();
-    let len = f.metadata().unwrap().len() as usize;
-    if len == 0 {
-        return (0, 0);
-    }
-    let pages = len.div_ceil(PAGE);
-    let mut vec = vec![0u8; pages];
-    // SAFETY: maps `len` bytes of an open file read-only at an address the kernel picks,
-    // checks the result, passes `mincore` a vector of one byte per page of that range, and
-    // unmaps the same range. No Rust reference to the mapping is ever made.
-    unsafe {
-        let addr = libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ,
-            libc::MAP_SHARED,
-            f.as_raw_fd(),
-            0,
-        );
-        assert_ne!(addr, libc::MAP_FAILED, "mmap for mincore");
-        let rc = libc::mincore(addr, len, vec.as_mut_ptr());
-        libc::munmap(addr, len);
-        assert_eq!(rc, 0, "mincore: {}", std::io::Error::last_os_error());
-    }
-    (vec.iter().filter(|&&b| b & 1 == 1).count(), pages)
-}
-
 fn partition_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
@@ -207,10 +168,10 @@ impl Data {
     /// the timed reads nor counts as theirs.
     fn open_settled(&self) -> Open {
         let open = self.open();
-        let mut before = resident(&self.log).0;
+        let mut before = common::resident(&self.log).0;
         loop {
             std::thread::sleep(Duration::from_millis(2));
-            let now = resident(&self.log).0;
+            let now = common::resident(&self.log).0;
             if now == before {
                 return open;
             }
@@ -220,7 +181,7 @@ impl Data {
 
     fn drop_cache(&self) {
         for f in partition_files(&self.part_dir) {
-            drop_from_cache(&f);
+            common::drop_from_cache(&f);
         }
     }
 
@@ -298,7 +259,7 @@ fn diagnose(data: &Data, offsets: &[u64]) {
     let open = data.open();
     scan(&open.p);
     data.drop_cache();
-    let (live, pages) = resident(&data.log);
+    let (live, pages) = common::resident(&data.log);
     eprintln!(
         "diag: log {} B, {pages} pages; after a full scan and DONTNEED with the store open: \
          {live} pages still resident (mapped pages cannot be dropped)",
@@ -311,14 +272,14 @@ fn diagnose(data: &Data, offsets: &[u64]) {
         "diag: after Store::close ({} mappings of the log left) and DONTNEED: log {:?}, \
          index {:?} (resident, pages)",
         mappings_of(&data.log),
-        resident(&data.log),
-        resident(&data.log.with_extension("index"))
+        common::resident(&data.log),
+        common::resident(&data.log.with_extension("index"))
     );
     let mut open = data.open_settled();
     eprintln!(
         "diag: after Store::open, settled: log {} pages, index {:?}",
-        resident(&data.log).0,
-        resident(&data.log.with_extension("index"))
+        common::resident(&data.log).0,
+        common::resident(&data.log.with_extension("index"))
     );
     for (per_open, reads) in [(1, 5), (20, 20)] {
         let (mut time, mut pages) = (Duration::ZERO, 0);
@@ -326,11 +287,11 @@ fn diagnose(data: &Data, offsets: &[u64]) {
             if i % per_open == 0 {
                 open = data.reopen_cold(open);
             }
-            let before = resident(&data.log).0;
+            let before = common::resident(&data.log).0;
             let t = Instant::now();
             black_box(open.p.read(o).unwrap().unwrap().value()[0]);
             time += t.elapsed();
-            pages += resident(&data.log).0 - before;
+            pages += common::resident(&data.log).0 - before;
         }
         eprintln!(
             "diag: cold read by offset{}: {:?} and {} pages brought in per read (mean of {reads})",
@@ -421,7 +382,7 @@ fn bench_reads(c: &mut Criterion) {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
-                drop_from_cache(&data.log);
+                common::drop_from_cache(&data.log);
                 let t = Instant::now();
                 black_box(read_file(&data.log, &mut buf));
                 total += t.elapsed();
@@ -440,7 +401,7 @@ fn bench_reads(c: &mut Criterion) {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
-                    drop_from_cache(&data.log);
+                    common::drop_from_cache(&data.log);
                     let pos = positions[i % PROBES];
                     i += 1;
                     let t = Instant::now();
@@ -453,7 +414,7 @@ fn bench_reads(c: &mut Criterion) {
         });
     }
     {
-        drop_from_cache(&data.log);
+        common::drop_from_cache(&data.log);
         let f = OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_DIRECT)
@@ -478,7 +439,7 @@ fn bench_reads(c: &mut Criterion) {
     assert_eq!(scan(p), expect);
     let mut buf = vec![0u8; 1 << 20];
     read_file(&data.log, &mut buf);
-    let (res, pages) = resident(&data.log);
+    let (res, pages) = common::resident(&data.log);
     eprintln!("diag: warm group: log {res} of {pages} pages resident");
     let bytes = std::fs::read(&data.log).unwrap();
 

@@ -234,31 +234,36 @@ fn get_opt<'a>(b: &'a [u8], p: &mut usize) -> Result<Option<&'a [u8]>, DecodeErr
             what: "negative field length",
         },
     })?;
-    let s = p
-        .checked_add(len)
-        .and_then(|e| b.get(*p..e))
-        .ok_or(DecodeError::Invalid {
-            at,
-            reason: Corruption::Length {
-                what: "field length past end of record",
-            },
-        })?;
-    *p += len;
-    Ok(Some(s))
+    take(b, p, Some(len), at, "field length past end of record").map(Some)
 }
 
 pub(super) fn skip_bytes<'a>(b: &'a [u8], p: &mut usize) -> Result<&'a [u8], DecodeError> {
     let at = *p;
     let len = varint::get_u(b, p)?;
-    let s = usize::try_from(len)
-        .ok()
+    take(
+        b,
+        p,
+        usize::try_from(len).ok(),
+        at,
+        "header length past end of record",
+    )
+}
+
+/// The `len` bytes of `b` from `*p`, moving `*p` past them; an error at `at` saying `what`
+/// when they run past the end of `b` (or `len` is `None`: too large to be a length).
+fn take<'a>(
+    b: &'a [u8],
+    p: &mut usize,
+    len: Option<usize>,
+    at: usize,
+    what: &'static str,
+) -> Result<&'a [u8], DecodeError> {
+    let s = len
         .and_then(|l| p.checked_add(l))
         .and_then(|e| b.get(*p..e))
         .ok_or(DecodeError::Invalid {
             at,
-            reason: Corruption::Length {
-                what: "header length past end of record",
-            },
+            reason: Corruption::Length { what },
         })?;
     *p += s.len();
     Ok(s)
