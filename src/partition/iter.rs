@@ -420,7 +420,7 @@ fn past_the_end(
 }
 
 impl Records {
-    /// The fast path of every read: decodes the next record of the current batch into
+    /// The fast path of every iterator step: decodes the next record of the current batch into
     /// `self.out` when nothing else is due (no error pending or met, no truncation or rise of
     /// the start offset since the last step, a record left in the batch that decodes on the
     /// fast path), or moves on to the next batch with [`step_batch`](Self::step_batch). False,
