@@ -226,6 +226,28 @@ impl<'r> BatchRecords<'_, 'r> {
         contiguous.chain(placed.iter().map(|(_, r)| r.value))
     }
 
+    /// Encodes the batch at offset `first` into `dst`, leaving out the values
+    /// [`batch::gathered`] selects (see [`batch::encode_gathered`]); `splits` says where they
+    /// belong.
+    fn encode_gathered(
+        self,
+        dst: &mut [u8],
+        first: u64,
+        plan: &BatchPlan,
+        now: i64,
+        splits: &mut Vec<usize>,
+    ) {
+        match self {
+            BatchRecords::Contiguous(r) => {
+                batch::encode_gathered(dst, first, r, plan, now, splits);
+            }
+            BatchRecords::Placed {
+                records,
+                last_delta,
+            } => batch::encode_placed_gathered(dst, first, last_delta, records, plan, now, splits),
+        }
+    }
+
     /// The batch's last offset minus its base offset.
     fn last_delta(&self, plan: &BatchPlan) -> u64 {
         match self {
@@ -327,23 +349,7 @@ impl SegmentWriter {
                 self.scratch.resize(buffered, 0);
             }
             let bytes = &mut self.scratch[..buffered];
-            match records {
-                BatchRecords::Contiguous(r) => {
-                    batch::encode_gathered(bytes, first, r, plan, now, &mut self.splits);
-                }
-                BatchRecords::Placed {
-                    records,
-                    last_delta,
-                } => batch::encode_placed_gathered(
-                    bytes,
-                    first,
-                    last_delta,
-                    records,
-                    plan,
-                    now,
-                    &mut self.splits,
-                ),
-            }
+            records.encode_gathered(bytes, first, plan, now, &mut self.splits);
             let pieces = pieces(
                 bytes,
                 &self.splits,
@@ -458,23 +464,7 @@ mod tests {
     fn gathered_batch(records: BatchRecords<'_, '_>, plan: &BatchPlan) -> Vec<u8> {
         let mut buffer = vec![0; plan.len - plan.gathered];
         let mut splits = vec![7]; // cleared by the encoder
-        match records {
-            BatchRecords::Contiguous(r) => {
-                batch::encode_gathered(&mut buffer, 40, r, plan, 5, &mut splits);
-            }
-            BatchRecords::Placed {
-                records,
-                last_delta,
-            } => batch::encode_placed_gathered(
-                &mut buffer,
-                40,
-                last_delta,
-                records,
-                plan,
-                5,
-                &mut splits,
-            ),
-        }
+        records.encode_gathered(&mut buffer, 40, plan, 5, &mut splits);
         let values = records.values().filter_map(batch::gathered);
         pieces(&buffer, &splits, values)
             .flatten()
