@@ -106,10 +106,10 @@ pub struct TopicConfig {
     /// segment's first record. Default 7 days; range `1..`.
     pub(crate) segment_ms: u64,
     /// Add an offset-index entry once this many bytes were appended since the last one.
-    /// Default 4096; range `0..=segment_bytes` (0 indexes every batch).
+    /// Default 1024; range `0..=segment_bytes` (0 indexes every batch).
     pub(crate) index_interval_bytes: u32,
     /// Upper bound on each index file of a segment; a segment whose index is full rolls.
-    /// Default 10 MiB; range `64..`.
+    /// Default 16 MiB; range `64..`.
     pub(crate) index_bytes: u32,
     /// Largest encoded batch (header plus records) an append may write; batches are also
     /// limited to `segment_bytes`, whichever is smaller. Default 1 MiB; range `64..`.
@@ -150,8 +150,8 @@ impl Default for TopicConfig {
             partitions: 1,
             segment_bytes: 1 << 30,
             segment_ms: 7 * 24 * 60 * 60 * 1000,
-            index_interval_bytes: 4096,
-            index_bytes: 10 << 20,
+            index_interval_bytes: 1024,
+            index_bytes: 16 << 20,
             max_batch_bytes: 1 << 20,
             flush: FlushPolicy::default(),
             verify_checksums: true,
@@ -190,7 +190,12 @@ impl TopicConfig {
     }
 
     /// Add an offset-index entry once this many bytes were appended since the last one.
-    /// Default 4096; range `0..=segment_bytes` (0 indexes every batch).
+    /// Default 1024; range `0..=segment_bytes` (0 indexes every batch).
+    ///
+    /// A point read walks the batch headers from the entry before its offset, so a smaller
+    /// interval means a shorter walk for a larger index: at the default, 12 bytes of offset
+    /// index (and at most 16 of time index) per KiB of log, about 1.2 % of it, which the
+    /// default [`index_bytes`](Self::index_bytes) holds for a whole 1 GiB segment.
     #[must_use]
     pub fn index_interval_bytes(mut self, n: u32) -> Self {
         self.index_interval_bytes = n;
@@ -198,7 +203,7 @@ impl TopicConfig {
     }
 
     /// Upper bound on each index file of a segment; a segment whose index is full rolls.
-    /// Default 10 MiB; range `64..`.
+    /// Default 16 MiB; range `64..`.
     #[must_use]
     pub fn index_bytes(mut self, n: u32) -> Self {
         self.index_bytes = n;

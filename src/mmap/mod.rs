@@ -324,3 +324,23 @@ fn past_the_file(len: usize, file_len: u64) -> io::Error {
         format!("published length {len} lies past the end of the file ({file_len} bytes)"),
     )
 }
+
+/// Asks the CPU to start loading the cache line holding `bytes[at]` (and its page's address
+/// translation) without waiting for it, so that a lookup's next loads from elsewhere overlap
+/// with it. A hint: it never faults (a page not mapped in yet is simply not loaded), reads
+/// nothing into the program and changes nothing. Out of range, and off x86-64, it does
+/// nothing.
+#[inline]
+pub fn prefetch(bytes: &[u8], at: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(b) = bytes.get(at) {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: `PREFETCHT0` only hints the cache: it does not fault (on any address), does
+        // not read the byte into a register and writes nothing, so it has no effect on memory
+        // the program could observe; the address is that of a byte of `bytes` anyway. It is
+        // part of SSE, which every x86-64 CPU has (the target's baseline features).
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(b).cast()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (bytes, at);
+}

@@ -14,7 +14,7 @@ use crate::codec::batch::{self, BatchHeader};
 use crate::codec::index::{OFFSET_ENTRY_LEN, OffsetEntry, TIME_ENTRY_LEN, TimeEntry};
 use crate::codec::{Corruption, DecodeError, le_u32, le_u64};
 use crate::error::{Error, Result};
-use crate::mmap::Mapping;
+use crate::mmap::{Mapping, prefetch};
 use crate::segment::files::SegmentPaths;
 
 /// Shared state of one segment.
@@ -36,6 +36,9 @@ pub struct SegmentCore {
     /// Set once a point read found a batch spanning several pages: such reads then time
     /// their lookup to tell a cold file from a warm one (`segment::read_at`).
     pub(crate) large_batches: AtomicBool,
+    /// Set while the last lookup found its batch far from where the segment's average
+    /// batch predicted: lookups then leave out the prefetch there (`SegmentCore::locate`).
+    pub(crate) unlike_batches: AtomicBool,
 }
 
 /// A batch located in a segment's log.
@@ -143,8 +146,7 @@ impl SegmentCore {
         // Entries are about evenly spread over the segment's offsets, so the search starts
         // where the target's share of them predicts and gallops from there: one cache miss
         // in the index instead of a dozen for a binary search from the middle.
-        let span = self.next_offset().saturating_sub(self.base).max(1);
-        let guess = (u128::from(rel) * n as u128 / u128::from(span)) as usize;
+        let guess = self.share(rel, n);
         let lo = partition_point_near(n, guess, |i| crate::codec::le_u32(slot(i), 0) <= rel);
         if lo == 0 {
             return none;
@@ -190,6 +192,16 @@ impl SegmentCore {
         }
     }
 
+    /// Where `rel`, an offset relative to the base, falls in `0..n` if `n` things (index
+    /// entries, bytes of log) are spread evenly over the segment's offsets.
+    #[inline]
+    fn share(&self, rel: u32, n: usize) -> usize {
+        let span = self.next_offset().saturating_sub(self.base).max(1);
+        // rel <= u32::MAX and n (index slots, log bytes) <= MAX_SEGMENT_BYTES = u32::MAX,
+        // so the product fits; the quotient is at most n.
+        usize::try_from(u64::from(rel).saturating_mul(n as u64) / span).unwrap_or(n)
+    }
+
     /// Finds the batch holding `target` (or, inside an offset gap, the first batch after
     /// it). `Ok(None)` when `target` is at or past the committed end.
     pub(crate) fn locate(&self, target: u64) -> Result<Option<Located>> {
@@ -199,6 +211,36 @@ impl SegmentCore {
         if target < self.base {
             return self.first_batch(log);
         }
+        // A lookup waits for memory twice, one wait after the other: the index entry, then
+        // the log where it points. When the segment's batches are about alike, the target's
+        // share of the offsets predicts both places: ask for them now, so that the two waits
+        // overlap (the index entry the search reads first, and the log at and before the
+        // predicted batch, back to where the entry lies at the default index interval).
+        let rel = u32::try_from(target - self.base).unwrap_or(u32::MAX);
+        let estimate = self.share(rel, log.len());
+        if !self.unlike_batches.load(Ordering::Relaxed) {
+            prefetch(
+                entries,
+                self.share(rel, entries.len() / OFFSET_ENTRY_LEN) * OFFSET_ENTRY_LEN,
+            );
+            for back in PREFETCH_BACK {
+                prefetch(log, estimate.saturating_sub(back));
+            }
+        }
+        let found = self.walk_to(entries, log, target)?;
+        if let Some(at) = &found {
+            let unlike = at.position.abs_diff(estimate) > PREDICTED_NEAR;
+            if self.unlike_batches.load(Ordering::Relaxed) != unlike {
+                self.unlike_batches.store(unlike, Ordering::Relaxed);
+            }
+        }
+        Ok(found)
+    }
+
+    /// From the index entry at or before `target`, the walk over batch headers to the batch
+    /// holding it.
+    #[inline]
+    fn walk_to(&self, entries: &[u8], log: &[u8], target: u64) -> Result<Option<Located>> {
         let (mut pos, mut expected) = self.index_floor(entries, log, target);
         while let Some((next_pos, next_offset)) = hop(log, pos, expected, target) {
             pos = next_pos;
@@ -402,6 +444,14 @@ impl SegmentCore {
         Some(self.index_floor(entries, log, before).1)
     }
 }
+
+/// How far before the predicted position of a lookup's batch it prefetches the log: that
+/// batch, and back to where its index entry lies at the default interval (1 KiB).
+const PREFETCH_BACK: [usize; 3] = [0, 512, 1024];
+
+/// A lookup whose batch lay further than this from the predicted position stops the next ones
+/// prefetching there, until one lies nearer again.
+const PREDICTED_NEAR: usize = 4096;
 
 /// The most of the log a lookup warms ahead of its walk (twice the default index interval).
 const WARM_MAX: usize = 8 << 10;

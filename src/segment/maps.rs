@@ -84,6 +84,7 @@ pub(crate) fn new_core(
         index_damaged: AtomicBool::new(false),
         verify_checksums,
         large_batches: AtomicBool::new(false),
+        unlike_batches: AtomicBool::new(false),
     }
 }
 

@@ -399,7 +399,7 @@ pub(crate) fn read_at(core: &SegmentCore, offset: u64) -> Result<Option<Record>>
         || core.log.is_cold()
         || offset.is_multiple_of(COLD_SAMPLE))
     .then(Instant::now);
-    // Every lookup searches the offset index, about 0.3 % of the log with the default
+    // Every lookup searches the offset index, about 1.2 % of the log with the default
     // interval: mapped whole once, it stays resident, and a cold read waits for the disk
     // only for the log.
     core.index.keep_resident();

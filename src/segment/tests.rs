@@ -40,6 +40,35 @@ fn append_read_and_index_lookup() {
     assert!(p > 0 && p < seg.size());
 }
 
+/// Lookups prefetch where a segment of alike batches would hold the target, and stop doing
+/// so while a lookup finds its batch far from there; reads are right either way.
+#[test]
+fn the_prefetch_follows_how_well_batch_sizes_predict_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut seg = Segment::create(dir.path(), 0, &cfg().segment_bytes(1 << 20)).unwrap();
+    // 100 records of 4 KiB, then 2000 of 10 bytes: offset 1000 lies about 410 KB into the
+    // log, where an even spread of the offsets puts about 4 % of the way into it.
+    let big = vec![7u8; 4096];
+    for _ in 0..100 {
+        seg.append(&[NewRecord::new(&big)]).unwrap();
+    }
+    for i in 0..2000u32 {
+        seg.append(&[NewRecord::new(&i.to_le_bytes())]).unwrap();
+    }
+    let unlike = |seg: &Segment| seg.core.unlike_batches.load(Ordering::Relaxed);
+    assert!(!unlike(&seg), "no lookup yet");
+    let r = seg.read(1000).unwrap().unwrap();
+    assert_eq!(r.value(), 900u32.to_le_bytes());
+    assert!(unlike(&seg), "found far from the prediction");
+    // Offset 5 lies about 20 KB in, where the prediction puts it about 1 KB in: still far.
+    assert_eq!(seg.read(5).unwrap().unwrap().value(), big.as_slice());
+    assert!(unlike(&seg));
+    // The last offsets lie at the end, where the prediction also puts them.
+    let r = seg.read(2099).unwrap().unwrap();
+    assert_eq!(r.value(), 1999u32.to_le_bytes());
+    assert!(!unlike(&seg), "found near the prediction");
+}
+
 #[test]
 fn timestamp_lookup() {
     let dir = tempfile::tempdir().unwrap();

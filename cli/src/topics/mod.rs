@@ -77,7 +77,7 @@ pub struct CreateArgs {
     /// Roll segments at this size (at least 4096) [default: 1073741824]
     #[arg(long, value_name = "BYTES")]
     segment_bytes: Option<u64>,
-    /// Bytes between offset-index entries (0 indexes every batch) [default: 4096]
+    /// Bytes between offset-index entries (0 indexes every batch) [default: 1024]
     #[arg(long, value_name = "BYTES")]
     index_interval_bytes: Option<u32>,
     /// never | every-append | interval-ms:N | every-records:N [default: interval-ms:1000]
