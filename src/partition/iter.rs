@@ -73,8 +73,8 @@ pub struct Records {
 
 /// How far ahead of its position an iterator asks the kernel to read (segment logs are
 /// mapped for point reads, without the kernel's own read-around); it asks again when half
-/// of that is left.
-const READ_AHEAD: usize = 8 << 20;
+/// of that is left, for the pages of the window not resident yet (`Mapping::read_ahead`).
+const READ_AHEAD: usize = crate::mmap::READ_AHEAD_MAX;
 
 impl Records {
     pub(crate) fn new(log: Arc<Published>, from: u64) -> Self {
@@ -287,7 +287,7 @@ impl Records {
                 let batch_end = loc.position + loc.header.length as usize;
                 if batch_end + READ_AHEAD / 2 > self.read_ahead {
                     let from = self.read_ahead.max(loc.position);
-                    seg.log.will_need(from, READ_AHEAD);
+                    seg.log.read_ahead(from, READ_AHEAD);
                     self.read_ahead = from + READ_AHEAD;
                 }
                 let bytes = match seg.batch_bytes(&loc) {
