@@ -49,7 +49,7 @@ pub(crate) fn rewrite_index(path: &Path, capacity: usize, entries: &[u8]) -> Res
             .copy_from_slice(entries);
         w.publish(entries.len());
     }
-    w.set_chunk(cap as u64);
+    w.set_chunk(super::writer::INDEX_RESERVE_CHUNK);
     Ok(w)
 }
 

@@ -350,7 +350,7 @@ pub(crate) fn create_files(
         MapWriter::create(&paths.log, limits.log_capacity, chunk).map_err(io_err(&paths.log))?;
     log.set_prefault(limits.prefault);
     let index_cap = limits.index_capacity;
-    let index = match MapWriter::create(&paths.index, index_cap, index_cap as u64) {
+    let index = match MapWriter::create(&paths.index, index_cap, writer::INDEX_RESERVE_CHUNK) {
         Ok(w) => w,
         Err(e) => {
             drop(log);
@@ -359,7 +359,7 @@ pub(crate) fn create_files(
         }
     };
     let time_cap = limits.time_capacity;
-    let time = match MapWriter::create(&paths.time, time_cap, time_cap as u64) {
+    let time = match MapWriter::create(&paths.time, time_cap, writer::INDEX_RESERVE_CHUNK) {
         Ok(w) => w,
         Err(e) => {
             drop((log, index));

@@ -63,7 +63,7 @@ fn last_entry(bytes: &[u8], entry_len: usize) -> Option<&[u8]> {
 /// Opens an index file of the active segment for appending after its entries, `None` if it
 /// is missing.
 fn open_index_writer(path: &Path, capacity: usize) -> Result<Option<MapWriter>> {
-    match MapWriter::open_whole(path, capacity, capacity as u64) {
+    match MapWriter::open_whole(path, capacity, super::writer::INDEX_RESERVE_CHUNK) {
         Ok(w) => Ok(Some(w)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io_err(path)(e)),

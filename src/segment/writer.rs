@@ -15,6 +15,11 @@ use crate::segment::core::SegmentCore;
 /// How much of the log file is reserved on disk at a time.
 pub(crate) const LOG_RESERVE_CHUNK: u64 = 4 << 20;
 
+/// How much of an index file is reserved on disk at a time: an active segment holds this
+/// much ahead of its entries, not its whole capacity (`index_bytes`, 16 MiB by default), so
+/// a store of many partitions does not reserve megabytes of index per partition up front.
+pub(crate) const INDEX_RESERVE_CHUNK: u64 = 256 << 10;
+
 /// Size limits of one segment, derived from the topic configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
