@@ -69,6 +69,31 @@ fn the_prefetch_follows_how_well_batch_sizes_predict_positions() {
     assert!(!unlike(&seg), "found near the prediction");
 }
 
+/// An active segment's indexes reserve disk space a chunk at a time, not their capacity.
+#[test]
+fn index_files_reserve_a_chunk_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = TopicConfig::default().index_interval_bytes(0);
+    let mut seg = Segment::create(dir.path(), 0, &config).unwrap();
+    let limits = writer::Limits::new(&config);
+    assert!(limits.index_capacity as u64 > 4 * writer::INDEX_RESERVE_CHUNK);
+    let len = |p: &std::path::Path| fs::metadata(p).unwrap().len();
+    // An entry per batch: 30 000 entries of 12 bytes need two chunks of the offset index.
+    for i in 0..30_000u32 {
+        seg.append(&[NewRecord::new(&i.to_le_bytes())]).unwrap();
+    }
+    let (index, time) = (len(&seg.paths().index), len(&seg.paths().time));
+    assert_eq!(index, 2 * writer::INDEX_RESERVE_CHUNK, "offset index");
+    assert!(
+        time <= 2 * writer::INDEX_RESERVE_CHUNK,
+        "time index: {time}"
+    );
+    assert_eq!(
+        seg.read(29_999).unwrap().unwrap().value(),
+        29_999u32.to_le_bytes()
+    );
+}
+
 #[test]
 fn timestamp_lookup() {
     let dir = tempfile::tempdir().unwrap();
