@@ -128,6 +128,19 @@ impl SegmentCore {
     /// Binary search of the offset index: position of the batch with the largest indexed
     /// base offset `<= target`, validated; 0 when there is none or the index is damaged.
     fn index_floor(&self, entries: &[u8], log: &[u8], target: u64) -> (usize, u64) {
+        let rel = u32::try_from(target - self.base).unwrap_or(u32::MAX);
+        let guess = self.share(rel, entries.len() / OFFSET_ENTRY_LEN);
+        self.index_floor_near(entries, log, target, guess)
+    }
+
+    /// [`index_floor`](Self::index_floor), its search starting at entry `guess`.
+    fn index_floor_near(
+        &self,
+        entries: &[u8],
+        log: &[u8],
+        target: u64,
+        guess: usize,
+    ) -> (usize, u64) {
         let none = (0, self.base);
         if self.index_damaged.load(Ordering::Relaxed) {
             return none;
@@ -144,9 +157,8 @@ impl SegmentCore {
         // probe can only steer the search to another entry, which is then checked like any
         // (its CRC, and the batch it points at), so correctness never rests on the probes.
         // Entries are about evenly spread over the segment's offsets, so the search starts
-        // where the target's share of them predicts and gallops from there: one cache miss
-        // in the index instead of a dozen for a binary search from the middle.
-        let guess = self.share(rel, n);
+        // where the target's share of them predicts (`guess`) and gallops from there: one
+        // cache miss in the index instead of a dozen for a binary search from the middle.
         let lo = partition_point_near(n, guess, |i| crate::codec::le_u32(slot(i), 0) <= rel);
         if lo == 0 {
             return none;
@@ -217,17 +229,15 @@ impl SegmentCore {
         // overlap (the index entry the search reads first, and the log at and before the
         // predicted batch, back to where the entry lies at the default index interval).
         let rel = u32::try_from(target - self.base).unwrap_or(u32::MAX);
+        let guess = self.share(rel, entries.len() / OFFSET_ENTRY_LEN);
         let estimate = self.share(rel, log.len());
         if !self.unlike_batches.load(Ordering::Relaxed) {
-            prefetch(
-                entries,
-                self.share(rel, entries.len() / OFFSET_ENTRY_LEN) * OFFSET_ENTRY_LEN,
-            );
+            prefetch(entries, guess * OFFSET_ENTRY_LEN);
             for back in PREFETCH_BACK {
                 prefetch(log, estimate.saturating_sub(back));
             }
         }
-        let found = self.walk_to(entries, log, target)?;
+        let found = self.walk_to(entries, log, target, guess)?;
         if let Some(at) = &found {
             let unlike = at.position.abs_diff(estimate) > PREDICTED_NEAR;
             if self.unlike_batches.load(Ordering::Relaxed) != unlike {
@@ -237,11 +247,17 @@ impl SegmentCore {
         Ok(found)
     }
 
-    /// From the index entry at or before `target`, the walk over batch headers to the batch
-    /// holding it.
+    /// From the index entry at or before `target` (searched from entry `guess`), the walk
+    /// over batch headers to the batch holding it.
     #[inline]
-    fn walk_to(&self, entries: &[u8], log: &[u8], target: u64) -> Result<Option<Located>> {
-        let (mut pos, mut expected) = self.index_floor(entries, log, target);
+    fn walk_to(
+        &self,
+        entries: &[u8],
+        log: &[u8],
+        target: u64,
+        guess: usize,
+    ) -> Result<Option<Located>> {
+        let (mut pos, mut expected) = self.index_floor_near(entries, log, target, guess);
         while let Some((next_pos, next_offset)) = hop(log, pos, expected, target) {
             pos = next_pos;
             expected = next_offset;
@@ -453,7 +469,8 @@ const PREFETCH_BACK: [usize; 3] = [0, 512, 1024];
 /// prefetching there, until one lies nearer again.
 const PREDICTED_NEAR: usize = 4096;
 
-/// The most of the log a lookup warms ahead of its walk (twice the default index interval).
+/// The most of the log a lookup warms ahead of its walk (a walk between two entries at the
+/// default interval covers about 1 KiB).
 const WARM_MAX: usize = 8 << 10;
 
 /// How far past the end of its warm-up a lookup in a cold log asks for pages.
