@@ -46,6 +46,18 @@ const WILL_NEED_PIECE: usize = 128 << 10;
 /// The largest window [`Mapping::read_ahead`] checks page by page.
 pub(crate) const READ_AHEAD_MAX: usize = 8 << 20;
 
+/// The pages of the largest window: one more than its length alone covers, for a window that
+/// starts inside a page.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+const RESIDENT_PAGES: usize = READ_AHEAD_MAX / PAGE_SIZE + 1;
+
+/// The first page-aligned position of `[start, end)` and how many pages the range touches.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+fn pages_of(start: usize, end: usize) -> (usize, usize) {
+    let first = start / PAGE_SIZE * PAGE_SIZE;
+    (first, end.saturating_sub(first).div_ceil(PAGE_SIZE))
+}
+
 /// A file mapped into memory, readable up to its published watermark.
 #[derive(Debug)]
 pub struct Mapping {
@@ -293,7 +305,8 @@ impl Mapping {
     /// hold a page not in this process's page tables or the page cache. One `mincore` call
     /// tells which pages are resident; `MADV_WILLNEED` on resident pages would still cost a
     /// page-cache lookup per page, which on a warm log is about a tenth of a scan's time.
-    /// Off x86-64 Linux (4 KiB pages), and for a window over 8 MiB, it is `will_need`.
+    /// Off x86-64 Linux (4 KiB pages), and for a window over [`READ_AHEAD_MAX`], it is
+    /// `will_need`.
     pub fn read_ahead(&self, start: usize, len: usize) {
         let end = start.saturating_add(len).min(self.published());
         if start >= end {
@@ -301,9 +314,8 @@ impl Mapping {
         }
         #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
         {
-            let first = start / PAGE_SIZE * PAGE_SIZE;
-            let pages = (end - first).div_ceil(PAGE_SIZE);
-            let mut resident = [0u8; READ_AHEAD_MAX / PAGE_SIZE];
+            let (first, pages) = pages_of(start, end);
+            let mut resident = [0u8; RESIDENT_PAGES];
             if let Some(resident) = resident.get_mut(..pages)
                 && self.resident(first, resident).is_ok()
             {
@@ -439,6 +451,24 @@ mod tests {
         // Unaligned, or past the published bytes: refused, nothing asked of the kernel.
         assert!(map.resident(1, &mut out[..1]).is_err());
         assert!(map.resident(PAGE_SIZE, &mut out).is_err());
+        Ok(())
+    }
+
+    /// A read-ahead window of the largest size that starts inside a page spans one page more
+    /// than its length; read-ahead's buffer holds it, and `mincore` answers for all of it.
+    #[test]
+    fn an_unaligned_window_of_the_largest_size_is_checked() -> io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("f");
+        let file = File::create(&path)?;
+        let len = READ_AHEAD_MAX + 2 * PAGE_SIZE;
+        file.set_len(len as u64)?;
+        let map = Mapping::open_follower(&path, len, len)?;
+        let (first, pages) = pages_of(100, 100 + READ_AHEAD_MAX);
+        assert_eq!((first, pages), (0, RESIDENT_PAGES));
+        let mut out = [1u8; RESIDENT_PAGES];
+        map.resident(first, &mut out[..pages])?;
+        assert!(out.iter().all(|b| b & 1 == 0), "holes, never read");
         Ok(())
     }
 }
