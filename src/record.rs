@@ -134,10 +134,13 @@ impl Record {
     /// A record whose fields lie in `map`.
     #[inline]
     pub(crate) fn new(map: &Arc<Mapping>, f: Fields) -> Self {
-        Self {
-            map: Arc::clone(map),
-            f,
-        }
+        Self::with(Arc::clone(map), f)
+    }
+
+    /// A record whose fields lie in `map`, holding that share of it.
+    #[inline]
+    pub(crate) fn with(map: Arc<Mapping>, f: Fields) -> Self {
+        Self { map, f }
     }
 
     #[inline]
