@@ -467,3 +467,34 @@ fn a_damaged_hook_mark_is_reported_and_every_sealed_segment_passed_again() {
     // Read as 0: at-least-once, never a segment skipped.
     assert_eq!(*accepted.lock().unwrap(), sealed);
 }
+
+/// Records an iterator hands out across segment boundaries each hold their own segment's
+/// bytes (the first record of each segment too, where the iterator moves to the next
+/// segment's mapping), and keep them after retention deletes those segments.
+#[test]
+fn records_kept_across_segments_outlive_their_deletion() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let t = store.create_topic("t", config()).unwrap();
+    let p = t.partition(0).unwrap().clone();
+    let value = |i: u64| {
+        let mut v = [0u8; 300];
+        for (j, b) in (0u64..).zip(v.iter_mut()) {
+            *b = (i * 31 + j).to_le_bytes()[0];
+        }
+        v
+    };
+    let mut i = 0;
+    while p.info().segments < 6 {
+        p.append(NewRecord::new(&value(i))).unwrap();
+        i += 1;
+    }
+    let kept: Vec<_> = p.iter().map(Result::unwrap).collect();
+    assert_eq!(kept.len() as u64, i);
+    let deleted = p.delete_records_before(i - 1).unwrap();
+    assert!(p.info().segments < 6, "segments deleted: {deleted}");
+    for (n, r) in (0u64..).zip(&kept) {
+        assert_eq!(r.offset(), n);
+        assert_eq!(r.value(), value(n), "record {n}");
+    }
+}
