@@ -2,10 +2,9 @@
 //! mapped log. What is appended, [`NewRecord`](crate::NewRecord), lives in the codec.
 
 use std::fmt;
-use std::sync::Arc;
 
 use crate::codec::batch::{HeaderIter, RawRecord};
-use crate::mmap::Mapping;
+use crate::mmap::MapRef;
 
 /// A byte range inside a mapping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -126,20 +125,20 @@ macro_rules! record_accessors {
 /// skips the reference count.
 #[derive(Clone)]
 pub struct Record {
-    map: Arc<Mapping>,
+    map: MapRef,
     f: Fields,
 }
 
 impl Record {
     /// A record whose fields lie in `map`.
     #[inline]
-    pub(crate) fn new(map: &Arc<Mapping>, f: Fields) -> Self {
-        Self::with(Arc::clone(map), f)
+    pub(crate) fn new(map: &MapRef, f: Fields) -> Self {
+        Self::with(map.clone(), f)
     }
 
     /// A record whose fields lie in `map`, holding that share of it.
     #[inline]
-    pub(crate) fn with(map: Arc<Mapping>, f: Fields) -> Self {
+    pub(crate) fn with(map: MapRef, f: Fields) -> Self {
         Self { map, f }
     }
 

@@ -24,14 +24,16 @@
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::Path;
-use std::sync::Arc;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use memmap2::{MmapOptions, MmapRaw};
 
+mod counted;
 pub(crate) mod shared;
 mod writer;
 
+pub use self::counted::{MapRef, MapStock};
 pub use self::writer::MapWriter;
 
 /// The page size pagelog assumes: the granularity of block reservation, trims, prefaulting
@@ -123,7 +125,7 @@ impl Mapping {
     /// Opens `path` read-only, without a lock, and maps `capacity` bytes of it, the first
     /// `published` readable: how a reader process maps a segment file that the writer process
     /// may still append to. Fails with `InvalidData` if `published` exceeds the file's length.
-    pub fn open_follower(path: &Path, capacity: usize, published: usize) -> io::Result<Arc<Self>> {
+    pub fn open_follower(path: &Path, capacity: usize, published: usize) -> io::Result<MapRef> {
         let file = File::open(path)?;
         let file_len = file.metadata()?.len();
         let capacity = capacity.max(published);
@@ -132,7 +134,7 @@ impl Mapping {
         }
         let mut map = Self::map(file, capacity, published, false)?;
         map.follower = Some(AtomicU64::new(file_len));
-        Ok(Arc::new(map))
+        Ok(MapRef::new(map))
     }
 
     /// Raises a follower mapping's watermark to `len`, a length the writer process published
@@ -166,14 +168,14 @@ impl Mapping {
 
     /// Opens `path` read-only and maps its first `len` bytes (`len <= file length`), all of
     /// them published. Used for index files and for scanning during recovery.
-    pub fn open_read_only(path: &Path, len: usize) -> io::Result<Arc<Self>> {
+    pub fn open_read_only(path: &Path, len: usize) -> io::Result<MapRef> {
         let file = File::open(path)?;
-        Ok(Arc::new(Self::map(file, len, len, false)?))
+        Ok(MapRef::new(Self::map(file, len, len, false)?))
     }
 
     /// Opens `path` read-only under a shared `flock` and maps the whole file, all of it
     /// published: how a sealed segment's `.log` is mapped. See [`Self::map_shared`].
-    pub fn open_shared(path: &Path) -> io::Result<Arc<Self>> {
+    pub fn open_shared(path: &Path) -> io::Result<MapRef> {
         Self::map_shared(File::open(path)?)
     }
 
@@ -183,10 +185,10 @@ impl Mapping {
     /// needs the exclusive lock, can be made while it lives, neither between the lock and
     /// the measurement nor later (docs/SAFETY.md section 6). Fails with `WouldBlock` while a
     /// writer holds the file.
-    pub fn map_shared(file: File) -> io::Result<Arc<Self>> {
+    pub fn map_shared(file: File) -> io::Result<MapRef> {
         file.try_lock_shared().map_err(lock_error)?;
         let len = whole_len(&file)?;
-        Ok(Arc::new(Self::map(file, len, len, false)?))
+        Ok(MapRef::new(Self::map(file, len, len, false)?))
     }
 
     /// Bytes currently published. Acquire: everything written before the matching
@@ -391,9 +393,14 @@ fn lock_error(e: std::fs::TryLockError) -> io::Error {
 }
 
 /// Maps all of an already opened (and locked) `file` read-only, for a scan.
-pub fn map_locked_read_only(file: &File) -> io::Result<Arc<Mapping>> {
+pub fn map_locked_read_only(file: &File) -> io::Result<MapRef> {
     let len = whole_len(file)?;
-    Ok(Arc::new(Mapping::map(file.try_clone()?, len, len, false)?))
+    Ok(MapRef::new(Mapping::map(
+        file.try_clone()?,
+        len,
+        len,
+        false,
+    )?))
 }
 
 /// The length of `file`, which must fit the address space to be mapped whole.

@@ -4,10 +4,10 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, Write};
 use std::path::Path;
-use std::sync::Arc;
+
 use std::sync::atomic::Ordering;
 
-use super::{Mapping, PAGE, lock_error, lock_exclusive};
+use super::{MapRef, Mapping, PAGE, lock_error, lock_exclusive};
 
 /// Most pieces [`MapWriter::write_tail_gathered`] passes to one vectored write.
 pub const GATHER_WINDOW: usize = 64;
@@ -15,7 +15,7 @@ pub const GATHER_WINDOW: usize = 64;
 /// The one writer of a [`Mapping`]: appends above the watermark and publishes.
 #[derive(Debug)]
 pub struct MapWriter {
-    map: Arc<Mapping>,
+    map: MapRef,
     /// Bytes of the file that are backed by reserved blocks (the file's length).
     allocated: u64,
     /// How far ahead to reserve when the writer runs out of reserved space.
@@ -89,7 +89,7 @@ impl MapWriter {
         chunk: u64,
     ) -> io::Result<Self> {
         let capacity = capacity.max(published);
-        let map = Arc::new(Mapping::map_sized(
+        let map = MapRef::new(Mapping::map_sized(
             file, allocated, capacity, published, true,
         )?);
         Ok(Self {
@@ -102,7 +102,7 @@ impl MapWriter {
     }
 
     /// The shared, readable side.
-    pub fn mapping(&self) -> &Arc<Mapping> {
+    pub fn mapping(&self) -> &MapRef {
         &self.map
     }
 
@@ -386,7 +386,7 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("f");
         let mut w = MapWriter::create(&path, 1 << 20, 4096)?;
-        let map = Arc::clone(w.mapping());
+        let map = w.mapping().clone();
         w.tail_mut(5)?
             .ok_or(io::ErrorKind::Other)?
             .copy_from_slice(b"hello");
@@ -429,7 +429,7 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("f");
         let mut w = MapWriter::create(&path, 1 << 20, 64 << 10)?;
-        let map = Arc::clone(w.mapping());
+        let map = w.mapping().clone();
         let a = vec![7u8; 100 << 10]; // past the first 64 KiB reservation
         assert!(w.write_tail(&a)?);
         assert!(
@@ -455,7 +455,7 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("f");
         let mut w = MapWriter::create(&path, 1 << 20, 64 << 10)?;
-        let map = Arc::clone(w.mapping());
+        let map = w.mapping().clone();
         assert!(w.write_tail(b"head")?);
         w.publish(4);
         // More pieces than one vectored write takes, some empty, past the first reservation.

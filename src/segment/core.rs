@@ -7,14 +7,14 @@
 #![warn(clippy::indexing_slicing)]
 
 use std::path::Path;
-use std::sync::Arc;
+
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 use crate::codec::batch::{self, BatchHeader};
 use crate::codec::index::{OFFSET_ENTRY_LEN, OffsetEntry, TIME_ENTRY_LEN, TimeEntry};
 use crate::codec::{Corruption, DecodeError, le_u32, le_u64};
 use crate::error::{Error, Result};
-use crate::mmap::{Mapping, prefetch};
+use crate::mmap::{MapRef, prefetch};
 use crate::segment::files::SegmentPaths;
 
 /// Shared state of one segment.
@@ -22,9 +22,9 @@ use crate::segment::files::SegmentPaths;
 pub struct SegmentCore {
     pub(crate) base: u64,
     pub(crate) paths: SegmentPaths,
-    pub(crate) log: Arc<Mapping>,
-    pub(crate) index: Arc<Mapping>,
-    pub(crate) time: Arc<Mapping>,
+    pub(crate) log: MapRef,
+    pub(crate) index: MapRef,
+    pub(crate) time: MapRef,
     /// Offset after the last committed batch.
     pub(crate) next_offset: AtomicU64,
     /// Largest committed record timestamp, `i64::MIN` while empty.

@@ -4,12 +4,12 @@
 use std::fs;
 use std::io;
 use std::path::Path;
-use std::sync::Arc;
+
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64};
 
 use crate::codec::index::{OFFSET_ENTRY_LEN, TIME_ENTRY_LEN};
 use crate::error::{Corruption, Error, Result, io_err};
-use crate::mmap::{MapWriter, Mapping};
+use crate::mmap::{MapRef, MapWriter, Mapping};
 use crate::num::usize_from;
 use crate::segment::core::SegmentCore;
 use crate::segment::files::SegmentPaths;
@@ -54,14 +54,14 @@ pub(crate) fn rewrite_index(path: &Path, capacity: usize, entries: &[u8]) -> Res
 }
 
 /// The shared mappings of a segment's three writers.
-pub(crate) fn writer_maps(writers: [&MapWriter; 3]) -> [Arc<Mapping>; 3] {
-    writers.map(|w| Arc::clone(w.mapping()))
+pub(crate) fn writer_maps(writers: [&MapWriter; 3]) -> [MapRef; 3] {
+    writers.map(|w| w.mapping().clone())
 }
 
 pub(crate) fn new_core(
     base: u64,
     paths: SegmentPaths,
-    maps: [Arc<Mapping>; 3],
+    maps: [MapRef; 3],
     next_offset: u64,
     max_timestamp: i64,
     verify_checksums: bool,
@@ -93,7 +93,7 @@ pub(crate) fn new_core(
 pub(crate) fn open_mappings(
     paths: SegmentPaths,
     base: u64,
-    log: Arc<Mapping>,
+    log: MapRef,
     next_offset: u64,
     max_timestamp: i64,
     verify_checksums: bool,
@@ -111,7 +111,7 @@ pub(crate) fn open_mappings(
 }
 
 /// Maps an index file read-only, its length rounded down to whole entries.
-pub(crate) fn map_entries(path: &Path, entry_len: usize) -> Result<Arc<Mapping>> {
+pub(crate) fn map_entries(path: &Path, entry_len: usize) -> Result<MapRef> {
     let len = usize_from(fs::metadata(path).map_err(io_err(path))?.len());
     Mapping::open_read_only(path, len - len % entry_len).map_err(io_err(path))
 }

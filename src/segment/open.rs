@@ -4,12 +4,11 @@
 
 use std::fs;
 use std::path::Path;
-use std::sync::Arc;
 
 use crate::codec::index::{OFFSET_ENTRY_LEN, OffsetEntry, TIME_ENTRY_LEN, TimeEntry};
 use crate::error::{Corruption, Error, Result, io_err};
 use crate::fsutil;
-use crate::mmap::{MapWriter, Mapping};
+use crate::mmap::{MapRef, MapWriter, Mapping};
 use crate::num::usize_from;
 use crate::segment::core::{SegmentCore, decode_error};
 use crate::segment::files::SegmentPaths;
@@ -122,7 +121,7 @@ pub fn open_sealed(
 /// A log longer than [`MAX_SEGMENT_BYTES`](crate::MAX_SEGMENT_BYTES) is refused: pagelog
 /// writes none, and the 32-bit positions of its index entries and records could not address
 /// the bytes past that.
-pub fn map_sealed_log(paths: &SegmentPaths) -> Result<Arc<Mapping>> {
+pub fn map_sealed_log(paths: &SegmentPaths) -> Result<MapRef> {
     let log = Mapping::open_shared(&paths.log).map_err(io_err(&paths.log))?;
     if log.published() as u64 > crate::MAX_SEGMENT_BYTES {
         return Err(Error::corrupt(
@@ -161,7 +160,7 @@ pub fn open_sealed_mapped(
     paths: SegmentPaths,
     base: u64,
     next_base: u64,
-    log: Arc<Mapping>,
+    log: MapRef,
     check: IndexCheck,
     verify_checksums: bool,
 ) -> Result<SegmentCore> {

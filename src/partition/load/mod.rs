@@ -46,7 +46,7 @@ use crate::config::TopicConfig;
 use crate::error::{Corruption, Error, Result, io_err};
 use crate::fsutil::{self};
 use crate::live::SlotWriter;
-use crate::mmap::Mapping;
+use crate::mmap::MapRef;
 use crate::segment::core::SegmentCore;
 use crate::segment::files::{LOG_EXT, parse_file_name};
 use crate::segment::open::{
@@ -131,7 +131,7 @@ struct Finished {
 
 /// A sealed segment trusted without a scan: its paths, base and next offset, and its log,
 /// mapped.
-type Trusted = (SegmentPaths, u64, u64, Arc<Mapping>);
+type Trusted = (SegmentPaths, u64, u64, MapRef);
 
 /// Phase 3's result.
 struct Recovered {
