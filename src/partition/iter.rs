@@ -574,6 +574,7 @@ impl Records {
 impl Iterator for Records {
     type Item = Result<Record>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if !self.step_record()
             && let Err(e) = self.advance()?
