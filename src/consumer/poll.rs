@@ -39,13 +39,19 @@ impl Consumer {
     /// group then).
     pub fn poll(&mut self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
         let mut out = Vec::with_capacity(self.fetched);
-        self.poll_into(timeout, |records, partition| {
-            let r = records.next()?;
-            Some(r.map(|record| {
-                let size = record.size();
-                out.push(ConsumerRecord { partition, record });
-                size
-            }))
+        self.poll_into(timeout, |records, partition, budget| {
+            let mut taken = Taken::default();
+            while taken.bytes < budget {
+                match records.next() {
+                    Some(Ok(record)) => {
+                        taken.add(record.size());
+                        out.push(ConsumerRecord { partition, record });
+                    }
+                    Some(Err(e)) => return taken.stopped_by(e),
+                    None => break,
+                }
+            }
+            taken
         })?;
         self.fetched = out.len();
         Ok(out)
@@ -81,22 +87,29 @@ impl Consumer {
         timeout: Duration,
         mut f: impl FnMut(u32, RecordRef<'_>),
     ) -> Result<usize> {
-        self.poll_into(timeout, |records, partition| {
-            let r = records.next_ref()?;
-            Some(r.map(|r| {
-                let size = r.size();
-                f(partition, r);
-                size
-            }))
+        self.poll_into(timeout, |records, partition, budget| {
+            let mut taken = Taken::default();
+            while taken.bytes < budget {
+                match records.next_ref() {
+                    Some(Ok(r)) => {
+                        taken.add(r.size());
+                        f(partition, r);
+                    }
+                    Some(Err(e)) => return taken.stopped_by(e),
+                    None => break,
+                }
+            }
+            taken
         })
     }
 
     /// The loop of [`poll`](Self::poll) and [`poll_with`](Self::poll_with): `take` hands
-    /// out the next record of a partition's iterator and returns its size.
+    /// out a partition's records, from its iterator, until their bytes reach the budget it is
+    /// given, the iterator ends or an error stops it.
     fn poll_into(
         &mut self,
         timeout: Duration,
-        mut take: impl FnMut(&mut Records, u32) -> Option<Result<usize>>,
+        mut take: impl FnMut(&mut Records, u32, usize) -> Taken,
     ) -> Result<usize> {
         let deadline = Instant::now().checked_add(timeout);
         // Auto-commit covers what earlier polls returned (the application has had them),
@@ -123,10 +136,7 @@ impl Consumer {
 
     /// Takes what is there, up to the byte budget, rotating over owned partitions; returns
     /// how many records `take` handed out.
-    fn fetch(
-        &mut self,
-        take: &mut impl FnMut(&mut Records, u32) -> Option<Result<usize>>,
-    ) -> Result<usize> {
+    fn fetch(&mut self, take: &mut impl FnMut(&mut Records, u32, usize) -> Taken) -> Result<usize> {
         if let Some(e) = self.owned.iter_mut().find_map(|o| o.pending.take()) {
             return Err(e);
         }
@@ -140,28 +150,23 @@ impl Consumer {
         let (mut total, mut count) = (0, 0);
         for i in 0..n {
             let o = &mut self.owned[(start + i) % n];
-            let mut taken = 0;
-            while taken < share && total < self.config.max_poll_bytes {
-                match take(&mut o.records, o.partition) {
-                    Some(Ok(size)) => {
-                        taken += size.max(1);
-                        total += size.max(1);
-                        count += 1;
-                    }
-                    Some(Err(e)) => {
-                        if !self.config.skip_damaged {
-                            // Stay at the damage: every poll reports it until a seek.
-                            let at = o.records.position();
-                            o.records.seek(at);
-                        }
-                        if count == 0 {
-                            return Err(e);
-                        }
-                        o.pending = Some(e); // after the records already handed out
-                        break;
-                    }
-                    None => break,
+            let budget = share.min(self.config.max_poll_bytes.saturating_sub(total));
+            if budget == 0 {
+                break;
+            }
+            let taken = take(&mut o.records, o.partition, budget);
+            total += taken.bytes;
+            count += taken.count;
+            if let Some(e) = taken.error {
+                if !self.config.skip_damaged {
+                    // Stay at the damage: every poll reports it until a seek.
+                    let at = o.records.position();
+                    o.records.seek(at);
                 }
+                if count == 0 {
+                    return Err(e);
+                }
+                o.pending = Some(e); // after the records already handed out
             }
         }
         Ok(count)
@@ -187,5 +192,31 @@ impl Consumer {
                 })
         };
         self.topic.notifier().wait_until(until, ready);
+    }
+}
+
+/// What a fetch's `take` did with one partition: the records it handed out, their bytes as
+/// the budget counts them (at least 1 per record), and the error that stopped it.
+#[derive(Default)]
+struct Taken {
+    count: usize,
+    bytes: usize,
+    error: Option<Error>,
+}
+
+impl Taken {
+    /// Counts a record of `size` bytes of key, value and headers.
+    #[inline]
+    fn add(&mut self, size: usize) {
+        self.count += 1;
+        self.bytes += size.max(1);
+    }
+
+    /// What was taken before `e` stopped the partition.
+    fn stopped_by(self, e: Error) -> Self {
+        Self {
+            error: Some(e),
+            ..self
+        }
     }
 }
