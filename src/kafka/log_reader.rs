@@ -251,7 +251,7 @@ impl FileBatches {
             if n == 0 {
                 break;
             }
-            zero &= chunk.get(..n).unwrap_or_default().iter().all(|&b| b == 0);
+            zero &= crate::codec::all_zero(chunk.get(..n).unwrap_or_default());
         }
         self.pos = self.len;
         Ok(zero)

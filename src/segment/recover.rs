@@ -68,7 +68,7 @@ pub fn recover(
         }
         // A tail of zeros is preallocated space, not damage worth reporting.
         if let Some((pos, _)) = &s.stopped
-            && log[*pos..].iter().all(|&b| b == 0)
+            && crate::codec::all_zero(log.get(*pos..).unwrap_or_default())
         {
             s.stopped = None;
         }
