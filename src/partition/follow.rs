@@ -39,7 +39,7 @@ use crate::notify::Notifier;
 use crate::segment::SegmentPaths;
 use crate::segment::core::SegmentCore;
 use crate::segment::files::{LOG_EXT, parse_file_name};
-use crate::segment::open::{open_active_follower, open_sealed_follower, sealed_max_timestamp};
+use crate::segment::open::{open_active_follower, open_sealed_follower, set_sealed_max_timestamp};
 use crate::segment::writer::Limits;
 
 /// How many times a refresh lists the directory again when the writer changed it meanwhile,
@@ -367,8 +367,7 @@ fn seal(core: &SegmentCore, next_base: u64, tail: &Tail) -> Result<()> {
     };
     follow_active(core, &final_tail)?;
     if max_ts.is_none() {
-        let ts = sealed_max_timestamp(core, core.base, next_base);
-        core.max_timestamp.fetch_max(ts, Ordering::AcqRel);
+        set_sealed_max_timestamp(core, core.base, next_base);
     }
     Ok(())
 }

@@ -29,6 +29,12 @@ pub struct SegmentCore {
     pub(crate) next_offset: AtomicU64,
     /// Largest committed record timestamp, `i64::MIN` while empty.
     pub(crate) max_timestamp: AtomicI64,
+    /// For a sealed segment whose time index does not cover its last offset: the offset from
+    /// which its batch headers may still hold a larger timestamp than `max_timestamp`. They
+    /// are read on the first use of the timestamp ([`Self::max_timestamp`]), not at open,
+    /// where the walk would fault in the pages of every such segment's tail. [`NO_WALK`]
+    /// otherwise.
+    pub(crate) max_ts_walk_from: AtomicU64,
     /// Set once an index entry failed its CRC: lookups then scan the log from the start.
     pub(crate) index_damaged: AtomicBool,
     /// Check batch CRCs on read.
@@ -40,6 +46,9 @@ pub struct SegmentCore {
     /// batch predicted: lookups then leave out the prefetch there (`SegmentCore::locate`).
     pub(crate) unlike_batches: AtomicBool,
 }
+
+/// `SegmentCore::max_ts_walk_from` when no header needs reading.
+pub(crate) const NO_WALK: u64 = u64::MAX;
 
 /// A batch located in a segment's log.
 #[derive(Debug, Clone, Copy)]
@@ -54,15 +63,41 @@ impl SegmentCore {
         self.next_offset.load(Ordering::Acquire)
     }
 
-    /// Largest committed timestamp, `None` while empty.
+    /// Largest committed timestamp, `None` while empty. The first call on a sealed segment
+    /// whose time index does not cover its last offset reads the batch headers after the
+    /// index's last entry.
     pub fn max_timestamp(&self) -> Option<i64> {
-        let ts = self.max_timestamp.load(Ordering::Acquire);
+        let ts = self.max_timestamp_raw();
         (ts != i64::MIN || self.next_offset() > self.base).then_some(ts)
     }
 
-    /// Largest committed timestamp as stored, `i64::MIN` while empty.
+    /// Largest committed timestamp as stored, `i64::MIN` while empty (settled first, as in
+    /// [`Self::max_timestamp`]).
     pub(crate) fn max_timestamp_raw(&self) -> i64 {
+        let from = self.max_ts_walk_from.load(Ordering::Acquire);
+        if from != NO_WALK {
+            // Several threads may walk at once: each raises the maximum to the same value.
+            self.max_timestamp
+                .fetch_max(self.headers_max_timestamp(from), Ordering::AcqRel);
+            self.max_ts_walk_from.store(NO_WALK, Ordering::Release);
+        }
         self.max_timestamp.load(Ordering::Acquire)
+    }
+
+    /// Largest `max_timestamp` over the batch headers from the batch holding `from` to the
+    /// end of the log (stops at the first damaged header).
+    pub(crate) fn headers_max_timestamp(&self, from: u64) -> i64 {
+        let mut max = i64::MIN;
+        let Ok(Some(first)) = self.locate(from) else {
+            return max;
+        };
+        let log = self.log.prefix();
+        let mut pos = first.position;
+        while let Ok(h) = self.header_at(log, pos) {
+            max = max.max(h.max_timestamp);
+            pos += h.length as usize;
+        }
+        max
     }
 
     /// Committed bytes of the `.log`.

@@ -81,6 +81,7 @@ pub(crate) fn new_core(
         time,
         next_offset: AtomicU64::new(next_offset),
         max_timestamp: AtomicI64::new(max_timestamp),
+        max_ts_walk_from: AtomicU64::new(super::core::NO_WALK),
         index_damaged: AtomicBool::new(false),
         verify_checksums,
         large_batches: AtomicBool::new(false),

@@ -172,43 +172,29 @@ pub fn open_sealed_mapped(
             .store(i64::MAX, std::sync::atomic::Ordering::Release);
         return Ok(core);
     }
-    let max_ts = sealed_max_timestamp(&core, base, next_base);
-    core.max_timestamp
-        .store(max_ts, std::sync::atomic::Ordering::Release);
+    set_sealed_max_timestamp(&core, base, next_base);
     Ok(core)
 }
 
-/// A sealed segment's largest timestamp. The entry written at seal time carries it and
-/// covers the last offset, so normally nothing is read. If the last entry is missing, the
-/// batch headers after the last entry that is there make up the difference.
-pub(crate) fn sealed_max_timestamp(core: &SegmentCore, base: u64, next_base: u64) -> i64 {
+/// Gives a sealed segment its largest timestamp: the time index's last entry, which the
+/// entry written at seal time makes exact and which covers the last offset, so normally nothing
+/// is read. If that entry is missing, the batch headers after the last entry that is there
+/// make up the difference, read on the timestamp's first use
+/// ([`SegmentCore::max_timestamp`]), not here.
+pub(crate) fn set_sealed_max_timestamp(core: &SegmentCore, base: u64, next_base: u64) {
     let times = core.time.prefix();
-    let (mut max_ts, from) = match times.len().checked_sub(TIME_ENTRY_LEN) {
+    let (max_ts, from) = match times.len().checked_sub(TIME_ENTRY_LEN) {
         Some(at) => TimeEntry::decode(&times[at..]).map_or((i64::MIN, base), |t| {
             (t.timestamp, base + u64::from(t.relative_offset) + 1)
         }),
         None => (i64::MIN, base),
     };
+    core.max_timestamp
+        .fetch_max(max_ts, std::sync::atomic::Ordering::AcqRel);
     if from < next_base {
-        max_ts = max_ts.max(headers_max_timestamp(core, from));
+        core.max_ts_walk_from
+            .store(from, std::sync::atomic::Ordering::Release);
     }
-    max_ts
-}
-
-/// Largest `max_timestamp` over the batch headers from the batch holding `from` to the end
-/// (stops at the first damaged header).
-fn headers_max_timestamp(core: &SegmentCore, from: u64) -> i64 {
-    let mut max = i64::MIN;
-    let Ok(Some(first)) = core.locate(from) else {
-        return max;
-    };
-    let log = core.log.prefix();
-    let mut pos = first.position;
-    while let Ok(h) = core.header_at(log, pos) {
-        max = max.max(h.max_timestamp);
-        pos += h.length as usize;
-    }
-    max
 }
 
 /// Opens the active segment of a cleanly closed partition for appending, trusting the
@@ -359,9 +345,7 @@ pub fn open_sealed_follower(
         verify_checksums,
     );
     if intact {
-        let max_ts = sealed_max_timestamp(&core, base, next_base);
-        core.max_timestamp
-            .store(max_ts, std::sync::atomic::Ordering::Release);
+        set_sealed_max_timestamp(&core, base, next_base);
     } else {
         core.index_damaged
             .store(true, std::sync::atomic::Ordering::Release);

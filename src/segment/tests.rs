@@ -387,3 +387,31 @@ fn fill_from(seg: &mut Segment, from: u64, n: u64) {
             .unwrap();
     }
 }
+
+#[test]
+fn a_sealed_segment_reads_headers_for_its_largest_timestamp_only_when_asked() {
+    use crate::codec::index::TIME_ENTRY_LEN;
+    let dir = tempfile::tempdir().unwrap();
+    let mut seg = Segment::create(dir.path(), 0, &cfg()).unwrap();
+    fill(&mut seg, 100);
+    seg.seal().unwrap();
+    let time = seg.paths().time.clone();
+    drop(seg);
+    let limits = writer::Limits::new(&cfg());
+    let open = || open::open_sealed(SegmentPaths::new(dir.path(), 0), 0, 100, &limits, true);
+    // The entry written at seal time covers the last offset: nothing left to read.
+    let core = open().unwrap();
+    assert_eq!(core.max_ts_walk_from.load(Ordering::Relaxed), core::NO_WALK);
+    assert_eq!(core.max_timestamp(), Some(1099));
+    drop(core);
+    // Without it, the open reads no header; the first use of the timestamp does.
+    let bytes = fs::read(&time).unwrap();
+    fs::write(&time, &bytes[..bytes.len() - TIME_ENTRY_LEN]).unwrap();
+    let core = open().unwrap();
+    let from = core.max_ts_walk_from.load(Ordering::Relaxed);
+    assert!(from > 0 && from < 100, "walk from {from}");
+    assert!(core.max_timestamp.load(Ordering::Relaxed) < 1099);
+    assert_eq!(core.max_timestamp(), Some(1099));
+    assert_eq!(core.max_ts_walk_from.load(Ordering::Relaxed), core::NO_WALK);
+    assert_eq!(core.offset_for_timestamp(1099).unwrap(), Some(99));
+}
