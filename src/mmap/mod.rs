@@ -24,7 +24,6 @@
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::Path;
-
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use memmap2::{MmapOptions, MmapRaw};

@@ -4,7 +4,6 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, Write};
 use std::path::Path;
-
 use std::sync::atomic::Ordering;
 
 use super::{MapRef, Mapping, PAGE, lock_error, lock_exclusive};

@@ -7,7 +7,6 @@
 #![warn(clippy::indexing_slicing)]
 
 use std::path::Path;
-
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 use crate::codec::batch::{self, BatchHeader};
@@ -86,7 +85,7 @@ impl SegmentCore {
 
     /// Largest `max_timestamp` over the batch headers from the batch holding `from` to the
     /// end of the log (stops at the first damaged header).
-    pub(crate) fn headers_max_timestamp(&self, from: u64) -> i64 {
+    fn headers_max_timestamp(&self, from: u64) -> i64 {
         let mut max = i64::MIN;
         let Ok(Some(first)) = self.locate(from) else {
             return max;

@@ -4,7 +4,6 @@
 use std::fs;
 use std::io;
 use std::path::Path;
-
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64};
 
 use crate::codec::index::{OFFSET_ENTRY_LEN, TIME_ENTRY_LEN};
