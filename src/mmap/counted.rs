@@ -38,8 +38,9 @@ pub struct MapRef {
 }
 
 // SAFETY: a `MapRef` gives shared access (`&Mapping`) only, and moves the mapping's drop to
-// whichever thread drops the last handle, exactly as `MapRef` does; `Mapping` is Send
-// and Sync (its fields are an `MmapRaw`, a `File` and atomics), so both are sound here too.
+// whichever thread drops the last handle, exactly as `Arc` does; `Mapping` is Send and Sync
+// (its fields are an `MmapRaw`, a `File`, atomics and a `parking_lot::Mutex`), so both are
+// sound here too.
 unsafe impl Send for MapRef {}
 // SAFETY: as for Send above: `&MapRef` yields `&Mapping`, which is Sync, and the count is
 // only changed atomically.
@@ -59,7 +60,6 @@ impl MapRef {
 
     /// Whether `a` and `b` are handles on the same mapping.
     #[inline]
-    #[cfg(test)]
     pub fn ptr_eq(a: &Self, b: &Self) -> bool {
         a.ptr == b.ptr
     }

@@ -27,12 +27,16 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use memmap2::{MmapOptions, MmapRaw};
+use parking_lot::Mutex;
 
 mod counted;
+mod read_ahead;
 pub(crate) mod shared;
 mod writer;
 
 pub use self::counted::{MapRef, MapStock};
+pub(crate) use self::read_ahead::READ_AHEAD_MAX;
+pub use self::read_ahead::ReadAhead;
 pub use self::writer::MapWriter;
 
 /// The page size pagelog assumes: the granularity of block reservation, trims, prefaulting
@@ -43,21 +47,6 @@ const PAGE: u64 = PAGE_SIZE as u64;
 /// The most `MADV_WILLNEED` reads per call: the device's read-ahead size (`read_ahead_kb`,
 /// 128 KiB by default). The kernel silently drops the rest of a larger range.
 const WILL_NEED_PIECE: usize = 128 << 10;
-
-/// The largest window [`Mapping::read_ahead`] checks page by page.
-pub(crate) const READ_AHEAD_MAX: usize = 8 << 20;
-
-/// The pages of the largest window: one more than its length alone covers, for a window that
-/// starts inside a page.
-#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-const RESIDENT_PAGES: usize = READ_AHEAD_MAX / PAGE_SIZE + 1;
-
-/// The first page-aligned position of `[start, end)` and how many pages the range touches.
-#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-fn pages_of(start: usize, end: usize) -> (usize, usize) {
-    let first = start / PAGE_SIZE * PAGE_SIZE;
-    (first, end.saturating_sub(first).div_ceil(PAGE_SIZE))
-}
 
 /// A file mapped into memory, readable up to its published watermark.
 #[derive(Debug)]
@@ -78,6 +67,10 @@ pub struct Mapping {
     /// The last timed lookup in this mapping waited for the disk: see
     /// [`set_cold`](Self::set_cold).
     cold: AtomicBool,
+    /// Set by [`advise_random`](Self::advise_random).
+    random: AtomicBool,
+    /// Sequential readers' read-ahead on this mapping (`read_ahead.rs`).
+    streams: Mutex<read_ahead::Streams>,
 }
 
 impl Mapping {
@@ -118,6 +111,8 @@ impl Mapping {
             follower: None,
             resident: AtomicBool::new(false),
             cold: AtomicBool::new(false),
+            random: AtomicBool::new(false),
+            streams: Mutex::new(read_ahead::Streams::default()),
         })
     }
 
@@ -233,11 +228,13 @@ impl Mapping {
     /// Tells the kernel that faults on this mapping are point reads (`MADV_RANDOM`): a fault
     /// reads the page it needs, not the several MiB of read-around the default brings in
     /// around each fault, which would make a cold point read wait for all of it. Sequential
-    /// readers ask for read-ahead themselves with [`will_need`](Self::will_need). Best effort:
-    /// advice changes no contents.
+    /// readers turn the kernel's read-ahead back on for the window ahead of them
+    /// ([`ReadAhead`]). Best effort: advice changes no contents.
     pub fn advise_random(&self) {
-        if let Some(raw) = &self.raw {
-            let _ = raw.advise(memmap2::Advice::Random);
+        if let Some(raw) = &self.raw
+            && raw.advise(memmap2::Advice::Random).is_ok()
+        {
+            self.random.store(true, Ordering::Relaxed);
         }
     }
 
@@ -298,73 +295,6 @@ impl Mapping {
                 }
                 at += n;
             }
-        }
-    }
-
-    /// The read-ahead of a sequential reader: as [`will_need`](Self::will_need) over
-    /// `[start, start + len)`, clipped to the published bytes, but only for the pieces that
-    /// hold a page not in this process's page tables or the page cache. One `mincore` call
-    /// tells which pages are resident; `MADV_WILLNEED` on resident pages would still cost a
-    /// page-cache lookup per page, which on a warm log is about a tenth of a scan's time.
-    /// Off x86-64 Linux (4 KiB pages), and for a window over [`READ_AHEAD_MAX`], it is
-    /// `will_need`.
-    pub fn read_ahead(&self, start: usize, len: usize) {
-        let end = start.saturating_add(len).min(self.published());
-        if start >= end {
-            return;
-        }
-        #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-        {
-            let (first, pages) = pages_of(start, end);
-            let mut resident = [0u8; RESIDENT_PAGES];
-            if let Some(resident) = resident.get_mut(..pages)
-                && self.resident(first, resident).is_ok()
-            {
-                for (i, piece) in resident.chunks(WILL_NEED_PIECE / PAGE_SIZE).enumerate() {
-                    // Bit 0 of each byte: the page is resident.
-                    if piece.iter().any(|b| b & 1 == 0) {
-                        let at = first + i * WILL_NEED_PIECE;
-                        self.will_need(at, WILL_NEED_PIECE.min(end - at));
-                    }
-                }
-                return;
-            }
-        }
-        self.will_need(start, end - start);
-    }
-
-    /// Which pages of `[first, first + 4 KiB × out.len())` are resident (`mincore`): bit 0
-    /// of `out[i]` for the page at `first + 4 KiB × i`. `first` must be page-aligned and the
-    /// range within the published bytes rounded up to a page.
-    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-    fn resident(&self, first: usize, out: &mut [u8]) -> io::Result<()> {
-        let Some(raw) = &self.raw else {
-            return Err(io::Error::from(io::ErrorKind::Unsupported));
-        };
-        let len = out.len() * PAGE_SIZE;
-        if !first.is_multiple_of(PAGE_SIZE)
-            || first.saturating_add(len) > self.published().next_multiple_of(PAGE_SIZE)
-        {
-            return Err(io::Error::from(io::ErrorKind::InvalidInput));
-        }
-        // SAFETY: `mincore` reads no byte of the mapping: the kernel looks at page tables and
-        // the page cache for `[addr, addr + len)` and writes one byte per page into `out`.
-        // The range starts on a page boundary of this mapping (its base is page-aligned and
-        // `first` a multiple of 4 KiB, the page size of x86-64 Linux) and ends within the
-        // page holding the last published byte, which lies within the mapping, so the kernel
-        // writes exactly `len / 4096 = out.len()` bytes, into `out`, which this call borrows
-        // mutably. A range outside any mapping would be `ENOMEM`, not a fault.
-        let rc = unsafe {
-            libc::mincore(
-                raw.as_ptr().wrapping_add(first).cast_mut().cast(),
-                len,
-                out.as_mut_ptr(),
-            )
-        };
-        if rc == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::last_os_error())
         }
     }
 
@@ -434,47 +364,4 @@ pub fn prefetch(bytes: &[u8], at: usize) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = (bytes, at);
-}
-
-#[cfg(all(test, target_os = "linux", target_arch = "x86_64"))]
-mod tests {
-    use super::*;
-    use std::os::unix::fs::FileExt;
-
-    /// `mincore` tells a page written through the page cache from the holes around it, which
-    /// nothing has read; read-ahead relies on it to skip the pieces already there.
-    #[test]
-    fn resident_pages_are_told_from_holes() -> io::Result<()> {
-        let dir = tempfile::tempdir()?;
-        let path = dir.path().join("f");
-        let file = File::create(&path)?;
-        file.set_len(4 * PAGE)?;
-        file.write_all_at(&[7; PAGE_SIZE], 2 * PAGE)?;
-        let map = Mapping::open_follower(&path, 4 * PAGE_SIZE, 4 * PAGE_SIZE)?;
-        let mut out = [0u8; 4];
-        map.resident(0, &mut out)?;
-        assert_eq!(out.map(|b| b & 1), [0, 0, 1, 0]);
-        // Unaligned, or past the published bytes: refused, nothing asked of the kernel.
-        assert!(map.resident(1, &mut out[..1]).is_err());
-        assert!(map.resident(PAGE_SIZE, &mut out).is_err());
-        Ok(())
-    }
-
-    /// A read-ahead window of the largest size that starts inside a page spans one page more
-    /// than its length; read-ahead's buffer holds it, and `mincore` answers for all of it.
-    #[test]
-    fn an_unaligned_window_of_the_largest_size_is_checked() -> io::Result<()> {
-        let dir = tempfile::tempdir()?;
-        let path = dir.path().join("f");
-        let file = File::create(&path)?;
-        let len = READ_AHEAD_MAX + 2 * PAGE_SIZE;
-        file.set_len(len as u64)?;
-        let map = Mapping::open_follower(&path, len, len)?;
-        let (first, pages) = pages_of(100, 100 + READ_AHEAD_MAX);
-        assert_eq!((first, pages), (0, RESIDENT_PAGES));
-        let mut out = [1u8; RESIDENT_PAGES];
-        map.resident(first, &mut out[..pages])?;
-        assert!(out.iter().all(|b| b & 1 == 0), "holes, never read");
-        Ok(())
-    }
 }

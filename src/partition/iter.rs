@@ -6,7 +6,7 @@ use super::published::Published;
 use crate::codec::batch::field::LAST_OFFSET_DELTA;
 use crate::codec::batch::{self, IterState, RecordIter};
 use crate::error::{Corruption, Error, Result};
-use crate::mmap::MapStock;
+use crate::mmap::{MapStock, ReadAhead};
 use crate::record::{Fields, Record, RecordRef};
 use crate::segment::core::{Located, SegmentCore, check_batch_crc, shift};
 
@@ -68,15 +68,17 @@ pub struct Records {
     out: Fields,
     /// Read-ahead was requested for `seg`'s log up to this position.
     read_ahead: usize,
+    /// This iterator's read-ahead on the log it reads.
+    ahead: ReadAhead,
     /// Offsets stepped over past damaged data.
     skipped: u64,
     /// Shares of `seg`'s log mapping taken in bulk, one per owned record `next` returns.
     stock: MapStock,
 }
 
-/// How far ahead of its position an iterator asks the kernel to read (segment logs are
-/// mapped for point reads, without the kernel's own read-around); it asks again when half
-/// of that is left, for the pages of the window not resident yet (`Mapping::read_ahead`).
+/// How far ahead of its position an iterator turns the kernel's read-ahead on (segment logs
+/// are mapped for point reads, without it), when a page of that window is not resident; it
+/// looks again when half of that is left (`ReadAhead::window`).
 const READ_AHEAD: usize = crate::mmap::READ_AHEAD_MAX;
 
 impl Records {
@@ -95,6 +97,7 @@ impl Records {
             log,
             out: Fields::default(),
             read_ahead: 0,
+            ahead: ReadAhead::default(),
             skipped: 0,
             stock: MapStock::default(),
         }
@@ -291,7 +294,7 @@ impl Records {
                 let batch_end = loc.position + loc.header.length as usize;
                 if batch_end + READ_AHEAD / 2 > self.read_ahead {
                     let from = self.read_ahead.max(loc.position);
-                    seg.log.read_ahead(from, READ_AHEAD);
+                    self.ahead.window(&seg.log, loc.position, from, READ_AHEAD);
                     self.read_ahead = from + READ_AHEAD;
                 }
                 let bytes = match seg.batch_bytes(&loc) {
