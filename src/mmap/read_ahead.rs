@@ -190,14 +190,17 @@ mod tests {
 
     const PAGE: u64 = PAGE_SIZE as u64;
 
-    /// A follower mapping of a new file of `pages` pages, all holes (never read, so not
-    /// resident), advised `MADV_RANDOM` as segment logs are.
-    fn holes(dir: &tempfile::TempDir, pages: usize) -> io::Result<MapRef> {
+    /// A new file of `len` bytes, all holes (never read, so not resident), and a follower
+    /// mapping of all of it, advised `MADV_RANDOM` as segment logs are if `random`.
+    fn mapped(dir: &tempfile::TempDir, len: usize, random: bool) -> io::Result<(File, MapRef)> {
         let path = dir.path().join("f");
-        File::create(&path)?.set_len(pages as u64 * PAGE)?;
-        let map = Mapping::open_follower(&path, pages * PAGE_SIZE, pages * PAGE_SIZE)?;
-        map.advise_random();
-        Ok(map)
+        let file = File::create(&path)?;
+        file.set_len(len as u64)?;
+        let map = Mapping::open_follower(&path, len, len)?;
+        if random {
+            map.advise_random();
+        }
+        Ok((file, map))
     }
 
     /// The `VmFlags` of each piece of the mapping at `base`, from `/proc/self/smaps`, in
@@ -231,7 +234,7 @@ mod tests {
     #[test]
     fn a_reader_advises_its_cold_window_and_then_advises_it_back() -> io::Result<()> {
         let dir = tempfile::tempdir()?;
-        let map = holes(&dir, 16 * MIB / PAGE_SIZE)?;
+        let (_, map) = mapped(&dir, 16 * MIB, true)?;
         assert_eq!(random_pieces(&map)?, [(16 * MIB, true)]);
         let mut ahead = ReadAhead::default();
         ahead.window(&map, 0, 0, 4 * MIB);
@@ -252,7 +255,7 @@ mod tests {
     #[test]
     fn only_the_last_reader_advises_back_what_others_may_read() -> io::Result<()> {
         let dir = tempfile::tempdir()?;
-        let map = holes(&dir, 16 * MIB / PAGE_SIZE)?;
+        let (_, map) = mapped(&dir, 16 * MIB, true)?;
         let (mut a, mut b) = (ReadAhead::default(), ReadAhead::default());
         a.window(&map, 0, 0, 4 * MIB);
         b.window(&map, 8 * MIB, 8 * MIB, 4 * MIB);
@@ -273,11 +276,8 @@ mod tests {
     #[test]
     fn a_resident_window_is_not_advised() -> io::Result<()> {
         let dir = tempfile::tempdir()?;
-        let path = dir.path().join("f");
-        let file = File::create(&path)?;
+        let (file, map) = mapped(&dir, 2 * MIB, true)?;
         file.write_all_at(&vec![7; 2 * MIB], 0)?;
-        let map = Mapping::open_follower(&path, 2 * MIB, 2 * MIB)?;
-        map.advise_random();
         let mut ahead = ReadAhead::default();
         ahead.window(&map, 0, 0, 2 * MIB);
         assert_eq!(random_pieces(&map)?, [(2 * MIB, true)]);
@@ -289,9 +289,7 @@ mod tests {
     #[test]
     fn a_mapping_with_default_advice_is_left_alone() -> io::Result<()> {
         let dir = tempfile::tempdir()?;
-        let path = dir.path().join("f");
-        File::create(&path)?.set_len(4 * MIB as u64)?;
-        let map = Mapping::open_follower(&path, 4 * MIB, 4 * MIB)?;
+        let (_, map) = mapped(&dir, 4 * MIB, false)?;
         let mut ahead = ReadAhead::default();
         ahead.window(&map, 0, 0, 4 * MIB);
         assert_eq!(random_pieces(&map)?, [(4 * MIB, false)]);
@@ -305,11 +303,8 @@ mod tests {
     #[test]
     fn resident_pages_are_told_from_holes() -> io::Result<()> {
         let dir = tempfile::tempdir()?;
-        let path = dir.path().join("f");
-        let file = File::create(&path)?;
-        file.set_len(4 * PAGE)?;
+        let (file, map) = mapped(&dir, 4 * PAGE_SIZE, false)?;
         file.write_all_at(&[7; PAGE_SIZE], 2 * PAGE)?;
-        let map = Mapping::open_follower(&path, 4 * PAGE_SIZE, 4 * PAGE_SIZE)?;
         let mut out = [0u8; 4];
         map.resident(0, &mut out)?;
         assert_eq!(out.map(|b| b & 1), [0, 0, 1, 0]);
@@ -326,11 +321,7 @@ mod tests {
     #[test]
     fn an_unaligned_window_of_the_largest_size_is_checked() -> io::Result<()> {
         let dir = tempfile::tempdir()?;
-        let path = dir.path().join("f");
-        let file = File::create(&path)?;
-        let len = READ_AHEAD_MAX + 2 * PAGE_SIZE;
-        file.set_len(len as u64)?;
-        let map = Mapping::open_follower(&path, len, len)?;
+        let (_, map) = mapped(&dir, READ_AHEAD_MAX + 2 * PAGE_SIZE, false)?;
         let (first, pages) = pages_of(100, 100 + READ_AHEAD_MAX);
         assert_eq!((first, pages), (0, RESIDENT_PAGES));
         let mut out = [1u8; RESIDENT_PAGES];
