@@ -13,7 +13,7 @@ use crate::codec::batch::{self, BatchHeader};
 use crate::codec::index::{OFFSET_ENTRY_LEN, OffsetEntry, TIME_ENTRY_LEN, TimeEntry};
 use crate::codec::{Corruption, DecodeError, le_u32, le_u64};
 use crate::error::{Error, Result};
-use crate::mmap::{MapRef, prefetch};
+use crate::mmap::{MapRef, PAGE_SIZE, prefetch};
 use crate::segment::files::SegmentPaths;
 
 /// Shared state of one segment.
@@ -210,7 +210,8 @@ impl SegmentCore {
         // (where the target lies) at once instead. Raw field: only a hint, bounded below.
         // Batches between two entries are about alike, so the target's share of the offsets
         // between them predicts where it lies: warm up to there and one line past it.
-        let end = slots.get(lo).map_or(pos + WARM_MAX, |s| {
+        let next_entry = slots.get(lo);
+        let end = next_entry.map_or(pos + WARM_MAX, |s| {
             let (next_rel, next_pos) = (crate::codec::le_u32(s, 0), crate::codec::le_u32(s, 4));
             let (span, ahead) = (
                 u64::from(next_rel.saturating_sub(e.relative_offset)).max(1),
@@ -222,9 +223,21 @@ impl SegmentCore {
         });
         let end = end.min(pos + WARM_MAX);
         if self.log.is_cold() {
-            // The walk would fault its pages in one synchronous disk read after another: ask
-            // for them, and the next batch's (the target may straddle a page), in one go.
-            self.log.will_need(pos, end + COLD_READ_PAST - pos);
+            // The walk, then the target's batch, would fault their pages in one synchronous
+            // disk read after another: ask for them in one go, and for the next batch's
+            // header (the target may straddle a page). Entries more than a page apart mean
+            // batches of a page or more, each with its own entry: then ask for everything up
+            // to the next entry, the whole batch the target lies in. Raw field: only a hint,
+            // bounded.
+            let upto = next_entry.map_or(end, |s| {
+                let next = crate::codec::le_u32(s, 4) as usize;
+                if next > pos + PAGE_SIZE {
+                    next.min(pos + COLD_READ_MAX).max(end)
+                } else {
+                    end
+                }
+            });
+            self.log.will_need(pos, upto + COLD_READ_PAST - pos);
         }
         warm(log, pos, end);
         let want = self.base + u64::from(e.relative_offset);
@@ -509,6 +522,10 @@ const WARM_MAX: usize = 8 << 10;
 
 /// How far past the end of its warm-up a lookup in a cold log asks for pages.
 const COLD_READ_PAST: usize = 256;
+
+/// The most of the log a lookup in a cold log asks for at once: a batch of 100 records of
+/// 100 B, which has an index entry of its own at the default interval, is about 11 KB.
+const COLD_READ_MAX: usize = 64 << 10;
 
 /// Touches each cache line of `log[from..to]` with loads that do not depend on each other, so
 /// that the memory system fetches the lines together rather than one at a time, as the

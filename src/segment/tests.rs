@@ -380,6 +380,29 @@ fn reads_in_a_log_marked_cold_ask_ahead_and_return_the_same_records() {
     assert_eq!(seg.read(510).unwrap().unwrap().offset(), 510);
 }
 
+#[test]
+fn cold_reads_of_batches_larger_than_a_page_return_the_same_records() {
+    // Batches of 4 records of 3000 B: about 12 KB each, an index entry each, so a lookup in
+    // a cold log asks for everything up to the next entry.
+    let dir = tempfile::tempdir().unwrap();
+    let config = cfg().segment_bytes(1 << 20);
+    let mut seg = Segment::create(dir.path(), 0, &config).unwrap();
+    let value = |o: u64| vec![u8::try_from(o % 251).unwrap(); 3000];
+    for b in 0..50u64 {
+        let values: Vec<Vec<u8>> = (b * 4..b * 4 + 4).map(value).collect();
+        let records: Vec<NewRecord<'_>> = values.iter().map(|v| NewRecord::new(v)).collect();
+        seg.append(&records).unwrap();
+    }
+    for cold in [true, false] {
+        for o in 0..200u64 {
+            seg.core.log.set_cold(cold);
+            let r = seg.read(o).unwrap().unwrap();
+            assert_eq!(r.offset(), o);
+            assert_eq!(r.value(), value(o));
+        }
+    }
+}
+
 fn fill_from(seg: &mut Segment, from: u64, n: u64) {
     for i in from..from + n {
         let v = format!("value-{i:05}");
