@@ -231,10 +231,20 @@ impl Mapping {
     /// readers turn the kernel's read-ahead back on for the window ahead of them
     /// ([`ReadAhead`]). Best effort: advice changes no contents.
     pub fn advise_random(&self) {
-        if let Some(raw) = &self.raw
-            && raw.advise(memmap2::Advice::Random).is_ok()
-        {
+        if self.advise(memmap2::Advice::Random, 0..self.len) {
             self.random.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Advises `range` of the mapping, clipped to it. False if the kernel refused (or nothing
+    /// was left to advise).
+    fn advise(&self, advice: memmap2::Advice, range: std::ops::Range<usize>) -> bool {
+        let end = range.end.min(self.len);
+        match &self.raw {
+            Some(raw) if range.start < end => raw
+                .advise_range(advice, range.start, end - range.start)
+                .is_ok(),
+            _ => false,
         }
     }
 
@@ -270,31 +280,26 @@ impl Mapping {
     #[cold]
     fn populate(&self) {
         let len = self.published();
-        if let Some(raw) = &self.raw
-            && len > 0
-        {
-            self.will_need(0, len);
-            let _ = raw.advise_range(memmap2::Advice::PopulateRead, 0, len);
-        }
+        self.will_need(0, len);
+        self.advise(memmap2::Advice::PopulateRead, 0..len);
     }
 
     /// Starts reading `[start, start + len)` (clipped to the mapping) into the page cache
-    /// without waiting (`MADV_WILLNEED`): the read-ahead of a sequential reader. Best effort.
+    /// without waiting (`MADV_WILLNEED`): what a point read in a cold log asks for at once,
+    /// and how an index kept resident is read. Best effort.
     ///
     /// The kernel reads at most the device's read-ahead size per call (`read_ahead_kb`, 128
     /// KiB by default) and silently drops the rest, so the range is asked for in pieces of
     /// that size.
     pub fn will_need(&self, start: usize, len: usize) {
         let end = start.saturating_add(len).min(self.len);
-        if let Some(raw) = &self.raw {
-            let mut at = start;
-            while at < end {
-                let n = WILL_NEED_PIECE.min(end - at);
-                if raw.advise_range(memmap2::Advice::WillNeed, at, n).is_err() {
-                    return;
-                }
-                at += n;
+        let mut at = start;
+        while at < end {
+            let n = WILL_NEED_PIECE.min(end - at);
+            if !self.advise(memmap2::Advice::WillNeed, at..at + n) {
+                return;
             }
+            at += n;
         }
     }
 

@@ -101,18 +101,6 @@ impl Drop for ReadAhead {
 }
 
 impl Mapping {
-    /// Advises `range` of the mapping, clipped to it. False if the kernel refused (or nothing
-    /// was left to advise).
-    fn advise(&self, advice: memmap2::Advice, range: Range<usize>) -> bool {
-        let end = range.end.min(self.len);
-        match &self.raw {
-            Some(raw) if range.start < end => raw
-                .advise_range(advice, range.start, end - range.start)
-                .is_ok(),
-            _ => false,
-        }
-    }
-
     /// Advises the `MADV_NORMAL` range below `below` back to `MADV_RANDOM`.
     fn advise_back(&self, streams: &mut Streams, below: usize) {
         let Some(normal) = streams.normal.take() else {

@@ -210,14 +210,13 @@ impl SegmentCore {
         // (where the target lies) at once instead. Raw field: only a hint, bounded below.
         // Batches between two entries are about alike, so the target's share of the offsets
         // between them predicts where it lies: warm up to there and one line past it.
-        let next_entry = slots.get(lo);
-        let end = next_entry.map_or(pos + WARM_MAX, |s| {
-            let (next_rel, next_pos) = (crate::codec::le_u32(s, 0), crate::codec::le_u32(s, 4));
+        let next_entry = slots.get(lo).map(|s| (le_u32(s, 0), le_u32(s, 4) as usize));
+        let end = next_entry.map_or(pos + WARM_MAX, |(next_rel, next_pos)| {
             let (span, ahead) = (
                 u64::from(next_rel.saturating_sub(e.relative_offset)).max(1),
                 u64::from(rel - e.relative_offset) + 1,
             );
-            let bytes = u64::from(next_pos).saturating_sub(pos as u64);
+            let bytes = next_pos.saturating_sub(pos) as u64;
             pos + usize::try_from(bytes.saturating_mul(ahead.min(span)) / span).unwrap_or(WARM_MAX)
                 + 64
         });
@@ -229,14 +228,12 @@ impl SegmentCore {
             // batches of a page or more, each with its own entry: then ask for everything up
             // to the next entry, the whole batch the target lies in. Raw field: only a hint,
             // bounded.
-            let upto = next_entry.map_or(end, |s| {
-                let next = crate::codec::le_u32(s, 4) as usize;
-                if next > pos + PAGE_SIZE {
-                    next.min(pos + COLD_READ_MAX).max(end)
-                } else {
-                    end
+            let upto = match next_entry {
+                Some((_, next_pos)) if next_pos > pos + PAGE_SIZE => {
+                    next_pos.min(pos + COLD_READ_MAX).max(end)
                 }
-            });
+                _ => end,
+            };
             self.log.will_need(pos, upto + COLD_READ_PAST - pos);
         }
         warm(log, pos, end);
